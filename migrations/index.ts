@@ -1,0 +1,10 @@
+import type { Knex } from 'knex';
+import * as foundation from './20261123_0001_foundation';
+
+/**
+ * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
+ * TypeScript sources, compiled output and tests alike. Never edit a merged migration: add a new one.
+ */
+export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]> = [
+  ['20261123_0001_foundation', foundation],
+];

@@ -1,0 +1,27 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError, NotFoundError } from '../errors';
+import { logger } from '../logger';
+
+/** JSON 404 for any route nobody answered. */
+export const notFound: RequestHandler = (req, _res, next) => next(new NotFoundError('route', `${req.method} ${req.path}`));
+
+/** MySQL duplicate-key errors become 409 so a race between two creates never surfaces as a 500. */
+function fromDriver(err: unknown): AppError | undefined {
+  const e = err as { code?: string; type?: string; status?: number; message?: string };
+  if (e?.code === 'ER_DUP_ENTRY') return new AppError(409, 'duplicate', 'a resource with the same unique value already exists');
+  if (e?.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'request body too large');
+  if (e?.type === 'entity.parse.failed') return new AppError(400, 'invalid_json', 'request body is not valid JSON');
+  return undefined;
+}
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  const known = err instanceof AppError ? err : fromDriver(err);
+  if (!known) logger.error({ err, path: req.path, requestId: req.requestId }, 'unhandled error');
+  const e = known ?? new AppError(500, 'internal_error', 'internal server error');
+  if (res.headersSent) return;
+  if (e.status === 429) {
+    const retry = (e.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds;
+    if (retry) res.setHeader('Retry-After', String(retry));
+  }
+  res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } });
+};

@@ -1,0 +1,11 @@
+import type { Router } from 'express';
+import type { AppContext } from '../../context';
+
+/**
+ * Resource routers mounted under /api/v1 behind authentication. Each is `(ctx) => Router` and guards
+ * its own routes with `requirePermission`. Add new resources here, one line each.
+ */
+export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [];
+
+/** Routers mounted at the root without authentication (login, webhooks); they authenticate themselves. */
+export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [];

@@ -1,0 +1,191 @@
+import { z } from 'zod';
+
+/**
+ * Configuration comes only from the environment (plus an optional .env loaded by the entry point).
+ * It is validated once at start-up; a bad value stops the process with one line naming the variable.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: int(3000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    PUBLIC_URL: optionalString,
+    CORS_ORIGINS: z.string().default('*'),
+    BODY_LIMIT: z.string().default('1mb'),
+
+    DB_HOST: z.string().default('127.0.0.1'),
+    DB_PORT: int(3306),
+    DB_USER: z.string().default('root'),
+    DB_PASSWORD: z.string().default(''),
+    DB_NAME: z.string().regex(/^[A-Za-z0-9_]+$/, 'letters, digits and _ only').default('wework_platform'),
+    DB_POOL_MAX: int(20),
+
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    // Hash-tagged so every key of the platform lands in one Redis Cluster slot per prefix (BullMQ needs this).
+    REDIS_PREFIX: z.string().default('{wwp}'),
+
+    JWT_SECRET: z.string().min(16).default('dev-only-secret-change-me-please'),
+    ACCESS_TOKEN_TTL_SECONDS: int(900),
+    REFRESH_TOKEN_TTL_SECONDS: int(30 * 24 * 3600),
+    LOGIN_MAX_FAILURES: int(5),
+    LOGIN_LOCK_SECONDS: int(15 * 60),
+    LOGIN_RATE_LIMIT_PER_MINUTE: int(20),
+    PASSWORD_HASH_MEMORY_KIB: int(19456),
+    PASSWORD_HASH_TIME_COST: int(2),
+
+    PLATFORM_ADMIN_USERNAME: z.string().min(1).default('platform-admin'),
+    PLATFORM_ADMIN_PASSWORD: z.string().min(8).default('platform-admin-pass'),
+
+    // Gateway: empty URL means the built-in simulator (embedded default).
+    GATEWAY_URL: optionalString,
+    GATEWAY_API_KEY: z.string().default('simulator-key'),
+    GATEWAY_TIMEOUT_MS: int(10000),
+    GATEWAY_CALLBACK_SECRET: z.string().min(8).default('simulator-callback-secret'),
+    CALLBACK_TOLERANCE_SECONDS: int(300),
+    SIMULATOR_HOST: z.string().default('127.0.0.1'),
+    SIMULATOR_PORT: int(3100),
+    SIMULATOR_AUTO_LOGIN: bool.default('true'),
+    // Where the gateway (or simulator) POSTs callbacks; defaults to this API.
+    CALLBACK_URL: optionalString,
+
+    INFLUX_URL: optionalString,
+    INFLUX_TOKEN: z.string().default(''),
+    INFLUX_ORG: z.string().default('wework'),
+    INFLUX_BUCKET: z.string().default('wework'),
+
+    MINIO_ENDPOINT: optionalString,
+    MINIO_PORT: int(9000),
+    MINIO_USE_SSL: bool.default('false'),
+    MINIO_ACCESS_KEY: z.string().default(''),
+    MINIO_SECRET_KEY: z.string().default(''),
+    MINIO_BUCKET: z.string().default('wework-platform'),
+    FILES_DIR: z.string().default('./data/files'),
+    MAX_UPLOAD_BYTES: int(20 * 1024 * 1024),
+
+    PARTITION_MONTHS_AHEAD: int(3),
+    HEARTBEAT_STALE_SECONDS: int(90),
+    CRON_ENABLED: bool.default('true'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && c.JWT_SECRET.startsWith('dev-only')) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set in production' });
+    }
+  });
+
+export type Env = z.infer<typeof configSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  http: { host: string; port: number; publicUrl: string; corsOrigins: string[]; bodyLimit: string };
+  logLevel: Env['LOG_LEVEL'];
+  db: { host: string; port: number; user: string; password: string; database: string; poolMax: number };
+  redis: { url: string; prefix: string };
+  auth: {
+    jwtSecret: string;
+    accessTokenTtl: number;
+    refreshTokenTtl: number;
+    maxFailures: number;
+    lockSeconds: number;
+    loginRatePerMinute: number;
+    hashMemoryKib: number;
+    hashTimeCost: number;
+    platformAdmin: { username: string; password: string };
+  };
+  gateway: {
+    url: string | undefined;
+    apiKey: string;
+    timeoutMs: number;
+    callbackSecret: string;
+    callbackToleranceSeconds: number;
+    callbackUrl: string;
+  };
+  simulator: { host: string; port: number; autoLogin: boolean };
+  influx: { url: string | undefined; token: string; org: string; bucket: string };
+  minio:
+    | { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string }
+    | undefined;
+  files: { dir: string; maxUploadBytes: number };
+  partitions: { monthsAhead: number };
+  heartbeatStaleSeconds: number;
+  cronEnabled: boolean;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid configuration: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const publicUrl = e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`;
+  return Object.freeze({
+    env: e.NODE_ENV,
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicUrl,
+      corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()),
+      bodyLimit: e.BODY_LIMIT,
+    },
+    logLevel: e.LOG_LEVEL,
+    db: {
+      host: e.DB_HOST,
+      port: e.DB_PORT,
+      user: e.DB_USER,
+      password: e.DB_PASSWORD,
+      database: e.DB_NAME,
+      poolMax: e.DB_POOL_MAX,
+    },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      accessTokenTtl: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtl: e.REFRESH_TOKEN_TTL_SECONDS,
+      maxFailures: e.LOGIN_MAX_FAILURES,
+      lockSeconds: e.LOGIN_LOCK_SECONDS,
+      loginRatePerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+      hashMemoryKib: e.PASSWORD_HASH_MEMORY_KIB,
+      hashTimeCost: e.PASSWORD_HASH_TIME_COST,
+      platformAdmin: { username: e.PLATFORM_ADMIN_USERNAME, password: e.PLATFORM_ADMIN_PASSWORD },
+    },
+    gateway: {
+      url: e.GATEWAY_URL,
+      apiKey: e.GATEWAY_API_KEY,
+      timeoutMs: e.GATEWAY_TIMEOUT_MS,
+      callbackSecret: e.GATEWAY_CALLBACK_SECRET,
+      callbackToleranceSeconds: e.CALLBACK_TOLERANCE_SECONDS,
+      callbackUrl: e.CALLBACK_URL ?? `${publicUrl}/callbacks/gateway`,
+    },
+    simulator: { host: e.SIMULATOR_HOST, port: e.SIMULATOR_PORT, autoLogin: e.SIMULATOR_AUTO_LOGIN },
+    influx: { url: e.INFLUX_URL, token: e.INFLUX_TOKEN, org: e.INFLUX_ORG, bucket: e.INFLUX_BUCKET },
+    minio: e.MINIO_ENDPOINT
+      ? {
+          endPoint: e.MINIO_ENDPOINT,
+          port: e.MINIO_PORT,
+          useSSL: e.MINIO_USE_SSL,
+          accessKey: e.MINIO_ACCESS_KEY,
+          secretKey: e.MINIO_SECRET_KEY,
+          bucket: e.MINIO_BUCKET,
+        }
+      : undefined,
+    files: { dir: e.FILES_DIR, maxUploadBytes: e.MAX_UPLOAD_BYTES },
+    partitions: { monthsAhead: e.PARTITION_MONTHS_AHEAD },
+    heartbeatStaleSeconds: e.HEARTBEAT_STALE_SECONDS,
+    cronEnabled: e.CRON_ENABLED,
+  });
+}
+
+/** Environment variable names the service reads; the compose-file test checks deployments against it. */
+export const CONFIG_VARIABLES = Object.keys(configSchema._def.schema.shape) as (keyof Env)[];

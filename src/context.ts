@@ -1,0 +1,54 @@
+import type Redis from 'ioredis';
+import type { Knex } from 'knex';
+import type { Config } from './config';
+import { createKnex } from './db/knex';
+import { logger, type Logger } from './logger';
+import { Queues } from './queues/queues';
+import { RealtimePublisher } from './realtime/publisher';
+import { createRedis } from './redis';
+
+/**
+ * Everything a process role needs, built once from config and passed down explicitly (no singletons),
+ * so tests can build as many isolated contexts as they like.
+ */
+export interface AppContext {
+  config: Config;
+  db: Knex;
+  /** Command connection for locks, counters, rate limits. */
+  redis: Redis;
+  queues: Queues;
+  realtime: RealtimePublisher;
+  logger: Logger;
+  /** Closers registered by parts that own resources (gateway agents, metrics writers …), run on close. */
+  onClose(fn: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+export function createAppContext(config: Config): AppContext {
+  const db = createKnex(config.db);
+  const redis = createRedis(config.redis);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const queueConnection = createRedis(config.redis, 'blocking');
+  queueConnection.on('error', () => undefined);
+  const queues = new Queues(queueConnection, config.redis.prefix);
+  const closers: Array<() => Promise<void> | void> = [];
+  let closed = false;
+  return {
+    config,
+    db,
+    redis,
+    queues,
+    realtime: new RealtimePublisher(redis, config.redis.prefix),
+    logger,
+    onClose: (fn) => closers.push(fn),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const fn of closers.reverse()) await fn();
+      await queues.close();
+      queueConnection.disconnect();
+      redis.disconnect();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import knexFactory, { type Knex } from 'knex';
+import type { Config } from '../config';
+
+/** Connection settings shared by the pool and the bootstrap connection. UTC everywhere. */
+function connection(db: Config['db'], database?: string): Knex.MySql2ConnectionConfig {
+  return {
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    database,
+    timezone: 'Z',
+    charset: 'utf8mb4',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    dateStrings: false,
+  };
+}
+
+export function createKnex(db: Config['db'], opts: { poolMax?: number } = {}): Knex {
+  return knexFactory({
+    client: 'mysql2',
+    connection: connection(db, db.database),
+    pool: {
+      min: 0,
+      max: opts.poolMax ?? db.poolMax,
+      // Pin the session time zone so CURRENT_TIMESTAMP and DATETIME values are UTC.
+      afterCreate(conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) {
+        conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
+      },
+    },
+  });
+}
+
+/** Creates the database if it does not exist (utf8mb4). */
+export async function ensureDatabase(db: Config['db']): Promise<void> {
+  const admin = knexFactory({ client: 'mysql2', connection: connection(db), pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw(
+      `CREATE DATABASE IF NOT EXISTS \`${db.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
+  } finally {
+    await admin.destroy();
+  }
+}
+
+export async function dropDatabase(db: Config['db']): Promise<void> {
+  const admin = knexFactory({ client: 'mysql2', connection: connection(db), pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw(`DROP DATABASE IF EXISTS \`${db.database}\``);
+  } finally {
+    await admin.destroy();
+  }
+}

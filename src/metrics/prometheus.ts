@@ -1,0 +1,20 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One Prometheus registry per process, exposed at /metrics. */
+export const promRegistry = new Registry();
+collectDefaultMetrics({ register: promRegistry });
+
+export const httpRequestDuration = new Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'HTTP request duration by route and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [promRegistry],
+});
+
+export const callbacksRejected = new Counter({
+  name: 'callbacks_rejected_total',
+  help: 'Callback requests refused before storage, by reason',
+  labelNames: ['reason'] as const,
+  registers: [promRegistry],
+});

@@ -1,0 +1,33 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './api/app';
+import type { AppContext } from './context';
+import { attachSocketServer } from './realtime/socket-server';
+
+export interface RunningApi {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP API with Socket.IO on `port` (0 = random, for tests). Close finishes in-flight requests. */
+export async function startApiServer(ctx: AppContext, port = ctx.config.http.port, host = ctx.config.http.host): Promise<RunningApi> {
+  const app = createApp(ctx);
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  const io = attachSocketServer(ctx, server);
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const addr = server.address() as AddressInfo;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+  return {
+    server,
+    url,
+    async close() {
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import type { AppContext } from '../src/context';
+
+/** A running BullMQ worker (or set of them); `close` waits for in-flight jobs. */
+export interface RunningWorker {
+  name: string;
+  close(): Promise<void>;
+}
+
+export type WorkerStarter = (ctx: AppContext) => RunningWorker | Promise<RunningWorker>;
+
+/** Every worker the `worker` role runs; one entry file per BullMQ worker in this folder. */
+export const WORKERS: ReadonlyArray<WorkerStarter> = [];
