@@ -1,0 +1,89 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Wire format of gateway callbacks (modelled on real WeCom device gateways), POSTed as JSON:
+ *   { "event_id": "<unique per event>", "guid": "<instance>", "notify_type": <int>, "payload": {...}, "timestamp": <unix s> }
+ * Signed with HMAC-SHA256 over `${timestamp}.${rawBody}` using the shared callback secret:
+ *   X-Gateway-Timestamp: <unix seconds>
+ *   X-Gateway-Signature: sha256=<hex>
+ * New event kinds get new numbers; existing numbers are never overloaded.
+ */
+export const NOTIFY = {
+  /** payload: { user_info } */
+  online: 1,
+  /** payload: { scene: 'logout' | 'kicked' | 'expired' | 'network', reason? } */
+  offline: 2,
+  /** payload: { messages: Array<IncomingMessage | DeliveryReceipt> } */
+  messages: 3,
+  friendRequest: 4,
+  contactChange: 5,
+  groupChange: 6,
+  /** payload: { state: 'waiting_confirm' | 'need_verify' | 'verify_failed' | 'qr_expired' | 'qr_refreshed', reason? } */
+  loginProgress: 7,
+} as const;
+
+export type NotifyType = (typeof NOTIFY)[keyof typeof NOTIFY];
+
+export const EVENT_TYPE_BY_NOTIFY: Record<number, string> = {
+  1: 'account.online',
+  2: 'account.offline',
+  3: 'messages',
+  4: 'friend.request',
+  5: 'contact.change',
+  6: 'group.change',
+  7: 'account.login_progress',
+};
+
+export interface IncomingMessage {
+  kind: 'incoming';
+  conversation_id: string;
+  conversation_type: 'private' | 'group';
+  sender_id: string;
+  msg_id: string;
+  content: unknown;
+  sent_at: number;
+}
+
+export interface DeliveryReceipt {
+  kind: 'receipt';
+  /** The gateway message id returned by sendMessage (messages.wework_msg_id). */
+  msg_id: string;
+  status: 'delivered' | 'failed';
+  error_code?: string;
+  error_message?: string;
+  at: number;
+}
+
+export interface GatewayCallback {
+  event_id: string;
+  guid: string;
+  notify_type: number;
+  payload: Record<string, unknown>;
+  timestamp: number;
+}
+
+export const SIGNATURE_HEADER = 'x-gateway-signature';
+export const TIMESTAMP_HEADER = 'x-gateway-timestamp';
+
+export function signCallback(secret: string, timestamp: number, rawBody: string | Buffer): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex')}`;
+}
+
+export type SignatureCheck = 'ok' | 'missing' | 'stale' | 'bad_signature';
+
+/** Constant-time check of a callback's signature and timestamp tolerance. */
+export function verifyCallbackSignature(
+  secret: string,
+  rawBody: Buffer,
+  headers: { signature?: string; timestamp?: string },
+  toleranceSeconds: number,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): SignatureCheck {
+  if (!headers.signature || !headers.timestamp) return 'missing';
+  const ts = Number(headers.timestamp);
+  if (!Number.isInteger(ts)) return 'missing';
+  if (Math.abs(nowSeconds - ts) > toleranceSeconds) return 'stale';
+  const expected = Buffer.from(signCallback(secret, ts, rawBody));
+  const given = Buffer.from(headers.signature);
+  return expected.length === given.length && timingSafeEqual(expected, given) ? 'ok' : 'bad_signature';
+}

@@ -1,0 +1,21 @@
+/**
+ * Gateway failures, mapped to what the caller should do about them. The HTTP client converts every
+ * transport error and gateway error answer into one of these kinds.
+ */
+export type GatewayErrorKind = 'retryable' | 'rate_limited' | 'account_offline' | 'permanent';
+
+export class GatewayError extends Error {
+  constructor(
+    readonly kind: GatewayErrorKind,
+    /** Gateway's machine-readable code (e.g. `target_not_found`, `content_rejected`, `timeout`). */
+    readonly code: string,
+    message: string,
+    /** For rate_limited: how long to wait before trying this account again. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
+
+export const isGatewayError = (err: unknown): err is GatewayError => err instanceof GatewayError;

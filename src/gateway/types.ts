@@ -1,0 +1,78 @@
+/**
+ * The boundary between this service and a WeCom hosting gateway ("protocol provider"). Each hosted
+ * account is a gateway instance identified by `guid`. Everything the service needs from a gateway is
+ * here; `http-client.ts` implements it over HTTP and the built-in simulator speaks the same protocol.
+ */
+export type MessageType = 'text' | 'image' | 'file' | 'link' | 'miniprogram' | 'at';
+
+export type MessageContent =
+  | { type: 'text'; text: string }
+  | { type: 'image'; file_id?: string; url?: string }
+  | { type: 'file'; file_id?: string; url?: string; file_name?: string }
+  | { type: 'link'; title: string; url: string; description?: string; image_url?: string }
+  | { type: 'miniprogram'; app_id: string; title: string; page_path: string; thumb_url?: string }
+  | { type: 'at'; text: string; user_ids: string[]; at_all?: boolean };
+
+export interface LoginQr {
+  /** PNG bytes (base64) of the QR code to scan with the WeCom app. */
+  qrPngBase64: string;
+  /** What the QR encodes (a login URL). */
+  qrContent: string;
+  expiresAt: Date;
+}
+
+/** Where a login attempt stands on the gateway's side. */
+export type LoginProgress =
+  | { state: 'waiting_scan'; qrExpiresAt: Date }
+  | { state: 'waiting_confirm' }
+  | { state: 'need_verify'; reason?: string }
+  | { state: 'verify_failed'; reason: 'wrong_code' | 'expired' }
+  | { state: 'qr_expired' }
+  | { state: 'cancelled' }
+  | { state: 'online'; userInfo: Record<string, unknown> }
+  | { state: 'offline'; scene?: OfflineScene };
+
+export type OfflineScene = 'logout' | 'kicked' | 'expired' | 'network';
+
+export interface InstanceStatus {
+  guid: string;
+  online: boolean;
+  lastHeartbeat: Date | null;
+  userInfo?: Record<string, unknown>;
+}
+
+export interface GatewayConversation {
+  conversationId: string;
+  name: string;
+  type: 'private' | 'group';
+  memberCount: number;
+  avatarUrl?: string;
+  lastMessageTime?: Date;
+}
+
+export interface SendMessageRequest {
+  guid: string;
+  conversationId: string;
+  content: MessageContent;
+  /** The message id: the gateway must not deliver twice for the same key. */
+  idempotencyKey: string;
+}
+
+export interface SendMessageResult {
+  gatewayMessageId: string;
+  /** True when the gateway had already accepted this idempotency key (a retried send). */
+  duplicate: boolean;
+}
+
+export interface GatewayClient {
+  createInstance(opts: { label?: string }): Promise<{ guid: string }>;
+  startLogin(guid: string): Promise<LoginQr>;
+  getLoginProgress(guid: string): Promise<LoginProgress>;
+  submitVerifyCode(guid: string, code: string): Promise<LoginProgress>;
+  cancelLogin(guid: string): Promise<void>;
+  logout(guid: string): Promise<void>;
+  getStatus(guid: string): Promise<InstanceStatus>;
+  listConversations(guid: string): Promise<GatewayConversation[]>;
+  sendMessage(req: SendMessageRequest): Promise<SendMessageResult>;
+  uploadMedia(guid: string, media: { fileName: string; contentType: string; data: Buffer }): Promise<{ fileId: string }>;
+}
