@@ -88,13 +88,14 @@ export async function maintainPartitions(
   const now = opts.now ?? new Date();
   const retentionMonths = opts.retentionMonths ?? spec.retentionMonths;
   const existing = await listPartitions(db, spec.table);
-  const names = new Set(existing.map((p) => p.name));
   const result: MaintenanceResult = { table: spec.table, created: [], dropped: [] };
 
+  // Continue from the month after the newest monthly partition, so months missed while maintenance
+  // did not run get partitions of their own instead of being folded into a later one.
   const lastMonthly = existing.filter((p) => /^p\d{6}$/.test(p.name)).map((p) => p.name).sort().pop();
-  const wanted = partitionRange(now, 0, opts.monthsAhead).filter(
-    (p) => !names.has(p.name) && (!lastMonthly || p.name > lastMonthly),
-  );
+  const from = lastMonthly ? monthStart(new Date(Date.UTC(+lastMonthly.slice(1, 5), +lastMonthly.slice(5, 7) - 1, 1)), 1) : monthStart(now, 0);
+  const wanted: MonthPartition[] = [];
+  for (let m = from; m <= monthStart(now, opts.monthsAhead); m = monthStart(m, 1)) wanted.push(monthPartition(m));
   if (wanted.length > 0) {
     const defs = wanted.map((p) => `PARTITION ${p.name} VALUES LESS THAN (TO_DAYS('${p.lessThan}'))`);
     defs.push('PARTITION p_max VALUES LESS THAN MAXVALUE');
