@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as foundation from './20261123_0001_foundation';
+import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
 
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
@@ -7,4 +8,5 @@ import * as foundation from './20261123_0001_foundation';
  */
 export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]> = [
   ['20261123_0001_foundation', foundation],
+  ['20261123_0400_cron_runs_and_files', cronRunsAndFiles],
 ];
