@@ -54,6 +54,8 @@ export const configSchema = z
     CALLBACK_TOLERANCE_SECONDS: int(300),
     SIMULATOR_HOST: z.string().default('127.0.0.1'),
     SIMULATOR_PORT: int(3100),
+    // Address the simulator role binds to (0.0.0.0 in containers); SIMULATOR_HOST is where clients reach it.
+    SIMULATOR_LISTEN_HOST: z.string().default('127.0.0.1'),
     SIMULATOR_AUTO_LOGIN: bool.default('true'),
     // Where the gateway (or simulator) POSTs callbacks; defaults to this API.
     CALLBACK_URL: optionalString,
@@ -84,6 +86,17 @@ export const configSchema = z
 
 export type Env = z.infer<typeof configSchema>;
 
+/** Variables a production deployment must set explicitly: their development defaults are unsafe or local-only. */
+export const PRODUCTION_REQUIRED = [
+  'DB_HOST',
+  'DB_PASSWORD',
+  'REDIS_URL',
+  'JWT_SECRET',
+  'PLATFORM_ADMIN_PASSWORD',
+  'GATEWAY_CALLBACK_SECRET',
+  'PUBLIC_URL',
+] as const;
+
 export interface Config {
   env: Env['NODE_ENV'];
   http: { host: string; port: number; publicUrl: string; corsOrigins: string[]; bodyLimit: string };
@@ -109,7 +122,7 @@ export interface Config {
     callbackToleranceSeconds: number;
     callbackUrl: string;
   };
-  simulator: { host: string; port: number; autoLogin: boolean };
+  simulator: { host: string; listenHost: string; port: number; autoLogin: boolean };
   influx: { url: string | undefined; token: string; org: string; bucket: string };
   minio:
     | { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string }
@@ -123,6 +136,10 @@ export interface Config {
 export class ConfigError extends Error {}
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  if (source.NODE_ENV === 'production') {
+    const missing = PRODUCTION_REQUIRED.find((name) => !source[name]);
+    if (missing) throw new ConfigError(`invalid configuration: ${missing}: must be set in production`);
+  }
   const parsed = configSchema.safeParse(source);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -168,7 +185,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       callbackToleranceSeconds: e.CALLBACK_TOLERANCE_SECONDS,
       callbackUrl: e.CALLBACK_URL ?? `${publicUrl}/callbacks/gateway`,
     },
-    simulator: { host: e.SIMULATOR_HOST, port: e.SIMULATOR_PORT, autoLogin: e.SIMULATOR_AUTO_LOGIN },
+    simulator: { host: e.SIMULATOR_HOST, listenHost: e.SIMULATOR_LISTEN_HOST, port: e.SIMULATOR_PORT, autoLogin: e.SIMULATOR_AUTO_LOGIN },
     influx: { url: e.INFLUX_URL, token: e.INFLUX_TOKEN, org: e.INFLUX_ORG, bucket: e.INFLUX_BUCKET },
     minio: e.MINIO_ENDPOINT
       ? {

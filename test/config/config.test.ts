@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config';
+import { parseRoles } from '../../src/main';
+
+test('defaults suit a development machine', () => {
+  const c = loadConfig({});
+  expect(c.db).toMatchObject({ host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'wework_platform' });
+  expect(c.redis.url).toBe('redis://127.0.0.1:6379');
+  expect(c.http.port).toBe(3000);
+  expect(c.gateway.url).toBeUndefined();
+  expect(c.minio).toBeUndefined();
+  expect(Object.isFrozen(c)).toBe(true);
+});
+
+test('a bad value is reported with the variable name', () => {
+  expect(() => loadConfig({ DB_PORT: 'abc' })).toThrow(ConfigError);
+  expect(() => loadConfig({ DB_PORT: 'abc' })).toThrow(/DB_PORT/);
+  expect(() => loadConfig({ REDIS_URL: 'not a url' })).toThrow(/REDIS_URL/);
+  expect(() => loadConfig({ DB_NAME: 'bad-name;drop' })).toThrow(/DB_NAME/);
+});
+
+test('production refuses development defaults for secrets', () => {
+  expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/must be set in production/);
+});
+
+test('roles parse from --role or ROLE, and unknown roles are refused', () => {
+  expect(parseRoles(['node', 'main', '--role', 'api,worker'], {})).toEqual(['api', 'worker']);
+  expect(parseRoles(['node', 'main'], { ROLE: 'cron' })).toEqual(['cron']);
+  expect(parseRoles(['node', 'main'], {})).toEqual(['api', 'worker', 'cron', 'simulator']);
+  expect(() => parseRoles(['node', 'main', '--role', 'web'], {})).toThrow(/unknown role "web"/);
+});
+
+test('the process stops at start-up with one clear line naming the variable', () => {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts')], {
+    env: { ...process.env, DB_PORT: 'not-a-port', DOTENV_CONFIG_PATH: '/nonexistent' },
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+  expect(result.status).toBe(78);
+  expect(result.stderr.trim().split('\n')).toEqual(['invalid configuration: DB_PORT: Expected number, received nan']);
+});
