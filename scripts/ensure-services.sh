@@ -10,7 +10,8 @@ log() { printf '[setup] %s\n' "$*"; }
 # --- npm dependencies -------------------------------------------------------
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm install (not ci): this npm leaves optional platform packages out of the lock file, which ci rejects.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 apt_install() {
