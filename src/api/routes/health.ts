@@ -10,11 +10,17 @@ export function healthRouter(ctx: AppContext): Router {
   });
   router.get('/health/ready', async (_req, res) => {
     const check = async (fn: () => Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([fn(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+        const timeout = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timeout')), 2000);
+        });
+        await Promise.race([fn(), timeout]);
         return 'ok';
       } catch (err) {
         return `error: ${(err as Error).message}`;
+      } finally {
+        clearTimeout(timer);
       }
     };
     const [mysql, redis] = await Promise.all([check(() => ctx.db.raw('SELECT 1')), check(() => ctx.redis.ping())]);
