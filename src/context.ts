@@ -3,9 +3,13 @@ import type { Knex } from 'knex';
 import type { Config } from './config';
 import { createKnex } from './db/knex';
 import { logger, type Logger } from './logger';
+import { createMetricsSink } from './metrics/influx';
+import type { MetricsSink } from './metrics/sink';
 import { Queues } from './queues/queues';
 import { RealtimePublisher } from './realtime/publisher';
 import { createRedis } from './redis';
+import { createFileStorage } from './storage';
+import type { FileStorage } from './storage/types';
 
 /**
  * Everything a process role needs, built once from config and passed down explicitly (no singletons),
@@ -19,6 +23,10 @@ export interface AppContext {
   queues: Queues;
   realtime: RealtimePublisher;
   logger: Logger;
+  /** Time-series measurements (InfluxDB, or a no-op when INFLUX_URL is unset); never blocks the caller. */
+  metrics: MetricsSink;
+  /** Object storage for tenant files (MinIO, or the local FILES_DIR when MINIO_ENDPOINT is unset). */
+  storage: FileStorage;
   /** Closers registered by parts that own resources (gateway agents, metrics writers …), run on close. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -31,7 +39,8 @@ export function createAppContext(config: Config): AppContext {
   const queueConnection = createRedis(config.redis, 'blocking');
   queueConnection.on('error', () => undefined);
   const queues = new Queues(queueConnection, config.redis.prefix);
-  const closers: Array<() => Promise<void> | void> = [];
+  const metrics = createMetricsSink(config.influx);
+  const closers: Array<() => Promise<void> | void> = [() => metrics.close()];
   let closed = false;
   return {
     config,
@@ -40,6 +49,8 @@ export function createAppContext(config: Config): AppContext {
     queues,
     realtime: new RealtimePublisher(redis, config.redis.prefix),
     logger,
+    metrics,
+    storage: createFileStorage(config),
     onClose: (fn) => closers.push(fn),
     async close() {
       if (closed) return;

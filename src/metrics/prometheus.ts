@@ -18,3 +18,17 @@ export const callbacksRejected = new Counter({
   labelNames: ['reason'] as const,
   registers: [promRegistry],
 });
+
+/** InfluxDB points discarded instead of slowing the process (buffer full while InfluxDB is slow, or a failed write). */
+export const metricsPointsDropped = new Counter({
+  name: 'metrics_points_dropped_total',
+  help: 'InfluxDB points dropped, by reason (buffer_full, write_failed)',
+  labelNames: ['reason'] as const,
+  registers: [promRegistry],
+});
+
+export const metricsPointsWritten = new Counter({
+  name: 'metrics_points_written_total',
+  help: 'InfluxDB points written successfully',
+  registers: [promRegistry],
+});
