@@ -1,0 +1,113 @@
+/**
+ * Template rendering: `{{name}}` placeholders in every string of a message content (any type, nested
+ * arrays included) are replaced by the caller's values. Pure and single-pass: a value is inserted as
+ * plain text and is never scanned for placeholders again, so a value such as `{{secret}}` stays literal
+ * (no template injection) and nothing is ever evaluated.
+ */
+import { UnprocessableError } from '../errors';
+
+export interface VariableDefinition {
+  name: string;
+  required?: boolean;
+  default?: string;
+  description?: string;
+}
+
+export type VariableValue = string | number | boolean | null | undefined;
+export type VariableValues = Record<string, VariableValue>;
+
+/** `{{ name }}`: letters, digits, `_`, `.`, `-`; the name must not start with a digit or punctuation. */
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]{0,63})\s*\}\}/g;
+export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+
+/** Every distinct placeholder name used anywhere in `content`, in first-seen order. */
+export function placeholdersOf(content: unknown): string[] {
+  const seen = new Set<string>();
+  visitStrings(content, (s) => {
+    for (const m of s.matchAll(PLACEHOLDER)) seen.add(m[1]);
+  });
+  return [...seen];
+}
+
+function visitStrings(value: unknown, fn: (s: string) => void): void {
+  if (typeof value === 'string') fn(value);
+  else if (Array.isArray(value)) value.forEach((v) => visitStrings(v, fn));
+  else if (value && typeof value === 'object') Object.values(value).forEach((v) => visitStrings(v, fn));
+}
+
+function mapStrings(value: unknown, fn: (s: string) => string): unknown {
+  if (typeof value === 'string') return fn(value);
+  if (Array.isArray(value)) return value.map((v) => mapStrings(v, fn));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = mapStrings(v, fn);
+    return out;
+  }
+  return value;
+}
+
+function asText(v: VariableValue): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  return typeof v === 'string' ? v : String(v);
+}
+
+export interface RenderResult<T> {
+  content: T;
+  /** Placeholders used in the content but absent from the variables definition. */
+  unknownPlaceholders: string[];
+  /** Values given that no placeholder uses. */
+  unusedValues: string[];
+}
+
+/** Names used by `content` that are not declared in `definitions`. */
+export function undeclaredPlaceholders(content: unknown, definitions: readonly VariableDefinition[]): string[] {
+  const declared = new Set(definitions.map((d) => d.name));
+  return placeholdersOf(content).filter((n) => !declared.has(n));
+}
+
+/**
+ * Renders `content`. A placeholder resolves to the given value, else the definition's default; a
+ * placeholder that resolves to nothing is missing when it is declared required or not declared at all
+ * (an undeclared, unresolved placeholder would reach the recipient as raw `{{…}}`). Missing names are
+ * one 422 `missing_variables` listing them all. Declared optional variables without value render empty.
+ */
+export function renderContent<T>(content: T, definitions: readonly VariableDefinition[], values: VariableValues = {}): RenderResult<T> {
+  const defs = new Map(definitions.map((d) => [d.name, d]));
+  const used = placeholdersOf(content);
+  const resolved = new Map<string, string>();
+  const missing: string[] = [];
+  for (const name of used) {
+    const def = defs.get(name);
+    const value = asText(values[name]) ?? def?.default;
+    if (value !== undefined) resolved.set(name, value);
+    else if (!def || def.required) missing.push(name);
+    else resolved.set(name, '');
+  }
+  // Required variables must be satisfied even when the content does not currently use them.
+  for (const def of definitions) {
+    if (def.required && !used.includes(def.name) && asText(values[def.name]) === undefined && def.default === undefined) missing.push(def.name);
+  }
+  if (missing.length) {
+    throw new UnprocessableError('missing_variables', `missing template variables: ${missing.join(', ')}`, { missing });
+  }
+  // One pass over the original string: replacements are never re-scanned.
+  const rendered = mapStrings(content, (s) => s.replace(PLACEHOLDER, (_m, name: string) => resolved.get(name) ?? '')) as T;
+  const usedSet = new Set(used);
+  return {
+    content: rendered,
+    unknownPlaceholders: used.filter((n) => !defs.has(n)),
+    unusedValues: Object.keys(values).filter((k) => !usedSet.has(k)),
+  };
+}
+
+/** Checks a definition list: names valid and unique. Returns problems as field messages. */
+export function definitionProblems(definitions: readonly VariableDefinition[]): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const d of definitions) {
+    if (!VARIABLE_NAME.test(d.name)) problems.push(`invalid variable name "${d.name}"`);
+    if (seen.has(d.name)) problems.push(`duplicate variable "${d.name}"`);
+    seen.add(d.name);
+  }
+  return problems;
+}

@@ -1,0 +1,131 @@
+/**
+ * Sending pace maths, pure (Redis and clocks live elsewhere):
+ * - per-account GCRA slots: each message takes the next slot `interval` after the previous one, so the
+ *   account's rate holds exactly whatever the number of tasks and processes drawing from it;
+ * - jitter stretches an interval by a random fraction so sends do not look machine-regular;
+ * - sending windows in the tenant's time zone; daily-cap day keys; retry backoff.
+ */
+
+/** Milliseconds between two sends at `perMinute` (0 or less = unthrottled). */
+export function emissionIntervalMs(perMinute: number): number {
+  return perMinute > 0 ? 60_000 / perMinute : 0;
+}
+
+/** `interval` stretched by up to `jitter` (0..1) of itself; `random` in [0,1). */
+export function jitteredInterval(intervalMs: number, jitter: number, random: number): number {
+  const j = Math.min(Math.max(jitter, 0), 1);
+  return intervalMs * (1 + j * random);
+}
+
+export interface SlotGrant {
+  /** How many slots were granted (0..want). */
+  granted: number;
+  /** Time of the first granted slot (ms since epoch); later ones follow every `interval`. */
+  firstAt: number;
+  /** New theoretical arrival time to store. */
+  nextTat: number;
+  /** When nothing was granted: ms until a slot falls inside the horizon. */
+  waitMs: number;
+}
+
+/**
+ * GCRA reservation: `tat` is the stored theoretical arrival time (earliest free slot). Slots may be
+ * reserved up to `horizonMs` ahead of `now` so a sender can pace a small batch itself. The Lua script
+ * in src/sending/throttle-store.ts runs exactly this arithmetic atomically.
+ */
+export function reserveSlots(tat: number | null, now: number, intervalMs: number, want: number, horizonMs: number): SlotGrant {
+  const start = Math.max(tat ?? now, now);
+  if (intervalMs <= 0) return { granted: want, firstAt: now, nextTat: start, waitMs: 0 };
+  const limit = now + horizonMs;
+  if (start > limit) return { granted: 0, firstAt: start, nextTat: start, waitMs: start - limit };
+  const granted = Math.min(want, Math.floor((limit - start) / intervalMs) + 1);
+  return { granted, firstAt: start, nextTat: start + granted * intervalMs, waitMs: 0 };
+}
+
+/** Sending window: "HH:MM" local start/end; end before start spans midnight; days 1=Mon..7=Sun. */
+export interface SendWindow {
+  start: string;
+  end: string;
+  days?: number[];
+}
+
+interface LocalTime {
+  minutes: number;
+  isoDay: number;
+  date: string;
+}
+
+const WEEKDAY: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
+
+/** Wall-clock time in `timeZone` (IANA) at `at`. */
+export function localTime(at: Date, timeZone: string): LocalTime {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    weekday: 'short',
+  }).formatToParts(at);
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+  return {
+    minutes: Number(get('hour')) * 60 + Number(get('minute')),
+    isoDay: WEEKDAY[get('weekday')] ?? 1,
+    date: `${get('year')}-${get('month')}-${get('day')}`,
+  };
+}
+
+const toMinutes = (hhmm: string) => {
+  const [h, m] = hhmm.split(':').map(Number);
+  return h * 60 + m;
+};
+
+export function isWithinWindow(window: SendWindow | undefined | null, at: Date, timeZone: string): boolean {
+  if (!window) return true;
+  const t = localTime(at, timeZone);
+  const start = toMinutes(window.start);
+  const end = toMinutes(window.end);
+  // A window spanning midnight belongs to the day it started on.
+  const inTime = start <= end ? t.minutes >= start && t.minutes < end : t.minutes >= start || t.minutes < end;
+  if (!inTime) return false;
+  if (!window.days?.length) return true;
+  const day = start > end && t.minutes < end ? ((t.isoDay + 5) % 7) + 1 : t.isoDay;
+  return window.days.includes(day);
+}
+
+/** Milliseconds until the window next opens (0 when open), searched minute by minute up to 8 days. */
+export function msUntilWindowOpens(window: SendWindow | undefined | null, at: Date, timeZone: string): number {
+  if (isWithinWindow(window, at, timeZone)) return 0;
+  const minute = 60_000;
+  const base = Math.ceil(at.getTime() / minute) * minute;
+  for (let i = 0; i <= 8 * 24 * 60; i += 1) {
+    if (isWithinWindow(window, new Date(base + i * minute), timeZone)) return base + i * minute - at.getTime();
+  }
+  return 24 * 3600_000;
+}
+
+/** The tenant-local calendar day the daily cap counts against. */
+export const capDay = (at: Date, timeZone: string) => localTime(at, timeZone).date;
+
+/** Milliseconds until the next tenant-local midnight (when the daily cap resets). */
+export function msUntilNextLocalDay(at: Date, timeZone: string): number {
+  const t = localTime(at, timeZone);
+  return (24 * 60 - t.minutes) * 60_000 - at.getUTCSeconds() * 1000 - at.getUTCMilliseconds();
+}
+
+export interface RetryPolicy {
+  /** Total attempts including the first. */
+  maxAttempts: number;
+  backoffMs: number;
+  backoff: 'fixed' | 'exponential';
+}
+
+/** Delay before attempt `attempt + 1` after `attempt` failed (attempt counts from 1). */
+export function retryDelayMs(policy: RetryPolicy, attempt: number): number {
+  const d = policy.backoff === 'exponential' ? policy.backoffMs * 2 ** (attempt - 1) : policy.backoffMs;
+  return Math.min(d, 3600_000);
+}
+
+export const shouldRetry = (policy: RetryPolicy, attempt: number) => attempt < policy.maxAttempts;

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import '../api/openapi'; // extends zod with .openapi()
+
+/**
+ * Message content for every type the gateway sends, as accepted by templates, tasks and single messages.
+ * Strings may hold `{{variables}}`; lengths are generous because placeholders expand.
+ */
+const url = z.string().min(1).max(2000);
+export const messageContentSchema = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('text'), text: z.string().min(1).max(8000) }),
+    z.object({ type: z.literal('image'), file_id: z.string().max(200).optional(), url: url.optional() }),
+    z.object({ type: z.literal('file'), file_id: z.string().max(200).optional(), url: url.optional(), file_name: z.string().max(255).optional() }),
+    z.object({
+      type: z.literal('link'),
+      title: z.string().min(1).max(500),
+      url,
+      description: z.string().max(2000).optional(),
+      image_url: url.optional(),
+    }),
+    z.object({
+      type: z.literal('miniprogram'),
+      app_id: z.string().min(1).max(100),
+      title: z.string().min(1).max(500),
+      page_path: z.string().min(1).max(1000),
+      thumb_url: url.optional(),
+    }),
+    z.object({
+      type: z.literal('at'),
+      text: z.string().min(1).max(8000),
+      user_ids: z.array(z.string().min(1).max(200)).max(500),
+      at_all: z.boolean().optional(),
+    }),
+  ])
+  .superRefine((c, ctx) => {
+    if ((c.type === 'image' || c.type === 'file') && !c.file_id && !c.url) {
+      ctx.addIssue({ code: 'custom', path: ['file_id'], message: 'file_id or url is required' });
+    }
+  })
+  .openapi('MessageContent');
+
+export type MessageContentInput = z.infer<typeof messageContentSchema>;
+
+export const variableDefinitionSchema = z.object({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (not starting with a digit)'),
+  required: z.boolean().default(false),
+  default: z.string().max(2000).optional(),
+  description: z.string().max(500).optional(),
+});
+
+export const variableValuesSchema = z.record(z.union([z.string().max(4000), z.number(), z.boolean(), z.null()]));

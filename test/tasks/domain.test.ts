@@ -1,0 +1,125 @@
+import { computeProgress } from '../../src/domain/progress';
+import { canApply, finalStatus, nextTaskStatus } from '../../src/domain/task-state';
+import {
+  capDay,
+  emissionIntervalMs,
+  isWithinWindow,
+  jitteredInterval,
+  msUntilNextLocalDay,
+  msUntilWindowOpens,
+  reserveSlots,
+  retryDelayMs,
+  shouldRetry,
+} from '../../src/domain/throttle';
+import { InvalidTransitionError } from '../../src/errors';
+
+describe('task state machine', () => {
+  test('legal lifecycle', () => {
+    expect(nextTaskStatus('created', 'start')).toBe('running');
+    expect(nextTaskStatus('running', 'pause')).toBe('paused');
+    expect(nextTaskStatus('paused', 'resume')).toBe('running');
+    expect(nextTaskStatus('running', 'complete')).toBe('completed');
+    expect(nextTaskStatus('paused', 'cancel')).toBe('cancelled');
+    expect(nextTaskStatus('created', 'cancel')).toBe('cancelled');
+  });
+  test('illegal transitions are 409 with the current state', () => {
+    for (const [from, action] of [
+      ['completed', 'start'],
+      ['created', 'pause'],
+      ['running', 'resume'],
+      ['cancelled', 'cancel'],
+      ['completed', 'resume'],
+    ] as const) {
+      expect(canApply(from, action)).toBe(false);
+      try {
+        nextTaskStatus(from, action);
+        throw new Error('expected a throw');
+      } catch (e) {
+        expect(e).toBeInstanceOf(InvalidTransitionError);
+        expect((e as InvalidTransitionError).status).toBe(409);
+        expect((e as InvalidTransitionError).details).toMatchObject({ current_state: from });
+      }
+    }
+  });
+  test('all-failed task ends failed', () => {
+    expect(finalStatus({ success: 0, failed: 3 })).toBe('failed');
+    expect(finalStatus({ success: 1, failed: 3 })).toBe('completed');
+    expect(finalStatus({ success: 0, failed: 0 })).toBe('completed');
+  });
+});
+
+describe('throttle maths', () => {
+  test('GCRA slots are spaced by the interval and bounded by the horizon', () => {
+    const iv = emissionIntervalMs(120);
+    expect(iv).toBe(500);
+    const a = reserveSlots(null, 1000, iv, 10, 1000);
+    expect(a).toEqual({ granted: 3, firstAt: 1000, nextTat: 2500, waitMs: 0 });
+    const b = reserveSlots(a.nextTat, 1000, iv, 10, 1000);
+    expect(b.granted).toBe(0);
+    expect(b.waitMs).toBe(500);
+    // An idle account does not bank slots: tat in the past restarts at now.
+    expect(reserveSlots(0, 10_000, iv, 1, 0)).toEqual({ granted: 1, firstAt: 10_000, nextTat: 10_500, waitMs: 0 });
+    expect(reserveSlots(5, 10, 0, 7, 0).granted).toBe(7);
+  });
+  test('over a minute the granted count never exceeds the rate', () => {
+    // A sender polling every 37 ms that reserves up to one second ahead (as the account sender does).
+    let tat: number | null = null;
+    let sent = 0;
+    for (let now = 0; now < 60_000; now += 37) {
+      const g = reserveSlots(tat, now, 500, 5, 1000);
+      for (let i = 0; i < g.granted; i += 1) if (g.firstAt + i * 500 < 60_000) sent += 1;
+      tat = g.nextTat;
+    }
+    expect(sent).toBeLessThanOrEqual(120);
+    expect(sent).toBe(120);
+  });
+  test('jitter only stretches', () => {
+    expect(jitteredInterval(500, 0.2, 0)).toBe(500);
+    expect(jitteredInterval(500, 0.2, 0.999)).toBeCloseTo(599.9);
+    expect(jitteredInterval(500, 5, 0.5)).toBe(750);
+  });
+  test('sending window in the tenant time zone, including windows over midnight and weekdays', () => {
+    const w = { start: '09:00', end: '18:00' };
+    // 01:30 UTC = 09:30 in Shanghai, 01:30 in London (winter)
+    const at = new Date('2026-11-23T01:30:00Z');
+    expect(isWithinWindow(w, at, 'Asia/Shanghai')).toBe(true);
+    expect(isWithinWindow(w, at, 'Europe/London')).toBe(false);
+    expect(msUntilWindowOpens(w, at, 'Europe/London')).toBe((7 * 60 + 30) * 60_000);
+    expect(msUntilWindowOpens(w, at, 'Asia/Shanghai')).toBe(0);
+    const night = { start: '22:00', end: '02:00' };
+    expect(isWithinWindow(night, new Date('2026-11-23T01:00:00Z'), 'UTC')).toBe(true);
+    expect(isWithinWindow(night, new Date('2026-11-23T03:00:00Z'), 'UTC')).toBe(false);
+    // 2026-11-23 is a Monday; 01:00 Monday belongs to Sunday's night window.
+    expect(isWithinWindow({ ...night, days: [7] }, new Date('2026-11-23T01:00:00Z'), 'UTC')).toBe(true);
+    expect(isWithinWindow({ ...night, days: [1] }, new Date('2026-11-23T01:00:00Z'), 'UTC')).toBe(false);
+    expect(isWithinWindow(null, at, 'UTC')).toBe(true);
+  });
+  test('daily cap day and reset in the tenant zone', () => {
+    const at = new Date('2026-11-23T17:00:00Z'); // 01:00 next day in Shanghai
+    expect(capDay(at, 'Asia/Shanghai')).toBe('2026-11-24');
+    expect(capDay(at, 'UTC')).toBe('2026-11-23');
+    expect(msUntilNextLocalDay(at, 'UTC')).toBe(7 * 3600_000);
+    expect(msUntilNextLocalDay(at, 'Asia/Shanghai')).toBe(23 * 3600_000);
+  });
+  test('retry policy', () => {
+    const p = { maxAttempts: 3, backoffMs: 1000, backoff: 'exponential' as const };
+    expect(retryDelayMs(p, 1)).toBe(1000);
+    expect(retryDelayMs(p, 2)).toBe(2000);
+    expect(shouldRetry(p, 2)).toBe(true);
+    expect(shouldRetry(p, 3)).toBe(false);
+    expect(retryDelayMs({ ...p, backoff: 'fixed' }, 5)).toBe(1000);
+  });
+});
+
+describe('progress', () => {
+  test('percent, rate and eta', () => {
+    const c = { total: 1000, sent: 250, success: 240, failed: 10, cancelled: 0, delivered: 0 };
+    const p = computeProgress(c, 10_000, { at: 5_000, done: 150 });
+    expect(p.percent).toBe(25);
+    expect(p.rate).toBe(20);
+    expect(p.eta_seconds).toBe(38);
+    expect(p.counts.pending).toBe(750);
+    expect(computeProgress({ ...c, sent: 1000 }, 1, null).eta_seconds).toBe(0);
+    expect(computeProgress(c, 1, null).eta_seconds).toBeNull();
+  });
+});
