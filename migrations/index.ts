@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as foundation from './20261123_0001_foundation';
+import * as sending0200 from './20261123_0200_sending';
 import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
 
 /**
@@ -8,5 +9,6 @@ import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
  */
 export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]> = [
   ['20261123_0001_foundation', foundation],
+  ['20261123_0200_sending', sending0200],
   ['20261123_0400_cron_runs_and_files', cronRunsAndFiles],
 ];
