@@ -2,6 +2,8 @@ import type Redis from 'ioredis';
 import type { Knex } from 'knex';
 import type { Config } from './config';
 import { createKnex } from './db/knex';
+import { createGateway } from './gateway';
+import type { GatewayClient } from './gateway/types';
 import { logger, type Logger } from './logger';
 import { createMetricsSink } from './metrics/influx';
 import type { MetricsSink } from './metrics/sink';
@@ -22,6 +24,8 @@ export interface AppContext {
   redis: Redis;
   queues: Queues;
   realtime: RealtimePublisher;
+  /** The WeCom hosting gateway (GATEWAY_URL, or the built-in simulator at SIMULATOR_HOST:SIMULATOR_PORT). */
+  gateway: GatewayClient;
   logger: Logger;
   /** Time-series measurements (InfluxDB, or a no-op when INFLUX_URL is unset); never blocks the caller. */
   metrics: MetricsSink;
@@ -42,12 +46,14 @@ export function createAppContext(config: Config): AppContext {
   const metrics = createMetricsSink(config.influx);
   const closers: Array<() => Promise<void> | void> = [() => metrics.close()];
   let closed = false;
+  const gateway = createGateway(config);
   return {
     config,
     db,
     redis,
     queues,
     realtime: new RealtimePublisher(redis, config.redis.prefix),
+    gateway,
     logger,
     metrics,
     storage: createFileStorage(config),
@@ -56,6 +62,7 @@ export function createAppContext(config: Config): AppContext {
       if (closed) return;
       closed = true;
       for (const fn of closers.reverse()) await fn();
+      await gateway.close();
       await queues.close();
       queueConnection.disconnect();
       redis.disconnect();

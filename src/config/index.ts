@@ -57,6 +57,15 @@ export const configSchema = z
     // Address the simulator role binds to (0.0.0.0 in containers); SIMULATOR_HOST is where clients reach it.
     SIMULATOR_LISTEN_HOST: z.string().default('127.0.0.1'),
     SIMULATOR_AUTO_LOGIN: bool.default('true'),
+    SIMULATOR_AUTO_LOGIN_DELAY_MS: int(1500),
+    SIMULATOR_QR_TTL_SECONDS: int(120),
+    SIMULATOR_SEND_RATE_PER_MINUTE: int(60),
+    // Account login / recovery (issue 3).
+    ACCOUNT_LOGIN_TIMEOUT_SECONDS: int(180),
+    ACCOUNT_LOGIN_POLL_MS: int(2000),
+    ACCOUNT_RECOVERY_BASE_DELAY_MS: int(5000),
+    ACCOUNT_RECOVERY_MAX_DELAY_MS: int(300_000),
+    ACCOUNT_RECOVERY_MAX_RETRIES: int(5),
     // Where the gateway (or simulator) POSTs callbacks; defaults to this API.
     CALLBACK_URL: optionalString,
 
@@ -77,6 +86,17 @@ export const configSchema = z
     PARTITION_MONTHS_AHEAD: int(3),
     HEARTBEAT_STALE_SECONDS: int(90),
     CRON_ENABLED: bool.default('true'),
+    // Retention (cron maintenance, issue 5): whole monthly partitions older than this are dropped.
+    RETENTION_MESSAGES_MONTHS: int(12),
+    RETENTION_CALLBACK_EVENTS_MONTHS: int(3),
+    RETENTION_ACCOUNT_STATUS_HISTORY_MONTHS: int(12),
+    RETENTION_AUDIT_LOGS_MONTHS: int(24),
+    // Shorter message retention per tenant plan ("plan:days,…"), deleted row-wise inside kept partitions.
+    RETENTION_PLAN_MESSAGE_DAYS: z.string().regex(/^([a-z0-9_-]+:\d+)?(,[a-z0-9_-]+:\d+)*$/i, 'plan:days,plan:days').default('basic:30,pro:90,enterprise:365'),
+    RETENTION_CALLBACK_KEYS_DAYS: int(7),
+    ORPHAN_FILE_DAYS: int(2),
+    STUCK_TASK_MINUTES: int(30),
+    ROLLUP_HOURS_BACK: int(6),
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV === 'production' && c.JWT_SECRET.startsWith('dev-only')) {
@@ -122,7 +142,16 @@ export interface Config {
     callbackToleranceSeconds: number;
     callbackUrl: string;
   };
-  simulator: { host: string; listenHost: string; port: number; autoLogin: boolean };
+  simulator: {
+    host: string;
+    listenHost: string;
+    port: number;
+    autoLogin: boolean;
+    autoLoginDelayMs: number;
+    qrTtlSeconds: number;
+    sendRatePerMinute: number;
+  };
+  accounts: { loginTimeoutSeconds: number; loginPollMs: number; recoveryBaseDelayMs: number; recoveryMaxDelayMs: number; recoveryMaxRetries: number };
   influx: { url: string | undefined; token: string; org: string; bucket: string };
   minio:
     | { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string }
@@ -131,6 +160,16 @@ export interface Config {
   partitions: { monthsAhead: number };
   heartbeatStaleSeconds: number;
   cronEnabled: boolean;
+  retention: {
+    /** Months kept per partitioned table (by table name). */
+    partitionMonths: Record<string, number>;
+    /** Message retention in days for tenants on these plans (shorter than the partition retention). */
+    planMessageDays: Record<string, number>;
+    callbackKeyDays: number;
+    orphanFileDays: number;
+  };
+  stuckTaskMinutes: number;
+  rollupHoursBack: number;
 }
 
 export class ConfigError extends Error {}
@@ -185,7 +224,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       callbackToleranceSeconds: e.CALLBACK_TOLERANCE_SECONDS,
       callbackUrl: e.CALLBACK_URL ?? `${publicUrl}/callbacks/gateway`,
     },
-    simulator: { host: e.SIMULATOR_HOST, listenHost: e.SIMULATOR_LISTEN_HOST, port: e.SIMULATOR_PORT, autoLogin: e.SIMULATOR_AUTO_LOGIN },
+    simulator: {
+      host: e.SIMULATOR_HOST,
+      listenHost: e.SIMULATOR_LISTEN_HOST,
+      port: e.SIMULATOR_PORT,
+      autoLogin: e.SIMULATOR_AUTO_LOGIN,
+      autoLoginDelayMs: e.SIMULATOR_AUTO_LOGIN_DELAY_MS,
+      qrTtlSeconds: e.SIMULATOR_QR_TTL_SECONDS,
+      sendRatePerMinute: e.SIMULATOR_SEND_RATE_PER_MINUTE,
+    },
+    accounts: {
+      loginTimeoutSeconds: e.ACCOUNT_LOGIN_TIMEOUT_SECONDS,
+      loginPollMs: e.ACCOUNT_LOGIN_POLL_MS,
+      recoveryBaseDelayMs: e.ACCOUNT_RECOVERY_BASE_DELAY_MS,
+      recoveryMaxDelayMs: e.ACCOUNT_RECOVERY_MAX_DELAY_MS,
+      recoveryMaxRetries: e.ACCOUNT_RECOVERY_MAX_RETRIES,
+    },
     influx: { url: e.INFLUX_URL, token: e.INFLUX_TOKEN, org: e.INFLUX_ORG, bucket: e.INFLUX_BUCKET },
     minio: e.MINIO_ENDPOINT
       ? {
@@ -201,6 +255,24 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     partitions: { monthsAhead: e.PARTITION_MONTHS_AHEAD },
     heartbeatStaleSeconds: e.HEARTBEAT_STALE_SECONDS,
     cronEnabled: e.CRON_ENABLED,
+    retention: {
+      partitionMonths: {
+        messages: e.RETENTION_MESSAGES_MONTHS,
+        callback_events: e.RETENTION_CALLBACK_EVENTS_MONTHS,
+        account_status_history: e.RETENTION_ACCOUNT_STATUS_HISTORY_MONTHS,
+        audit_logs: e.RETENTION_AUDIT_LOGS_MONTHS,
+      },
+      planMessageDays: Object.fromEntries(
+        e.RETENTION_PLAN_MESSAGE_DAYS.split(',').filter(Boolean).map((pair) => {
+          const [plan, days] = pair.split(':');
+          return [plan, Number(days)];
+        }),
+      ),
+      callbackKeyDays: e.RETENTION_CALLBACK_KEYS_DAYS,
+      orphanFileDays: e.ORPHAN_FILE_DAYS,
+    },
+    stuckTaskMinutes: e.STUCK_TASK_MINUTES,
+    rollupHoursBack: e.ROLLUP_HOURS_BACK,
   });
 }
 

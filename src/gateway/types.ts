@@ -65,6 +65,8 @@ export interface SendMessageResult {
 }
 
 export interface GatewayClient {
+  /** Base URL the client talks to (diagnostics). */
+  readonly baseUrl: string;
   createInstance(opts: { label?: string }): Promise<{ guid: string }>;
   startLogin(guid: string): Promise<LoginQr>;
   getLoginProgress(guid: string): Promise<LoginProgress>;
@@ -72,7 +74,12 @@ export interface GatewayClient {
   cancelLogin(guid: string): Promise<void>;
   logout(guid: string): Promise<void>;
   getStatus(guid: string): Promise<InstanceStatus>;
+  /** Status of many instances in one call (heartbeat watchdog); unknown guids come back `online: false`. */
+  getStatuses(guids: string[]): Promise<InstanceStatus[]>;
   listConversations(guid: string): Promise<GatewayConversation[]>;
   sendMessage(req: SendMessageRequest): Promise<SendMessageResult>;
   uploadMedia(guid: string, media: { fileName: string; contentType: string; data: Buffer }): Promise<{ fileId: string }>;
+  /** Releases pooled connections. */
+  close(): Promise<void>;
 }
+

@@ -1,0 +1,202 @@
+import { Pool } from 'undici';
+import { GatewayError } from './errors';
+import {
+  API_KEY_HEADER,
+  FILE_NAME_HEADER,
+  IDEMPOTENCY_HEADER,
+  conversationFromWire,
+  progressFromWire,
+  qrFromWire,
+  statusFromWire,
+  type WireConversation,
+  type WireProgress,
+  type WireQr,
+  type WireStatus,
+} from './protocol';
+import type {
+  GatewayClient,
+  GatewayConversation,
+  InstanceStatus,
+  LoginProgress,
+  LoginQr,
+  SendMessageRequest,
+  SendMessageResult,
+} from './types';
+
+export interface HttpGatewayOptions {
+  url: string;
+  apiKey: string;
+  timeoutMs: number;
+  /** Keep-alive connections per gateway origin. */
+  connections?: number;
+}
+
+type Method = 'GET' | 'POST' | 'DELETE';
+
+/** Error kinds by gateway error code, for codes whose meaning does not follow from the HTTP status. */
+const KIND_BY_CODE: Record<string, GatewayError['kind']> = {
+  account_offline: 'account_offline',
+  instance_offline: 'account_offline',
+  rate_limited: 'rate_limited',
+};
+
+/**
+ * Maps a gateway error answer to the kind callers act on. Exported so the mapping is testable on its own.
+ */
+export function errorFromResponse(status: number, body: unknown, retryAfterHeader?: string | string[]): GatewayError {
+  const err = (body as { error?: { code?: string; message?: string; retry_after_ms?: number } } | undefined)?.error;
+  const code = err?.code ?? `http_${status}`;
+  const message = err?.message ?? `gateway answered HTTP ${status}`;
+  if (status === 429 || KIND_BY_CODE[code] === 'rate_limited') {
+    return new GatewayError('rate_limited', code, message, retryAfterMs(err?.retry_after_ms, retryAfterHeader));
+  }
+  if (KIND_BY_CODE[code] === 'account_offline') return new GatewayError('account_offline', code, message);
+  if (status >= 500 || status === 408) return new GatewayError('retryable', code, message);
+  return new GatewayError('permanent', code, message);
+}
+
+function retryAfterMs(bodyMs: number | undefined, header?: string | string[]): number {
+  if (typeof bodyMs === 'number' && Number.isFinite(bodyMs) && bodyMs >= 0) return bodyMs;
+  const h = Array.isArray(header) ? header[0] : header;
+  if (h) {
+    const secs = Number(h);
+    if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+    const at = Date.parse(h);
+    if (!Number.isNaN(at)) return Math.max(0, at - Date.now());
+  }
+  return 1000;
+}
+
+/** Transport failures (refused, reset, timeouts) are always worth retrying: the request may not have arrived. */
+function errorFromTransport(err: unknown): GatewayError {
+  const e = err as { name?: string; code?: string; message?: string };
+  const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError' || /TIMEOUT/.test(e.code ?? '');
+  return new GatewayError('retryable', timedOut ? 'timeout' : (e.code ?? 'connection_error').toLowerCase(), e.message ?? 'gateway unreachable');
+}
+
+/**
+ * GatewayClient over the REST protocol in protocol.ts: one keep-alive undici Pool per gateway, every
+ * request bounded by the configured timeout, every failure converted to a GatewayError kind.
+ */
+export class HttpGatewayClient implements GatewayClient {
+  readonly baseUrl: string;
+  private readonly pool: Pool;
+  private readonly basePath: string;
+
+  constructor(private readonly opts: HttpGatewayOptions) {
+    const u = new URL(opts.url);
+    this.baseUrl = opts.url.replace(/\/+$/, '');
+    this.basePath = u.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(u.origin, {
+      connections: opts.connections ?? 32,
+      keepAliveTimeout: 30_000,
+      connectTimeout: opts.timeoutMs,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+    });
+  }
+
+  private async call<T>(
+    method: Method,
+    path: string,
+    opts: { json?: unknown; raw?: Buffer; headers?: Record<string, string> } = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { [API_KEY_HEADER]: this.opts.apiKey, accept: 'application/json', ...opts.headers };
+    let body: string | Buffer | undefined;
+    if (opts.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    } else if (opts.raw) {
+      body = opts.raw;
+    }
+    let res;
+    try {
+      res = await this.pool.request({
+        path: this.basePath + path,
+        method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+    } catch (err) {
+      throw errorFromTransport(err);
+    }
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw errorFromTransport(err);
+    }
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, parsed, res.headers['retry-after']);
+    return parsed as T;
+  }
+
+  private static seg(guid: string): string {
+    return `/instances/${encodeURIComponent(guid)}`;
+  }
+
+  async createInstance(opts: { label?: string }): Promise<{ guid: string }> {
+    return this.call<{ guid: string }>('POST', '/instances', { json: { label: opts.label } });
+  }
+
+  async startLogin(guid: string): Promise<LoginQr> {
+    return qrFromWire(await this.call<WireQr>('POST', `${HttpGatewayClient.seg(guid)}/login`, { json: {} }));
+  }
+
+  async getLoginProgress(guid: string): Promise<LoginProgress> {
+    return progressFromWire(await this.call<WireProgress>('GET', `${HttpGatewayClient.seg(guid)}/login`));
+  }
+
+  async submitVerifyCode(guid: string, code: string): Promise<LoginProgress> {
+    return progressFromWire(await this.call<WireProgress>('POST', `${HttpGatewayClient.seg(guid)}/login/verify`, { json: { code } }));
+  }
+
+  async cancelLogin(guid: string): Promise<void> {
+    await this.call('DELETE', `${HttpGatewayClient.seg(guid)}/login`);
+  }
+
+  async logout(guid: string): Promise<void> {
+    await this.call('POST', `${HttpGatewayClient.seg(guid)}/logout`, { json: {} });
+  }
+
+  async getStatus(guid: string): Promise<InstanceStatus> {
+    return statusFromWire(await this.call<WireStatus>('GET', `${HttpGatewayClient.seg(guid)}/status`));
+  }
+
+  async getStatuses(guids: string[]): Promise<InstanceStatus[]> {
+    if (guids.length === 0) return [];
+    const res = await this.call<{ instances: WireStatus[] }>('POST', '/instances/status/query', { json: { guids } });
+    return res.instances.map(statusFromWire);
+  }
+
+  async listConversations(guid: string): Promise<GatewayConversation[]> {
+    const res = await this.call<{ conversations: WireConversation[] }>('GET', `${HttpGatewayClient.seg(guid)}/conversations`);
+    return res.conversations.map(conversationFromWire);
+  }
+
+  async sendMessage(req: SendMessageRequest): Promise<SendMessageResult> {
+    const res = await this.call<{ message_id: string; duplicate: boolean }>('POST', `${HttpGatewayClient.seg(req.guid)}/messages`, {
+      json: { conversation_id: req.conversationId, content: req.content, idempotency_key: req.idempotencyKey },
+      headers: { [IDEMPOTENCY_HEADER]: req.idempotencyKey },
+    });
+    return { gatewayMessageId: res.message_id, duplicate: res.duplicate };
+  }
+
+  async uploadMedia(guid: string, media: { fileName: string; contentType: string; data: Buffer }): Promise<{ fileId: string }> {
+    const res = await this.call<{ file_id: string }>('POST', `${HttpGatewayClient.seg(guid)}/media`, {
+      raw: media.data,
+      headers: { 'content-type': media.contentType, [FILE_NAME_HEADER]: encodeURIComponent(media.fileName) },
+    });
+    return { fileId: res.file_id };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

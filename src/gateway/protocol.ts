@@ -1,0 +1,104 @@
+import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, OfflineScene } from './types';
+
+/**
+ * The gateway's REST protocol (JSON over HTTP, API key in `X-Api-Key`), spoken by the HTTP client and
+ * the built-in simulator. Snake_case on the wire, camelCase in code; conversions live here only.
+ *
+ *   POST   /instances                      {label?}                    → 201 {guid}
+ *   POST   /instances/:guid/login                                      → 200 {qr_png_base64, qr_content, expires_at}
+ *   GET    /instances/:guid/login                                      → 200 WireProgress
+ *   POST   /instances/:guid/login/verify   {code}                      → 200 WireProgress
+ *   DELETE /instances/:guid/login                                      → 204
+ *   POST   /instances/:guid/logout                                     → 204
+ *   GET    /instances/:guid/status                                     → 200 WireStatus
+ *   POST   /instances/status/query         {guids: string[]}           → 200 {instances: WireStatus[]}
+ *   GET    /instances/:guid/conversations                              → 200 {conversations: WireConversation[]}
+ *   POST   /instances/:guid/messages       {conversation_id, content}  + header Idempotency-Key
+ *                                                                      → 200 {message_id, duplicate}
+ *   POST   /instances/:guid/media          raw bytes, Content-Type, X-File-Name → 201 {file_id}
+ *
+ * Errors answer `{error: {code, message, retry_after_ms?}}`:
+ *   400/404/413/422 → permanent (instance_not_found, target_not_found, content_rejected, bad_request …)
+ *   409 code account_offline → account offline (also any error code `account_offline`)
+ *   429 rate_limited + Retry-After (seconds) and retry_after_ms → rate limited
+ *   5xx → retryable
+ */
+export const API_KEY_HEADER = 'x-api-key';
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+export const FILE_NAME_HEADER = 'x-file-name';
+
+export interface WireQr {
+  qr_png_base64: string;
+  qr_content: string;
+  expires_at: string;
+}
+
+export type WireProgress =
+  | { state: 'waiting_scan'; qr_expires_at: string }
+  | { state: 'waiting_confirm' }
+  | { state: 'need_verify'; reason?: string }
+  | { state: 'verify_failed'; reason: 'wrong_code' | 'expired' }
+  | { state: 'qr_expired' }
+  | { state: 'cancelled' }
+  | { state: 'online'; user_info: Record<string, unknown> }
+  | { state: 'offline'; scene?: OfflineScene };
+
+export interface WireStatus {
+  guid: string;
+  online: boolean;
+  last_heartbeat: string | null;
+  user_info?: Record<string, unknown>;
+}
+
+export interface WireConversation {
+  conversation_id: string;
+  name: string;
+  type: 'private' | 'group';
+  member_count: number;
+  avatar_url?: string;
+  last_message_time?: string;
+}
+
+export const qrFromWire = (w: WireQr): LoginQr => ({
+  qrPngBase64: w.qr_png_base64,
+  qrContent: w.qr_content,
+  expiresAt: new Date(w.expires_at),
+});
+
+export function progressFromWire(w: WireProgress): LoginProgress {
+  switch (w.state) {
+    case 'waiting_scan':
+      return { state: 'waiting_scan', qrExpiresAt: new Date(w.qr_expires_at) };
+    case 'online':
+      return { state: 'online', userInfo: w.user_info ?? {} };
+    default:
+      return w as LoginProgress;
+  }
+}
+
+export function progressToWire(p: LoginProgress): WireProgress {
+  switch (p.state) {
+    case 'waiting_scan':
+      return { state: 'waiting_scan', qr_expires_at: p.qrExpiresAt.toISOString() };
+    case 'online':
+      return { state: 'online', user_info: p.userInfo };
+    default:
+      return p as WireProgress;
+  }
+}
+
+export const statusFromWire = (w: WireStatus): InstanceStatus => ({
+  guid: w.guid,
+  online: w.online,
+  lastHeartbeat: w.last_heartbeat ? new Date(w.last_heartbeat) : null,
+  userInfo: w.user_info,
+});
+
+export const conversationFromWire = (w: WireConversation): GatewayConversation => ({
+  conversationId: w.conversation_id,
+  name: w.name,
+  type: w.type,
+  memberCount: w.member_count,
+  avatarUrl: w.avatar_url,
+  lastMessageTime: w.last_message_time ? new Date(w.last_message_time) : undefined,
+});

@@ -1,0 +1,297 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { verifyCallbackSignature, type GatewayCallback } from '../../src/gateway/callback-protocol';
+import { GatewayError } from '../../src/gateway/errors';
+import { HttpGatewayClient } from '../../src/gateway/http-client';
+import { startSimulator, type RunningSimulator } from '../../src/gateway/simulator';
+import { http } from '../helpers/http';
+
+/** The gateway HTTP client against the built-in simulator over real HTTP: protocol, error kinds, faults. */
+const SECRET = 'test-callback-secret';
+const API_KEY = 'test-gateway-key';
+
+let sim: RunningSimulator;
+let gw: HttpGatewayClient;
+let receiver: { server: Server; url: string; received: GatewayCallback[]; badSignatures: number; failNext: number };
+
+async function startReceiver() {
+  const r = { received: [] as GatewayCallback[], badSignatures: 0, failNext: 0, server: undefined as unknown as Server, url: '' };
+  r.server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (r.failNext > 0) {
+        r.failNext--;
+        res.statusCode = 500;
+        return res.end();
+      }
+      const raw = Buffer.concat(chunks);
+      const check = verifyCallbackSignature(SECRET, raw, { signature: req.headers['x-gateway-signature'] as string, timestamp: req.headers['x-gateway-timestamp'] as string }, 60);
+      if (check !== 'ok') r.badSignatures++;
+      else r.received.push(JSON.parse(raw.toString('utf8')) as GatewayCallback);
+      res.statusCode = 200;
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', resolve));
+  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/callbacks/gateway`;
+  return r;
+}
+
+async function until<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function expectGatewayError(p: Promise<unknown>, kind: GatewayError['kind'], code?: string): Promise<GatewayError> {
+  const err = await p.then(
+    () => {
+      throw new Error(`expected GatewayError ${kind}`);
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(GatewayError);
+  const ge = err as GatewayError;
+  expect(ge.kind).toBe(kind);
+  if (code) expect(ge.code).toBe(code);
+  return ge;
+}
+
+async function onlineInstance(): Promise<string> {
+  const { guid } = await gw.createInstance({ label: 'sim' });
+  await gw.startLogin(guid);
+  sim.control.scan(guid);
+  sim.control.confirm(guid);
+  return guid;
+}
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  sim = await startSimulator({ callbackUrl: receiver.url, callbackSecret: SECRET, apiKey: API_KEY, callbackQueue: { retryBaseMs: 10 } });
+  gw = new HttpGatewayClient({ url: sim.url, apiKey: API_KEY, timeoutMs: 2000 });
+});
+afterAll(async () => {
+  await gw.close();
+  await sim.close();
+  await new Promise<void>((r) => receiver.server.close(() => r()));
+});
+beforeEach(() => {
+  sim.control.reset();
+  receiver.received.length = 0;
+});
+
+test('QR login: real PNG, scan, confirm, online; status and conversations follow', async () => {
+  const { guid } = await gw.createInstance({ label: 'Alice' });
+  const qr = await gw.startLogin(guid);
+  expect(Buffer.from(qr.qrPngBase64, 'base64').subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  expect(qr.expiresAt.getTime()).toBeGreaterThan(Date.now());
+  expect((await gw.getLoginProgress(guid)).state).toBe('waiting_scan');
+  await http('POST', `${sim.url}/_control/instances/${guid}/scan`);
+  expect((await gw.getLoginProgress(guid)).state).toBe('waiting_confirm');
+  await http('POST', `${sim.url}/_control/instances/${guid}/confirm`);
+  const progress = await gw.getLoginProgress(guid);
+  expect(progress).toMatchObject({ state: 'online', userInfo: { name: 'Alice' } });
+  const status = await gw.getStatus(guid);
+  expect(status.online).toBe(true);
+  expect(status.lastHeartbeat).toBeInstanceOf(Date);
+  const [s1, s2] = await gw.getStatuses([guid, 'sim-unknown']);
+  expect([s1.online, s2.online]).toEqual([true, false]);
+  const convs = await gw.listConversations(guid);
+  expect(convs.some((c) => c.type === 'private')).toBe(true);
+  expect(convs.some((c) => c.type === 'group' && c.memberCount > 2)).toBe(true);
+
+  const cbs = await until(() => receiver.received.filter((c) => c.guid === guid), (l) => l.length >= 2, 'login callbacks');
+  expect(cbs.map((c) => [c.notify_type, c.payload.state ?? null])).toEqual([
+    [7, 'waiting_confirm'],
+    [1, null],
+  ]);
+  expect(receiver.badSignatures).toBe(0);
+});
+
+test('verification code: wrong code reports wrong_code, right code logs in', async () => {
+  const { guid } = await gw.createInstance({});
+  await gw.startLogin(guid);
+  sim.control.requireVerify(guid, '424242');
+  sim.control.scan(guid);
+  sim.control.confirm(guid);
+  expect((await gw.getLoginProgress(guid)).state).toBe('need_verify');
+  expect(await gw.submitVerifyCode(guid, '000000')).toEqual({ state: 'verify_failed', reason: 'wrong_code' });
+  expect((await gw.getLoginProgress(guid)).state).toBe('need_verify');
+  expect((await gw.submitVerifyCode(guid, '424242')).state).toBe('online');
+});
+
+test('QR codes expire, and a cancelled login reports cancelled', async () => {
+  sim.control.configure({ qr_ttl_ms: 50 });
+  const { guid } = await gw.createInstance({});
+  await gw.startLogin(guid);
+  await until(() => gw.getLoginProgress(guid), (p) => p.state === 'qr_expired', 'QR expiry');
+  await until(() => receiver.received.filter((c) => c.guid === guid && c.payload.state === 'qr_expired'), (l) => l.length === 1, 'qr_expired callback');
+  sim.control.configure({ qr_ttl_ms: 60_000 });
+  await gw.startLogin(guid);
+  await gw.cancelLogin(guid);
+  expect((await gw.getLoginProgress(guid)).state).toBe('cancelled');
+});
+
+test('auto mode logs an instance in by itself', async () => {
+  sim.control.configure({ auto_login: true, auto_login_delay_ms: 10 });
+  const { guid } = await gw.createInstance({});
+  await gw.startLogin(guid);
+  await until(() => gw.getLoginProgress(guid), (p) => p.state === 'online', 'auto login');
+});
+
+test('kick and logout send offline callbacks with their scene', async () => {
+  const guid = await onlineInstance();
+  await http('POST', `${sim.url}/_control/instances/${guid}/kick`, { body: { scene: 'kicked' } });
+  expect(await gw.getLoginProgress(guid)).toEqual({ state: 'offline', scene: 'kicked' });
+  expect((await gw.getStatus(guid)).online).toBe(false);
+  const g2 = await onlineInstance();
+  await gw.logout(g2);
+  const offline = await until(() => receiver.received.filter((c) => c.notify_type === 2), (l) => l.length === 2, 'offline callbacks');
+  expect(offline.map((c) => [c.guid, c.payload.scene])).toEqual([
+    [guid, 'kicked'],
+    [g2, 'logout'],
+  ]);
+});
+
+test('sends are idempotent by key; the ledger counts deliveries; receipts arrive as callbacks', async () => {
+  const guid = await onlineInstance();
+  const req = { guid, conversationId: 'wm-x-c1', content: { type: 'text' as const, text: 'hi' }, idempotencyKey: 'msg-1' };
+  const first = await gw.sendMessage(req);
+  const again = await gw.sendMessage(req);
+  expect(first.duplicate).toBe(false);
+  expect(again).toEqual({ gatewayMessageId: first.gatewayMessageId, duplicate: true });
+  const ledger = (await http('GET', `${sim.url}/_control/ledger`)).body;
+  expect(ledger).toMatchObject({ total_requests: 2, total_deliveries: 1, unique_keys: 1, duplicate_requests: 1, duplicate_deliveries: 0 });
+  expect((await http('GET', `${sim.url}/_control/ledger/msg-1`)).body.deliveries).toBe(1);
+  const receipts = await until(
+    () => receiver.received.filter((c) => c.notify_type === 3).flatMap((c) => c.payload.messages as Array<{ msg_id: string; status: string }>),
+    (l) => l.length >= 1,
+    'receipt',
+  );
+  expect(receipts).toEqual([expect.objectContaining({ kind: 'receipt', msg_id: first.gatewayMessageId, status: 'delivered' })]);
+});
+
+test('a lost acknowledgement is retryable and the retry does not deliver twice', async () => {
+  const guid = await onlineInstance();
+  sim.control.configure({ ack_loss_rate: 1 });
+  const req = { guid, conversationId: 'c', content: { type: 'text' as const, text: 'x' }, idempotencyKey: 'ack-1' };
+  await expectGatewayError(gw.sendMessage(req), 'retryable', 'upstream_timeout');
+  sim.control.configure({ ack_loss_rate: 0 });
+  expect((await gw.sendMessage(req)).duplicate).toBe(true);
+  expect(sim.control.ledger.summary()).toMatchObject({ total_deliveries: 1, duplicate_deliveries: 0 });
+});
+
+test('with idempotency switched off the ledger exposes duplicate deliveries', async () => {
+  const guid = await onlineInstance();
+  await http('PATCH', `${sim.url}/_control/settings`, { body: { idempotency: false } });
+  const req = { guid, conversationId: 'c', content: { type: 'text' as const, text: 'x' }, idempotencyKey: 'dup-1' };
+  await gw.sendMessage(req);
+  await gw.sendMessage(req);
+  expect((await http('GET', `${sim.url}/_control/ledger`)).body).toMatchObject({ total_deliveries: 2, duplicate_deliveries: 1 });
+});
+
+describe('error kinds', () => {
+  test('per-account rate limit answers 429 with Retry-After; the client maps it to rate_limited', async () => {
+    const guid = await onlineInstance();
+    await http('PATCH', `${sim.url}/_control/settings`, { body: { send_rate_per_minute: 2 } });
+    const send = (k: string) => gw.sendMessage({ guid, conversationId: 'c', content: { type: 'text', text: 'x' }, idempotencyKey: k });
+    await send('r1');
+    await send('r2');
+    const err = await expectGatewayError(send('r3'), 'rate_limited', 'rate_limited');
+    expect(err.retryAfterMs).toBeGreaterThan(0);
+    const raw = await http('POST', `${sim.url}/instances/${guid}/messages`, {
+      headers: { 'x-api-key': API_KEY, 'idempotency-key': 'r4' },
+      body: { conversation_id: 'c', content: { type: 'text', text: 'x' } },
+    });
+    expect(raw.status).toBe(429);
+    expect(Number(raw.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(raw.body.error.code).toBe('rate_limited');
+    // another instance has its own budget
+    const other = await onlineInstance();
+    await expect(gw.sendMessage({ guid: other, conversationId: 'c', content: { type: 'text', text: 'x' }, idempotencyKey: 'o1' })).resolves.toMatchObject({ duplicate: false });
+  });
+
+  test('offline instance → account_offline; unknown instance, bad target, rejected content → permanent', async () => {
+    const { guid } = await gw.createInstance({});
+    const base = { conversationId: 'c', content: { type: 'text' as const, text: 'hello' } };
+    await expectGatewayError(gw.sendMessage({ guid, ...base, idempotencyKey: 'k1' }), 'account_offline', 'account_offline');
+    await expectGatewayError(gw.sendMessage({ guid: 'sim-nope', ...base, idempotencyKey: 'k2' }), 'permanent', 'instance_not_found');
+    const online = await onlineInstance();
+    sim.control.configure({ permanent_targets: ['gone'], rejected_words: ['forbidden'] });
+    await expectGatewayError(gw.sendMessage({ guid: online, ...base, conversationId: 'gone', idempotencyKey: 'k3' }), 'permanent', 'target_not_found');
+    await expectGatewayError(
+      gw.sendMessage({ guid: online, conversationId: 'c', content: { type: 'text', text: 'a forbidden word' }, idempotencyKey: 'k4' }),
+      'permanent',
+      'content_rejected',
+    );
+    expect(sim.control.ledger.summary().total_deliveries).toBe(0);
+  });
+
+  test('injected failures → retryable; a later retry of the same key delivers once', async () => {
+    const guid = await onlineInstance();
+    sim.control.configure({ failure_rate: 1 });
+    const req = { guid, conversationId: 'c', content: { type: 'text' as const, text: 'x' }, idempotencyKey: 'f1' };
+    await expectGatewayError(gw.sendMessage(req), 'retryable', 'gateway_busy');
+    sim.control.configure({ failure_rate: 0 });
+    expect((await gw.sendMessage(req)).duplicate).toBe(false);
+    expect(sim.control.ledger.deliveriesOf('f1')).toBe(1);
+  });
+
+  test('timeouts and refused connections → retryable; a wrong API key → permanent', async () => {
+    sim.control.configure({ latency_ms: 300 });
+    const impatient = new HttpGatewayClient({ url: sim.url, apiKey: API_KEY, timeoutMs: 50 });
+    await expectGatewayError(impatient.createInstance({}), 'retryable', 'timeout');
+    await impatient.close();
+    sim.control.configure({ latency_ms: 0 });
+    const nowhere = new HttpGatewayClient({ url: 'http://127.0.0.1:1', apiKey: API_KEY, timeoutMs: 1000 });
+    await expectGatewayError(nowhere.createInstance({}), 'retryable');
+    await nowhere.close();
+    const wrongKey = new HttpGatewayClient({ url: sim.url, apiKey: 'nope', timeoutMs: 1000 });
+    await expectGatewayError(wrongKey.createInstance({}), 'permanent', 'unauthorized');
+    await wrongKey.close();
+  });
+
+  test('login failure injection: retryable then permanent', async () => {
+    const { guid } = await gw.createInstance({});
+    await http('POST', `${sim.url}/_control/instances/${guid}/fail-login`, { body: { kind: 'retryable' } });
+    await expectGatewayError(gw.startLogin(guid), 'retryable', 'login_unavailable');
+    sim.control.failLogin(guid, 'permanent');
+    await expectGatewayError(gw.startLogin(guid), 'permanent', 'login_blocked');
+    await expect(gw.startLogin(guid)).resolves.toHaveProperty('qrContent');
+  });
+});
+
+describe('control API and callback delivery', () => {
+  test('bad settings are refused; unknown settings name the key', async () => {
+    const res = await http('PATCH', `${sim.url}/_control/settings`, { body: { failure_rate: 2 } });
+    expect(res.status).toBe(400);
+    const typo = await http('PATCH', `${sim.url}/_control/settings`, { body: { fialure_rate: 0.1 } });
+    expect(typo.body.error.message).toContain('fialure_rate');
+  });
+
+  test('incoming messages are posted as notify 3; failing receivers are retried, then dropped and counted', async () => {
+    const guid = await onlineInstance();
+    receiver.failNext = 1;
+    await http('POST', `${sim.url}/_control/instances/${guid}/incoming`, { body: { conversation_id: 'wm-1', text: 'hello there' } });
+    const incoming = await until(
+      () => receiver.received.filter((c) => c.notify_type === 3).flatMap((c) => c.payload.messages as Array<{ kind: string }>),
+      (l) => l.some((m) => m.kind === 'incoming'),
+      'incoming message',
+    );
+    expect(incoming[0]).toMatchObject({ kind: 'incoming', conversation_id: 'wm-1', content: { text: 'hello there' } });
+    expect(sim.callbacks.stats.failed_attempts).toBeGreaterThanOrEqual(1);
+
+    receiver.failNext = 100;
+    const before = sim.callbacks.stats.dropped_after_retries;
+    sim.control.kick(guid, 'network');
+    await until(() => sim.callbacks.stats.dropped_after_retries, (n) => n === before + 1, 'dropped callback');
+    receiver.failNext = 0;
+    const stats = (await http('GET', `${sim.url}/_control/stats`)).body;
+    expect(stats.callbacks.dropped_after_retries).toBe(before + 1);
+  });
+});
