@@ -74,3 +74,51 @@ export async function insertTenant(
   const roleIds = await createBuiltInRoles(trx, id);
   return { id, roleIds };
 }
+
+/** Any tenant by id, deleted ones included (the platform admin still sees them). */
+export async function getTenantAnyStatus(db: Knex | Knex.Transaction, id: string, opts: { forUpdate?: boolean } = {}): Promise<TenantRow | undefined> {
+  const q = db('tenants').where({ id });
+  if (opts.forUpdate) q.forUpdate();
+  const row = await q.first();
+  return row ? decodeTenant(row) : undefined;
+}
+
+/** The tenant a login names; deleted tenants do not exist for login. */
+export async function findTenantByCode(db: Knex, code: string): Promise<TenantRow | undefined> {
+  const row = await db('tenants').where({ tenant_code: code }).whereNot({ status: 'deleted' }).first();
+  return row ? decodeTenant(row) : undefined;
+}
+
+export function tenantsQuery(db: Knex, filters: { status?: TenantStatus; q?: string }): Knex.QueryBuilder {
+  const q = db('tenants');
+  if (filters.status) q.where({ status: filters.status });
+  if (filters.q) {
+    const like = `%${filters.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    q.where((w) => w.where('tenant_code', 'like', like).orWhere('tenant_name', 'like', like));
+  }
+  return q;
+}
+
+/** Column values by the API's field names (snake_case, same as the table). */
+export type TenantPatch = Partial<
+  Pick<
+    TenantRow,
+    | 'tenant_name'
+    | 'contact_person'
+    | 'contact_phone'
+    | 'contact_email'
+    | 'plan'
+    | 'timezone'
+    | 'max_accounts'
+    | 'max_daily_messages'
+    | 'webhook_url'
+    | 'config'
+    | 'status'
+  >
+>;
+
+export async function updateTenant(db: Knex | Knex.Transaction, id: string, patch: TenantPatch): Promise<void> {
+  const row: Record<string, unknown> = { ...patch };
+  if (patch.config !== undefined) row.config = toJson(patch.config);
+  if (Object.keys(row).length > 0) await db('tenants').where({ id }).update(row);
+}

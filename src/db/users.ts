@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 import { newId } from './ids';
+import { parseJson } from './json';
+
+type Db = Knex | Knex.Transaction;
 
 export interface NewUser {
   tenantId: string;
@@ -10,7 +13,7 @@ export interface NewUser {
   phone?: string | null;
 }
 
-export async function insertUser(db: Knex | Knex.Transaction, u: NewUser): Promise<string> {
+export async function insertUser(db: Db, u: NewUser): Promise<string> {
   const id = newId();
   await db('users').insert({
     id,
@@ -22,4 +25,139 @@ export async function insertUser(db: Knex | Knex.Transaction, u: NewUser): Promi
     phone: u.phone ?? null,
   });
   return id;
+}
+
+export interface UserRow {
+  id: string;
+  tenant_id: string;
+  username: string;
+  email: string;
+  phone: string | null;
+  real_name: string | null;
+  avatar_url: string | null;
+  password_hash: string;
+  status: 'active' | 'inactive' | 'locked' | 'deleted';
+  last_login_time: Date | null;
+  last_login_ip: string | null;
+  failed_login_count: number;
+  locked_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Columns safe to show (never the password hash). */
+export const PUBLIC_USER_COLUMNS = [
+  'id',
+  'tenant_id',
+  'username',
+  'email',
+  'phone',
+  'real_name',
+  'avatar_url',
+  'status',
+  'last_login_time',
+  'last_login_ip',
+  'failed_login_count',
+  'locked_until',
+  'created_at',
+  'updated_at',
+] as const;
+
+export type PublicUser = Omit<UserRow, 'password_hash'> & { roles: Array<{ id: string; role_code: string; role_name: string }> };
+
+/** The operator a login names (deleted operators do not exist for login). */
+export async function findUserForLogin(db: Db, tenantId: string, username: string): Promise<UserRow | undefined> {
+  return db('users').where({ tenant_id: tenantId, username }).whereNot({ status: 'deleted' }).first();
+}
+
+/** Row lock for the lockout counter, so concurrent bad passwords all count. */
+export async function lockUserRow(trx: Knex.Transaction, id: string): Promise<UserRow | undefined> {
+  return trx('users').where({ id }).forUpdate().first();
+}
+
+/** A live (not deleted) operator of the tenant; another tenant's id is simply not found. */
+export async function getUser(db: Db, tenantId: string, id: string, opts: { forUpdate?: boolean } = {}): Promise<UserRow | undefined> {
+  const q = db('users').where({ tenant_id: tenantId, id }).whereNot({ status: 'deleted' });
+  if (opts.forUpdate) q.forUpdate();
+  return q.first();
+}
+
+export function usersQuery(
+  db: Db,
+  tenantId: string,
+  filters: { status?: string; q?: string; roleId?: string },
+): Knex.QueryBuilder {
+  const q = db('users').select(PUBLIC_USER_COLUMNS.map((c) => `users.${c}`)).where('users.tenant_id', tenantId);
+  if (filters.status) q.where('users.status', filters.status);
+  else q.whereNot('users.status', 'deleted');
+  if (filters.q) {
+    const like = `${filters.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    q.where((w) => w.where('users.username', 'like', like).orWhere('users.email', 'like', like));
+  }
+  if (filters.roleId) {
+    q.whereExists((s) => s.select(db.raw('1')).from('user_roles').whereRaw('user_roles.user_id = users.id').where('user_roles.role_id', filters.roleId!));
+  }
+  return q;
+}
+
+/** Roles of each user id (one query for a page of users). */
+export async function rolesOfUsers(db: Db, userIds: string[]): Promise<Map<string, PublicUser['roles']>> {
+  const out = new Map<string, PublicUser['roles']>();
+  for (const id of userIds) out.set(id, []);
+  if (userIds.length === 0) return out;
+  const rows = await db('user_roles as ur')
+    .join('roles as r', 'r.id', 'ur.role_id')
+    .whereIn('ur.user_id', userIds)
+    .orderBy('r.role_code')
+    .select('ur.user_id', 'r.id', 'r.role_code', 'r.role_name');
+  for (const r of rows) out.get(r.user_id)?.push({ id: r.id, role_code: r.role_code, role_name: r.role_name });
+  return out;
+}
+
+export function toPublicUser(row: Partial<UserRow>, roles: PublicUser['roles']): PublicUser {
+  const out: Record<string, unknown> = {};
+  for (const c of PUBLIC_USER_COLUMNS) out[c] = row[c] ?? null;
+  return { ...(out as Omit<UserRow, 'password_hash'>), roles };
+}
+
+export async function withRoles(db: Db, rows: Array<Partial<UserRow> & { id: string }>): Promise<PublicUser[]> {
+  const roles = await rolesOfUsers(db, rows.map((r) => r.id));
+  return rows.map((r) => toPublicUser(r, roles.get(r.id) ?? []));
+}
+
+export async function updateUser(db: Db, tenantId: string, id: string, patch: Record<string, unknown>): Promise<void> {
+  if (Object.keys(patch).length === 0) return;
+  await db('users').where({ tenant_id: tenantId, id }).update(patch);
+}
+
+export async function recordLoginState(
+  db: Db,
+  id: string,
+  s: { status: string; failedLoginCount: number; lockedUntil: Date | null; lastLogin?: { ip: string | null } },
+): Promise<void> {
+  await db('users')
+    .where({ id })
+    .update({
+      status: s.status,
+      failed_login_count: s.failedLoginCount,
+      locked_until: s.lockedUntil,
+      ...(s.lastLogin ? { last_login_time: db.fn.now(3), last_login_ip: s.lastLogin.ip } : {}),
+    });
+}
+
+/** Which unique key a duplicate-entry error hit, so a 409 can name the field. */
+export function duplicateUserField(err: unknown): 'username' | 'email' | undefined {
+  const e = err as { code?: string; message?: string };
+  if (e?.code !== 'ER_DUP_ENTRY') return undefined;
+  if (e.message?.includes('uk_tenant_username')) return 'username';
+  if (e.message?.includes('uk_tenant_email')) return 'email';
+  return undefined;
+}
+
+/** Permissions of a user through its active roles. */
+export async function permissionsOfUser(db: Db, userId: string): Promise<string[]> {
+  const rows = await db('user_roles as ur').join('roles as r', 'r.id', 'ur.role_id').where({ 'ur.user_id': userId, 'r.is_active': 1 }).select('r.permissions');
+  const set = new Set<string>();
+  for (const r of rows) for (const p of parseJson<string[]>(r.permissions, [])) set.add(p);
+  return [...set];
 }

@@ -1,5 +1,13 @@
 import type { Router } from 'express';
 import type { AppContext } from '../../context';
+import { apiKeysRouter } from './api-keys';
+import { auditRouter } from './audit';
+import { authPublicRouter, authRouter } from './auth';
+import { platformRouter } from './platform';
+import { rolesRouter } from './roles';
+import { tenantRouter } from './tenant';
+import { usersRouter } from './users';
+import { cronRouter } from './cron';
 import { templatesRouter } from './templates';
 
 /**
@@ -7,8 +15,16 @@ import { templatesRouter } from './templates';
  * its own routes with `requirePermission`. Add new resources here, one line each.
  */
 export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
+  authRouter,
+  platformRouter,
+  tenantRouter,
+  usersRouter,
+  rolesRouter,
+  apiKeysRouter,
+  auditRouter,
+  cronRouter,
   templatesRouter,
 ];
 
 /** Routers mounted at the root without authentication (login, webhooks); they authenticate themselves. */
-export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [];
+export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [authPublicRouter];

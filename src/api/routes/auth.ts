@@ -1,0 +1,129 @@
+import express, { Router, type Request, type RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import { z } from 'zod';
+import { checkPlatformAdmin, platformAccessToken } from '../../auth/platform-admin';
+import { login, logout, refreshSession, type SessionAudit } from '../../auth/sessions';
+import type { AppContext } from '../../context';
+import { getApiKey } from '../../db/api-keys';
+import { findTenant } from '../../db/tenants';
+import { withRoles } from '../../db/users';
+import { TooManyRequestsError, UnauthorizedError } from '../../errors';
+import { redisKey } from '../../redis';
+import { principalOf } from '../principal';
+import { body } from '../validate';
+import { ApiKeyOut, TenantOut, TokenResponse, UserOut } from './access-schemas';
+import { auditAs } from './audit-support';
+import { documentRoute } from './route-docs';
+
+const LoginBody = z.object({
+  tenant_code: z.string().trim().min(1).max(50),
+  username: z.string().trim().min(1).max(50),
+  password: z.string().min(1).max(200),
+});
+const RefreshBody = z.object({ refresh_token: z.string().min(1).max(200) });
+const PlatformLoginBody = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) });
+const PlatformToken = z.object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number().int() });
+const MeResponse = z.object({
+  kind: z.enum(['user', 'api_key', 'platform']),
+  id: z.string(),
+  tenant: TenantOut.nullable(),
+  user: UserOut.nullable(),
+  api_key: ApiKeyOut.nullable(),
+  permissions: z.array(z.string()),
+});
+
+const tag = 'Auth';
+documentRoute({ method: 'post', path: '/api/v1/auth/login', tag, public: true, summary: 'Operator login: access token (JWT) and refresh token', body: LoginBody, response: TokenResponse, errors: [400, 401, 403, 423, 429] });
+documentRoute({ method: 'post', path: '/api/v1/auth/refresh', tag, public: true, summary: 'Rotate a refresh token (the old one is revoked; reusing it revokes the whole login)', body: RefreshBody, response: TokenResponse, errors: [400, 401, 403, 429] });
+documentRoute({ method: 'post', path: '/api/v1/auth/logout', tag, public: true, summary: 'Revoke a refresh token and every token rotated from the same login', body: RefreshBody, errors: [400] });
+documentRoute({ method: 'get', path: '/api/v1/auth/me', tag, summary: 'Who the credential belongs to, with its permissions', response: MeResponse, errors: [401, 403] });
+documentRoute({ method: 'post', path: '/api/v1/platform/login', tag: 'Platform', public: true, summary: 'Platform admin login (credentials from config)', body: PlatformLoginBody, response: PlatformToken, errors: [400, 401, 429] });
+
+/**
+ * Login attempts per client IP and tenant code, counted in Redis so every API replica shares the
+ * budget. Over the limit: 429 with Retry-After.
+ */
+function loginRateLimit(ctx: AppContext, name: string, keyOf: (req: Request) => string): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: ctx.config.auth.loginRatePerMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? 'unknown')}|${keyOf(req)}`,
+    store: new RedisStore({
+      prefix: `${redisKey(ctx.config.redis.prefix, 'ratelimit', name)}:`,
+      sendCommand: (command: string, ...args: string[]) => ctx.redis.call(command, ...args) as Promise<RedisReply>,
+    }),
+    handler: (req, _res, next) => {
+      const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
+      next(new TooManyRequestsError(seconds));
+    },
+  });
+}
+
+const requestIp = (req: Request) => req.ip ?? null;
+
+function sessionAudit(req: Request): SessionAudit {
+  return (trx, actor, action, target, details) => auditAs(trx, req, actor, action, target, details);
+}
+
+/** Login, refresh, logout and platform login: they run before (and without) bearer authentication. */
+export function authPublicRouter(ctx: AppContext): Router {
+  const router = Router();
+  const json = express.json({ limit: ctx.config.http.bodyLimit });
+  const tenantCodeOf = (req: Request) => String((req.body as { tenant_code?: unknown } | undefined)?.tenant_code ?? '').toLowerCase().slice(0, 50);
+  const loginLimit = loginRateLimit(ctx, 'login', tenantCodeOf);
+  const refreshLimit = loginRateLimit(ctx, 'refresh', () => '');
+  const platformLimit = loginRateLimit(ctx, 'platform-login', () => 'platform');
+
+  router.post('/api/v1/auth/login', json, loginLimit, async (req, res) => {
+    const input = body(req, LoginBody);
+    const tokens = await login(
+      ctx.db,
+      ctx.config,
+      { tenantCode: input.tenant_code, username: input.username, password: input.password, ip: requestIp(req) },
+      sessionAudit(req),
+    );
+    res.json(tokens);
+  });
+
+  router.post('/api/v1/auth/refresh', json, refreshLimit, async (req, res) => {
+    const input = body(req, RefreshBody);
+    res.json(await refreshSession(ctx.db, ctx.config, input.refresh_token, requestIp(req), sessionAudit(req)));
+  });
+
+  router.post('/api/v1/auth/logout', json, async (req, res) => {
+    const input = body(req, RefreshBody);
+    await logout(ctx.db, input.refresh_token, sessionAudit(req));
+    res.status(204).end();
+  });
+
+  router.post('/api/v1/platform/login', json, platformLimit, async (req, res) => {
+    const input = body(req, PlatformLoginBody);
+    if (!checkPlatformAdmin(ctx.config.auth, input.username, input.password)) {
+      throw new UnauthorizedError('invalid username or password', 'invalid_credentials');
+    }
+    await auditAs(ctx.db, req, { tenantId: null, actorType: 'platform', actorId: ctx.config.auth.platformAdmin.username }, 'platform.login', { type: 'platform' });
+    res.json({ access_token: platformAccessToken(ctx.config.auth), token_type: 'Bearer', expires_in: ctx.config.auth.accessTokenTtl });
+  });
+  return router;
+}
+
+/** `GET /auth/me`, behind authentication. */
+export function authRouter(ctx: AppContext): Router {
+  const router = Router();
+  router.get('/auth/me', async (req, res) => {
+    const p = principalOf(req);
+    const tenant = p.tenantId ? ((await findTenant(ctx.db, p.tenantId)) ?? null) : null;
+    let user = null;
+    if (p.kind === 'user') {
+      const row = await ctx.db('users').where({ id: p.id }).first();
+      [user] = await withRoles(ctx.db, [row]);
+    }
+    const apiKey = p.kind === 'api_key' && p.tenantId ? ((await getApiKey(ctx.db, p.tenantId, p.id)) ?? null) : null;
+    res.json({ kind: p.kind, id: p.id, tenant, user: user ?? null, api_key: apiKey, permissions: [...p.permissions].sort() });
+  });
+  return router;
+}

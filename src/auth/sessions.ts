@@ -1,0 +1,185 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config';
+import type { AuditEntry } from '../db/audit';
+import { loadUserAccess } from '../db/principals';
+import {
+  findRefreshToken,
+  issueRefreshToken,
+  markRotated,
+  revokeFamily,
+  type RefreshTokenRow,
+} from '../db/refresh-tokens';
+import { findTenantByCode, getTenantStatus } from '../db/tenants';
+import { findUserForLogin, lockUserRow, recordLoginState, withRoles, type PublicUser, type UserRow } from '../db/users';
+import { afterFailedLogin, afterSuccessfulLogin, isLocked, secondsUntilUnlock, type LoginState } from '../domain/login-lockout';
+import { AppError, ForbiddenError, UnauthorizedError } from '../errors';
+import { signAccessToken } from './access-tokens';
+import { hashPassword, verifyPassword } from './passwords';
+import { randomSecret } from './secrets';
+
+/**
+ * Operator sessions: login (with lockout), refresh-token rotation with reuse detection, logout.
+ * Callers pass `audit` so each audit row is written inside the transaction of the change it records.
+ */
+export type SessionAudit = (
+  trx: Knex.Transaction,
+  actor: { tenantId: string; actorType: AuditEntry['actorType']; actorId: string },
+  action: string,
+  target: { type: string; id?: string },
+  details?: unknown,
+) => Promise<void>;
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_expires_at: string;
+  user: PublicUser;
+}
+
+export const invalidCredentials = () => new UnauthorizedError('invalid tenant, username or password', 'invalid_credentials');
+const invalidRefresh = (why = 'refresh token is invalid, expired or revoked') => new UnauthorizedError(why, 'invalid_refresh_token');
+
+// A hash with the configured cost, verified against when the user does not exist so that unknown
+// usernames take as long as wrong passwords (no username probing by timing).
+const dummyHashes = new Map<string, Promise<string>>();
+function dummyHash(auth: Config['auth']): Promise<string> {
+  const key = `${auth.hashMemoryKib}:${auth.hashTimeCost}`;
+  let h = dummyHashes.get(key);
+  if (!h) {
+    h = hashPassword(auth, randomSecret(16));
+    dummyHashes.set(key, h);
+  }
+  return h;
+}
+
+const loginState = (u: UserRow): LoginState => ({
+  status: u.status,
+  failedLoginCount: u.failed_login_count,
+  lockedUntil: u.locked_until,
+});
+
+export async function login(
+  db: Knex,
+  config: Config,
+  input: { tenantCode: string; username: string; password: string; ip: string | null },
+  audit: SessionAudit,
+): Promise<TokenPair> {
+  const tenant = await findTenantByCode(db, input.tenantCode);
+  const user = tenant ? await findUserForLogin(db, tenant.id, input.username) : undefined;
+  if (!tenant || !user) {
+    await verifyPassword(await dummyHash(config.auth), input.password);
+    throw invalidCredentials();
+  }
+  const actor = { tenantId: tenant.id, actorType: 'user' as const, actorId: user.id };
+  if (isLocked(loginState(user), new Date())) throw lockedError(user);
+
+  if (!(await verifyPassword(user.password_hash, input.password))) {
+    await db.transaction(async (trx) => {
+      const fresh = await lockUserRow(trx, user.id);
+      const now = new Date();
+      if (!fresh || isLocked(loginState(fresh), now)) return;
+      const change = afterFailedLogin(loginState(fresh), config.auth, now);
+      await recordLoginState(trx, user.id, change);
+      await audit(trx, actor, 'auth.login_failed', { type: 'user', id: user.id }, { failed_login_count: change.failedLoginCount });
+      if (change.lockedNow) {
+        await audit(trx, actor, 'user.locked', { type: 'user', id: user.id }, { locked_until: change.lockedUntil, reason: 'failed_logins' });
+      }
+    });
+    throw invalidCredentials();
+  }
+  // Only someone who knows the password learns the account's or tenant's state.
+  if (user.status === 'inactive') throw new ForbiddenError('operator account is deactivated', 'account_inactive');
+  if (tenant.status === 'suspended') throw new ForbiddenError('tenant is suspended', 'tenant_suspended');
+
+  const refresh = await db.transaction(async (trx) => {
+    await recordLoginState(trx, user.id, { ...afterSuccessfulLogin(), lastLogin: { ip: input.ip } });
+    const issued = await issueRefreshToken(trx, { tenantId: tenant.id, userId: user.id, ttlSeconds: config.auth.refreshTokenTtl, ip: input.ip });
+    await audit(trx, actor, 'auth.login', { type: 'user', id: user.id }, { family_id: issued.familyId });
+    return issued;
+  });
+  const [publicUser] = await withRoles(db, [{ ...user, ...afterSuccessfulLogin(), failed_login_count: 0, status: 'active', locked_until: null }]);
+  return tokenPair(config, { userId: user.id, tenantId: tenant.id, refresh, user: publicUser });
+}
+
+function lockedError(user: UserRow): AppError {
+  return new AppError(423, 'account_locked', 'operator account is locked', {
+    locked_until: user.locked_until,
+    retry_after_seconds: secondsUntilUnlock(loginState(user), new Date()),
+  });
+}
+
+function tokenPair(
+  config: Config,
+  s: { userId: string; tenantId: string; refresh: { token: string; expiresAt: Date }; user: PublicUser },
+): TokenPair {
+  return {
+    access_token: signAccessToken(config.auth, { sub: s.userId, tid: s.tenantId, kind: 'user' }),
+    refresh_token: s.refresh.token,
+    token_type: 'Bearer',
+    expires_in: config.auth.accessTokenTtl,
+    refresh_expires_at: s.refresh.expiresAt.toISOString(),
+    user: s.user,
+  };
+}
+
+type RefreshOutcome =
+  | { ok: true; row: RefreshTokenRow; next: { token: string; expiresAt: Date } }
+  | { ok: false; error: AppError };
+
+/**
+ * Rotates a refresh token. Presenting a token that was already rotated means it leaked (or was
+ * replayed), so the whole family is revoked and the legitimate holder must log in again.
+ */
+export async function refreshSession(
+  db: Knex,
+  config: Config,
+  token: string,
+  ip: string | null,
+  audit: SessionAudit,
+): Promise<TokenPair> {
+  const outcome = await db.transaction<RefreshOutcome>(async (trx) => {
+    const row = await findRefreshToken(trx, token, { forUpdate: true });
+    if (!row) return { ok: false, error: invalidRefresh() };
+    const actor = { tenantId: row.tenant_id, actorType: 'user' as const, actorId: row.user_id };
+    if (row.revoked_at) {
+      if (!row.replaced_by) return { ok: false, error: invalidRefresh() };
+      const revoked = await revokeFamily(trx, row.family_id);
+      await audit(trx, actor, 'auth.refresh_reuse_detected', { type: 'user', id: row.user_id }, { family_id: row.family_id, revoked });
+      return { ok: false, error: invalidRefresh('refresh token was already used; all sessions of this login are revoked') };
+    }
+    if (row.expires_at.getTime() <= Date.now()) return { ok: false, error: invalidRefresh() };
+    const access = await loadUserAccess(trx, row.user_id);
+    if (!access || access.status !== 'active') {
+      await revokeFamily(trx, row.family_id);
+      return { ok: false, error: invalidRefresh('operator is not active') };
+    }
+    const tenantStatus = await getTenantStatus(trx, row.tenant_id);
+    if (tenantStatus === 'suspended') return { ok: false, error: new ForbiddenError('tenant is suspended', 'tenant_suspended') };
+    if (tenantStatus !== 'active') return { ok: false, error: invalidRefresh() };
+    const next = await issueRefreshToken(trx, {
+      tenantId: row.tenant_id,
+      userId: row.user_id,
+      familyId: row.family_id,
+      ttlSeconds: config.auth.refreshTokenTtl,
+      ip,
+    });
+    await markRotated(trx, row.id, next.id);
+    return { ok: true, row, next };
+  });
+  if (!outcome.ok) throw outcome.error;
+  const userRow = await db('users').where({ id: outcome.row.user_id }).first();
+  const [user] = await withRoles(db, [userRow]);
+  return tokenPair(config, { userId: outcome.row.user_id, tenantId: outcome.row.tenant_id, refresh: outcome.next, user });
+}
+
+/** Revokes the presented token's whole family (this login on every device it was refreshed on). */
+export async function logout(db: Knex, token: string, audit: SessionAudit): Promise<void> {
+  await db.transaction(async (trx) => {
+    const row = await findRefreshToken(trx, token, { forUpdate: true });
+    if (!row) return;
+    const revoked = await revokeFamily(trx, row.family_id);
+    await audit(trx, { tenantId: row.tenant_id, actorType: 'user', actorId: row.user_id }, 'auth.logout', { type: 'user', id: row.user_id }, { family_id: row.family_id, revoked });
+  });
+}
