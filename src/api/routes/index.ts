@@ -7,7 +7,6 @@ import { platformRouter } from './platform';
 import { rolesRouter } from './roles';
 import { tenantRouter } from './tenant';
 import { usersRouter } from './users';
-import { cronRouter } from './cron';
 import { templatesRouter } from './templates';
 
 /**
@@ -22,7 +21,6 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   rolesRouter,
   apiKeysRouter,
   auditRouter,
-  cronRouter,
   templatesRouter,
 ];
 
