@@ -1,10 +1,42 @@
+import cron, { type ScheduledTask } from 'node-cron';
 import type { AppContext } from '../context';
+import type { CronJob } from './job';
+import { CRON_JOBS } from './jobs';
+import { runJobOnce } from './runner';
+
+export { runJobOnce } from './runner';
 
 export interface RunningCron {
   close(): Promise<void>;
 }
 
-/** Starts the scheduled jobs of the `cron` role. Filled in by the cron module. */
-export async function startCron(_ctx: AppContext): Promise<RunningCron> {
-  return { close: async () => undefined };
+/**
+ * Starts the scheduled jobs of the `cron` role: each job of CRON_JOBS on its schedule in UTC. Several
+ * cron processes may run; `runJobOnce` makes each tick run once across all of them. Close stops the
+ * schedules and waits for runs in progress.
+ */
+export async function startCron(ctx: AppContext, jobs: readonly CronJob[] = CRON_JOBS): Promise<RunningCron> {
+  const inFlight = new Set<Promise<unknown>>();
+  const tasks: ScheduledTask[] = [];
+  for (const job of jobs) {
+    if (!cron.validate(job.schedule)) throw new Error(`cron job ${job.name}: invalid schedule ${job.schedule}`);
+    const task = cron.schedule(
+      job.schedule,
+      (context) => {
+        const run = runJobOnce(ctx, job, context.date)
+          .catch((err) => ctx.logger.error({ job: job.name, err }, 'cron tick failed before the job ran'))
+          .finally(() => inFlight.delete(run));
+        inFlight.add(run);
+      },
+      { timezone: 'UTC', name: `${job.name}-${Math.random().toString(36).slice(2, 8)}` },
+    );
+    tasks.push(task);
+  }
+  ctx.logger.info({ jobs: jobs.map((j) => j.name) }, 'cron started');
+  return {
+    async close() {
+      for (const t of tasks) await t.destroy();
+      await Promise.allSettled([...inFlight]);
+    },
+  };
 }

@@ -9,4 +9,6 @@ export interface CronJob {
   /** node-cron expression (seconds field allowed), in UTC. */
   schedule: string;
   run(ctx: AppContext, now: Date): Promise<Record<string, unknown> | void>;
+  /** How long one run may hold the job's lock before another process may start it (default 10 min; extended while running). */
+  lockTtlMs?: number;
 }

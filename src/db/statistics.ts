@@ -1,0 +1,151 @@
+import type { Knex } from 'knex';
+
+/**
+ * message_statistics: one row per (tenant, account, UTC date, UTC hour) of message creation.
+ *   total_count   messages created in that hour, except cancelled ones (never attempted)
+ *   success_count sent + delivered
+ *   failed_count  failed
+ *   avg_response_time  mean seconds from created_at to send_time (the gateway accepting the message)
+ *                      over the messages that have a send_time; NULL when none has
+ * Pending/sending messages count in total only, so total - success - failed is what is still in flight.
+ */
+
+/** Start of the UTC hour containing `d`. */
+export function hourStart(d: Date): Date {
+  return new Date(Math.floor(d.getTime() / 3_600_000) * 3_600_000);
+}
+
+/**
+ * Recomputes the statistics of every hour in [from, to) from messages and writes them with
+ * INSERT … SELECT … ON DUPLICATE KEY UPDATE, replacing (not adding to) stored values, so re-running
+ * any window gives the same numbers. Rows of the window whose messages are gone are removed.
+ */
+export async function rollupMessageStatistics(db: Knex, from: Date, to: Date): Promise<{ groups: number; removed: number }> {
+  const start = hourStart(from);
+  const end = hourStart(new Date(to.getTime() + 3_600_000 - 1));
+  return db.transaction(async (trx) => {
+    const [inserted] = await trx.raw(
+      `INSERT INTO message_statistics
+         (tenant_id, account_id, stat_date, stat_hour, total_count, success_count, failed_count, avg_response_time)
+       SELECT tenant_id, account_id, DATE(created_at), HOUR(created_at),
+              COUNT(*),
+              SUM(status IN ('sent', 'delivered')),
+              SUM(status = 'failed'),
+              AVG(CASE WHEN send_time IS NOT NULL THEN TIMESTAMPDIFF(MICROSECOND, created_at, send_time) / 1000000 END)
+         FROM messages
+        WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'
+        GROUP BY tenant_id, account_id, DATE(created_at), HOUR(created_at)
+       ON DUPLICATE KEY UPDATE
+         total_count = VALUES(total_count),
+         success_count = VALUES(success_count),
+         failed_count = VALUES(failed_count),
+         avg_response_time = VALUES(avg_response_time)`,
+      [start, end],
+    );
+    const [removed] = await trx.raw(
+      `DELETE s FROM message_statistics s
+        WHERE s.stat_date BETWEEN DATE(?) AND DATE(?)
+          AND TIMESTAMP(s.stat_date, MAKETIME(s.stat_hour, 0, 0)) >= ?
+          AND TIMESTAMP(s.stat_date, MAKETIME(s.stat_hour, 0, 0)) < ?
+          AND NOT EXISTS (
+            SELECT 1 FROM messages m
+             WHERE m.tenant_id = s.tenant_id AND m.account_id = s.account_id
+               AND m.created_at >= TIMESTAMP(s.stat_date, MAKETIME(s.stat_hour, 0, 0))
+               AND m.created_at < TIMESTAMP(s.stat_date, MAKETIME(s.stat_hour, 0, 0)) + INTERVAL 1 HOUR
+               AND m.status <> 'cancelled')`,
+      [start, end, start, end],
+    );
+    return { groups: Number(inserted.affectedRows ?? 0), removed: Number(removed.affectedRows ?? 0) };
+  });
+}
+
+export type Granularity = 'hour' | 'day';
+
+export interface SeriesPoint {
+  period: string;
+  total: number;
+  success: number;
+  failed: number;
+  success_rate: number | null;
+  avg_response_time: number | null;
+}
+
+export interface StatsFilter {
+  tenantId: string;
+  accountId?: string;
+  from: Date;
+  to: Date;
+  granularity: Granularity;
+}
+
+const rate = (success: number, failed: number) => (success + failed > 0 ? Math.round((success / (success + failed)) * 10_000) / 10_000 : null);
+
+function scoped(db: Knex, f: StatsFilter): Knex.QueryBuilder {
+  const start = hourStart(f.from);
+  const q = db('message_statistics')
+    .where('tenant_id', f.tenantId)
+    .whereBetween('stat_date', [start.toISOString().slice(0, 10), f.to.toISOString().slice(0, 10)])
+    .whereRaw('TIMESTAMP(stat_date, MAKETIME(stat_hour, 0, 0)) >= ?', [start])
+    .whereRaw('TIMESTAMP(stat_date, MAKETIME(stat_hour, 0, 0)) < ?', [f.to]);
+  if (f.accountId) q.where('account_id', f.accountId);
+  return q;
+}
+
+/** Sums of the window plus the success rate (success / (success + failed); in-flight messages excluded). */
+export async function statisticsTotals(db: Knex, f: StatsFilter): Promise<Omit<SeriesPoint, 'period'>> {
+  const row = await scoped(db, f)
+    .first(
+      db.raw('COALESCE(SUM(total_count), 0) AS total'),
+      db.raw('COALESCE(SUM(success_count), 0) AS success'),
+      db.raw('COALESCE(SUM(failed_count), 0) AS failed'),
+      // Weighted by the messages each hour averaged over (approximated by its success + failed).
+      db.raw('SUM(avg_response_time * (success_count + failed_count)) / NULLIF(SUM(CASE WHEN avg_response_time IS NOT NULL THEN success_count + failed_count END), 0) AS avg_rt'),
+    );
+  const total = Number(row.total);
+  const success = Number(row.success);
+  const failed = Number(row.failed);
+  return { total, success, failed, success_rate: rate(success, failed), avg_response_time: row.avg_rt === null ? null : Number(Number(row.avg_rt).toFixed(3)) };
+}
+
+/** Hourly or daily series (UTC buckets); only periods with data are returned. */
+export async function statisticsSeries(db: Knex, f: StatsFilter): Promise<SeriesPoint[]> {
+  const period =
+    f.granularity === 'hour'
+      ? "DATE_FORMAT(TIMESTAMP(stat_date, MAKETIME(stat_hour, 0, 0)), '%Y-%m-%dT%H:00:00Z')"
+      : "DATE_FORMAT(stat_date, '%Y-%m-%d')";
+  const rows = await scoped(db, f)
+    .select(
+      db.raw(`${period} AS period`),
+      db.raw('SUM(total_count) AS total'),
+      db.raw('SUM(success_count) AS success'),
+      db.raw('SUM(failed_count) AS failed'),
+      db.raw('SUM(avg_response_time * (success_count + failed_count)) / NULLIF(SUM(CASE WHEN avg_response_time IS NOT NULL THEN success_count + failed_count END), 0) AS avg_rt'),
+    )
+    .groupByRaw('period')
+    .orderBy('period');
+  return rows.map((r: Record<string, unknown>) => {
+    const success = Number(r.success);
+    const failed = Number(r.failed);
+    return {
+      period: String(r.period),
+      total: Number(r.total),
+      success,
+      failed,
+      success_rate: rate(success, failed),
+      avg_response_time: r.avg_rt === null ? null : Number(Number(r.avg_rt).toFixed(3)),
+    };
+  });
+}
+
+/** Per-account totals of the window (for the per-account breakdown). */
+export async function statisticsByAccount(db: Knex, f: StatsFilter): Promise<Array<{ account_id: string; total: number; success: number; failed: number; success_rate: number | null }>> {
+  const rows = await scoped(db, f)
+    .select('account_id', db.raw('SUM(total_count) AS total'), db.raw('SUM(success_count) AS success'), db.raw('SUM(failed_count) AS failed'))
+    .groupBy('account_id')
+    .orderBy('account_id');
+  return rows.map((r: Record<string, unknown>) => {
+    const success = Number(r.success);
+    const failed = Number(r.failed);
+    return { account_id: String(r.account_id), total: Number(r.total), success, failed, success_rate: rate(success, failed) };
+  });
+}

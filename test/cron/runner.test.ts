@@ -1,0 +1,185 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { signAccessToken } from '../../src/auth/access-tokens';
+import type { CronJob } from '../../src/cron/job';
+import { CRON_JOBS } from '../../src/cron/jobs';
+import { runJobOnce } from '../../src/cron/runner';
+import { acquireLock } from '../../src/cron/lock';
+import { parseJson } from '../../src/db/json';
+import { redisKey } from '../../src/redis';
+import { createTenant, createUserWithRole, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
+import { http } from '../helpers/http';
+
+let env: TestEnv;
+let tenant: TestTenant;
+beforeAll(async () => {
+  env = await createTestEnv('cronrunner', { api: true });
+  tenant = await createTenant(env);
+});
+afterAll(() => env.close());
+
+const job = (name: string, run: CronJob['run']): CronJob => ({ name, schedule: '0 * * * *', run });
+
+test('a run is recorded with outcome, duration and result; a failure records the error', async () => {
+  const ok = await runJobOnce(env.ctx, job('probe-ok', async () => ({ rows: 3 })), new Date('2026-11-23T10:00:00.000Z'));
+  expect(ok).toMatchObject({ outcome: 'success', result: { rows: 3 } });
+  const bad = await runJobOnce(env.ctx, job('probe-bad', async () => { throw new Error('disk on fire'); }), new Date('2026-11-23T10:00:00.000Z'));
+  expect(bad).toMatchObject({ outcome: 'failed', error: 'disk on fire' });
+
+  const rows = await env.ctx.db('cron_job_runs').whereIn('job_name', ['probe-ok', 'probe-bad']).orderBy('job_name');
+  expect(rows.map((r) => [r.job_name, r.outcome, r.error])).toEqual([
+    ['probe-bad', 'failed', 'disk on fire'],
+    ['probe-ok', 'success', null],
+  ]);
+  expect(parseJson(rows[1].result, null)).toEqual({ rows: 3 });
+  for (const r of rows) {
+    expect(r.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(r.finished_at.getTime()).toBeGreaterThanOrEqual(r.started_at.getTime());
+    expect(r.tick_at.toISOString()).toBe('2026-11-23T10:00:00.000Z');
+  }
+});
+
+test('the same tick runs once even when fired again after the first run finished', async () => {
+  let runs = 0;
+  const j = job('probe-once', async () => {
+    runs++;
+  });
+  const tick = new Date('2026-11-23T11:00:00.250Z');
+  expect((await runJobOnce(env.ctx, j, tick)).outcome).toBe('success');
+  // A second process whose timer fired a little later, within the same second.
+  expect((await runJobOnce(env.ctx, j, new Date('2026-11-23T11:00:00.900Z'))).outcome).toBe('not_elected');
+  expect(runs).toBe(1);
+  expect((await runJobOnce(env.ctx, j, new Date('2026-11-23T12:00:00.000Z'))).outcome).toBe('success');
+  expect(runs).toBe(2);
+});
+
+test('a tick arriving while the previous run still holds the lock is recorded as skipped', async () => {
+  const lock = await acquireLock(env.ctx.redis, redisKey(env.config.redis.prefix, 'cron', 'probe-busy'), 60_000);
+  expect(lock).not.toBeNull();
+  let runs = 0;
+  const res = await runJobOnce(env.ctx, job('probe-busy', async () => { runs++; }), new Date('2026-11-23T13:00:00Z'));
+  expect(res).toEqual({ outcome: 'skipped', reason: 'previous run still in progress' });
+  expect(runs).toBe(0);
+  const row = await env.ctx.db('cron_job_runs').where({ job_name: 'probe-busy' }).first();
+  expect(row.outcome).toBe('skipped');
+  // The lock is token-owned: a release by anyone else's token does nothing, ours works.
+  const other = await acquireLock(env.ctx.redis, lock!.key, 60_000);
+  expect(other).toBeNull();
+  expect(await lock!.release()).toBe(true);
+  expect(await lock!.release()).toBe(false);
+});
+
+describe('two cron processes on the same Redis prefix', () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  });
+
+  function startChild(): Promise<ChildProcess> {
+    const tsx = path.join(__dirname, '../../node_modules/.bin/tsx');
+    const child = spawn(tsx, [path.join(__dirname, 'fixtures/cron-process.ts')], {
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        DB_NAME: env.config.db.database,
+        REDIS_PREFIX: env.config.redis.prefix,
+        DB_POOL_MAX: '3',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    return new Promise((resolve, reject) => {
+      child.stdout!.on('data', (d) => {
+        if (String(d).includes('ready')) resolve(child);
+      });
+      child.on('exit', (code) => reject(new Error(`cron child exited ${code}: ${stderr}`)));
+    });
+  }
+
+  async function stop(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
+  test('each tick of a job runs exactly once, recorded once', async () => {
+    const [a, b] = await Promise.all([startChild(), startChild()]);
+    // Wait until both processes have been scheduling together for several ticks.
+    const bothRunningSince = Date.now();
+    let ticks = 0;
+    while (ticks < 5) {
+      await new Promise((r) => setTimeout(r, 300));
+      const [{ n }] = await env.ctx.db('cron_job_runs').where('job_name', 'lock-probe').where('tick_at', '>', new Date(bothRunningSince)).count({ n: '*' });
+      ticks = Number(n);
+    }
+    await Promise.all([stop(a), stop(b)]);
+
+    const executions = await env.ctx.redis.hgetall(redisKey(env.config.redis.prefix, 'test', 'executions'));
+    const perTick = Object.values(executions).map(Number);
+    expect(perTick.length).toBeGreaterThanOrEqual(5);
+    expect(perTick.every((n) => n === 1)).toBe(true);
+
+    const runs = await env.ctx.db('cron_job_runs').where('job_name', 'lock-probe').select('tick_at', 'outcome', 'host');
+    const byTick = new Map<string, number>();
+    for (const r of runs) byTick.set(r.tick_at.toISOString(), (byTick.get(r.tick_at.toISOString()) ?? 0) + 1);
+    expect([...byTick.values()].every((n) => n === 1)).toBe(true);
+    expect(runs.every((r) => r.outcome === 'success')).toBe(true);
+    expect(byTick.size).toBe(perTick.length);
+  });
+});
+
+describe('job history API', () => {
+  test('tenant operators with cron:read see jobs and runs without internals; the platform admin sees errors', async () => {
+    const registered = CRON_JOBS[0];
+    expect(registered).toBeDefined();
+    await runJobOnce(env.ctx, { ...registered, run: async () => { throw new Error('boom at tenant x'); } }, new Date('2026-11-23T14:00:00Z'));
+
+    const viewer = await createUserWithRole(env, tenant, 'viewer');
+    const jobs = await http('GET', `${env.url}/api/v1/cron/jobs`, { token: viewer.token });
+    expect(jobs.status).toBe(200);
+    const view = jobs.body.data.find((j: { name: string }) => j.name === registered.name);
+    expect(view).toMatchObject({ schedule: registered.schedule, timezone: 'UTC', last_run: { outcome: 'failed' } });
+    expect(view.last_run.error).toBeUndefined();
+    expect(view.last_run.duration_ms).toBeGreaterThanOrEqual(0);
+
+    const platform = signAccessToken(env.config.auth, { sub: 'platform-admin', kind: 'platform' });
+    const full = await http('GET', `${env.url}/api/v1/cron/jobs`, { token: platform });
+    expect(full.status).toBe(200);
+    expect(full.body.data.find((j: { name: string }) => j.name === registered.name).last_run.error).toBe('boom at tenant x');
+
+    // Paginated history, newest first, filterable.
+    const page1 = await http('GET', `${env.url}/api/v1/cron/runs?limit=2`, { token: platform });
+    expect(page1.status).toBe(200);
+    expect(page1.body.data).toHaveLength(2);
+    expect(page1.body.next_cursor).toEqual(expect.any(String));
+    const page2 = await http('GET', `${env.url}/api/v1/cron/runs?limit=2&cursor=${page1.body.next_cursor}`, { token: platform });
+    expect(page2.body.data[0].id).not.toBe(page1.body.data[1].id);
+    const failed = await http('GET', `${env.url}/api/v1/cron/runs?outcome=failed`, { token: viewer.token });
+    expect(failed.body.data.length).toBeGreaterThan(0);
+    expect(failed.body.data.every((r: { outcome: string }) => r.outcome === 'failed')).toBe(true);
+
+    const bad = await http('GET', `${env.url}/api/v1/cron/runs?outcome=weird`, { token: viewer.token });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.fields[0].field).toBe('query.outcome');
+  });
+
+  test('a key without cron:read is refused', async () => {
+    const { createHash, randomBytes } = await import('node:crypto');
+    const secret = `wwp_${randomBytes(16).toString('hex')}`;
+    await env.ctx.db('api_keys').insert({
+      id: randomBytes(8).toString('hex'),
+      tenant_id: tenant.tenantId,
+      name: 'no-cron',
+      key_prefix: secret.slice(0, 12),
+      key_hash: createHash('sha256').update(secret).digest('hex'),
+      permissions: JSON.stringify(['files:read']),
+    });
+    const res = await http('GET', `${env.url}/api/v1/cron/jobs`, { token: secret });
+    expect(res.status).toBe(403);
+  });
+});
