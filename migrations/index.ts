@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as foundation from './20261123_0001_foundation';
 import * as sending0200 from './20261123_0200_sending';
+import * as callbacks0300 from './20261123_0300_callbacks';
 import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
 
 /**
@@ -10,5 +11,6 @@ import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
 export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]> = [
   ['20261123_0001_foundation', foundation],
   ['20261123_0200_sending', sending0200],
+  ['20261123_0300_callbacks', callbacks0300],
   ['20261123_0400_cron_runs_and_files', cronRunsAndFiles],
 ];

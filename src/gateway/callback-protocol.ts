@@ -20,6 +20,8 @@ export const NOTIFY = {
   groupChange: 6,
   /** payload: { state: 'waiting_confirm' | 'need_verify' | 'verify_failed' | 'qr_expired' | 'qr_refreshed', reason? } */
   loginProgress: 7,
+  /** Not from the gateway: a decrypted WeCom official callback (WXBizMsgCrypt); payload is the XML as an object. */
+  wecomOfficial: 100,
 } as const;
 
 export type NotifyType = (typeof NOTIFY)[keyof typeof NOTIFY];
@@ -32,6 +34,7 @@ export const EVENT_TYPE_BY_NOTIFY: Record<number, string> = {
   5: 'contact.change',
   6: 'group.change',
   7: 'account.login_progress',
+  100: 'wecom.official',
 };
 
 export interface IncomingMessage {
@@ -71,6 +74,22 @@ export function signCallback(secret: string, timestamp: number, rawBody: string 
 
 export type SignatureCheck = 'ok' | 'missing' | 'stale' | 'bad_signature';
 
+/**
+ * The header-only part of the check (presence, timestamp tolerance), so a receiver can refuse unsigned
+ * or stale requests before reading their bodies.
+ */
+export function checkCallbackHeaders(
+  headers: { signature?: string; timestamp?: string },
+  toleranceSeconds: number,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): 'ok' | 'missing' | 'stale' {
+  if (!headers.signature || !headers.timestamp) return 'missing';
+  const ts = Number(headers.timestamp);
+  if (!Number.isInteger(ts)) return 'missing';
+  if (Math.abs(nowSeconds - ts) > toleranceSeconds) return 'stale';
+  return 'ok';
+}
+
 /** Constant-time check of a callback's signature and timestamp tolerance. */
 export function verifyCallbackSignature(
   secret: string,
@@ -79,10 +98,10 @@ export function verifyCallbackSignature(
   toleranceSeconds: number,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): SignatureCheck {
-  if (!headers.signature || !headers.timestamp) return 'missing';
+  const pre = checkCallbackHeaders(headers, toleranceSeconds, nowSeconds);
+  if (pre !== 'ok') return pre;
   const ts = Number(headers.timestamp);
-  if (!Number.isInteger(ts)) return 'missing';
-  if (Math.abs(nowSeconds - ts) > toleranceSeconds) return 'stale';
+  if (!headers.signature) return 'missing';
   const expected = Buffer.from(signCallback(secret, ts, rawBody));
   const given = Buffer.from(headers.signature);
   return expected.length === given.length && timingSafeEqual(expected, given) ? 'ok' : 'bad_signature';

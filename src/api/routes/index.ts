@@ -8,6 +8,8 @@ import { rolesRouter } from './roles';
 import { tenantRouter } from './tenant';
 import { usersRouter } from './users';
 import { templatesRouter } from './templates';
+import { callbackEventsRouter, gatewayCallbackRouter } from './callbacks';
+import { wecomCallbackRouter, wecomConfigRouter } from './wecom-callbacks';
 
 /**
  * Resource routers mounted under /api/v1 behind authentication. Each is `(ctx) => Router` and guards
@@ -22,7 +24,9 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   apiKeysRouter,
   auditRouter,
   templatesRouter,
+  callbackEventsRouter,
+  wecomConfigRouter,
 ];
 
 /** Routers mounted at the root without authentication (login, webhooks); they authenticate themselves. */
-export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [authPublicRouter];
+export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [authPublicRouter, gatewayCallbackRouter, wecomCallbackRouter];

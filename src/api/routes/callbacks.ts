@@ -1,0 +1,323 @@
+import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../../context';
+import { CallbackIngestor, eventKey } from '../../callbacks/ingest';
+import { OverloadedError } from '../../callbacks/group-commit';
+import { redriveCallbackEvents } from '../../callbacks/redrive';
+import {
+  getTenantCallbackEvent,
+  listCallbackEvents,
+  findFailedCallbackIds,
+  type CallbackEventRow,
+} from '../../db/callbacks';
+import { AppError, InvalidTransitionError, NotFoundError, UnauthorizedError, ValidationError } from '../../errors';
+import {
+  EVENT_TYPE_BY_NOTIFY,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  checkCallbackHeaders,
+  verifyCallbackSignature,
+} from '../../gateway/callback-protocol';
+import { callbacksRejected } from '../../metrics/prometheus';
+import { auditRequest } from '../audit';
+import { requirePermission } from '../authenticate';
+import { ErrorBody, registry } from '../openapi';
+import { decodeCursor, encodeCursor, pageQuery } from '../pagination';
+import { tenantIdOf } from '../principal';
+import { body, params, query } from '../validate';
+
+/** Largest callback body accepted; gateways batch messages, but nothing legitimate comes near this. */
+export const CALLBACK_BODY_LIMIT = 256 * 1024;
+
+const CallbackBody = z.object({
+  event_id: z.string().min(1).max(128),
+  guid: z.string().min(1).max(100),
+  notify_type: z.number().int().min(0).max(1_000_000),
+  payload: z.record(z.unknown()).default({}),
+  timestamp: z.number().int().optional(),
+});
+
+const StoredAck = z.object({ ok: z.literal(true), id: z.string(), duplicate: z.boolean() });
+
+registry.registerPath({
+  method: 'post',
+  path: '/callbacks/gateway',
+  tags: ['callbacks'],
+  summary: 'Gateway callback webhook (HMAC-signed); stores the event and acknowledges',
+  security: [],
+  request: {
+    headers: z.object({
+      'x-gateway-timestamp': z.string().openapi({ description: 'unix seconds' }),
+      'x-gateway-signature': z.string().openapi({ description: 'sha256=<hex HMAC-SHA256 of `${timestamp}.${rawBody}`>' }),
+    }),
+    body: { content: { 'application/json': { schema: CallbackBody } } },
+  },
+  responses: {
+    200: { description: 'stored (or a replay of a stored event)', content: { 'application/json': { schema: StoredAck } } },
+    400: { description: 'signed but malformed', content: { 'application/json': { schema: ErrorBody } } },
+    401: { description: 'unsigned, bad signature or stale timestamp', content: { 'application/json': { schema: ErrorBody } } },
+    413: { description: 'body over 256 KB', content: { 'application/json': { schema: ErrorBody } } },
+    503: { description: 'overloaded, retry later (nothing stored)', content: { 'application/json': { schema: ErrorBody } } },
+  },
+});
+
+function reject(reason: string, err: AppError): AppError {
+  callbacksRejected.inc({ reason });
+  return err;
+}
+
+const header = (req: Request, name: string) => {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+};
+
+/** express.raw with a size limit; a refused body is counted like any other refusal. */
+export function rawBody(limit: number): RequestHandler {
+  const parse = express.raw({ type: () => true, limit });
+  return (req, res, next) =>
+    parse(req, res, (err?: unknown) => {
+      if (err) {
+        const tooLarge = (err as { type?: string }).type === 'entity.too.large';
+        callbacksRejected.inc({ reason: tooLarge ? 'too_large' : 'unreadable_body' });
+        return next(tooLarge ? new AppError(413, 'payload_too_large', `callback body over ${limit} bytes`) : err);
+      }
+      next();
+    });
+}
+
+/** POST /callbacks/gateway — public; authenticates by signature. */
+export function gatewayCallbackRouter(ctx: AppContext): Router {
+  const router = Router();
+  const ingestor = new CallbackIngestor(ctx);
+  const secret = ctx.config.gateway.callbackSecret;
+  const tolerance = ctx.config.gateway.callbackToleranceSeconds;
+
+  // Headers first: unsigned or stale requests are refused before their bodies are read.
+  const checkHeaders: RequestHandler = (req, _res, next) => {
+    const check = checkCallbackHeaders({ signature: header(req, SIGNATURE_HEADER), timestamp: header(req, TIMESTAMP_HEADER) }, tolerance);
+    if (check === 'missing') return next(reject('missing_signature', new UnauthorizedError('callback is not signed', 'missing_signature')));
+    if (check === 'stale') return next(reject('stale_timestamp', new UnauthorizedError('callback timestamp outside tolerance', 'stale_timestamp')));
+    next();
+  };
+
+  router.post('/callbacks/gateway', checkHeaders, rawBody(CALLBACK_BODY_LIMIT), async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const check = verifyCallbackSignature(secret, raw, { signature: header(req, SIGNATURE_HEADER), timestamp: header(req, TIMESTAMP_HEADER) }, tolerance);
+      if (check === 'stale') throw reject('stale_timestamp', new UnauthorizedError('callback timestamp outside tolerance', 'stale_timestamp'));
+      if (check !== 'ok') throw reject('bad_signature', new UnauthorizedError('callback signature does not match', 'invalid_signature'));
+
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw reject('invalid_body', new AppError(400, 'invalid_json', 'callback body is not valid JSON'));
+      }
+      const parsed = CallbackBody.safeParse(json);
+      if (!parsed.success) {
+        callbacksRejected.inc({ reason: 'invalid_body' });
+        throw new ValidationError(parsed.error.issues.map((i) => ({ field: ['body', ...i.path].join('.'), message: i.message, code: i.code })));
+      }
+      const cb = parsed.data;
+      const stored = await ingestor.store({
+        eventKey: eventKey('gateway', cb.guid, cb.event_id),
+        guid: cb.guid,
+        notifyType: cb.notify_type,
+        eventType: EVENT_TYPE_BY_NOTIFY[cb.notify_type] ?? 'unknown',
+        rawData: raw.toString('utf8'),
+        sourceIp: req.ip,
+        userAgent: header(req, 'user-agent'),
+      });
+      res.status(200).json({ ok: true, id: stored.id, duplicate: stored.duplicate });
+    } catch (err) {
+      if (err instanceof OverloadedError) {
+        res.setHeader('Retry-After', '1');
+        return next(new AppError(503, 'overloaded', 'callback intake is saturated; retry shortly'));
+      }
+      next(err);
+    }
+  });
+  return router;
+}
+
+// --- Events API (tenant-scoped) ------------------------------------------------------------------
+
+const STATUSES = ['received', 'processing', 'processed', 'failed', 'ignored'] as const;
+
+const isoDate = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time')
+  .transform((s) => new Date(s));
+
+const ListQuery = pageQuery.extend({
+  status: z.enum(STATUSES).optional(),
+  notify_type: z.coerce.number().int().min(0).optional(),
+  guid: z.string().min(1).max(100).optional(),
+  event_type: z.string().min(1).max(50).optional(),
+  from: isoDate.optional().openapi({ type: 'string', format: 'date-time' }),
+  to: isoDate.optional().openapi({ type: 'string', format: 'date-time' }),
+});
+
+const IdParams = z.object({ id: z.string().min(1).max(36) });
+
+const EventSummary = registry.register(
+  'CallbackEvent',
+  z.object({
+    id: z.string(),
+    guid: z.string(),
+    notify_type: z.number().int(),
+    event_type: z.string(),
+    status: z.enum(STATUSES),
+    error_message: z.string().nullable(),
+    retry_count: z.number().int(),
+    process_time: z.string().nullable(),
+    received_time: z.string(),
+    source_ip: z.string().nullable(),
+  }),
+);
+const EventDetail = registry.register(
+  'CallbackEventDetail',
+  EventSummary.extend({ raw_data: z.string(), parsed_data: z.unknown().nullable(), user_agent: z.string().nullable() }),
+);
+
+const BulkRedriveBody = z
+  .object({
+    ids: z.array(z.string().min(1).max(36)).min(1).max(500).optional(),
+    notify_type: z.number().int().min(0).optional(),
+    from: isoDate.optional().openapi({ type: 'string', format: 'date-time' }),
+    to: isoDate.optional().openapi({ type: 'string', format: 'date-time' }),
+    limit: z.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+const RedriveResult = z.object({ redriven: z.number().int(), ids: z.array(z.string()) });
+
+const iso = (d: Date | string | null) => (d === null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString());
+
+function summary(row: Record<string, unknown>) {
+  return {
+    id: row.id as string,
+    guid: row.guid as string,
+    notify_type: Number(row.notify_type),
+    event_type: row.event_type as string,
+    status: row.status as string,
+    error_message: (row.error_message as string | null) ?? null,
+    retry_count: Number(row.retry_count),
+    process_time: iso((row.process_time as Date | null) ?? null),
+    received_time: iso(row.received_time as Date)!,
+    source_ip: (row.source_ip as string | null) ?? null,
+  };
+}
+
+function detail(row: CallbackEventRow) {
+  return { ...summary(row as unknown as Record<string, unknown>), raw_data: row.raw_data, parsed_data: row.parsed_data ?? null, user_agent: row.user_agent ?? null };
+}
+
+const secured = { security: [{ bearer: [] }] };
+registry.registerPath({
+  method: 'get',
+  path: '/api/v1/callbacks/events',
+  tags: ['callbacks'],
+  summary: "List the tenant's callback events, newest first (needs callbacks:read)",
+  ...secured,
+  request: { query: ListQuery },
+  responses: {
+    200: { description: 'one page', content: { 'application/json': { schema: z.object({ data: z.array(EventSummary), next_cursor: z.string().nullable() }) } } },
+    400: { description: 'bad filter', content: { 'application/json': { schema: ErrorBody } } },
+  },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/api/v1/callbacks/events/{id}',
+  tags: ['callbacks'],
+  summary: 'One callback event with its raw body (needs callbacks:read)',
+  ...secured,
+  request: { params: IdParams },
+  responses: {
+    200: { description: 'the event', content: { 'application/json': { schema: EventDetail } } },
+    404: { description: 'no such event in this tenant', content: { 'application/json': { schema: ErrorBody } } },
+  },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/api/v1/callbacks/events/{id}/redrive',
+  tags: ['callbacks'],
+  summary: 'Re-process a failed event (needs callbacks:redrive)',
+  ...secured,
+  request: { params: IdParams },
+  responses: {
+    202: { description: 'queued again', content: { 'application/json': { schema: EventSummary } } },
+    404: { description: 'no such event in this tenant', content: { 'application/json': { schema: ErrorBody } } },
+    409: { description: 'event is not failed (details.current_state)', content: { 'application/json': { schema: ErrorBody } } },
+  },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/api/v1/callbacks/events/redrive',
+  tags: ['callbacks'],
+  summary: 'Re-process failed events in bulk, by ids or by filter (needs callbacks:redrive)',
+  ...secured,
+  request: { body: { content: { 'application/json': { schema: BulkRedriveBody } } } },
+  responses: {
+    202: { description: 'events queued again', content: { 'application/json': { schema: RedriveResult } } },
+    400: { description: 'bad body', content: { 'application/json': { schema: ErrorBody } } },
+  },
+});
+
+/** /api/v1/callbacks/events… — listing, inspection and re-drive of the tenant's callback events. */
+export function callbackEventsRouter(ctx: AppContext): Router {
+  const router = Router();
+
+  router.get('/callbacks/events', requirePermission('callbacks:read'), async (req, res) => {
+    const q = query(req, ListQuery);
+    const c = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const rows = await listCallbackEvents(ctx.db, {
+      tenantId: tenantIdOf(req),
+      status: q.status,
+      notifyType: q.notify_type,
+      guid: q.guid,
+      eventType: q.event_type,
+      from: q.from,
+      to: q.to,
+      cursor: c ? { t: new Date(c.t), id: String(c.id) } : undefined,
+      limit: q.limit + 1,
+    });
+    const hasMore = rows.length > q.limit;
+    const data = (hasMore ? rows.slice(0, q.limit) : rows).map(summary);
+    const last = data[data.length - 1];
+    res.json({ data, next_cursor: hasMore && last ? encodeCursor({ created_at: last.received_time, id: last.id }) : null });
+  });
+
+  router.get('/callbacks/events/:id', requirePermission('callbacks:read'), async (req, res) => {
+    const { id } = params(req, IdParams);
+    const row = await getTenantCallbackEvent(ctx.db, tenantIdOf(req), id);
+    if (!row) throw new NotFoundError('callback event', id);
+    res.json(detail(row));
+  });
+
+  router.post('/callbacks/events/redrive', requirePermission('callbacks:redrive'), async (req, res) => {
+    const b = body(req, BulkRedriveBody);
+    const tenantId = tenantIdOf(req);
+    const ids = await findFailedCallbackIds(ctx.db, { tenantId, ids: b.ids, notifyType: b.notify_type, from: b.from, to: b.to, limit: b.ids ? b.ids.length : b.limit });
+    const redriven = await redriveCallbackEvents(ctx, tenantId, ids, (trx, moved) =>
+      auditRequest(trx, req, 'callback_event.redrive_bulk', { type: 'callback_event' }, { count: moved.length, ids: moved }),
+    );
+    res.status(202).json({ redriven: redriven.length, ids: redriven });
+  });
+
+  router.post('/callbacks/events/:id/redrive', requirePermission('callbacks:redrive'), async (req, res) => {
+    const { id } = params(req, IdParams);
+    const tenantId = tenantIdOf(req);
+    const row = await getTenantCallbackEvent(ctx.db, tenantId, id);
+    if (!row) throw new NotFoundError('callback event', id);
+    if (row.status !== 'failed') throw new InvalidTransitionError('callback event', row.status, 'received');
+    const moved = await redriveCallbackEvents(ctx, tenantId, [id], (trx) => auditRequest(trx, req, 'callback_event.redrive', { type: 'callback_event', id }));
+    if (moved.length === 0) {
+      const now = await getTenantCallbackEvent(ctx.db, tenantId, id);
+      throw new InvalidTransitionError('callback event', now?.status ?? 'unknown', 'received');
+    }
+    const after = await getTenantCallbackEvent(ctx.db, tenantId, id);
+    res.status(202).json(summary(after as unknown as Record<string, unknown>));
+  });
+
+  return router;
+}

@@ -1,0 +1,20 @@
+import type { AppContext } from '../context';
+import type { DeliveryReceipt, GatewayCallback } from '../gateway/callback-protocol';
+
+/**
+ * What callback processing hands events to. The account state machine (accounts module) and the
+ * delivery-receipt handler (sending module) own their domain rules; processing only routes. Both must
+ * be safe to call twice with the same event (the claim makes that rare, a crash between apply and
+ * finish makes it possible).
+ */
+export interface CallbackHandlers {
+  /** notify_type 1 (online), 2 (offline), 7 (login progress). */
+  account?: (ctx: AppContext, callback: GatewayCallback) => Promise<unknown>;
+  /** Receipts of notify_type 3: message delivered/failed by wework_msg_id. */
+  receipts?: (ctx: AppContext, guid: string, receipts: DeliveryReceipt[]) => Promise<unknown>;
+}
+
+/** The handlers the worker role uses; modules that are not there yet leave their slot empty. */
+export function defaultCallbackHandlers(): CallbackHandlers {
+  return {};
+}
