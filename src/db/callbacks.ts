@@ -84,7 +84,7 @@ export async function insertCallbackEvents(db: Knex, events: NewCallbackEvent[])
 
     if (fresh.length > 0) {
       // tenant_id: a scalar subquery per row resolves the guid's tenant in the same round trip.
-      const row = '(?, COALESCE(?, (SELECT a.tenant_id FROM wework_accounts a WHERE a.guid = ?)), ?, ?, ?, ?, ?, ?)';
+      const row = '(?, COALESCE(?, (SELECT a.tenant_id FROM wework_accounts a WHERE a.guid = ?)), ?, ?, ?, ?, ?, ?, ?)';
       await trx.raw(
         `INSERT INTO callback_events (id, tenant_id, guid, notify_type, event_type, raw_data, source_ip, user_agent, status)
          VALUES ${fresh.map(() => row).join(', ')}`,
