@@ -185,3 +185,30 @@ test('platform admin login: constant credentials from config, platform token onl
   expect((await http('GET', `${env.url}/api/v1/platform/tenants`, { token: t.adminToken })).status).toBe(403);
   expect((await http('GET', `${env.url}/api/v1/auth/me`, { token })).body).toMatchObject({ kind: 'platform', tenant: null });
 });
+
+test('every access-control route is documented in /openapi.json, login without a security requirement', async () => {
+  const doc = (await http('GET', `${env.url}/openapi.json`)).body;
+  const expected: Array<[string, string]> = [
+    ['/api/v1/auth/login', 'post'],
+    ['/api/v1/auth/refresh', 'post'],
+    ['/api/v1/auth/logout', 'post'],
+    ['/api/v1/auth/me', 'get'],
+    ['/api/v1/platform/login', 'post'],
+    ['/api/v1/platform/tenants', 'post'],
+    ['/api/v1/platform/tenants/{id}/suspend', 'post'],
+    ['/api/v1/tenant', 'patch'],
+    ['/api/v1/users', 'get'],
+    ['/api/v1/users/{id}/roles', 'put'],
+    ['/api/v1/roles/{id}', 'delete'],
+    ['/api/v1/api-keys', 'post'],
+    ['/api/v1/audit-logs', 'get'],
+  ];
+  for (const [path, method] of expected) expect(doc.paths[path]?.[method]).toBeDefined();
+  const loginOp = doc.paths['/api/v1/auth/login'].post;
+  expect(loginOp.security).toEqual([]);
+  expect(loginOp.requestBody.content['application/json'].schema.properties).toHaveProperty('tenant_code');
+  expect(doc.paths['/api/v1/audit-logs'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
+    expect.arrayContaining(['action', 'target_type', 'target_id', 'actor_id', 'from', 'to', 'cursor', 'limit']),
+  );
+  expect((await http('GET', `${env.url}/docs/`)).status).toBe(200);
+});
