@@ -44,10 +44,10 @@ documentRoute({ method: 'post', path: '/api/v1/platform/login', tag: 'Platform',
  * Login attempts per client IP and tenant code, counted in Redis so every API replica shares the
  * budget. Over the limit: 429 with Retry-After.
  */
-function loginRateLimit(ctx: AppContext, name: string, keyOf: (req: Request) => string): RequestHandler {
+function loginRateLimit(ctx: AppContext, name: string, keyOf: (req: Request) => string, perMinute = ctx.config.auth.loginRatePerMinute): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
-    limit: ctx.config.auth.loginRatePerMinute,
+    limit: perMinute,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? 'unknown')}|${keyOf(req)}`,
@@ -75,7 +75,8 @@ export function authPublicRouter(ctx: AppContext): Router {
   const json = express.json({ limit: ctx.config.http.bodyLimit });
   const tenantCodeOf = (req: Request) => String((req.body as { tenant_code?: unknown } | undefined)?.tenant_code ?? '').toLowerCase().slice(0, 50);
   const loginLimit = loginRateLimit(ctx, 'login', tenantCodeOf);
-  const refreshLimit = loginRateLimit(ctx, 'refresh', () => '');
+  // Refresh tokens cannot be guessed, so their limit only stops runaway clients (many share an office IP).
+  const refreshLimit = loginRateLimit(ctx, 'refresh', () => '', ctx.config.auth.loginRatePerMinute * 10);
   const platformLimit = loginRateLimit(ctx, 'platform-login', () => 'platform');
 
   router.post('/api/v1/auth/login', json, loginLimit, async (req, res) => {
