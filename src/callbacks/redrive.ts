@@ -38,6 +38,7 @@ export async function requeueWithin(ctx: AppContext, id: string, ms: number): Pr
       requeueCallbackJob(ctx, id),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error('requeue timed out')), ms);
+        timer.unref();
       }),
     ]);
     return true;

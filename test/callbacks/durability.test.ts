@@ -1,0 +1,94 @@
+import { NOTIFY } from '../../src/gateway/callback-protocol';
+import { callbackSweeperJob, sweepCallbacks } from '../../src/cron/jobs/callback-sweeper';
+import { CRON_JOBS } from '../../src/cron/jobs';
+import { QUEUE } from '../../src/queues/names';
+import { Queues } from '../../src/queues/queues';
+import { createRedis } from '../../src/redis';
+import { startApiServer, type RunningApi } from '../../src/server';
+import { startCallbackProcessWorker } from '../../workers/callback-process.worker';
+import type { RunningWorker } from '../../workers';
+import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
+import { callback, eventRow, eventually, insertAccount, postCallback } from './support';
+
+/**
+ * An acknowledged callback is never lost: with Redis unreachable for the queue the event is still stored
+ * and acknowledged, and the sweeper later puts it through; claims abandoned by a dead worker come back.
+ */
+let env: TestEnv;
+let deadRedisApi: RunningApi;
+let deadConnection: ReturnType<typeof createRedis>;
+let worker: RunningWorker | undefined;
+
+beforeAll(async () => {
+  env = await createTestEnv('cbdurable');
+  // Same database, but the queue producer points at a port where no Redis listens.
+  deadConnection = createRedis({ url: 'redis://127.0.0.1:1', prefix: env.config.redis.prefix }, 'blocking', { retryStrategy: () => 500 });
+  deadConnection.on('error', () => undefined);
+  deadRedisApi = await startApiServer({ ...env.ctx, queues: new Queues(deadConnection, env.config.redis.prefix) }, 0, '127.0.0.1');
+});
+afterAll(async () => {
+  await worker?.close();
+  await deadRedisApi.close();
+  deadConnection.disconnect();
+  await env.close();
+});
+
+const queue = () => env.ctx.queues.get(QUEUE.callbackProcess);
+
+test('the sweeper is registered as a cron job', () => {
+  expect(CRON_JOBS).toContain(callbackSweeperJob);
+});
+
+test('with the queue unreachable a callback is still stored and acknowledged; the sweeper later gets it processed', async () => {
+  const t = await createTenant(env);
+  const acct = await insertAccount(env, t.tenantId);
+  const res = await postCallback({ ...env, url: deadRedisApi.url }, callback(acct.guid, NOTIFY.groupChange, { room: 'r1' }));
+  expect(res.status).toBe(200);
+  expect(res.body.duplicate).toBe(false);
+  expect(await eventRow(env, res.body.id)).toMatchObject({ status: 'received', tenant_id: t.tenantId });
+  expect(await queue().getJob(res.body.id)).toBeUndefined();
+
+  // A sweep inside the grace period leaves it alone (it may still be on its way through the queue).
+  expect(await sweepCallbacks(env.ctx, new Date())).toMatchObject({ requeued: 0 });
+  // Later, with Redis reachable: the cron job (called as the runner calls it) enqueues it.
+  const swept = await callbackSweeperJob.run(env.ctx, new Date(Date.now() + 60_000));
+  expect(swept).toMatchObject({ requeued: 1, reclaimed: 0, enqueue_failed: 0 });
+  expect((await queue().getJob(res.body.id))?.data).toEqual({ id: res.body.id });
+
+  worker = startCallbackProcessWorker(env.ctx, { handlers: {} });
+  const row = await eventually(async () => {
+    const r = await eventRow(env, res.body.id);
+    return r.status !== 'received' && r.status !== 'processing' ? r : undefined;
+  });
+  expect(row.status).toBe('ignored');
+  expect(row.error_message).toBe(`no handler for notify_type ${NOTIFY.groupChange}`);
+});
+
+test('a claim abandoned by a dead worker is released by the sweeper and processed', async () => {
+  const res = await postCallback({ ...env, url: deadRedisApi.url }, callback('g-stuck', NOTIFY.contactChange, {}));
+  // Simulate a worker that claimed the event and died 10 minutes ago.
+  await env.ctx.db('callback_events').where({ id: res.body.id }).update({ status: 'processing', process_time: new Date(Date.now() - 10 * 60_000) });
+  // A recent claim is not touched.
+  const fresh = await postCallback({ ...env, url: deadRedisApi.url }, callback('g-busy', NOTIFY.contactChange, {}));
+  await env.ctx.db('callback_events').where({ id: fresh.body.id }).update({ status: 'processing', process_time: new Date() });
+
+  const swept = await sweepCallbacks(env.ctx, new Date(), { receivedGraceMs: 24 * 3600_000 });
+  expect(swept).toMatchObject({ reclaimed: 1 });
+  const row = await eventually(async () => {
+    const r = await eventRow(env, res.body.id);
+    return r.status === 'ignored' ? r : undefined;
+  });
+  expect(row.notify_type).toBe(NOTIFY.contactChange);
+  expect((await eventRow(env, fresh.body.id)).status).toBe('processing');
+});
+
+test('re-enqueueing an event that is already queued does not create a second job', async () => {
+  await worker?.close();
+  worker = undefined;
+  const res = await postCallback({ ...env, url: deadRedisApi.url }, callback('g-twice', NOTIFY.friendRequest, {}));
+  const later = new Date(Date.now() + 60_000);
+  await sweepCallbacks(env.ctx, later);
+  await sweepCallbacks(env.ctx, later);
+  const jobs = await queue().getJobs(['waiting', 'delayed', 'active', 'completed']);
+  expect(jobs.filter((j) => j.data.id === res.body.id)).toHaveLength(1);
+});
