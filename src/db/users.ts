@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import { newId } from './ids';
-import { parseJson } from './json';
 
 type Db = Knex | Knex.Transaction;
 
@@ -154,10 +153,18 @@ export function duplicateUserField(err: unknown): 'username' | 'email' | undefin
   return undefined;
 }
 
-/** Permissions of a user through its active roles. */
-export async function permissionsOfUser(db: Db, userId: string): Promise<string[]> {
-  const rows = await db('user_roles as ur').join('roles as r', 'r.id', 'ur.role_id').where({ 'ur.user_id': userId, 'r.is_active': 1 }).select('r.permissions');
-  const set = new Set<string>();
-  for (const r of rows) for (const p of parseJson<string[]>(r.permissions, [])) set.add(p);
-  return [...set];
+/**
+ * Operators of the tenant who hold `*` through an active role and can still log in (a locked admin
+ * unlocks with time). Used to refuse the change that would leave a tenant without any administrator.
+ */
+export async function countTenantAdmins(db: Db, tenantId: string): Promise<number> {
+  const row = await db('users as u')
+    .join('user_roles as ur', 'ur.user_id', 'u.id')
+    .join('roles as r', 'r.id', 'ur.role_id')
+    .where({ 'u.tenant_id': tenantId, 'r.is_active': 1 })
+    .whereIn('u.status', ['active', 'locked'])
+    .whereRaw(`JSON_CONTAINS(r.permissions, '"*"')`)
+    .countDistinct({ n: 'u.id' })
+    .first();
+  return Number(row?.n ?? 0);
 }

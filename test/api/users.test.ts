@@ -153,3 +153,36 @@ test('deleting an operator marks it deleted, ends its sessions and hides it', as
   const listed = await api('GET', '/users?status=deleted', t.adminToken);
   expect(listed.body.data.map((x: { id: string }) => x.id)).toEqual([u.id]);
 });
+
+test('the last administrator cannot be removed, deactivated or stripped of admin permissions', async () => {
+  const t = await createTenant(env);
+  const strip = await api('PUT', `/users/${t.adminId}/roles`, t.adminToken, { role_ids: [t.roleIds.viewer] });
+  expect(strip.status).toBe(409);
+  expect(strip.body.error.code).toBe('last_admin');
+  expect((await api('GET', `/users/${t.adminId}`, t.adminToken)).body.roles.map((r: { role_code: string }) => r.role_code)).toEqual(['admin']);
+
+  // With a second admin, the first may step down.
+  const second = (await api('POST', '/users', t.adminToken, newUser('second', { role_ids: [t.roleIds.admin] }))).body;
+  const mgrRole = (await api('POST', '/roles', t.adminToken, { role_code: 'user-mgr', role_name: 'Users', permissions: ['users:read', 'users:write'] })).body;
+  await api('POST', '/users', t.adminToken, newUser('mgr', { role_ids: [mgrRole.id] }));
+  expect((await api('PUT', `/users/${t.adminId}/roles`, t.adminToken, { role_ids: [t.roleIds.viewer] })).status).toBe(200);
+
+  // Now `second` is the only admin: a user manager cannot deactivate or delete it.
+  const mgrToken = (await login(t, 'mgr', 'a long password')).body.access_token;
+  for (const [method, path] of [['POST', `/users/${second.id}/deactivate`], ['DELETE', `/users/${second.id}`]] as const) {
+    const res = await api(method, path, mgrToken);
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('last_admin');
+  }
+  expect((await env.ctx.db('users').where({ id: second.id }).first()).status).toBe('active');
+
+  // Admin rights through a custom `*` role count too, and disabling that role is refused when it is the last source.
+  const secondToken = (await login(t, 'second', 'a long password')).body.access_token;
+  const superRole = (await api('POST', '/roles', secondToken, { role_code: 'super', role_name: 'Super', permissions: ['*'] })).body;
+  await api('PUT', `/users/${t.adminId}/roles`, secondToken, { role_ids: [superRole.id] });
+  expect((await api('POST', `/users/${second.id}/deactivate`, mgrToken)).status).toBe(200);
+  const disable = await api('PATCH', `/roles/${superRole.id}`, t.adminToken, { is_active: false });
+  expect(disable.status).toBe(409);
+  expect(disable.body.error.code).toBe('last_admin');
+  expect((await api('GET', `/roles/${superRole.id}`, t.adminToken)).body.is_active).toBe(true);
+});

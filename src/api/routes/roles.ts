@@ -12,6 +12,7 @@ import { tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { IdParams, RoleOut } from './access-schemas';
 import { checkGrantablePermissions } from './grants';
+import { keepingAnAdmin } from './last-admin';
 import { documentRoute } from './route-docs';
 
 const PermissionList = z
@@ -94,7 +95,9 @@ export function rolesRouter(ctx: AppContext): Router {
     await ctx.db.transaction(async (trx) => {
       const role = await loadRole(trx, tenantId, id, true);
       assertCustom(role);
-      await updateRole(trx, tenantId, id, { roleName: input.role_name, description: input.description, permissions, isActive: input.is_active });
+      await keepingAnAdmin(trx, tenantId, () =>
+        updateRole(trx, tenantId, id, { roleName: input.role_name, description: input.description, permissions, isActive: input.is_active }),
+      );
       await auditRequest(trx, req, 'role.update', { type: 'role', id }, { changes: { ...input, permissions }, before: { permissions: role.permissions, is_active: role.is_active } });
     });
     res.json(await loadRole(ctx.db, tenantId, id));

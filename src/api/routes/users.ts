@@ -15,6 +15,7 @@ import { principalOf, tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { IdParams, Password, UserOut } from './access-schemas';
 import { assertWithinOwnPermissions } from './grants';
+import { keepingAnAdmin } from './last-admin';
 import { documentRoute } from './route-docs';
 
 const RoleIds = z.array(z.string().min(1).max(36)).max(50);
@@ -148,7 +149,7 @@ export function usersRouter(ctx: AppContext): Router {
     await ctx.db.transaction(async (trx) => {
       await loadUser(trx, tenantId, id, true);
       const roleCodes = await checkRoleGrant(trx, req, tenantId, input.role_ids);
-      await setUserRoles(trx, id, [...new Set(input.role_ids)], principalOf(req).id);
+      await keepingAnAdmin(trx, tenantId, () => setUserRoles(trx, id, [...new Set(input.role_ids)], principalOf(req).id));
       await auditRequest(trx, req, 'user.roles_set', { type: 'user', id }, { roles: roleCodes });
     });
     await reply(res, tenantId, id);
@@ -184,7 +185,7 @@ export function usersRouter(ctx: AppContext): Router {
       const status = nextUserStatus(user.status, action);
       const patch: Record<string, unknown> = { status };
       if (action === 'unlock') Object.assign(patch, { failed_login_count: 0, locked_until: null });
-      await updateUser(trx, tenantId, id, patch);
+      await keepingAnAdmin(trx, tenantId, () => updateUser(trx, tenantId, id, patch));
       const revoked = action === 'deactivate' || action === 'delete' ? await revokeUserRefreshTokens(trx, id) : undefined;
       await auditRequest(trx, req, `user.${action}`, { type: 'user', id }, { from: user.status, to: status, sessions_revoked: revoked });
     });
