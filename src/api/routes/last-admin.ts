@@ -7,6 +7,8 @@ import { ConflictError } from '../../errors';
  * administrators to none, it is refused (and rolled back), since nobody could manage the tenant again.
  */
 export async function keepingAnAdmin<T>(trx: Knex.Transaction, tenantId: string, change: () => Promise<T>): Promise<T> {
+  // Serialise admin-affecting changes per tenant, so two admins demoting each other cannot both pass.
+  await trx('tenants').where({ id: tenantId }).forUpdate().first('id');
   const before = await countTenantAdmins(trx, tenantId);
   const result = await change();
   if (before > 0 && (await countTenantAdmins(trx, tenantId)) === 0) {
