@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import { processCallbackEvent } from '../../src/callbacks/process-event';
+import {
+  computeSignature,
+  decryptMessage,
+  decryptPostedXml,
+  encryptMessage,
+  encryptToXml,
+  pkcs7Pad,
+  verifyUrl,
+  WxBizMsgCryptError,
+  type WxBizConfig,
+} from '../../src/callbacks/wxbizmsgcrypt';
+import { parseJson } from '../../src/db/json';
+import { NOTIFY } from '../../src/gateway/callback-protocol';
+import { createTenant, createTestEnv, createUserWithRole, type TestEnv, type TestTenant } from '../helpers/env';
+import { http } from '../helpers/http';
+import { rejectedCount } from './support';
+
+const codeOf = (fn: () => unknown): number | undefined => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof WxBizMsgCryptError) return err.code;
+    throw err;
+  }
+  return undefined;
+};
+
+const newAesKey = () => randomBytes(32).toString('base64').slice(0, 43);
+
+describe('WXBizMsgCrypt', () => {
+  // The URL-verification sample published in WeCom's callback documentation.
+  const official: WxBizConfig = { token: 'QDG6eK', encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C', receiveId: 'wx5823bf96d3bd56c7' };
+  const officialEcho = 'P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==';
+
+  test("verifies and decrypts WeCom's published URL-verification sample", () => {
+    expect(verifyUrl(official, '5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3', '1409659589', '263014780', officialEcho)).toBe('1616140317555161061');
+  });
+
+  test('signature is SHA1 over the sorted parts', () => {
+    expect(computeSignature('QDG6eK', '1409659589', '263014780', officialEcho)).toBe('5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3');
+    expect(computeSignature('b', 'a', 'd', 'c')).toBe(computeSignature('a', 'b', 'c', 'd'));
+  });
+
+  test('PKCS#7 pads to 32-byte blocks (a full block of 32 when already aligned)', () => {
+    expect(pkcs7Pad(Buffer.alloc(5)).subarray(5)).toEqual(Buffer.alloc(27, 27));
+    expect(pkcs7Pad(Buffer.alloc(32))).toHaveLength(64);
+    expect(pkcs7Pad(Buffer.alloc(32))[63]).toBe(32);
+  });
+
+  test('encrypt → decrypt round trips, for any length and non-ASCII text', () => {
+    const cfg: WxBizConfig = { token: 'tok123', encodingAesKey: newAesKey(), receiveId: 'ww-corp-1' };
+    for (const msg of ['', 'x', '企业微信回调消息', 'a'.repeat(12), 'b'.repeat(1000), '<xml><Content><![CDATA[hi]]></Content></xml>']) {
+      expect(decryptMessage(cfg.encodingAesKey, encryptMessage(cfg.encodingAesKey, msg, cfg.receiveId), cfg.receiveId)).toBe(msg);
+      const { xml, signature } = encryptToXml(cfg, msg, '1700000000', 'n0nce');
+      expect(decryptPostedXml(cfg, signature, '1700000000', 'n0nce', xml)).toBe(msg);
+    }
+    // Random prefix: the same message never encrypts the same way twice.
+    expect(encryptMessage(cfg.encodingAesKey, 'same', 'c')).not.toBe(encryptMessage(cfg.encodingAesKey, 'same', 'c'));
+  });
+
+  test('refuses with WeCom error codes: signature, corp id, AES key, base64, ciphertext, XML', () => {
+    const cfg: WxBizConfig = { token: 'tok', encodingAesKey: newAesKey(), receiveId: 'corp-a' };
+    const { xml, signature } = encryptToXml(cfg, 'hello', '1700000000', 'n');
+    expect(codeOf(() => decryptPostedXml(cfg, 'f'.repeat(40), '1700000000', 'n', xml))).toBe(-40001);
+    expect(codeOf(() => decryptPostedXml(cfg, signature, '1700000001', 'n', xml))).toBe(-40001);
+    expect(codeOf(() => decryptPostedXml({ ...cfg, receiveId: 'corp-b' }, signature, '1700000000', 'n', xml))).toBe(-40005);
+    expect(codeOf(() => decryptMessage('too-short', 'AAAA', 'x'))).toBe(-40004);
+    expect(codeOf(() => encryptMessage('!'.repeat(43), 'm', 'x'))).toBe(-40004);
+    expect(codeOf(() => decryptMessage(cfg.encodingAesKey, 'not base64 at all!', 'corp-a'))).toBe(-40010);
+    expect(codeOf(() => decryptMessage(cfg.encodingAesKey, 'AAAA', 'corp-a'))).toBe(-40007);
+    // Decrypting with another key yields garbage: bad padding / length or a wrong corp id, never a message.
+    const other = encryptMessage(newAesKey(), 'secret', 'corp-a');
+    expect([-40005, -40007, -40008]).toContain(codeOf(() => decryptMessage(cfg.encodingAesKey, other, 'corp-a')));
+    expect(codeOf(() => decryptPostedXml(cfg, signature, '1700000000', 'n', '<xml><Encrypt>'))).toBe(-40002);
+    expect(codeOf(() => decryptPostedXml(cfg, signature, '1700000000', 'n', '<xml><Other>1</Other></xml>'))).toBe(-40002);
+  });
+});
+
+describe('WeCom official callback endpoints', () => {
+  let env: TestEnv;
+  let tenant: TestTenant;
+  const cfg: WxBizConfig = { token: 'Tok3n', encodingAesKey: newAesKey(), receiveId: 'ww1234567890abcdef' };
+  const url = (tenantId: string, q: Record<string, string>) => `${env.url}/callbacks/wecom/${tenantId}?${new URLSearchParams(q)}`;
+
+  beforeAll(async () => {
+    env = await createTestEnv('cbwecom', { api: true });
+    tenant = await createTenant(env);
+  });
+  afterAll(() => env.close());
+
+  test('configuration: validated, set by tenant:write, secrets never returned', async () => {
+    const bad = await http('PUT', `${env.url}/api/v1/callbacks/wecom/config`, {
+      token: tenant.adminToken,
+      body: { corp_id: cfg.receiveId, token: 'has space', encoding_aes_key: 'short' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.fields.map((f: { field: string }) => f.field).sort()).toEqual(['body.encoding_aes_key', 'body.token']);
+    expect((await http('GET', `${env.url}/api/v1/callbacks/wecom/config`, { token: tenant.adminToken })).status).toBe(404);
+
+    const put = await http('PUT', `${env.url}/api/v1/callbacks/wecom/config`, {
+      token: tenant.adminToken,
+      body: { corp_id: cfg.receiveId, token: cfg.token, encoding_aes_key: cfg.encodingAesKey },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ corp_id: cfg.receiveId, token_set: true, encoding_aes_key_set: true, callback_url: expect.stringContaining(`/callbacks/wecom/${tenant.tenantId}`) });
+    const viewer = await createUserWithRole(env, tenant, 'viewer');
+    const got = await http('GET', `${env.url}/api/v1/callbacks/wecom/config`, { token: viewer.token });
+    expect(got.status).toBe(200);
+    expect(JSON.stringify(got.body)).not.toContain(cfg.encodingAesKey);
+    expect(JSON.stringify(got.body)).not.toContain(cfg.token);
+    expect((await http('PUT', `${env.url}/api/v1/callbacks/wecom/config`, { token: viewer.token, body: {} })).status).toBe(403);
+    expect(await env.ctx.db('audit_logs').where({ action: 'wecom_callback_config.update', tenant_id: tenant.tenantId }).first()).toBeTruthy();
+  });
+
+  test('URL verification answers the decrypted echostr as plain text', async () => {
+    const echo = encryptMessage(cfg.encodingAesKey, '8217357917374567', cfg.receiveId);
+    const q = { timestamp: '1700000000', nonce: 'abc', echostr: echo, msg_signature: computeSignature(cfg.token, '1700000000', 'abc', echo) };
+    const res = await request(url(tenant.tenantId, q));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/plain/);
+    expect(await res.body.text()).toBe('8217357917374567');
+  });
+
+  test('URL verification refuses a bad signature, a wrong corp id and unknown tenants', async () => {
+    const before = await rejectedCount(env, 'wecom_40001');
+    const echo = encryptMessage(cfg.encodingAesKey, '1', cfg.receiveId);
+    const badSig = await http('GET', url(tenant.tenantId, { timestamp: '1', nonce: 'n', echostr: echo, msg_signature: 'deadbeef' }));
+    expect(badSig.status).toBe(401);
+    expect(badSig.body.error).toMatchObject({ code: 'wecom_invalid_signature', details: { wecom_code: -40001 } });
+    expect(await rejectedCount(env, 'wecom_40001')).toBe(before + 1);
+
+    const foreign = encryptMessage(cfg.encodingAesKey, '1', 'another-corp');
+    const wrongCorp = await http('GET', url(tenant.tenantId, { timestamp: '1', nonce: 'n', echostr: foreign, msg_signature: computeSignature(cfg.token, '1', 'n', foreign) }));
+    expect(wrongCorp.status).toBe(401);
+    expect(wrongCorp.body.error.details.wecom_code).toBe(-40005);
+
+    const other = await createTenant(env);
+    const unknown = await http('GET', url(other.tenantId, { timestamp: '1', nonce: 'n', echostr: echo, msg_signature: computeSignature(cfg.token, '1', 'n', echo) }));
+    expect(unknown.status).toBe(404);
+    const missing = await http('GET', url(tenant.tenantId, { timestamp: '1', nonce: 'n' }));
+    expect(missing.status).toBe(400);
+  });
+
+  test('an encrypted event is stored for its tenant (once, even when WeCom re-posts it) and kept as ignored', async () => {
+    const inner =
+      `<xml><ToUserName><![CDATA[${cfg.receiveId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>` +
+      `<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event>` +
+      `<ChangeType><![CDATA[create_user]]></ChangeType><UserID><![CDATA[zhangsan]]></UserID></xml>`;
+    const post = async () => {
+      const ts = String(Math.floor(Date.now() / 1000));
+      const { encrypt, signature } = encryptToXml(cfg, inner, ts, 'nn');
+      const body = `<xml><ToUserName><![CDATA[${cfg.receiveId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>`;
+      const res = await request(url(tenant.tenantId, { msg_signature: signature, timestamp: ts, nonce: 'nn' }), { method: 'POST', headers: { 'content-type': 'text/xml' }, body });
+      return { status: res.statusCode, text: await res.body.text() };
+    };
+    expect(await post()).toEqual({ status: 200, text: 'success' });
+    expect(await post()).toEqual({ status: 200, text: 'success' });
+    const rows = await env.ctx.db('callback_events').where({ notify_type: NOTIFY.wecomOfficial, tenant_id: tenant.tenantId });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ guid: cfg.receiveId, event_type: 'wecom.event.change_contact', raw_data: inner, status: 'received' });
+
+    const listed = await http('GET', `${env.url}/api/v1/callbacks/events?notify_type=${NOTIFY.wecomOfficial}`, { token: tenant.adminToken });
+    expect(listed.body.data.map((e: { id: string }) => e.id)).toEqual([rows[0].id]);
+
+    expect(await processCallbackEvent(env.ctx, rows[0].id, {})).toEqual({ outcome: 'ignored', note: 'no handler for WeCom official events' });
+    const after = await env.ctx.db('callback_events').where({ id: rows[0].id }).first();
+    expect(parseJson(after.parsed_data, {})).toMatchObject({ Event: 'change_contact', ChangeType: 'create_user', UserID: 'zhangsan' });
+  });
+
+  test('a posted event with a bad signature or under the wrong corp id is refused and not stored', async () => {
+    const before = Number((await env.ctx.db('callback_events').count({ n: '*' }))[0].n);
+    const { encrypt, signature } = encryptToXml(cfg, '<xml><MsgType>text</MsgType></xml>', '1700000000', 'n');
+    const body = `<xml><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`;
+    const bad = await http('POST', url(tenant.tenantId, { msg_signature: signature, timestamp: '1700000009', nonce: 'n' }), { body, headers: { 'content-type': 'text/xml' } });
+    expect(bad.status).toBe(401);
+    expect(bad.body.error.details.wecom_code).toBe(-40001);
+
+    const foreign = encryptToXml({ ...cfg, receiveId: 'other-corp' }, '<xml/>', '1700000000', 'n');
+    const wrong = await http('POST', url(tenant.tenantId, { msg_signature: foreign.signature, timestamp: '1700000000', nonce: 'n' }), {
+      body: `<xml><Encrypt><![CDATA[${foreign.encrypt}]]></Encrypt></xml>`,
+      headers: { 'content-type': 'text/xml' },
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error.details.wecom_code).toBe(-40005);
+
+    const garbage = await http('POST', url(tenant.tenantId, { msg_signature: signature, timestamp: '1700000000', nonce: 'n' }), { body: 'not xml', headers: { 'content-type': 'text/xml' } });
+    expect(garbage.status).toBe(400);
+    expect(garbage.body.error.details.wecom_code).toBe(-40002);
+    expect(Number((await env.ctx.db('callback_events').count({ n: '*' }))[0].n)).toBe(before);
+  });
+});
