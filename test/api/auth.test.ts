@@ -212,3 +212,19 @@ test('every access-control route is documented in /openapi.json, login without a
   );
   expect((await http('GET', `${env.url}/docs/`)).status).toBe(200);
 });
+
+test('concurrent bad passwords all count (the counter is updated under a row lock)', async () => {
+  const t = await createTenant(env);
+  const results = await Promise.all([1, 2, 3].map(() => login(t, 'bad password')));
+  expect(results.map((r) => r.status)).toEqual([401, 401, 401]);
+  expect(await userRow(t.adminId)).toMatchObject({ status: 'locked', failed_login_count: 3 });
+});
+
+test('two concurrent refreshes with one token: exactly one rotation wins', async () => {
+  const t = await createTenant(env);
+  const { refresh_token } = (await login(t)).body;
+  const results = await Promise.all([1, 2].map(() => http('POST', `${env.url}/api/v1/auth/refresh`, { body: { refresh_token } })));
+  expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+  const rows = await env.ctx.db('refresh_tokens').where({ user_id: t.adminId });
+  expect(rows).toHaveLength(2);
+});
