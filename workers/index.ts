@@ -1,4 +1,5 @@
 import type { AppContext } from '../src/context';
+import { startAccountLoginWorker } from './account-login.worker';
 import { callbackProcessWorker } from './callback-process.worker';
 
 /** A running BullMQ worker (or set of them); `close` waits for in-flight jobs. */
@@ -10,4 +11,4 @@ export interface RunningWorker {
 export type WorkerStarter = (ctx: AppContext) => RunningWorker | Promise<RunningWorker>;
 
 /** Every worker the `worker` role runs; one entry file per BullMQ worker in this folder. */
-export const WORKERS: ReadonlyArray<WorkerStarter> = [callbackProcessWorker];
+export const WORKERS: ReadonlyArray<WorkerStarter> = [(ctx) => startAccountLoginWorker(ctx), callbackProcessWorker];

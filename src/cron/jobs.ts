@@ -1,5 +1,19 @@
-import type { CronJob } from './job';
+import { accountWatchdogJob } from './jobs/account-watchdog';
 import { callbackSweeperJob } from './jobs/callback-sweeper';
+import type { CronJob } from './job';
+import { messageStatsRollupJob } from './jobs/message-stats-rollup';
+import { metricsSamplerJob } from './jobs/metrics-sampler';
+import { partitionMaintenanceJob } from './jobs/partition-maintenance';
+import { retentionCleanupJob } from './jobs/retention-cleanup';
+import { stuckTaskJob } from './jobs/stuck-tasks';
 
 /** Every scheduled job of the `cron` role. Modules add their jobs here, one line each. */
-export const CRON_JOBS: CronJob[] = [callbackSweeperJob];
+export const CRON_JOBS: CronJob[] = [
+  accountWatchdogJob,
+  callbackSweeperJob,
+  partitionMaintenanceJob,
+  retentionCleanupJob,
+  stuckTaskJob,
+  messageStatsRollupJob,
+  metricsSamplerJob,
+];

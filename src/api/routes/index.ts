@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import type { AppContext } from '../../context';
+import { accountsRouter } from './accounts';
 import { apiKeysRouter } from './api-keys';
 import { auditRouter } from './audit';
 import { authPublicRouter, authRouter } from './auth';
@@ -7,6 +8,7 @@ import { platformRouter } from './platform';
 import { rolesRouter } from './roles';
 import { tenantRouter } from './tenant';
 import { usersRouter } from './users';
+import { cronRouter } from './cron';
 import { templatesRouter } from './templates';
 import { callbackEventsRouter, gatewayCallbackRouter } from './callbacks';
 import { wecomCallbackRouter, wecomConfigRouter } from './wecom-callbacks';
@@ -16,6 +18,7 @@ import { wecomCallbackRouter, wecomConfigRouter } from './wecom-callbacks';
  * its own routes with `requirePermission`. Add new resources here, one line each.
  */
 export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
+  accountsRouter,
   authRouter,
   platformRouter,
   tenantRouter,
@@ -23,6 +26,7 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   rolesRouter,
   apiKeysRouter,
   auditRouter,
+  cronRouter,
   templatesRouter,
   callbackEventsRouter,
   wecomConfigRouter,
