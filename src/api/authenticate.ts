@@ -35,7 +35,9 @@ export async function resolvePrincipal(db: Knex, config: Config, credential: str
     return { kind: 'platform', id: claims.sub, permissions: new Set() };
   }
   const access = await loadUserAccess(db, claims.sub);
-  if (!access || access.tenantId !== claims.tid || access.status !== 'active') {
+  // A login lock that has run out no longer bars the operator's existing tokens.
+  const lockOver = access?.status === 'locked' && access.lockedUntil !== null && access.lockedUntil.getTime() <= Date.now();
+  if (!access || access.tenantId !== claims.tid || (access.status !== 'active' && !lockOver)) {
     throw new UnauthorizedError('user is not active', 'invalid_token');
   }
   await assertTenantActive(db, access.tenantId);

@@ -81,7 +81,10 @@ test('after N failures the operator is locked (423 even with the right password)
   const lockAudit = await env.ctx.db('audit_logs').where({ tenant_id: t.tenantId, action: 'user.locked', target_id: t.adminId });
   expect(lockAudit).toHaveLength(1);
 
+  // Tokens issued before the lock are refused while it holds, and work again once it has run out.
+  expect((await http('GET', `${env.url}/api/v1/auth/me`, { token: t.adminToken })).status).toBe(401);
   await sleep(Math.max(0, locked.locked_until.getTime() - Date.now()) + 100);
+  expect((await http('GET', `${env.url}/api/v1/auth/me`, { token: t.adminToken })).status).toBe(200);
   const ok = await login(t);
   expect(ok.status).toBe(200);
   const after = await userRow(t.adminId);
