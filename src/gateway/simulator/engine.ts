@@ -317,9 +317,10 @@ export class SimulatorEngine {
     if (notify) this.notify(inst, NOTIFY.offline, { scene, reason: `simulated ${scene}` });
   }
 
-  stallHeartbeat(guid: string, stalled: boolean): void {
+  /** Freezes the instance's reported heartbeat (at `agoMs` in the past), as a hung session would. */
+  stallHeartbeat(guid: string, stalled: boolean, agoMs = 0): void {
     const inst = this.get(guid);
-    inst.stalledAt = stalled ? Date.now() : undefined;
+    inst.stalledAt = stalled ? Date.now() - agoMs : undefined;
   }
 
   failLogin(guid: string, kind: 'retryable' | 'permanent' | null, times = 1): void {

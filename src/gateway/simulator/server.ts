@@ -164,7 +164,7 @@ export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSe
     res.json(engine.describe(req.params.guid));
   });
   control.post('/_control/instances/:guid/stall', (req, res) => {
-    engine.stallHeartbeat(req.params.guid, req.body?.stalled !== false);
+    engine.stallHeartbeat(req.params.guid, req.body?.stalled !== false, Number(req.body?.ago_ms ?? 0) || 0);
     res.json(engine.describe(req.params.guid));
   });
   control.post('/_control/instances/:guid/fail-login', (req, res) => {
