@@ -1,0 +1,152 @@
+import type { Knex } from 'knex';
+import { parseJson } from './json';
+
+type Db = Knex | Knex.Transaction;
+
+export type MessageStatus = 'pending' | 'sending' | 'sent' | 'delivered' | 'failed' | 'cancelled';
+
+export interface MessageRow {
+  id: string;
+  tenant_id: string;
+  account_id: string;
+  conversation_id: string;
+  message_type: string;
+  content: Record<string, unknown>;
+  template_id: string | null;
+  status: MessageStatus;
+  wework_msg_id: string | null;
+  send_time: Date | null;
+  callback_time: Date | null;
+  error_code: string | null;
+  error_message: string | null;
+  retry_count: number;
+  batch_id: string | null;
+  priority: number;
+  scheduled_time: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const decodeMessage = (row: Record<string, unknown>): MessageRow => ({
+  ...(row as unknown as MessageRow),
+  content: parseJson(row.content, {}),
+});
+
+export interface NewMessage {
+  id: string;
+  tenant_id: string;
+  account_id: string;
+  conversation_id: string;
+  message_type: string;
+  content: string;
+  template_id: string | null;
+  batch_id: string | null;
+  priority: number;
+  scheduled_time: Date | null;
+  created_at: Date;
+}
+
+const COLS = ['id', 'tenant_id', 'account_id', 'conversation_id', 'message_type', 'content', 'template_id', 'batch_id', 'priority', 'scheduled_time', 'created_at'] as const;
+
+/**
+ * Multi-row INSERT IGNORE: rows whose (id, created_at) already exist are skipped, which is what makes
+ * re-running an expansion chunk harmless. Returns how many rows were new.
+ */
+export async function insertMessagesIgnore(db: Db, rows: NewMessage[]): Promise<number> {
+  if (!rows.length) return 0;
+  const placeholders = rows.map(() => `(${COLS.map(() => '?').join(',')})`).join(',');
+  const bindings: Knex.RawBinding[] = [];
+  for (const r of rows) for (const c of COLS) bindings.push(r[c]);
+  const [res] = (await db.raw(`INSERT IGNORE INTO messages (${COLS.join(',')}) VALUES ${placeholders}`, bindings)) as [{ affectedRows: number }];
+  return res.affectedRows;
+}
+
+export async function findMessage(db: Db, tenantId: string, id: string): Promise<MessageRow | undefined> {
+  const row = await db('messages').where({ tenant_id: tenantId, id }).first();
+  return row ? decodeMessage(row) : undefined;
+}
+
+export interface MessageFilters {
+  task_id?: string;
+  status?: MessageStatus;
+  account_id?: string;
+  conversation_id?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export function messageListQuery(db: Knex, tenantId: string, f: MessageFilters): Knex.QueryBuilder {
+  const q = db('messages').where({ tenant_id: tenantId });
+  if (f.task_id) q.andWhere({ batch_id: f.task_id });
+  if (f.status) q.andWhere({ status: f.status });
+  if (f.account_id) q.andWhere({ account_id: f.account_id });
+  if (f.conversation_id) q.andWhere({ conversation_id: f.conversation_id });
+  if (f.from) q.andWhere('created_at', '>=', f.from);
+  if (f.to) q.andWhere('created_at', '<', f.to);
+  return q;
+}
+
+/** What the sender needs of a claimed message. */
+export interface ClaimedMessage {
+  id: string;
+  created_at: Date;
+  tenant_id: string;
+  conversation_id: string;
+  content: Record<string, unknown>;
+  batch_id: string | null;
+  retry_count: number;
+}
+
+const CLAIM_COLS = 'id, created_at, tenant_id, conversation_id, content, batch_id, retry_count';
+
+function decodeClaimed(rows: Array<Record<string, unknown>>): ClaimedMessage[] {
+  return rows.map((r) => ({ ...(r as unknown as ClaimedMessage), content: parseJson(r.content, {}) }));
+}
+
+/**
+ * Claims up to `limit` due pending messages of one account and one source (a task, or single messages
+ * when `taskId` is null): a conditional UPDATE pending → sending, so a row is only ever claimed once
+ * even if two senders raced. Returns the rows this call moved to `sending`.
+ */
+export async function claimMessages(db: Knex, accountId: string, taskId: string | null, limit: number): Promise<ClaimedMessage[]> {
+  if (limit <= 0) return [];
+  const candidates = await db('messages')
+    .select('id', 'created_at')
+    .where({ account_id: accountId, status: 'pending' })
+    .andWhere((w) => (taskId ? w.where({ batch_id: taskId }) : w.whereNull('batch_id')))
+    .andWhere((w) => w.whereNull('scheduled_time').orWhere('scheduled_time', '<=', db.fn.now(3)))
+    .orderBy('priority', 'desc')
+    .limit(limit);
+  if (!candidates.length) return [];
+  const ids = candidates.map((c: { id: string }) => c.id);
+  const times = [...new Set(candidates.map((c: { created_at: Date }) => c.created_at.getTime()))].map((t) => new Date(t));
+  await db('messages').whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'pending' }).update({ status: 'sending' });
+  // Re-read what is ours now: rows another claimer took in between are no longer pending → sending by us,
+  // but since only the holder of the account lock claims, that race needs a lost lock; the gateway's
+  // idempotency key makes even that harmless.
+  const rows = await db('messages').select(db.raw(CLAIM_COLS)).whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'sending' });
+  return decodeClaimed(rows);
+}
+
+/** Messages of the account left in `sending` by a sender that died: they are re-sent with the same key. */
+export async function orphanedSending(db: Knex, accountId: string, limit: number): Promise<ClaimedMessage[]> {
+  const rows = await db('messages').select(db.raw(CLAIM_COLS)).where({ account_id: accountId, status: 'sending' }).limit(limit);
+  return decodeClaimed(rows);
+}
+
+/** Highest priority among due single (non-task) pending messages of the account, or null. */
+export async function singlesPriority(db: Knex, accountId: string): Promise<number | null> {
+  const row = await db('messages')
+    .max({ p: 'priority' })
+    .where({ account_id: accountId, status: 'pending' })
+    .whereNull('batch_id')
+    .andWhere((w) => w.whereNull('scheduled_time').orWhere('scheduled_time', '<=', db.fn.now(3)))
+    .first();
+  return row?.p ?? null;
+}
+
+/** Earliest future scheduled_time of pending messages of the account (retries, scheduled singles). */
+export async function nextScheduledAt(db: Knex, accountId: string): Promise<Date | null> {
+  const row = await db('messages').min({ t: 'scheduled_time' }).where({ account_id: accountId, status: 'pending' }).andWhere('scheduled_time', '>', db.fn.now(3)).first();
+  return row?.t ?? null;
+}

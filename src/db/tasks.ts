@@ -1,0 +1,148 @@
+import type { Knex } from 'knex';
+import type { TaskStatus } from '../domain/task-state';
+import type { SendWindow } from '../domain/throttle';
+import { parseJson, toJson } from './json';
+
+type Db = Knex | Knex.Transaction;
+
+export interface SendStrategy {
+  /** Messages per minute per sending account; 0 = unthrottled. */
+  rate_per_minute: number;
+  /** Random stretch of each interval, 0..1. */
+  jitter: number;
+  window?: SendWindow | null;
+  retry: { max_attempts: number; backoff_ms: number; backoff: 'fixed' | 'exponential' };
+  /** Consecutive send errors that pause the task; 0 = never. */
+  error_threshold: number;
+}
+
+export interface TaskRow {
+  id: string;
+  tenant_id: string;
+  creator_id: string;
+  task_name: string;
+  account_id: string;
+  account_ids: string[];
+  template_id: string | null;
+  message_content: { content: Record<string, unknown>; variables?: Record<string, unknown>; definitions?: unknown[] };
+  target_type: 'manual' | 'import' | 'group' | 'filter';
+  target_config: Record<string, unknown>;
+  send_strategy: SendStrategy;
+  priority: number;
+  scheduled_time: Date | null;
+  status: TaskStatus;
+  total_count: number;
+  sent_count: number;
+  success_count: number;
+  failed_count: number;
+  cancelled_count: number;
+  delivered_count: number;
+  skipped_count: number;
+  progress_percent: number;
+  start_time: Date | null;
+  end_time: Date | null;
+  estimated_duration: number | null;
+  error_message: string | null;
+  expansion_cursor: number;
+  expansion_done: boolean;
+  consecutive_errors: number;
+  target_errors: Array<{ line?: number; index?: number; error: string }>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function decodeTask(row: Record<string, unknown>): TaskRow {
+  return {
+    ...(row as unknown as TaskRow),
+    account_ids: parseJson(row.account_ids, [row.account_id as string]),
+    message_content: parseJson(row.message_content, { content: {} }),
+    target_config: parseJson(row.target_config, {}),
+    send_strategy: parseJson(row.send_strategy, {} as SendStrategy),
+    target_errors: parseJson(row.target_errors, []),
+    progress_percent: Number(row.progress_percent),
+    expansion_done: Boolean(row.expansion_done),
+  };
+}
+
+export async function insertTask(db: Db, row: Omit<TaskRow, 'status' | 'total_count' | 'sent_count' | 'success_count' | 'failed_count' | 'cancelled_count' | 'delivered_count' | 'skipped_count' | 'progress_percent' | 'start_time' | 'end_time' | 'estimated_duration' | 'error_message' | 'expansion_cursor' | 'expansion_done' | 'consecutive_errors' | 'target_errors' | 'created_at' | 'updated_at'>): Promise<void> {
+  await db('batch_send_tasks').insert({
+    ...row,
+    account_ids: toJson(row.account_ids),
+    message_content: toJson(row.message_content),
+    target_config: toJson(row.target_config),
+    send_strategy: toJson(row.send_strategy),
+  });
+}
+
+export async function findTask(db: Db, tenantId: string, id: string, opts: { forUpdate?: boolean } = {}): Promise<TaskRow | undefined> {
+  const q = db('batch_send_tasks').where({ tenant_id: tenantId, id }).first();
+  if (opts.forUpdate) q.forUpdate();
+  const row = await q;
+  return row ? decodeTask(row) : undefined;
+}
+
+/** Internal lookup by id only (workers act on ids taken from tenant-scoped rows). */
+export async function getTask(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<TaskRow | undefined> {
+  const q = db('batch_send_tasks').where({ id }).first();
+  if (opts.forUpdate) q.forUpdate();
+  const row = await q;
+  return row ? decodeTask(row) : undefined;
+}
+
+/** Conditional state change: only from one of `from`; returns whether it happened. */
+export async function transitionTask(db: Db, id: string, from: readonly TaskStatus[], to: TaskStatus, extra: Record<string, unknown> = {}): Promise<boolean> {
+  const n = await db('batch_send_tasks')
+    .where({ id })
+    .whereIn('status', from as TaskStatus[])
+    .update({ status: to, ...extra });
+  return n > 0;
+}
+
+export interface TaskFilters {
+  status?: TaskStatus;
+  account_id?: string;
+  q?: string;
+}
+
+export function taskListQuery(db: Knex, tenantId: string, f: TaskFilters): Knex.QueryBuilder {
+  const q = db('batch_send_tasks').where({ tenant_id: tenantId });
+  if (f.status) q.andWhere({ status: f.status });
+  if (f.account_id) q.andWhereRaw('JSON_CONTAINS(account_ids, JSON_QUOTE(?))', [f.account_id]);
+  if (f.q) q.andWhere('task_name', 'like', `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  return q;
+}
+
+/** Running tasks that send through `accountId` (the per-account sender's sources). */
+export async function runningTasksOfAccount(db: Db, tenantId: string, accountId: string): Promise<Array<Pick<TaskRow, 'id' | 'priority' | 'send_strategy'>>> {
+  const rows = await db('batch_send_tasks')
+    .select('id', 'priority', 'send_strategy')
+    .where({ tenant_id: tenantId, status: 'running' })
+    .andWhereRaw('JSON_CONTAINS(account_ids, JSON_QUOTE(?))', [accountId]);
+  return rows.map((r: Record<string, unknown>) => ({ id: r.id as string, priority: r.priority as number, send_strategy: parseJson(r.send_strategy, {} as SendStrategy) }));
+}
+
+/**
+ * Ends a running task whose messages are all terminal (and whose expansion is done). Returns the new
+ * status when this call ended it.
+ */
+export async function completeIfDone(db: Db, id: string): Promise<'completed' | 'failed' | null> {
+  const [res] = (await db.raw(
+    `UPDATE batch_send_tasks
+        SET status = IF(success_count = 0 AND failed_count > 0, 'failed', 'completed'),
+            end_time = NOW(3), progress_percent = 100.00, estimated_duration = 0
+      WHERE id = ? AND status = 'running' AND expansion_done = 1 AND sent_count + cancelled_count >= total_count`,
+    [id],
+  )) as [{ affectedRows: number }];
+  if (!res.affectedRows) return null;
+  const row = await db('batch_send_tasks').select('status').where({ id }).first();
+  return row.status;
+}
+
+/** Marks every not-yet-claimed message of the task cancelled and counts them. Call with the task row locked. */
+export async function cancelPendingMessages(db: Db, taskId: string): Promise<number> {
+  const [res] = (await db.raw(`UPDATE messages SET status = 'cancelled' WHERE batch_id = ? AND status = 'pending'`, [taskId])) as [{ affectedRows: number }];
+  if (res.affectedRows) {
+    await db('batch_send_tasks').where({ id: taskId }).update({ cancelled_count: db.raw('cancelled_count + ?', [res.affectedRows]) });
+  }
+  return res.affectedRows;
+}

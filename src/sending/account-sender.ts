@@ -1,0 +1,353 @@
+import type { AppContext } from '../context';
+import { claimMessages, nextScheduledAt, orphanedSending, singlesPriority, type ClaimedMessage } from '../db/messages';
+import { parseJson } from '../db/json';
+import { getTask, runningTasksOfAccount, type SendStrategy } from '../db/tasks';
+import {
+  capDay,
+  emissionIntervalMs,
+  isWithinWindow,
+  jitteredInterval,
+  msUntilNextLocalDay,
+  msUntilWindowOpens,
+  retryDelayMs,
+  shouldRetry,
+  type RetryPolicy,
+} from '../domain/throttle';
+import { isGatewayError } from '../gateway/errors';
+import type { MessageContent } from '../gateway/types';
+import { acquireLock, keys, senderRedis } from './redis-scripts';
+import type { SendOutcome } from './send-outcome';
+import type { StatusWriter } from './status-writer';
+
+/**
+ * The per-account sender: one "slice" of work on one account, run by a message-send job. Only the
+ * holder of the account's Redis lock sends for that account, so an account's pace, its offline state
+ * and its slowness concern its own slice only; other accounts' slices run in parallel jobs.
+ *
+ * A slice: re-sends what a dead sender left in `sending` (same idempotency key: the gateway dedupes),
+ * then repeatedly picks the highest-priority source with an open window (running tasks using this
+ * account, or single messages), takes daily-cap units and GCRA slots in Redis, claims that many
+ * messages (pending → sending), sends each at its slot, and hands results to the batched status writer.
+ */
+export interface SenderOptions {
+  /** How long one slice may run before handing over (ms). */
+  budgetMs: number;
+  /** Messages claimed at most per step. */
+  batchSize: number;
+  /** Parallel gateway calls per account when unthrottled. */
+  concurrency: number;
+  /** How far ahead GCRA slots may be reserved (ms). */
+  horizonMs: number;
+  lockTtlMs: number;
+  /** Pace of single messages when the account's config has no `rate_per_minute`. */
+  singlesRatePerMinute: number;
+  /** How long to wait before looking again at an account the gateway calls offline. */
+  offlineRecheckMs: number;
+}
+
+export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
+  budgetMs: 10_000,
+  batchSize: 500,
+  concurrency: 16,
+  horizonMs: 3_000,
+  lockTtlMs: 10_000,
+  singlesRatePerMinute: 60,
+  offlineRecheckMs: 5_000,
+};
+
+const SINGLES_RETRY: RetryPolicy = { maxAttempts: 3, backoffMs: 5_000, backoff: 'exponential' };
+
+export type SenderCtx = Pick<AppContext, 'db' | 'redis' | 'gateway' | 'config' | 'logger'>;
+
+export interface SliceResult {
+  sent: number;
+  /** Run another slice after this delay (short waits); long waits are left to the sweeper. */
+  continueInMs?: number;
+  /** Why the slice stopped (diagnostics, tests). */
+  reason: 'busy' | 'no_account' | 'offline' | 'drained' | 'budget' | 'window' | 'daily_cap' | 'lock_lost' | 'waiting_retry';
+}
+
+interface Source {
+  taskId: string | null;
+  priority: number;
+  ratePerMinute: number;
+  jitter: number;
+  retry: RetryPolicy;
+}
+
+interface AccountInfo {
+  id: string;
+  tenantId: string;
+  guid: string | null;
+  status: string;
+  config: { rate_per_minute?: number };
+  timezone: string;
+  maxDaily: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
+export function retryPolicyOf(s: Partial<SendStrategy> | undefined): RetryPolicy {
+  return {
+    maxAttempts: s?.retry?.max_attempts ?? 3,
+    backoffMs: s?.retry?.backoff_ms ?? 5_000,
+    backoff: s?.retry?.backoff ?? 'exponential',
+  };
+}
+
+async function loadAccount(ctx: SenderCtx, accountId: string): Promise<AccountInfo | null> {
+  const row = await ctx.db('wework_accounts as a')
+    .join('tenants as t', 't.id', 'a.tenant_id')
+    .select('a.id', 'a.tenant_id', 'a.guid', 'a.status', 'a.config', 't.timezone', 't.max_daily_messages', 't.status as tenant_status')
+    .where('a.id', accountId)
+    .first();
+  if (!row || row.tenant_status !== 'active') return null;
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    guid: row.guid,
+    status: row.status,
+    config: parseJson(row.config, {}),
+    timezone: row.timezone,
+    maxDaily: row.max_daily_messages,
+  };
+}
+
+export async function runAccountSlice(ctx: SenderCtx, writer: StatusWriter, accountId: string, opts: SenderOptions = DEFAULT_SENDER_OPTIONS): Promise<SliceResult> {
+  const prefix = ctx.config.redis.prefix;
+  const lock = await acquireLock(ctx.redis, keys.accountLock(prefix, accountId), opts.lockTtlMs);
+  if (!lock) return { sent: 0, reason: 'busy' };
+  try {
+    await ctx.redis.del(keys.sleep(prefix, accountId));
+    const account = await loadAccount(ctx, accountId);
+    if (!account) return { sent: 0, reason: 'no_account' };
+    if (account.status !== 'online' || !account.guid) return await idle(ctx, accountId, 'offline', opts.offlineRecheckMs);
+    return await new Slice(ctx, writer, account, opts, () => lock.lost).run();
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Marks the account as waiting so the sweeper leaves it alone until `ms` passed. */
+async function idle(ctx: SenderCtx, accountId: string, reason: SliceResult['reason'], ms: number): Promise<SliceResult> {
+  await ctx.redis.set(keys.sleep(ctx.config.redis.prefix, accountId), reason, 'PX', Math.max(1000, Math.min(ms, 60_000)));
+  return { sent: 0, reason };
+}
+
+class Slice {
+  private readonly started = Date.now();
+  private sent = 0;
+  private offline = false;
+  /** After a rate-limited answer, sends already scheduled in this step go back to pending untried. */
+  private rateLimitedUntil = 0;
+  private readonly r;
+  private readonly strategies = new Map<string, RetryPolicy>();
+
+  constructor(
+    private readonly ctx: SenderCtx,
+    private readonly writer: StatusWriter,
+    private readonly account: AccountInfo,
+    private readonly opts: SenderOptions,
+    private readonly lockLost: () => boolean,
+  ) {
+    this.r = senderRedis(ctx.redis);
+  }
+
+  private get prefix() {
+    return this.ctx.config.redis.prefix;
+  }
+
+  private outOfTime() {
+    return Date.now() - this.started >= this.opts.budgetMs;
+  }
+
+  async run(): Promise<SliceResult> {
+    // 1. Orphans: claimed by a sender that died before recording the outcome.
+    for (;;) {
+      if (this.lockLost()) return { sent: this.sent, reason: 'lock_lost' };
+      const orphans = await orphanedSending(this.ctx.db, this.account.id, this.opts.batchSize);
+      if (!orphans.length) break;
+      const rate = await this.orphanRate(orphans);
+      await this.sendPaced(orphans, rate, 0);
+      if (this.offline) return idle(this.ctx, this.account.id, 'offline', this.opts.offlineRecheckMs);
+      if (this.outOfTime()) return { sent: this.sent, continueInMs: 0, reason: 'budget' };
+    }
+
+    // 2. Fresh work, highest priority first.
+    let sources: Source[] = [];
+    let closedWaitMs = Number.POSITIVE_INFINITY;
+    let sourcesAt = 0;
+    const exhausted = new Set<string | null>();
+    for (;;) {
+      if (this.lockLost()) return { sent: this.sent, reason: 'lock_lost' };
+      if (this.outOfTime()) return { sent: this.sent, continueInMs: 0, reason: 'budget' };
+      if (Date.now() - sourcesAt > 2_000) {
+        ({ sources, closedWaitMs } = await this.loadSources());
+        sourcesAt = Date.now();
+        exhausted.clear();
+      }
+      const source = sources.find((s) => !exhausted.has(s.taskId));
+      if (!source) break;
+      const step = await this.step(source);
+      if (this.offline) return idle(this.ctx, this.account.id, 'offline', this.opts.offlineRecheckMs);
+      if (step === 'capped') {
+        return idle(this.ctx, this.account.id, 'daily_cap', msUntilNextLocalDay(new Date(), this.account.timezone));
+      }
+      if (step === 'empty') exhausted.add(source.taskId);
+      if (typeof step === 'number') {
+        if (Date.now() - this.started + step >= this.opts.budgetMs) return { sent: this.sent, continueInMs: step, reason: 'budget' };
+        await sleep(step);
+      }
+    }
+
+    // 3. Nothing claimable now: say when to look again.
+    const next = await nextScheduledAt(this.ctx.db, this.account.id);
+    const retryWait = next ? Math.max(0, next.getTime() - Date.now()) : Number.POSITIVE_INFINITY;
+    if (Number.isFinite(closedWaitMs) && closedWaitMs < retryWait) return idle(this.ctx, this.account.id, 'window', closedWaitMs);
+    if (Number.isFinite(retryWait)) {
+      if (retryWait <= 30_000) return { sent: this.sent, continueInMs: retryWait + 50, reason: 'waiting_retry' };
+      return idle(this.ctx, this.account.id, 'waiting_retry', retryWait);
+    }
+    return { sent: this.sent, reason: 'drained' };
+  }
+
+  private async loadSources(): Promise<{ sources: Source[]; closedWaitMs: number }> {
+    const now = new Date();
+    const tasks = await runningTasksOfAccount(this.ctx.db, this.account.tenantId, this.account.id);
+    const sources: Source[] = [];
+    let closedWaitMs = Number.POSITIVE_INFINITY;
+    for (const t of tasks) {
+      const s = t.send_strategy;
+      this.strategies.set(t.id, retryPolicyOf(s));
+      if (!isWithinWindow(s.window, now, this.account.timezone)) {
+        closedWaitMs = Math.min(closedWaitMs, msUntilWindowOpens(s.window, now, this.account.timezone));
+        continue;
+      }
+      sources.push({ taskId: t.id, priority: t.priority, ratePerMinute: s.rate_per_minute ?? 0, jitter: s.jitter ?? 0, retry: retryPolicyOf(s) });
+    }
+    const singles = await singlesPriority(this.ctx.db, this.account.id);
+    if (singles !== null) {
+      sources.push({ taskId: null, priority: singles, ratePerMinute: this.singlesRate(), jitter: 0, retry: SINGLES_RETRY });
+    }
+    sources.sort((a, b) => b.priority - a.priority);
+    return { sources, closedWaitMs };
+  }
+
+  private singlesRate(): number {
+    const r = Number(this.account.config.rate_per_minute);
+    return Number.isFinite(r) && r >= 0 ? r : this.opts.singlesRatePerMinute;
+  }
+
+  private async orphanRate(orphans: ClaimedMessage[]): Promise<number> {
+    const taskId = orphans[0].batch_id;
+    if (!taskId) return this.singlesRate();
+    const t = await getTask(this.ctx.db, taskId);
+    if (t) this.strategies.set(taskId, retryPolicyOf(t.send_strategy));
+    return t?.send_strategy.rate_per_minute ?? 0;
+  }
+
+  /** One claim-and-send step. Returns 'empty', 'capped', 'sent', or ms to wait for the next slot. */
+  private async step(source: Source): Promise<'empty' | 'capped' | 'sent' | number> {
+    const baseInterval = emissionIntervalMs(source.ratePerMinute);
+    const interval = baseInterval > 0 ? jitteredInterval(baseInterval, source.jitter, Math.random()) : 0;
+    const want = interval > 0 ? Math.min(this.opts.batchSize, Math.floor(this.opts.horizonMs / interval) + 1) : this.opts.batchSize;
+
+    // Daily cap units first (cheap to give back), then GCRA slots, then the rows.
+    const day = capDay(new Date(), this.account.timezone);
+    const capKey = keys.cap(this.prefix, this.account.tenantId, day);
+    const capped = await this.r.wwpCapReserve(capKey, this.account.maxDaily, want, 48 * 3600_000);
+    if (capped <= 0) return 'capped';
+
+    let slots = { granted: capped, firstOffset: 0, nextTat: '', tatKey: '' };
+    if (interval > 0) {
+      const tatKey = keys.throttle(this.prefix, this.account.id);
+      const [granted, firstOffset, waitMs, nextTat] = await this.r.wwpThrottleReserve(tatKey, interval, capped, this.opts.horizonMs);
+      if (granted <= 0) {
+        await this.r.decrby(capKey, capped);
+        return Math.max(1, Number(waitMs));
+      }
+      slots = { granted: Number(granted), firstOffset: Number(firstOffset), nextTat, tatKey };
+      if (slots.granted < capped) await this.r.decrby(capKey, capped - slots.granted);
+    }
+
+    const rows = await claimMessages(this.ctx.db, this.account.id, source.taskId, slots.granted);
+    const unused = slots.granted - rows.length;
+    if (unused > 0) {
+      await this.r.decrby(capKey, unused);
+      if (slots.tatKey) await this.r.wwpThrottleRefund(slots.tatKey, slots.nextTat, String(Number(slots.nextTat) - unused * interval));
+    }
+    if (!rows.length) return 'empty';
+    for (const m of rows) if (m.batch_id) this.strategies.set(m.batch_id, source.retry);
+    await this.sendPaced(rows, 0, slots.firstOffset, interval);
+    return 'sent';
+  }
+
+  /**
+   * Sends `rows`, each at its GCRA slot when paced (`interval` given, or taken from `rate` for orphans),
+   * otherwise up to `concurrency` at a time; waits until every result is durably written.
+   */
+  private async sendPaced(rows: ClaimedMessage[], rate: number, firstOffset: number, interval = 0): Promise<void> {
+    if (!interval && rate > 0) {
+      // Orphans: reserve their slots like fresh messages (no cap: they were counted when first claimed).
+      const tatKey = keys.throttle(this.prefix, this.account.id);
+      const iv = emissionIntervalMs(rate);
+      const [granted, offset, waitMs] = await this.r.wwpThrottleReserve(tatKey, iv, rows.length, Math.max(this.opts.horizonMs, rows.length * iv));
+      if (Number(granted) <= 0) await sleep(Number(waitMs));
+      interval = iv;
+      firstOffset = Number(offset);
+    }
+    const start = Date.now();
+    const writes: Promise<void>[] = [];
+    const sendAt = async (m: ClaimedMessage, at: number) => {
+      if (at > 0) await sleep(start + at - Date.now());
+      const skip = this.offline || Date.now() < this.rateLimitedUntil;
+      const outcome = skip ? ({ kind: 'requeue' } as SendOutcome) : await this.sendOne(m);
+      if (outcome.kind === 'sent') this.sent += 1;
+      writes.push(this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome }));
+    };
+    if (interval > 0) {
+      await Promise.all(rows.map((m, i) => sendAt(m, firstOffset + i * interval)));
+    } else {
+      let next = 0;
+      const lane = async () => {
+        while (next < rows.length) await sendAt(rows[next++], 0);
+      };
+      await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, lane));
+    }
+    await Promise.all(writes);
+  }
+
+  private async sendOne(m: ClaimedMessage): Promise<SendOutcome> {
+    try {
+      const res = await this.ctx.gateway.sendMessage({
+        guid: this.account.guid!,
+        conversationId: m.conversation_id,
+        content: m.content as unknown as MessageContent,
+        idempotencyKey: m.id,
+      });
+      return { kind: 'sent', gatewayMessageId: res.gatewayMessageId };
+    } catch (err) {
+      const kind = isGatewayError(err) ? err.kind : 'retryable';
+      const code = isGatewayError(err) ? err.code : 'internal_error';
+      const message = (err as Error).message ?? String(err);
+      if (kind === 'account_offline') {
+        this.offline = true;
+        return { kind: 'requeue' };
+      }
+      if (kind === 'rate_limited') {
+        // The gateway knows better: nothing for this account before its retry-after.
+        const wait = isGatewayError(err) && err.retryAfterMs !== undefined ? err.retryAfterMs : 1000;
+        this.rateLimitedUntil = Date.now() + wait;
+        await this.r.wwpThrottleBackoff(keys.throttle(this.prefix, this.account.id), wait).catch(() => undefined);
+        return { kind: 'requeue' };
+      }
+      if (kind === 'permanent') return { kind: 'failed', errorCode: code, errorMessage: message };
+      const policy = (m.batch_id && this.strategies.get(m.batch_id)) || SINGLES_RETRY;
+      const attempt = m.retry_count + 1;
+      if (shouldRetry(policy, attempt)) {
+        return { kind: 'retry', retryAt: new Date(Date.now() + retryDelayMs(policy, attempt)), errorCode: code, errorMessage: message };
+      }
+      return { kind: 'failed', errorCode: code, errorMessage: `${message} (after ${attempt} attempts)` };
+    }
+  }
+}

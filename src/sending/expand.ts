@@ -1,0 +1,165 @@
+import type { AppContext } from '../context';
+import { insertMessagesIgnore, type NewMessage } from '../db/messages';
+import { getTask, type TaskRow } from '../db/tasks';
+import { toJson } from '../db/json';
+import { renderContent, type VariableDefinition } from '../domain/template-render';
+import { AppError, InvalidTransitionError } from '../errors';
+import { applyTaskAction } from './task-control';
+import { kickAccounts } from './kicks';
+import { acquireLock, keys } from './redis-scripts';
+import { emitTaskStatus, publishProgress } from './task-events';
+import { finishIfDone } from './task-outcomes';
+import { accountFor, CsvHeaderError, ImportFileMissing, messageIdFor, readTargets, type SourceRecord, type TargetProblem } from './targets';
+
+/**
+ * Turns a task's targets into `messages` rows (batch_id = task) in chunks. Each chunk is one
+ * transaction: a multi-row INSERT IGNORE of rows with deterministic ids (task + dedupe key) and
+ * created_at = task start, plus the new cursor and counters. A crash re-runs at most one uncommitted
+ * chunk, whose rows either were not written or are ignored: no target is lost or doubled.
+ */
+export type ExpandCtx = Pick<AppContext, 'db' | 'redis' | 'storage' | 'queues' | 'realtime' | 'config' | 'logger'>;
+
+export const EXPAND_CHUNK = 1000;
+const MAX_REPORTED_PROBLEMS = 200;
+
+export async function expandTask(ctx: ExpandCtx, taskId: string, opts: { chunkSize?: number } = {}): Promise<'done' | 'busy' | 'stopped' | 'missing'> {
+  const lock = await acquireLock(ctx.redis, keys.expandLock(ctx.config.redis.prefix, taskId), 30_000);
+  if (!lock) return 'busy';
+  try {
+    let task = await getTask(ctx.db, taskId);
+    if (!task) return 'missing';
+    if (task.status === 'created' && task.scheduled_time && task.scheduled_time.getTime() <= Date.now()) {
+      // The scheduled start (this job was delayed until then); a manual start may have come first.
+      await applyTaskAction(ctx, task.tenant_id, task.id, 'start').catch((err) => {
+        if (!(err instanceof InvalidTransitionError)) throw err;
+      });
+      task = (await getTask(ctx.db, taskId))!;
+    }
+    if (task.expansion_done) return 'done';
+    if (task.status !== 'running' && task.status !== 'paused') return 'stopped';
+    try {
+      return await expandFrom(ctx, task, opts.chunkSize ?? EXPAND_CHUNK, () => lock.lost);
+    } catch (err) {
+      if (err instanceof ImportFileMissing || err instanceof CsvHeaderError || err instanceof AppError) {
+        await failTask(ctx, task, `target expansion failed: ${(err as Error).message}`);
+        return 'stopped';
+      }
+      throw err;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+async function failTask(ctx: ExpandCtx, task: TaskRow, message: string): Promise<void> {
+  await ctx.db.transaction(async (trx) => {
+    const n = await trx('batch_send_tasks').where({ id: task.id }).whereIn('status', ['created', 'running', 'paused']).update({ status: 'failed', error_message: message, end_time: trx.fn.now(3) });
+    if (n) await trx.raw(`UPDATE messages SET status = 'cancelled' WHERE batch_id = ? AND status = 'pending'`, [task.id]);
+  });
+  emitTaskStatus(ctx, task.tenant_id, task.id, 'failed', { error_message: message });
+}
+
+interface Prepared {
+  definitions: VariableDefinition[];
+  content: Record<string, unknown>;
+  commonValues: Record<string, unknown>;
+  createdAt: Date;
+}
+
+function prepare(task: TaskRow): Prepared {
+  return {
+    definitions: (task.message_content.definitions ?? []) as VariableDefinition[],
+    content: task.message_content.content,
+    commonValues: task.message_content.variables ?? {},
+    createdAt: task.start_time ?? task.created_at,
+  };
+}
+
+async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lockLost: () => boolean): Promise<'done' | 'stopped'> {
+  const p = prepare(task);
+  let position = task.expansion_cursor;
+  let rows: NewMessage[] = [];
+  let problems: TargetProblem[] = [];
+  let consumed = 0;
+
+  const commit = async (): Promise<boolean> => {
+    const chunkRows = rows;
+    const chunkProblems = problems;
+    const newPosition = position + consumed;
+    rows = [];
+    problems = [];
+    consumed = 0;
+    const outcome = await ctx.db.transaction(async (trx) => {
+      const current = await trx('batch_send_tasks').select('status', 'expansion_cursor', 'target_errors').where({ id: task.id }).forUpdate().first();
+      if (!current || (current.status !== 'running' && current.status !== 'paused')) return 'stopped' as const;
+      if (current.expansion_cursor !== position) return 'stopped' as const; // someone else advanced it: their run wins
+      const inserted = await insertMessagesIgnore(trx, chunkRows);
+      const reported = current.target_errors ? (typeof current.target_errors === 'string' ? JSON.parse(current.target_errors) : current.target_errors) : [];
+      const merged = [...reported, ...chunkProblems].slice(0, MAX_REPORTED_PROBLEMS);
+      await trx('batch_send_tasks')
+        .where({ id: task.id })
+        .update({
+          expansion_cursor: newPosition,
+          total_count: trx.raw('total_count + ?', [inserted]),
+          skipped_count: trx.raw('skipped_count + ?', [chunkRows.length - inserted + chunkProblems.length]),
+          target_errors: toJson(merged),
+        });
+      return current.status as 'running' | 'paused';
+    });
+    if (outcome === 'stopped') return false;
+    position = newPosition;
+    if (outcome === 'running') await kickAccounts(ctx, new Set(chunkRows.map((r) => r.account_id)));
+    await publishProgress(ctx, task.id);
+    return true;
+  };
+
+  for await (const rec of readTargets(ctx, task, position) as AsyncIterable<SourceRecord>) {
+    consumed += 1;
+    const index = position + consumed - 1;
+    if (rec.problem) {
+      problems.push(rec.problem.line !== undefined ? rec.problem : { ...rec.problem, index });
+    } else {
+      const t = rec.target;
+      const accountId = t.accountId && task.account_ids.includes(t.accountId) ? t.accountId : t.accountId ? null : accountFor(t.conversationId, task.account_ids);
+      if (!accountId) {
+        problems.push({ index, error: `account ${t.accountId} is not a sending account of this task` });
+      } else {
+        try {
+          const rendered = renderContent(p.content, p.definitions, { ...(p.commonValues as Record<string, string>), ...t.variables });
+          const dedupeKey = task.target_type === 'group' || task.target_type === 'filter' ? `${accountId}/${t.conversationId}` : t.conversationId;
+          rows.push({
+            id: messageIdFor(task.id, dedupeKey),
+            tenant_id: task.tenant_id,
+            account_id: accountId,
+            conversation_id: t.conversationId,
+            message_type: String(p.content.type),
+            content: JSON.stringify(rendered.content),
+            template_id: task.template_id,
+            batch_id: task.id,
+            priority: task.priority,
+            scheduled_time: null,
+            created_at: p.createdAt,
+          });
+        } catch (err) {
+          problems.push({ index, error: (err as Error).message });
+        }
+      }
+    }
+    if (consumed >= chunkSize) {
+      if (lockLost() || !(await commit())) return 'stopped';
+    }
+  }
+  if (consumed > 0 && (lockLost() || !(await commit()))) return 'stopped';
+
+  // All targets are rows now: total is exact by construction; recount anyway as the final word.
+  const status = await ctx.db.transaction(async (trx) => {
+    const current = await trx('batch_send_tasks').select('status').where({ id: task.id }).forUpdate().first();
+    if (!current || (current.status !== 'running' && current.status !== 'paused')) return null;
+    await trx.raw(`UPDATE batch_send_tasks SET expansion_done = 1, total_count = (SELECT COUNT(*) FROM messages WHERE batch_id = ?) WHERE id = ?`, [task.id, task.id]);
+    return current.status as string;
+  });
+  if (!status) return 'stopped';
+  await finishIfDone(ctx, task.id, task.tenant_id);
+  await publishProgress(ctx, task.id, { force: true });
+  return 'done';
+}

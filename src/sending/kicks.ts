@@ -1,0 +1,42 @@
+import type { AppContext } from '../context';
+import { QUEUE } from '../queues/names';
+
+/** Payload of a message-send job: "look at this account's queue of messages". */
+export interface AccountSliceJob {
+  accountId: string;
+}
+
+export const SLICE_JOB = 'account-slice';
+
+/**
+ * Asks a sender to work on an account. Kicks within the same half second share one job id, so a burst
+ * of kicks (expansion chunks, many single messages) is one job; a sender that finds the account busy
+ * exits at once, because whoever holds the account lock drains it.
+ */
+export async function kickAccounts(ctx: Pick<AppContext, 'queues'>, accountIds: Iterable<string>, delayMs = 0, kind: 'kick' | 'continue' = 'kick'): Promise<void> {
+  const ids = [...new Set(accountIds)];
+  if (!ids.length) return;
+  const bucket = Math.floor((Date.now() + delayMs) / 500);
+  await ctx.queues.get(QUEUE.messageSend).addBulk(
+    ids.map((accountId) => ({
+      name: SLICE_JOB,
+      data: { accountId } satisfies AccountSliceJob,
+      opts: { jobId: `${kind === 'continue' ? 'cont' : 'acct'}-${accountId}-${bucket}`, delay: delayMs > 0 ? delayMs : undefined, removeOnComplete: true, removeOnFail: true },
+    })),
+  );
+}
+
+export interface ExpandJob {
+  taskId: string;
+}
+
+export async function enqueueExpansion(ctx: Pick<AppContext, 'queues'>, taskId: string, delayMs = 0): Promise<void> {
+  await ctx.queues.get(QUEUE.taskExpand).add('expand', { taskId } satisfies ExpandJob, {
+    jobId: `expand-${taskId}-${Math.floor((Date.now() + delayMs) / 1000)}`,
+    delay: delayMs > 0 ? delayMs : undefined,
+    removeOnComplete: true,
+    removeOnFail: true,
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 2000 },
+  });
+}

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import { redisKey } from '../redis';
+
+/**
+ * Redis state of the sender, all under the platform prefix: per-account GCRA pacing, the tenant daily
+ * cap counter and per-account locks. Times come from Redis (`TIME`) so every process shares one clock.
+ */
+
+/**
+ * throttleReserve — GCRA slot reservation (same arithmetic as reserveSlots in src/domain/throttle.ts).
+ * KEYS[1] theoretical arrival time (ms). ARGV[1] interval ms, ARGV[2] wanted slots, ARGV[3] horizon ms.
+ * Returns {granted, firstOffsetMs (first slot relative to now), waitMs, nextTat, now}.
+ */
+const THROTTLE_RESERVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local horizon = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = math.max(tat, now)
+local limit = now + horizon
+if start > limit then
+  return {0, start - now, start - limit, tostring(start), tostring(now)}
+end
+local granted = math.min(want, math.floor((limit - start) / interval) + 1)
+local nextTat = start + granted * interval
+redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.floor(nextTat - now + 60000))
+return {granted, start - now, 0, tostring(nextTat), tostring(now)}`;
+
+/** throttleRefund — gives back unused slots if nobody reserved after us. KEYS[1]; ARGV[1] expected tat, ARGV[2] new tat. */
+const THROTTLE_REFUND = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0`;
+
+/** throttleBackoff — no slot before now + ARGV[1] ms (the gateway said rate limited). KEYS[1]. */
+const THROTTLE_BACKOFF = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local want = now + tonumber(ARGV[1])
+if want > tat then redis.call('SET', KEYS[1], tostring(want), 'PX', tonumber(ARGV[1]) + 60000) end
+return want - now`;
+
+/** capReserve — takes up to ARGV[2] of the daily cap ARGV[1]; KEYS[1] the tenant-day counter, ARGV[3] ttl ms. */
+const CAP_RESERVE = `
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local g = math.max(0, math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used))
+if g > 0 then
+  redis.call('INCRBY', KEYS[1], g)
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return g`;
+
+/** lockRenew / lockRelease — only the token holder may extend or delete. */
+const LOCK_RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const LOCK_RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+interface SenderCommands {
+  wwpThrottleReserve(key: string, interval: number, want: number, horizon: number): Promise<[number, number, number, string, string]>;
+  wwpThrottleRefund(key: string, expected: string, next: string): Promise<number>;
+  wwpThrottleBackoff(key: string, ms: number): Promise<number>;
+  wwpCapReserve(key: string, cap: number, want: number, ttlMs: number): Promise<number>;
+  wwpLockRenew(key: string, token: string, ttlMs: number): Promise<number>;
+  wwpLockRelease(key: string, token: string): Promise<number>;
+}
+
+const defined = new WeakSet<Redis>();
+
+export function senderRedis(redis: Redis): Redis & SenderCommands {
+  if (!defined.has(redis)) {
+    redis.defineCommand('wwpThrottleReserve', { numberOfKeys: 1, lua: THROTTLE_RESERVE });
+    redis.defineCommand('wwpThrottleRefund', { numberOfKeys: 1, lua: THROTTLE_REFUND });
+    redis.defineCommand('wwpThrottleBackoff', { numberOfKeys: 1, lua: THROTTLE_BACKOFF });
+    redis.defineCommand('wwpCapReserve', { numberOfKeys: 1, lua: CAP_RESERVE });
+    redis.defineCommand('wwpLockRenew', { numberOfKeys: 1, lua: LOCK_RENEW });
+    redis.defineCommand('wwpLockRelease', { numberOfKeys: 1, lua: LOCK_RELEASE });
+    defined.add(redis);
+  }
+  return redis as Redis & SenderCommands;
+}
+
+export const keys = {
+  throttle: (prefix: string, accountId: string) => redisKey(prefix, 'send', 'tat', accountId),
+  cap: (prefix: string, tenantId: string, day: string) => redisKey(prefix, 'send', 'cap', tenantId, day),
+  accountLock: (prefix: string, accountId: string) => redisKey(prefix, 'send', 'lock', accountId),
+  expandLock: (prefix: string, taskId: string) => redisKey(prefix, 'expand', 'lock', taskId),
+  sleep: (prefix: string, accountId: string) => redisKey(prefix, 'send', 'sleep', accountId),
+  progressGate: (prefix: string, taskId: string) => redisKey(prefix, 'progress', 'gate', taskId),
+  progressSample: (prefix: string, taskId: string) => redisKey(prefix, 'progress', 'sample', taskId),
+  sweepLock: (prefix: string) => redisKey(prefix, 'send', 'sweep'),
+};
+
+/** A Redis lock held while work runs, renewed in the background; `lost` turns true if renewal fails. */
+export interface HeldLock {
+  readonly lost: boolean;
+  release(): Promise<void>;
+}
+
+export async function acquireLock(redis: Redis, key: string, ttlMs: number): Promise<HeldLock | null> {
+  const r = senderRedis(redis);
+  const token = randomBytes(12).toString('hex');
+  const ok = await r.set(key, token, 'PX', ttlMs, 'NX');
+  if (ok !== 'OK') return null;
+  let lost = false;
+  const timer = setInterval(() => {
+    r.wwpLockRenew(key, token, ttlMs).then(
+      (n) => {
+        if (!n) lost = true;
+      },
+      () => undefined,
+    );
+  }, Math.max(200, Math.floor(ttlMs / 3)));
+  timer.unref();
+  return {
+    get lost() {
+      return lost;
+    },
+    async release() {
+      clearInterval(timer);
+      await r.wwpLockRelease(key, token).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,16 @@
+/** What became of one send attempt; the status writer turns a batch of these into few multi-row UPDATEs. */
+export type SendOutcome =
+  | { kind: 'sent'; gatewayMessageId: string }
+  /** Try again later (retryable error within policy): back to pending with a due time; counts as an error. */
+  | { kind: 'retry'; retryAt: Date; errorCode: string; errorMessage: string }
+  /** Not the message's fault (account offline, rate limited): back to pending as is; not an error. */
+  | { kind: 'requeue' }
+  | { kind: 'failed'; errorCode: string; errorMessage: string };
+
+export interface SendResult {
+  id: string;
+  createdAt: Date;
+  taskId: string | null;
+  tenantId: string;
+  outcome: SendOutcome;
+}

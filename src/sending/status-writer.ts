@@ -1,0 +1,191 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../logger';
+import type { SendResult } from './send-outcome';
+
+/**
+ * Buffers send results from every sender of the process and writes them in multi-row UPDATEs (up to
+ * `maxBatch` rows, or whatever arrived within `maxDelayMs`). Each UPDATE is conditional on
+ * `status = 'sending'`, and the task counters move by exactly the rows it changed, in the same
+ * transaction, so counters stay exact even if a result is written twice or a message was re-claimed.
+ */
+export interface FlushedTasks {
+  /** Tasks touched by the flush: tenant (for events) and the last error seen (for the pause reason). */
+  tasks: Map<string, { tenantId: string; lastError?: string }>;
+}
+
+export type AfterFlush = (flushed: FlushedTasks) => Promise<void>;
+
+interface Pending {
+  result: SendResult;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+const IS_ERROR = new Set(['retry', 'failed']);
+
+export class StatusWriter {
+  private buffer: Pending[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly logger: Logger,
+    private readonly afterFlush: AfterFlush,
+    private readonly opts: { maxBatch: number; maxDelayMs: number } = { maxBatch: 500, maxDelayMs: 20 },
+  ) {}
+
+  /** Resolves once the result is durably written. */
+  record(result: SendResult): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('status writer closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.buffer.push({ result, resolve, reject });
+      if (this.buffer.length >= this.opts.maxBatch) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.opts.maxDelayMs);
+    });
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    // Flushes run one after another; each takes what is buffered when it starts.
+    this.flushing = this.flushing.then(() => this.flushOnce());
+  }
+
+  private async flushOnce(): Promise<void> {
+    while (this.buffer.length) {
+      const batch = this.buffer.splice(0, this.opts.maxBatch);
+      try {
+        const flushed = await withDeadlockRetry(() => this.db.transaction((trx) => writeResults(trx, batch.map((p) => p.result))));
+        batch.forEach((p) => p.resolve());
+        await this.afterFlush(flushed).catch((err) => this.logger.warn({ err }, 'after-flush hook failed'));
+      } catch (err) {
+        this.logger.error({ err }, 'status flush failed; messages stay in sending and are re-sent with the same key');
+        batch.forEach((p) => p.reject(err));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.kick();
+    await this.flushing;
+    this.closed = true;
+  }
+}
+
+async function withDeadlockRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i += 1) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (i >= attempts || (code !== 'ER_LOCK_DEADLOCK' && code !== 'ER_LOCK_WAIT_TIMEOUT')) throw err;
+      await new Promise((r) => setTimeout(r, 20 * i));
+    }
+  }
+}
+
+type Trx = Knex.Transaction;
+
+async function exec(trx: Trx, sql: string, bindings: unknown[]): Promise<number> {
+  const [res] = (await trx.raw(sql, bindings as Knex.RawBinding[])) as [{ affectedRows: number }];
+  return res.affectedRows;
+}
+
+function idFilter(rows: SendResult[]): { sql: string; bindings: unknown[] } {
+  const times = [...new Set(rows.map((r) => r.createdAt.getTime()))].map((t) => new Date(t));
+  return {
+    sql: `id IN (${rows.map(() => '?').join(',')}) AND created_at IN (${times.map(() => '?').join(',')}) AND status = 'sending'`,
+    bindings: [...rows.map((r) => r.id), ...times],
+  };
+}
+
+/** CASE id WHEN … THEN … END for a per-row value. */
+function caseOf(rows: SendResult[], value: (r: SendResult) => unknown): { sql: string; bindings: unknown[] } {
+  const bindings: unknown[] = [];
+  for (const r of rows) bindings.push(r.id, value(r));
+  return { sql: `CASE id ${rows.map(() => 'WHEN ? THEN ?').join(' ')} END`, bindings };
+}
+
+export async function writeResults(trx: Trx, results: SendResult[]): Promise<FlushedTasks> {
+  // One message may appear twice in a batch (a re-sent orphan); the first result wins.
+  const seen = new Set<string>();
+  const unique = results.filter((r) => (seen.has(r.id) ? false : (seen.add(r.id), true)));
+  const byKind = (k: string) => unique.filter((r) => r.outcome.kind === k);
+  const counts = new Map<string, { sent: number; failed: number }>();
+  const bump = (taskId: string | null, key: 'sent' | 'failed', n: number) => {
+    if (!taskId || !n) return;
+    const c = counts.get(taskId) ?? { sent: 0, failed: 0 };
+    c[key] += n;
+    counts.set(taskId, c);
+  };
+  const groupByTask = (rows: SendResult[]) => {
+    const m = new Map<string | null, SendResult[]>();
+    for (const r of rows) m.set(r.taskId, [...(m.get(r.taskId) ?? []), r]);
+    return m;
+  };
+
+  for (const [taskId, rows] of groupByTask(byKind('sent'))) {
+    const f = idFilter(rows);
+    const ids = caseOf(rows, (r) => (r.outcome as { gatewayMessageId: string }).gatewayMessageId);
+    const n = await exec(
+      trx,
+      `UPDATE messages SET status = 'sent', wework_msg_id = ${ids.sql}, send_time = NOW(3), error_code = NULL, error_message = NULL WHERE ${f.sql}`,
+      [...ids.bindings, ...f.bindings],
+    );
+    bump(taskId, 'sent', n);
+  }
+  for (const [taskId, rows] of groupByTask(byKind('failed'))) {
+    const f = idFilter(rows);
+    const codes = caseOf(rows, (r) => (r.outcome as { errorCode: string }).errorCode.slice(0, 50));
+    const msgs = caseOf(rows, (r) => (r.outcome as { errorMessage: string }).errorMessage.slice(0, 2000));
+    const n = await exec(
+      trx,
+      `UPDATE messages SET status = 'failed', error_code = ${codes.sql}, error_message = ${msgs.sql}, retry_count = retry_count + 1 WHERE ${f.sql}`,
+      [...codes.bindings, ...msgs.bindings, ...f.bindings],
+    );
+    bump(taskId, 'failed', n);
+  }
+  const retries = byKind('retry');
+  if (retries.length) {
+    const f = idFilter(retries);
+    const at = caseOf(retries, (r) => (r.outcome as { retryAt: Date }).retryAt);
+    const codes = caseOf(retries, (r) => (r.outcome as { errorCode: string }).errorCode.slice(0, 50));
+    const msgs = caseOf(retries, (r) => (r.outcome as { errorMessage: string }).errorMessage.slice(0, 2000));
+    await exec(
+      trx,
+      `UPDATE messages SET status = 'pending', scheduled_time = ${at.sql}, error_code = ${codes.sql}, error_message = ${msgs.sql}, retry_count = retry_count + 1 WHERE ${f.sql}`,
+      [...at.bindings, ...codes.bindings, ...msgs.bindings, ...f.bindings],
+    );
+  }
+  const requeues = byKind('requeue');
+  if (requeues.length) {
+    const f = idFilter(requeues);
+    await exec(trx, `UPDATE messages SET status = 'pending' WHERE ${f.sql}`, f.bindings);
+  }
+
+  // Counters and the consecutive-error streak, tasks in id order (same lock order in every process).
+  const tasks: FlushedTasks['tasks'] = new Map();
+  const taskIds = [...new Set(unique.map((r) => r.taskId).filter((t): t is string => t !== null))].sort();
+  for (const taskId of taskIds) {
+    const rows = unique.filter((r) => r.taskId === taskId);
+    const lastErr = [...rows].reverse().find((r) => IS_ERROR.has(r.outcome.kind))?.outcome as { errorCode: string; errorMessage: string } | undefined;
+    tasks.set(taskId, { tenantId: rows[0].tenantId, lastError: lastErr ? `${lastErr.errorCode}: ${lastErr.errorMessage}` : undefined });
+    const c = counts.get(taskId) ?? { sent: 0, failed: 0 };
+    let lastSuccess = -1;
+    rows.forEach((r, i) => {
+      if (r.outcome.kind === 'sent') lastSuccess = i;
+    });
+    const errorsAfter = rows.slice(lastSuccess + 1).filter((r) => IS_ERROR.has(r.outcome.kind)).length;
+    await exec(
+      trx,
+      `UPDATE batch_send_tasks SET sent_count = sent_count + ?, success_count = success_count + ?, failed_count = failed_count + ?,
+         consecutive_errors = IF(?, ?, consecutive_errors + ?) WHERE id = ?`,
+      [c.sent + c.failed, c.sent, c.failed, lastSuccess >= 0 ? 1 : 0, errorsAfter, errorsAfter, taskId],
+    );
+  }
+  return { tasks };
+}

@@ -1,0 +1,94 @@
+import type { AppContext } from '../context';
+import { completeIfDone } from '../db/tasks';
+import { InvalidTransitionError } from '../errors';
+import { enqueueExpansion, kickAccounts } from './kicks';
+import { keys } from './redis-scripts';
+import { applyTaskAction } from './task-control';
+import { emitTaskStatus, publishProgress } from './task-events';
+
+type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 'logger'>;
+
+/**
+ * The safety net that makes every crash and every lost kick recoverable, run every few seconds by one
+ * worker process at a time (a Redis lock per interval). MySQL is the truth; this re-derives work from it:
+ * - tasks whose scheduled start passed are started;
+ * - running tasks whose expansion is unfinished and nobody expands are re-queued (resume from cursor);
+ * - running tasks whose messages are all terminal are ended;
+ * - online accounts with pending or orphaned `sending` messages get a sender (unless one holds the
+ *   account, or it is waiting for a window, the daily cap or the gateway).
+ */
+export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions: number; ended: number; kicked: number }> {
+  const prefix = ctx.config.redis.prefix;
+  const stats = { started: 0, expansions: 0, ended: 0, kicked: 0 };
+
+  const due = await ctx.db('batch_send_tasks').select('id', 'tenant_id').where({ status: 'created' }).andWhere('scheduled_time', '<=', ctx.db.fn.now(3)).limit(100);
+  for (const t of due) {
+    try {
+      await applyTaskAction(ctx, t.tenant_id, t.id, 'start');
+      stats.started += 1;
+    } catch (err) {
+      if (!(err instanceof InvalidTransitionError)) throw err;
+    }
+  }
+
+  const unexpanded = await ctx.db('batch_send_tasks').select('id').whereIn('status', ['running', 'paused']).andWhere({ expansion_done: 0 }).limit(500);
+  for (const t of unexpanded) {
+    if (!(await ctx.redis.exists(keys.expandLock(prefix, t.id)))) {
+      await enqueueExpansion(ctx, t.id);
+      stats.expansions += 1;
+    }
+  }
+
+  const running = await ctx.db('batch_send_tasks')
+    .select('id', 'tenant_id')
+    .where({ status: 'running', expansion_done: 1 })
+    .andWhereRaw('sent_count + cancelled_count >= total_count')
+    .limit(500);
+  for (const t of running) {
+    const ended = await completeIfDone(ctx.db, t.id);
+    if (ended) {
+      emitTaskStatus(ctx, t.tenant_id, t.id, ended);
+      await publishProgress(ctx, t.id, { force: true });
+      stats.ended += 1;
+    }
+  }
+
+  const accounts: string[] = await ctx.db('wework_accounts as a')
+    .where('a.status', 'online')
+    .whereExists((q) => q.select(ctx.db.raw('1')).from('messages as m').whereRaw('m.account_id = a.id').whereIn('m.status', ['pending', 'sending']))
+    .pluck('a.id');
+  if (accounts.length) {
+    const pipe = ctx.redis.pipeline();
+    for (const id of accounts) pipe.exists(keys.sleep(prefix, id)).exists(keys.accountLock(prefix, id));
+    const res = (await pipe.exec()) ?? [];
+    const idle = accounts.filter((_, i) => !res[2 * i]?.[1] && !res[2 * i + 1]?.[1]);
+    await kickAccounts(ctx, idle);
+    stats.kicked = idle.length;
+  }
+  return stats;
+}
+
+/** Runs `sweepOnce` every `intervalMs` in this process when it wins the interval's lock. */
+export function startSweeper(ctx: Ctx, intervalMs = 3_000): { stop(): Promise<void> } {
+  let running: Promise<unknown> | null = null;
+  const tick = () => {
+    if (running) return;
+    running = (async () => {
+      const won = await ctx.redis.set(keys.sweepLock(ctx.config.redis.prefix), '1', 'PX', Math.max(500, intervalMs - 200), 'NX');
+      if (won === 'OK') await sweepOnce(ctx);
+    })()
+      .catch((err) => ctx.logger.warn({ err }, 'send sweeper failed'))
+      .finally(() => {
+        running = null;
+      });
+  };
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  setImmediate(tick);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import type { AppContext } from '../context';
+import type { TaskRow } from '../db/tasks';
+import type { VariableValues } from '../domain/template-render';
+
+/**
+ * Where a task's targets come from, as one ordered stream of source records: each record advances the
+ * position by one whether it is a good target or a reported problem, so `expansion_cursor` (a
+ * position) resumes exactly where the last committed chunk ended.
+ */
+export interface Target {
+  conversationId: string;
+  /** Set when the source fixes the account (group/filter conversations, or an import column). */
+  accountId?: string;
+  variables: VariableValues;
+}
+
+export interface TargetProblem {
+  line?: number;
+  index?: number;
+  error: string;
+}
+
+export type SourceRecord = { target: Target; problem?: undefined } | { target?: undefined; problem: TargetProblem };
+
+export const MAX_CONVERSATION_ID = 100;
+
+export interface ManualTargetConfig {
+  targets: Array<{ conversation_id: string; account_id?: string; variables?: VariableValues }>;
+}
+
+export interface ImportTargetConfig {
+  file_id: string;
+}
+
+export interface FilterTargetConfig {
+  conversation_type?: 'private' | 'group';
+  tags?: string[];
+  last_message_after?: string;
+  last_message_before?: string;
+}
+
+/** Message id for a target: a UUID derived from the task and the target's dedupe key, so re-expansion hits the same row. */
+export function messageIdFor(taskId: string, dedupeKey: string): string {
+  const h = createHash('sha256').update(taskId).update('\n').update(dedupeKey).digest('hex');
+  // UUID layout with version 8 (custom) and the RFC 4122 variant.
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Deterministic account for a target that does not name one. */
+export function accountFor(conversationId: string, accounts: readonly string[]): string {
+  const h = createHash('sha1').update(conversationId).digest();
+  return accounts[h.readUInt32BE(0) % accounts.length];
+}
+
+export async function* readTargets(ctx: Pick<AppContext, 'db' | 'storage'>, task: TaskRow, from: number): AsyncGenerator<SourceRecord> {
+  switch (task.target_type) {
+    case 'manual':
+      yield* manualTargets(task.target_config as unknown as ManualTargetConfig, from);
+      return;
+    case 'import':
+      yield* importTargets(ctx, task, from);
+      return;
+    case 'group':
+      yield* conversationTargets(ctx, task, { conversation_type: 'group' }, from);
+      return;
+    case 'filter':
+      yield* conversationTargets(ctx, task, task.target_config as FilterTargetConfig, from);
+      return;
+  }
+}
+
+function* manualTargets(cfg: ManualTargetConfig, from: number): Generator<SourceRecord> {
+  const list = cfg.targets ?? [];
+  for (let i = from; i < list.length; i += 1) {
+    const t = list[i];
+    yield { target: { conversationId: t.conversation_id, accountId: t.account_id, variables: t.variables ?? {} } };
+  }
+}
+
+async function* importTargets(ctx: Pick<AppContext, 'db' | 'storage'>, task: TaskRow, from: number): AsyncGenerator<SourceRecord> {
+  const cfg = task.target_config as unknown as ImportTargetConfig;
+  const file = await ctx.db('files').select('object_key').where({ id: cfg.file_id, tenant_id: task.tenant_id }).whereNull('deleted_at').first();
+  if (!file) throw new ImportFileMissing(cfg.file_id);
+  const stream = await ctx.storage.get(file.object_key);
+  yield* parseTargetCsv(stream, from);
+}
+
+export class ImportFileMissing extends Error {
+  constructor(readonly fileId: string) {
+    super(`import file ${fileId} not found`);
+  }
+}
+
+/**
+ * CSV with a header row; `conversation_id` is required, `account_id` optional, every other column is a
+ * variable of that row (empty cells count as absent, so template defaults apply). Parsed as a stream:
+ * memory stays flat whatever the file size. Malformed rows become problems with their line number.
+ */
+export async function* parseTargetCsv(input: Readable, from = 0): AsyncGenerator<SourceRecord> {
+  const skipped: TargetProblem[] = [];
+  const parser = input.pipe(
+    parse({
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      info: true,
+      skip_records_with_error: true,
+      on_skip: (err) => {
+        skipped.push({ line: (err as { lines?: number } | undefined)?.lines, error: err?.message ?? 'malformed CSV row' });
+        return undefined;
+      },
+    }),
+  );
+  let header: string[] | null = null;
+  let position = 0;
+  for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    // Problems the parser skipped are reported once, by the expansion that passes them.
+    while (skipped.length) {
+      const p = skipped.shift()!;
+      if (position >= from) yield { problem: p };
+    }
+    const { record, info } = item;
+    if (!header) {
+      header = record.map((h) => h.trim());
+      if (!header.includes('conversation_id')) {
+        throw new CsvHeaderError('the CSV header must have a conversation_id column');
+      }
+      continue;
+    }
+    const index = position++;
+    if (index < from) continue;
+    if (record.length !== header.length) {
+      yield { problem: { line: info.lines, error: `expected ${header.length} columns, found ${record.length}` } };
+      continue;
+    }
+    const row: Record<string, string> = {};
+    header.forEach((h, i) => (row[h] = record[i]));
+    const conversationId = row.conversation_id;
+    if (!conversationId) {
+      yield { problem: { line: info.lines, error: 'conversation_id is empty' } };
+      continue;
+    }
+    if (conversationId.length > MAX_CONVERSATION_ID) {
+      yield { problem: { line: info.lines, error: `conversation_id longer than ${MAX_CONVERSATION_ID}` } };
+      continue;
+    }
+    const variables: VariableValues = {};
+    for (const [k, v] of Object.entries(row)) if (k !== 'conversation_id' && k !== 'account_id' && v !== '') variables[k] = v;
+    yield { target: { conversationId, accountId: row.account_id || undefined, variables } };
+  }
+  for (const p of skipped) yield { problem: p };
+}
+
+export class CsvHeaderError extends Error {}
+
+async function* conversationTargets(ctx: Pick<AppContext, 'db'>, task: TaskRow, f: FilterTargetConfig, from: number): AsyncGenerator<SourceRecord> {
+  const pageSize = 1000;
+  for (let offset = from; ; offset += pageSize) {
+    const q = ctx.db('conversations')
+      .select('id', 'account_id', 'conversation_id', 'conversation_name')
+      .where({ tenant_id: task.tenant_id, is_active: 1 })
+      .whereIn('account_id', task.account_ids);
+    if (f.conversation_type) q.andWhere({ conversation_type: f.conversation_type });
+    if (f.tags?.length) {
+      q.andWhere((w) => {
+        for (const tag of f.tags!) w.orWhereRaw('JSON_CONTAINS(COALESCE(tags, JSON_ARRAY()), JSON_QUOTE(?))', [tag]);
+      });
+    }
+    if (f.last_message_after) q.andWhere('last_msg_time', '>=', new Date(f.last_message_after));
+    if (f.last_message_before) q.andWhere('last_msg_time', '<', new Date(f.last_message_before));
+    const rows = await q.orderBy('id').limit(pageSize).offset(offset);
+    for (const r of rows) {
+      yield { target: { conversationId: r.conversation_id, accountId: r.account_id, variables: { conversation_name: r.conversation_name ?? '' } } };
+    }
+    if (rows.length < pageSize) return;
+  }
+}

@@ -1,0 +1,51 @@
+import type { Knex } from 'knex';
+import type { AppContext } from '../context';
+import { cancelPendingMessages, decodeTask, type TaskRow } from '../db/tasks';
+import { nextTaskStatus, type TaskAction } from '../domain/task-state';
+import { NotFoundError } from '../errors';
+import { enqueueExpansion, kickAccounts } from './kicks';
+import { emitTaskStatus, publishProgress } from './task-events';
+
+type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 'logger'>;
+
+/**
+ * Operator (or scheduler) actions on a task: the legal step is decided by the pure state machine, then
+ * written under the task's row lock together with its side effects on messages and the audit row;
+ * queue kicks and events follow the commit.
+ */
+export async function applyTaskAction(
+  ctx: Ctx,
+  tenantId: string,
+  taskId: string,
+  action: Extract<TaskAction, 'start' | 'pause' | 'resume' | 'cancel'>,
+  audit?: (trx: Knex.Transaction, from: string) => Promise<void>,
+): Promise<TaskRow> {
+  const task = await ctx.db.transaction(async (trx) => {
+    const row = await trx('batch_send_tasks').where({ tenant_id: tenantId, id: taskId }).forUpdate().first();
+    if (!row) throw new NotFoundError('task', taskId);
+    const current = decodeTask(row);
+    const to = nextTaskStatus(current.status, action);
+    const extra: Record<string, unknown> = {};
+    if (action === 'start') {
+      extra.start_time = current.start_time ?? trx.fn.now(3);
+      extra.error_message = null;
+    }
+    if (action === 'resume') {
+      extra.consecutive_errors = 0;
+      extra.error_message = null;
+    }
+    if (action === 'cancel') extra.end_time = trx.fn.now(3);
+    await trx('batch_send_tasks').where({ id: taskId }).update({ status: to, ...extra });
+    if (action === 'cancel') await cancelPendingMessages(trx, taskId);
+    await audit?.(trx, current.status);
+    return decodeTask(await trx('batch_send_tasks').where({ id: taskId }).first());
+  });
+  emitTaskStatus(ctx, tenantId, taskId, task.status, { action });
+  if (action === 'start') await enqueueExpansion(ctx, taskId);
+  if (action === 'resume') {
+    if (!task.expansion_done) await enqueueExpansion(ctx, taskId);
+    await kickAccounts(ctx, task.account_ids);
+  }
+  if (action === 'cancel' || action === 'pause') await publishProgress(ctx, taskId, { force: true });
+  return task;
+}
