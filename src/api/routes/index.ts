@@ -10,6 +10,8 @@ import { tenantRouter } from './tenant';
 import { usersRouter } from './users';
 import { cronRouter } from './cron';
 import { templatesRouter } from './templates';
+import { tasksRouter } from './tasks';
+import { messagesRouter } from './messages';
 import { callbackEventsRouter, gatewayCallbackRouter } from './callbacks';
 import { wecomCallbackRouter, wecomConfigRouter } from './wecom-callbacks';
 
@@ -28,6 +30,8 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   auditRouter,
   cronRouter,
   templatesRouter,
+  tasksRouter,
+  messagesRouter,
   callbackEventsRouter,
   wecomConfigRouter,
 ];
