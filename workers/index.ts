@@ -1,4 +1,6 @@
 import type { AppContext } from '../src/context';
+import { startMessageSendWorker } from './message-send.worker';
+import { startTaskExpandWorker } from './task-expand.worker';
 import { startAccountLoginWorker } from './account-login.worker';
 import { callbackProcessWorker } from './callback-process.worker';
 
@@ -11,4 +13,4 @@ export interface RunningWorker {
 export type WorkerStarter = (ctx: AppContext) => RunningWorker | Promise<RunningWorker>;
 
 /** Every worker the `worker` role runs; one entry file per BullMQ worker in this folder. */
-export const WORKERS: ReadonlyArray<WorkerStarter> = [(ctx) => startAccountLoginWorker(ctx), callbackProcessWorker];
+export const WORKERS: ReadonlyArray<WorkerStarter> = [(ctx) => startAccountLoginWorker(ctx), callbackProcessWorker, (ctx) => startTaskExpandWorker(ctx), (ctx) => startMessageSendWorker(ctx)];
