@@ -22,6 +22,7 @@ interface Pending {
 }
 
 export interface CallbackStats {
+  /** Events accepted into the queue since start (merged notify-3 events count one each). */
   queued: number;
   posted: number;
   failed_attempts: number;
@@ -74,6 +75,7 @@ export class CallbackSender {
     }
     q.push({ notifyType, payload });
     this.queued++;
+    this.stats.queued++;
     if (q.length === 1 && !this.busy.has(guid)) this.ready.push(guid);
     this.pump();
   }

@@ -33,6 +33,24 @@ const SCENES = new Set<OfflineScene>(['logout', 'kicked', 'expired', 'network'])
 /**
  * The built-in gateway simulator: the gateway REST protocol (protocol.ts) under /instances and a control
  * API under /_control for demos and tests. Runs as the `simulator` role or inside a test on port 0.
+ *
+ * Control API (no auth; bind it to a private address):
+ *   GET   /_control/stats                         instances, online, counters, ledger, callback queue, settings
+ *   GET   /_control/settings · PATCH {…}           SimulatorSettings (send_rate_per_minute, latency_ms,
+ *                                                 failure_rate, ack_loss_rate, permanent_targets, rejected_words,
+ *                                                 auto_login, qr_ttl_ms, receipt_delay_ms, idempotency …)
+ *   GET   /_control/ledger                        {total_requests, total_deliveries, unique_keys,
+ *                                                  duplicate_requests, duplicate_deliveries, evicted_keys}
+ *   GET   /_control/ledger/:key                   {key, deliveries}
+ *   POST  /_control/reset {settings?}             forget instances, ledger, counters
+ *   GET   /_control/instances/:guid               phase, QR content, pending verify code
+ *   POST  /_control/instances/:guid/scan          waiting_scan → waiting_confirm      (callback 7)
+ *   POST  /_control/instances/:guid/confirm       → online (callback 1) or need_verify (callback 7)
+ *   POST  /_control/instances/:guid/require-verify {code}   next confirm asks for this code
+ *   POST  /_control/instances/:guid/kick {scene, notify}    offline with scene        (callback 2)
+ *   POST  /_control/instances/:guid/stall {stalled, ago_ms} freeze the reported heartbeat
+ *   POST  /_control/instances/:guid/fail-login {kind, times} next login starts fail
+ *   POST  /_control/instances/:guid/incoming {conversation_id, text}  incoming message (callback 3)
  */
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
   const callbacks = new CallbackSender({ url: opts.callbackUrl, secret: opts.callbackSecret, ...opts.callbackQueue });
