@@ -17,6 +17,8 @@ export interface InfluxSinkOptions {
   maxBufferLines?: number;
   /** HTTP timeout of one write. */
   timeoutMs?: number;
+  /** How long close() waits for the last writes. */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export class InfluxMetricsSink implements MetricsSink {
   private readonly writeApi: WriteApi;
   private readonly batchSize: number;
   private readonly maxBufferLines: number;
+  private readonly closeTimeoutMs: number;
   private buffer: string[] = [];
   private inFlight: Promise<void> | undefined;
   private lastWriteFailed = false;
@@ -40,10 +43,11 @@ export class InfluxMetricsSink implements MetricsSink {
   constructor(opts: InfluxSinkOptions) {
     this.batchSize = opts.batchSize ?? 1000;
     this.maxBufferLines = opts.maxBufferLines ?? 20_000;
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 3000;
     const client = new InfluxDB({ url: opts.url, token: opts.token, timeout: opts.timeoutMs ?? 5000 });
     this.writeApi = client.getWriteApi(opts.org, opts.bucket, 'ms', {
-      // The WriteApi only sends when drain() flushes it.
-      batchSize: Number.MAX_SAFE_INTEGER,
+      // Larger than any batch drain() hands over, so the WriteApi only sends when drain() flushes it.
+      batchSize: this.batchSize + 1,
       flushInterval: 0,
       maxRetries: 0,
       maxBufferLines: this.batchSize,
@@ -95,13 +99,19 @@ export class InfluxMetricsSink implements MetricsSink {
     await this.inFlight;
   }
 
+  /** Flushes what it can within `closeTimeoutMs` (a hung InfluxDB must not hold up shutdown); the rest is dropped and counted. */
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
-    await this.flush().catch(() => undefined);
+    const deadline = () =>
+      new Promise<void>((resolve) => {
+        setTimeout(resolve, this.closeTimeoutMs).unref();
+      });
+    await Promise.race([this.flush().catch(() => undefined), deadline()]);
     this.closed = true;
+    if (this.buffer.length) metricsPointsDropped.inc({ reason: 'shutdown' }, this.buffer.length);
     this.buffer = [];
-    await this.writeApi.close().catch(() => undefined);
+    await Promise.race([this.writeApi.close().catch(() => undefined), deadline()]);
   }
 
   private push(point: Point): void {

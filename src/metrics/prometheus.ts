@@ -22,7 +22,7 @@ export const callbacksRejected = new Counter({
 /** InfluxDB points discarded instead of slowing the process (buffer full while InfluxDB is slow, or a failed write). */
 export const metricsPointsDropped = new Counter({
   name: 'metrics_points_dropped_total',
-  help: 'InfluxDB points dropped, by reason (buffer_full, write_failed)',
+  help: 'InfluxDB points dropped, by reason (buffer_full, write_failed, shutdown)',
   labelNames: ['reason'] as const,
   registers: [promRegistry],
 });

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+
+/**
+ * A private victoria-metrics process (Debian package, installed by scripts/ensure-test-peers.sh) on a
+ * random loopback port with a temporary storage directory, for one test file. It accepts the InfluxDB
+ * v2 write API at /api/v2/write; measurements come back as `<measurement>_<field>` series.
+ */
+export interface Victoria {
+  url: string;
+  /** Makes recently written samples searchable, then exports series matching the selector. */
+  exportSeries(selector: string): Promise<Array<{ metric: Record<string, string>; values: number[] }>>;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startVictoria(): Promise<Victoria> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'wwp-vm-'));
+  const child: ChildProcess = spawn(
+    'victoria-metrics',
+    [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-retentionPeriod=1y', '-search.latencyOffset=0s', '-loggerLevel=ERROR'],
+    { stdio: 'ignore' },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      const res = await request(`${url}/health`);
+      await res.body.text();
+      if (res.statusCode === 200) break;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 100 || child.exitCode !== null) throw new Error('victoria-metrics did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    async exportSeries(selector) {
+      await (await request(`${url}/internal/force_flush`)).body.text();
+      const res = await request(`${url}/api/v1/export?match[]=${encodeURIComponent(selector)}`);
+      const text = await res.body.text();
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { metric: Record<string, string>; values: number[] });
+    },
+    async stop() {
+      await new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `fn` returns a truthy value (data lands asynchronously); fails after ~10 s. */
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false>): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not reached');
+}
