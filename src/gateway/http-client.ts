@@ -145,6 +145,10 @@ export class HttpGatewayClient implements GatewayClient {
     return this.call<{ guid: string }>('POST', '/instances', { json: { label: opts.label } });
   }
 
+  async deleteInstance(guid: string): Promise<void> {
+    await this.call('DELETE', HttpGatewayClient.seg(guid));
+  }
+
   async startLogin(guid: string): Promise<LoginQr> {
     return qrFromWire(await this.call<WireQr>('POST', `${HttpGatewayClient.seg(guid)}/login`, { json: {} }));
   }

@@ -5,6 +5,7 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Offli
  * the built-in simulator. Snake_case on the wire, camelCase in code; conversions live here only.
  *
  *   POST   /instances                      {label?}                    → 201 {guid}
+ *   DELETE /instances/:guid                                            → 204 (also for unknown guids)
  *   POST   /instances/:guid/login                                      → 200 {qr_png_base64, qr_content, expires_at}
  *   GET    /instances/:guid/login                                      → 200 WireProgress
  *   POST   /instances/:guid/login/verify   {code}                      → 200 WireProgress

@@ -68,6 +68,8 @@ export interface GatewayClient {
   /** Base URL the client talks to (diagnostics). */
   readonly baseUrl: string;
   createInstance(opts: { label?: string }): Promise<{ guid: string }>;
+  /** Releases the instance (account deleted); succeeds for unknown guids. */
+  deleteInstance(guid: string): Promise<void>;
   startLogin(guid: string): Promise<LoginQr>;
   getLoginProgress(guid: string): Promise<LoginProgress>;
   submitVerifyCode(guid: string, code: string): Promise<LoginProgress>;

@@ -72,7 +72,9 @@ test('list with status filter and cursor; get, update, delete; history is pagina
   expect(hist.body.data).toEqual([expect.objectContaining({ old_status: null, new_status: 'created', operator_type: 'user' })]);
   expect(hist.body.next_cursor).toBeNull();
 
+  const guid = (await http('GET', api(`/accounts/${ids[0]}`), { token: x.adminToken })).body.guid;
   expect((await http('DELETE', api(`/accounts/${ids[0]}`), { token: x.adminToken })).status).toBe(204);
+  expect(() => a.sim.control.describe(guid)).toThrow(/not found/);
   expect((await http('GET', api(`/accounts/${ids[0]}`), { token: x.adminToken })).status).toBe(404);
   expect(await a.env.ctx.db('audit_logs').where({ target_id: ids[0] }).pluck('action')).toEqual(
     expect.arrayContaining(['account.create', 'account.update', 'account.delete']),

@@ -134,6 +134,18 @@ describe('heartbeat watchdog', () => {
     const rows = await history(a, t, acct.id);
     expect(rows.some((r) => r.reason === 'gateway_reports_offline' && r.new_status === 'offline')).toBe(true);
   });
+
+  test('a login attempt abandoned past its deadline (lost poll chain) is ended', async () => {
+    const acct = await createAccount(a, t, 'wd-abandoned');
+    await http('POST', `${a.env.url}/api/v1/accounts/${acct.id}/login`, { token: t.adminToken });
+    await waitForStatus(a, t, acct.id, 'waiting_scan');
+    await a.env.ctx.redis.del(`${a.env.config.redis.prefix}:account-login:${acct.id}`); // the poll chain stops
+    await a.env.ctx.db('wework_accounts').where({ id: acct.id }).update({ updated_at: new Date(Date.now() - 3600_000) });
+    const res = await runAccountWatchdog(a.env.ctx, new Date());
+    expect(res.abandoned_logins).toBe(1);
+    const acc = await getAccount(a, t, acct.id);
+    expect(acc).toMatchObject({ status: 'offline', error_message: 'the login attempt stopped making progress' });
+  });
 });
 
 test('end to end: the simulator’s signed callbacks reach POST /callbacks/gateway and drive the transition', async () => {

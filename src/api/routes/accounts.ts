@@ -235,6 +235,10 @@ export function accountsRouter(ctx: AppContext): Router {
       await auditRequest(trx, req, 'account.delete', { type: 'account', id }, { account_name: acct.account_name, status: acct.status });
     });
     await clearLoginState(ctx, id);
+    // The row is gone either way; an instance the gateway keeps is only a leak on its side, so log it.
+    if (acct.guid) {
+      await ctx.gateway.deleteInstance(acct.guid).catch((err: unknown) => ctx.logger.warn({ guid: acct.guid, err: (err as Error).message }, 'gateway instance not deleted'));
+    }
     res.status(204).end();
   });
 

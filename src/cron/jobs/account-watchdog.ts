@@ -1,8 +1,8 @@
 import { enqueueAccountJob } from '../../accounts/jobs';
-import { loseSession } from '../../accounts/lifecycle';
+import { failLoginAttempt, loseSession } from '../../accounts/lifecycle';
 import type { AppContext } from '../../context';
 import { onlineAccountsBatch, recordHeartbeats, staleOnlineAccounts } from '../../db/accounts';
-import { isHeartbeatStale } from '../../domain/account-state';
+import { LOGIN_IN_PROGRESS, isHeartbeatStale } from '../../domain/account-state';
 import type { CronJob } from '../job';
 
 const BATCH = 500;
@@ -16,6 +16,7 @@ export interface WatchdogResult {
   stale: number;
   gateway_errors: number;
   recovery_requeued: number;
+  abandoned_logins: number;
 }
 
 /**
@@ -24,7 +25,7 @@ export interface WatchdogResult {
  * marks online accounts whose heartbeat is stale offline (heartbeat_stale); both start recovery.
  */
 export async function runAccountWatchdog(ctx: AppContext, now: Date): Promise<WatchdogResult> {
-  const r: WatchdogResult = { checked: 0, heartbeats: 0, gateway_offline: 0, stale: 0, gateway_errors: 0, recovery_requeued: 0 };
+  const r: WatchdogResult = { checked: 0, heartbeats: 0, gateway_offline: 0, stale: 0, gateway_errors: 0, recovery_requeued: 0, abandoned_logins: 0 };
   let after = '';
   while (r.checked < MAX_PER_RUN) {
     const batch = await onlineAccountsBatch(ctx.db, after, BATCH);
@@ -69,6 +70,13 @@ export async function runAccountWatchdog(ctx: AppContext, now: Date): Promise<Wa
   for (const o of orphans) {
     await enqueueAccountJob(ctx, 'recover', { accountId: o.id });
     r.recovery_requeued++;
+  }
+
+  // Safety net: a login attempt past its deadline whose poll chain was lost ends like a timeout.
+  const abandonedBefore = new Date(now.getTime() - ctx.config.accounts.loginTimeoutSeconds * 1000 - 60_000);
+  const stuck: Array<{ id: string }> = await ctx.db('wework_accounts').select('id').whereIn('status', LOGIN_IN_PROGRESS).andWhere('updated_at', '<', abandonedBefore).limit(100);
+  for (const s of stuck) {
+    if ((await failLoginAttempt(ctx, s.id, 'login_abandoned', 'the login attempt stopped making progress', false)) !== 'skipped') r.abandoned_logins++;
   }
   return r;
 }

@@ -59,7 +59,8 @@ interface Instance {
   label: string;
   createdAt: number;
   phase: Phase;
-  qr?: { content: string; pngBase64: string; expiresAt: number };
+  /** The PNG itself is handed out once and not kept (memory). */
+  qr?: { content: string; expiresAt: number };
   /** Set through the control API before confirm: the login then asks for this code. */
   verifyNext?: string;
   verify?: { code: string; expiresAt: number };
@@ -128,6 +129,14 @@ export class SimulatorEngine {
     return { guid };
   }
 
+  /** Removes an instance (its account was deleted); unknown guids are fine. */
+  deleteInstance(guid: string): void {
+    const inst = this.instances.get(guid);
+    if (!inst) return;
+    this.clearTimers(inst);
+    this.instances.delete(guid);
+  }
+
   async startLogin(guid: string): Promise<WireQr> {
     const inst = this.get(guid);
     if (inst.loginFailure && inst.loginFailure.remaining > 0) {
@@ -142,7 +151,7 @@ export class SimulatorEngine {
     const content = `https://sim.wework.local/qr/login?guid=${encodeURIComponent(guid)}&nonce=${randomBytes(8).toString('hex')}`;
     const png = await QRCode.toBuffer(content, { type: 'png', width: 240, margin: 2 });
     const expiresAt = Date.now() + this.settings.qr_ttl_ms;
-    inst.qr = { content, pngBase64: png.toString('base64'), expiresAt };
+    inst.qr = { content, expiresAt };
     inst.phase = 'waiting_scan';
     inst.verify = undefined;
     inst.userInfo = undefined;
@@ -157,7 +166,7 @@ export class SimulatorEngine {
         });
       });
     }
-    return { qr_png_base64: inst.qr.pngBase64, qr_content: content, expires_at: new Date(expiresAt).toISOString() };
+    return { qr_png_base64: png.toString('base64'), qr_content: content, expires_at: new Date(expiresAt).toISOString() };
   }
 
   loginProgress(guid: string): WireProgress {

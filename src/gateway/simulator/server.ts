@@ -109,6 +109,10 @@ export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSe
     }
     res.json({ instances: guids.map((g: string) => engine.status(g)) });
   });
+  gw.delete('/instances/:guid', (req, res) => {
+    engine.deleteInstance(req.params.guid);
+    res.status(204).end();
+  });
   gw.post('/instances/:guid/login', async (req, res) => {
     res.json(await engine.startLogin(req.params.guid));
   });
