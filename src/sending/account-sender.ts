@@ -49,7 +49,7 @@ export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
   budgetMs: 10_000,
   batchSize: 500,
   concurrency: 16,
-  horizonMs: 3_000,
+  horizonMs: 1_000,
   lockTtlMs: 10_000,
   singlesRatePerMinute: 60,
   offlineRecheckMs: 5_000,
@@ -168,7 +168,7 @@ class Slice {
       const orphans = await orphanedSending(this.ctx.db, this.account.id, this.opts.batchSize);
       if (!orphans.length) break;
       const rate = await this.orphanRate(orphans);
-      await this.sendPaced(orphans, rate, 0);
+      await this.sendPaced(orphans, rate, 0, 0, true);
       if (this.offline) return idle(this.ctx, this.account.id, 'offline', this.opts.offlineRecheckMs);
       if (this.outOfTime()) return { sent: this.sent, continueInMs: 0, reason: 'budget' };
     }
@@ -286,7 +286,7 @@ class Slice {
    * Sends `rows`, each at its GCRA slot when paced (`interval` given, or taken from `rate` for orphans),
    * otherwise up to `concurrency` at a time; waits until every result is durably written.
    */
-  private async sendPaced(rows: ClaimedMessage[], rate: number, firstOffset: number, interval = 0): Promise<void> {
+  private async sendPaced(rows: ClaimedMessage[], rate: number, firstOffset: number, interval = 0, orphans = false): Promise<void> {
     if (!interval && rate > 0) {
       // Orphans: reserve their slots like fresh messages (no cap: they were counted when first claimed).
       const tatKey = keys.throttle(this.prefix, this.account.id);
@@ -301,7 +301,10 @@ class Slice {
     const sendAt = async (m: ClaimedMessage, at: number) => {
       if (at > 0) await sleep(start + at - Date.now());
       const skip = this.offline || Date.now() < this.rateLimitedUntil;
-      const outcome = skip ? ({ kind: 'requeue' } as SendOutcome) : await this.sendOne(m);
+      // An orphan may already have been delivered: it is always re-sent (same key) to learn the truth.
+      const stopped = m.batch_id && !orphans ? await this.taskStatus(m.batch_id) : 'running';
+      const outcome: SendOutcome =
+        stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
       if (outcome.kind === 'sent') this.sent += 1;
       writes.push(this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome }));
     };
@@ -315,6 +318,24 @@ class Slice {
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, lane));
     }
     await Promise.all(writes);
+  }
+
+  private statusCache = new Map<string, { at: number; status: Promise<string> }>();
+
+  /**
+   * The task's status as of at most half a second ago: a pause or cancel takes effect on messages
+   * already claimed but not yet sent, so "stop" means stop within a second, not after the batch.
+   */
+  private taskStatus(taskId: string): Promise<string> {
+    const hit = this.statusCache.get(taskId);
+    if (hit && Date.now() - hit.at < 500) return hit.status;
+    const status = this.ctx.db('batch_send_tasks')
+      .select('status')
+      .where({ id: taskId })
+      .first()
+      .then((r: { status: string } | undefined) => r?.status ?? 'cancelled');
+    this.statusCache.set(taskId, { at: Date.now(), status });
+    return status;
   }
 
   private async sendOne(m: ClaimedMessage): Promise<SendOutcome> {

@@ -5,7 +5,11 @@ export type SendOutcome =
   | { kind: 'retry'; retryAt: Date; errorCode: string; errorMessage: string }
   /** Not the message's fault (account offline, rate limited): back to pending as is; not an error. */
   | { kind: 'requeue' }
-  | { kind: 'failed'; errorCode: string; errorMessage: string };
+  | { kind: 'failed'; errorCode: string; errorMessage: string }
+  /** Claimed, but its task was cancelled before the send: never sent. */
+  | { kind: 'cancelled' }
+  /** Claimed, but its task was paused before the send: back to pending, not an error. */
+  | { kind: 'held' };
 
 export interface SendResult {
   id: string;

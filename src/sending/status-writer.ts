@@ -161,7 +161,13 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
       [...at.bindings, ...codes.bindings, ...msgs.bindings, ...f.bindings],
     );
   }
-  const requeues = byKind('requeue');
+  const cancelled = new Map<string, number>();
+  for (const [taskId, rows] of groupByTask(byKind('cancelled'))) {
+    const f = idFilter(rows);
+    const n = await exec(trx, `UPDATE messages SET status = 'cancelled' WHERE ${f.sql}`, f.bindings);
+    if (taskId && n) cancelled.set(taskId, n);
+  }
+  const requeues = [...byKind('requeue'), ...byKind('held')];
   if (requeues.length) {
     const f = idFilter(requeues);
     await exec(trx, `UPDATE messages SET status = 'pending' WHERE ${f.sql}`, f.bindings);
@@ -183,8 +189,8 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     await exec(
       trx,
       `UPDATE batch_send_tasks SET sent_count = sent_count + ?, success_count = success_count + ?, failed_count = failed_count + ?,
-         consecutive_errors = IF(?, ?, consecutive_errors + ?) WHERE id = ?`,
-      [c.sent + c.failed, c.sent, c.failed, lastSuccess >= 0 ? 1 : 0, errorsAfter, errorsAfter, taskId],
+         cancelled_count = cancelled_count + ?, consecutive_errors = IF(?, ?, consecutive_errors + ?) WHERE id = ?`,
+      [c.sent + c.failed, c.sent, c.failed, cancelled.get(taskId) ?? 0, lastSuccess >= 0 ? 1 : 0, errorsAfter, errorsAfter, taskId],
     );
   }
   return { tasks };
