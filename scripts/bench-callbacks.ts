@@ -4,10 +4,10 @@
  * Starts two child processes on this machine: the real API (`POST /callbacks/gateway`, MariaDB + Redis,
  * its own throw-away database and Redis prefix) and a bare Express app answering 200 without storing.
  * Each is driven for DURATION seconds by signed callbacks over keep-alive (undici Pool) at CONCURRENCY
- * in flight. Prints acknowledged events/s for both, their ratio (target ≥ 0.3), and checks that the rows
+ * in flight, in alternating rounds so background load on a shared machine hits both alike. Prints acknowledged events/s for both, their ratio (target ≥ 0.3), and checks that the rows
  * stored equal the 2xx answers (nothing acknowledged is lost).
  *
- * Env: BENCH_DURATION_S (20), BENCH_CONCURRENCY (64), BENCH_WARMUP_S (2), plus the usual DB_* / REDIS_URL.
+ * Env: BENCH_DURATION_S (20), BENCH_CONCURRENCY (64), BENCH_WARMUP_S (2), BENCH_ROUND_S (5), plus the usual DB_* / REDIS_URL.
  */
 import 'dotenv/config';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,6 +17,7 @@ import { Pool } from 'undici';
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
+const ROUND_S = Number(process.env.BENCH_ROUND_S ?? 5);
 const SECRET = 'bench-callback-secret';
 
 // --- child modes ---------------------------------------------------------------------------------
@@ -53,7 +54,9 @@ async function runApiServer(): Promise<void> {
 // --- driver --------------------------------------------------------------------------------------
 
 function startChild(mode: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', __filename, mode], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the API child (for finding hot spots).
+  const prof = mode === '--api-server' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', __filename, mode], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let buf = '';
     const onData = (chunk: Buffer) => {
@@ -117,6 +120,15 @@ async function drive(url: string, seconds: number, sign: (ts: number, body: stri
   return result;
 }
 
+const emptyResult = (): LoadResult => ({ ok: 0, non2xx: 0, errors: 0, seconds: 0, latenciesMs: [] });
+function merge(into: LoadResult, r: LoadResult): void {
+  into.ok += r.ok;
+  into.non2xx += r.non2xx;
+  into.errors += r.errors;
+  into.seconds += r.seconds;
+  for (const l of r.latenciesMs) if (into.latenciesMs.length < 400_000) into.latenciesMs.push(l);
+}
+
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
@@ -157,18 +169,25 @@ async function main(): Promise<void> {
   const sign = (ts: number, body: string) => signCallback(SECRET, ts, body);
   const children: ChildProcess[] = [];
   try {
-    console.log(`bench:callbacks — concurrency ${CONCURRENCY}, ${DURATION_S} s per target (+${WARMUP_S} s warm-up), keep-alive undici Pool`);
+    console.log(
+      `bench:callbacks — concurrency ${CONCURRENCY}, ${DURATION_S} s per target in interleaved ${ROUND_S} s rounds (+${WARMUP_S} s warm-up), keep-alive undici Pool`,
+    );
     const bare = await startChild('--bare-server', childEnv);
     children.push(bare.child);
-    await drive(bare.url, WARMUP_S, sign);
-    const bareResult = await drive(bare.url, DURATION_S, sign);
-    bare.child.kill('SIGTERM');
-
     const api = await startChild('--api-server', childEnv);
     children.push(api.child);
-    // Warm-up traffic is real traffic: it is stored too and counted in the row check.
+    // Warm-up traffic to the endpoint is real traffic: stored too and counted in the row check.
+    await drive(bare.url, WARMUP_S, sign);
     const warm = await drive(api.url, WARMUP_S, sign);
-    const apiResult = await drive(api.url, DURATION_S, sign);
+    // Interleaved rounds, so both targets see the same background load on a shared machine.
+    const rounds = Math.max(1, Math.round(DURATION_S / ROUND_S));
+    const bareResult = emptyResult();
+    const apiResult = emptyResult();
+    for (let i = 0; i < rounds; i++) {
+      merge(bareResult, await drive(bare.url, DURATION_S / rounds, sign));
+      merge(apiResult, await drive(api.url, DURATION_S / rounds, sign));
+    }
+    bare.child.kill('SIGTERM');
 
     const bareRate = report('bare Express (no storage)', bareResult);
     const apiRate = report('POST /callbacks/gateway', apiResult);

@@ -1,3 +1,4 @@
+import { applyAccountCallback } from '../accounts/callbacks';
 import type { AppContext } from '../context';
 import type { DeliveryReceipt, GatewayCallback } from '../gateway/callback-protocol';
 
@@ -5,16 +6,21 @@ import type { DeliveryReceipt, GatewayCallback } from '../gateway/callback-proto
  * What callback processing hands events to. The account state machine (accounts module) and the
  * delivery-receipt handler (sending module) own their domain rules; processing only routes. Both must
  * be safe to call twice with the same event (the claim makes that rare, a crash between apply and
- * finish makes it possible).
+ * finish makes it possible). A thrown error fails the attempt and the queue retries it.
  */
 export interface CallbackHandlers {
-  /** notify_type 1 (online), 2 (offline), 7 (login progress). */
+  /**
+   * notify_type 1 (online), 2 (offline), 7 (login progress). May answer `{ handled: false, outcome }`
+   * (e.g. unknown guid): the event is then kept as ignored with that outcome.
+   */
   account?: (ctx: AppContext, callback: GatewayCallback) => Promise<unknown>;
   /** Receipts of notify_type 3: message delivered/failed by wework_msg_id. */
   receipts?: (ctx: AppContext, guid: string, receipts: DeliveryReceipt[]) => Promise<unknown>;
 }
 
-/** The handlers the worker role uses; modules that are not there yet leave their slot empty. */
+/** The handlers the worker role uses; a module that is not there yet leaves its slot empty. */
 export function defaultCallbackHandlers(): CallbackHandlers {
-  return {};
+  return {
+    account: (ctx, callback) => applyAccountCallback(ctx, callback),
+  };
 }

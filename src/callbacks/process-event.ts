@@ -91,8 +91,10 @@ async function route(ctx: AppContext, row: CallbackEventRow, handlers: CallbackH
 
   if (ACCOUNT_EVENTS.has(row.notify_type)) {
     if (!handlers.account) return finish(ctx, row, 'ignored', { account, note: 'account callback handler not installed' });
-    await handlers.account(ctx, callback);
-    return finish(ctx, row, 'processed', { account });
+    const result = (await handlers.account(ctx, callback)) as { handled?: boolean; outcome?: string } | undefined;
+    const outcome = typeof result?.outcome === 'string' ? result.outcome : undefined;
+    if (result?.handled === false) return finish(ctx, row, 'ignored', { account, parsed: { outcome }, note: `account handler: ${outcome ?? 'not handled'}` });
+    return finish(ctx, row, 'processed', { account, parsed: outcome ? { outcome } : undefined });
   }
 
   if (row.notify_type === NOTIFY.messages) {

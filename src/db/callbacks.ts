@@ -62,16 +62,20 @@ export async function insertCallbackEvents(db: Knex, events: NewCallbackEvent[])
   const keys = [...firstByKey.keys()].sort();
 
   return withDeadlockRetry(() => db.transaction(async (trx) => {
-    await trx.raw(
+    const [inserted] = (await trx.raw(
       `INSERT IGNORE INTO callback_event_keys (event_key, callback_id) VALUES ${keys.map(() => '(?, ?)').join(', ')}`,
       keys.flatMap((k) => [k, firstByKey.get(k)!]),
-    );
-    // A locking read sees the latest committed owner of each key (another batch may have won it).
-    const [owners] = (await trx.raw(
-      `SELECT event_key, callback_id FROM callback_event_keys WHERE event_key IN (${keys.map(() => '?').join(', ')}) LOCK IN SHARE MODE`,
-      keys,
-    )) as [Array<{ event_key: string; callback_id: string }>];
-    const ownerByKey = new Map(owners.map((o) => [o.event_key, o.callback_id]));
+    )) as [{ affectedRows: number }];
+    // Every key new (the common case): all ours. Otherwise a locking read tells which earlier delivery
+    // owns each replayed key (it sees the latest committed row, not this transaction's snapshot).
+    const ownerByKey = new Map<string, string>();
+    if (inserted.affectedRows !== keys.length) {
+      const [owners] = (await trx.raw(
+        `SELECT event_key, callback_id FROM callback_event_keys WHERE event_key IN (${keys.map(() => '?').join(', ')}) LOCK IN SHARE MODE`,
+        keys,
+      )) as [Array<{ event_key: string; callback_id: string }>];
+      for (const o of owners) ownerByKey.set(o.event_key, o.callback_id);
+    }
 
     const fresh: Array<{ id: string; e: NewCallbackEvent }> = [];
     const outcomes = events.map((e, i): StoredOutcome => {
