@@ -87,12 +87,14 @@ test('a permanent gateway refusal during recovery ends in error at once', async 
 
 test('login progress callbacks move the account ahead of the poller; unknown guids are not handled', async () => {
   const acct = await createAccount(a, t, 'rec-progress');
-  // Block the poller's view: the account is logging in but the gateway-side steps arrive by callback.
   await http('POST', `${a.env.url}/api/v1/accounts/${acct.id}/login`, { token: t.adminToken });
   await waitForStatus(a, t, acct.id, 'waiting_scan');
-  const r = await applyAccountCallback(a.env.ctx, { guid: acct.guid, notify_type: 7, payload: { state: 'waiting_confirm' } });
-  expect(r.outcome === 'moved' || r.outcome === 'ignored').toBe(true);
-  expect((await getAccount(a, t, acct.id)).status).toBe('waiting_confirm');
+  // The callback is ahead of the poller (which still sees waiting_scan and never moves an account back).
+  const r = await applyAccountCallback(a.env.ctx, { guid: acct.guid, notify_type: 7, payload: { state: 'need_verify' } });
+  expect(r).toMatchObject({ handled: true, outcome: 'moved' });
+  expect((await getAccount(a, t, acct.id)).status).toBe('need_verify');
+  const rows = await history(a, t, acct.id);
+  expect(rows[rows.length - 1]).toMatchObject({ old_status: 'waiting_scan', new_status: 'need_verify', operator_type: 'system' });
   expect(await applyAccountCallback(a.env.ctx, { guid: 'sim-unknown', notify_type: 1, payload: {} })).toEqual({ handled: false, outcome: 'unknown_guid' });
   expect((await applyAccountCallback(a.env.ctx, { guid: acct.guid, notify_type: 3, payload: {} })).handled).toBe(false);
   await http('POST', `${a.env.url}/api/v1/accounts/${acct.id}/logout`, { token: t.adminToken });
