@@ -18,7 +18,8 @@ export class LocalFileStorage implements FileStorage {
 
   constructor(
     dir: string,
-    private readonly publicUrl: string,
+    /** Read at call time: the API's public base URL (PUBLIC_URL). */
+    private readonly http: { readonly publicUrl: string },
     private readonly secret: string,
   ) {
     this.root = path.resolve(dir);
@@ -70,7 +71,7 @@ export class LocalFileStorage implements FileStorage {
       ct: opts.contentType,
       fn: opts.fileName,
     });
-    return `${this.publicUrl.replace(/\/$/, '')}/files/download?token=${encodeURIComponent(token)}`;
+    return `${this.http.publicUrl.replace(/\/$/, '')}/files/download?token=${encodeURIComponent(token)}`;
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -1,4 +1,9 @@
 import { Client } from 'minio';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config';
 import { assertSafeKey, ObjectNotFoundError, type FileStorage, type ObjectInfo } from './types';
@@ -50,10 +55,28 @@ export class MinioFileStorage implements FileStorage {
     return this.ready;
   }
 
+  /**
+   * A stream of unknown length is spooled to a temporary file first, so the object is sent with its
+   * length in one request: memory stays flat, an upload that fails half-way (size limit, client gone)
+   * never reaches the bucket, and no multipart upload is left behind.
+   */
   async put(key: string, body: Readable, opts: { contentType: string; size?: number }): Promise<void> {
     assertSafeKey(key);
     await this.ensureBucket();
-    await this.client.putObject(this.bucket, key, body, opts.size, { 'Content-Type': opts.contentType });
+    const meta = { 'Content-Type': opts.contentType };
+    if (opts.size !== undefined) {
+      await this.client.putObject(this.bucket, key, body, opts.size, meta);
+      return;
+    }
+    const dir = await mkdtemp(path.join(tmpdir(), 'wwp-upload-'));
+    const spool = path.join(dir, 'body');
+    try {
+      await pipeline(body, createWriteStream(spool));
+      const { size } = await stat(spool);
+      await this.client.putObject(this.bucket, key, createReadStream(spool), size, meta);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   async get(key: string): Promise<Readable> {

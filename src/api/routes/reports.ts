@@ -1,0 +1,103 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../../context';
+import { statisticsByAccount, statisticsSeries, statisticsTotals, type Granularity } from '../../db/statistics';
+import { NotFoundError, ValidationError } from '../../errors';
+import { requirePermission } from '../authenticate';
+import { ErrorBody, registry } from '../openapi';
+import { tenantIdOf } from '../principal';
+import { query } from '../validate';
+
+/**
+ * Send reports from the hourly roll-up (message_statistics; see src/db/statistics.ts for what each
+ * number means). Buckets are UTC hours/days. success_rate = success / (success + failed): messages
+ * still in flight count in total only.
+ */
+const MAX_SPAN_DAYS: Record<Granularity, number> = { hour: 31, day: 400 };
+const DEFAULT_SPAN_MS: Record<Granularity, number> = { hour: 24 * 3_600_000, day: 30 * 86_400_000 };
+
+const rangeQuery = z.object({
+  from: z.string().datetime({ offset: true }).optional().openapi({ description: 'inclusive, ISO-8601; default: 24 h (hour) or 30 days (day) before `to`' }),
+  to: z.string().datetime({ offset: true }).optional().openapi({ description: 'exclusive, ISO-8601; default now' }),
+  granularity: z.enum(['hour', 'day']).default('hour'),
+  account_id: z.string().max(36).optional(),
+});
+
+const Numbers = z.object({
+  total: z.number(),
+  success: z.number(),
+  failed: z.number(),
+  success_rate: z.number().nullable(),
+  avg_response_time: z.number().nullable().openapi({ description: 'seconds from creation to gateway acceptance' }),
+});
+const MessageReport = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    granularity: z.enum(['hour', 'day']),
+    account_id: z.string().nullable(),
+    totals: Numbers,
+    series: z.array(Numbers.extend({ period: z.string() })),
+  })
+  .openapi('MessageReport');
+const AccountReport = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    data: z.array(z.object({ account_id: z.string(), total: z.number(), success: z.number(), failed: z.number(), success_rate: z.number().nullable() })),
+  })
+  .openapi('AccountReport');
+
+const err = { description: 'invalid request', content: { 'application/json': { schema: ErrorBody } } };
+registry.registerPath({
+  method: 'get',
+  path: '/api/v1/reports/messages',
+  tags: ['reports'],
+  summary: 'Hourly or daily send series with totals and success rate, for the tenant or one account (reports:read)',
+  request: { query: rangeQuery },
+  responses: { 200: { description: 'report', content: { 'application/json': { schema: MessageReport } } }, 400: err, 404: err },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/api/v1/reports/accounts',
+  tags: ['reports'],
+  summary: 'Per-account totals and success rate over a time range (reports:read)',
+  request: { query: rangeQuery.omit({ granularity: true, account_id: true }) },
+  responses: { 200: { description: 'report', content: { 'application/json': { schema: AccountReport } } }, 400: err },
+});
+
+function resolveRange(q: z.infer<typeof rangeQuery>): { from: Date; to: Date } {
+  const to = q.to ? new Date(q.to) : new Date();
+  const from = q.from ? new Date(q.from) : new Date(to.getTime() - DEFAULT_SPAN_MS[q.granularity]);
+  if (from >= to) throw new ValidationError([{ field: 'query.from', message: 'must be before `to`' }]);
+  if (to.getTime() - from.getTime() > MAX_SPAN_DAYS[q.granularity] * 86_400_000) {
+    throw new ValidationError([{ field: 'query.from', message: `range too long for ${q.granularity} granularity (max ${MAX_SPAN_DAYS[q.granularity]} days)` }]);
+  }
+  return { from, to };
+}
+
+export function reportsRouter(ctx: AppContext): Router {
+  const router = Router();
+
+  router.get('/reports/messages', requirePermission('reports:read'), async (req, res) => {
+    const q = query(req, rangeQuery);
+    const tenantId = tenantIdOf(req);
+    const { from, to } = resolveRange(q);
+    if (q.account_id) {
+      const owned = await ctx.db('wework_accounts').where({ id: q.account_id, tenant_id: tenantId }).first('id');
+      if (!owned) throw new NotFoundError('account', q.account_id);
+    }
+    const filter = { tenantId, accountId: q.account_id, from, to, granularity: q.granularity };
+    const [totals, series] = await Promise.all([statisticsTotals(ctx.db, filter), statisticsSeries(ctx.db, filter)]);
+    res.json({ from: from.toISOString(), to: to.toISOString(), granularity: q.granularity, account_id: q.account_id ?? null, totals, series });
+  });
+
+  router.get('/reports/accounts', requirePermission('reports:read'), async (req, res) => {
+    const q = query(req, rangeQuery);
+    const { from, to } = resolveRange({ ...q, granularity: 'day' });
+    const data = await statisticsByAccount(ctx.db, { tenantId: tenantIdOf(req), from, to, granularity: 'day' });
+    res.json({ from: from.toISOString(), to: to.toISOString(), data });
+  });
+
+  return router;
+}
