@@ -9,6 +9,9 @@ import { rolesRouter } from './roles';
 import { tenantRouter } from './tenant';
 import { usersRouter } from './users';
 import { cronRouter } from './cron';
+import { fileDownloadRouter, filesRouter } from './files';
+import { reportsRouter } from './reports';
+import { taskReportsRouter } from './task-reports';
 import { templatesRouter } from './templates';
 import { tasksRouter } from './tasks';
 import { messagesRouter } from './messages';
@@ -29,6 +32,9 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   apiKeysRouter,
   auditRouter,
   cronRouter,
+  filesRouter,
+  reportsRouter,
+  taskReportsRouter,
   templatesRouter,
   tasksRouter,
   messagesRouter,
@@ -37,4 +43,4 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
 ];
 
 /** Routers mounted at the root without authentication (login, webhooks); they authenticate themselves. */
-export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [authPublicRouter, gatewayCallbackRouter, wecomCallbackRouter];
+export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [authPublicRouter, gatewayCallbackRouter, wecomCallbackRouter, fileDownloadRouter];
