@@ -14,7 +14,8 @@ const MAX_BATCHES_PER_TENANT = 20;
  * bounded batches along the (tenant_id, created_at) index.
  */
 export function partitionRetention(ctx: AppContext): Record<string, number> {
-  const longestPlanMonths = Math.ceil(Math.max(0, ...Object.values(ctx.config.retention.planMessageDays)) / 30);
+  // N calendar months back from today always spans at least N × 365/12 days.
+  const longestPlanMonths = Math.ceil((Math.max(0, ...Object.values(ctx.config.retention.planMessageDays)) * 12) / 365);
   const out: Record<string, number> = {};
   for (const spec of PARTITIONED_TABLES) {
     const months = ctx.config.retention.partitionMonths[spec.table] ?? spec.retentionMonths;
