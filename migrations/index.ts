@@ -3,6 +3,7 @@ import * as foundation from './20261123_0001_foundation';
 import * as sending0200 from './20261123_0200_sending';
 import * as callbacks0300 from './20261123_0300_callbacks';
 import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
+import * as statisticsResponseCount from './20261123_0401_statistics_response_count';
 
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
@@ -13,4 +14,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261123_0200_sending', sending0200],
   ['20261123_0300_callbacks', callbacks0300],
   ['20261123_0400_cron_runs_and_files', cronRunsAndFiles],
+  ['20261123_0401_statistics_response_count', statisticsResponseCount],
 ];

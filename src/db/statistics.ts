@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
  *   failed_count  failed
  *   avg_response_time  mean seconds from created_at to send_time (the gateway accepting the message)
  *                      over the messages that have a send_time; NULL when none has
+ *   response_count     how many messages that mean is over (so hours combine exactly)
  * Pending/sending messages count in total only, so total - success - failed is what is still in flight.
  */
 
@@ -26,12 +27,13 @@ export async function rollupMessageStatistics(db: Knex, from: Date, to: Date): P
   return db.transaction(async (trx) => {
     const [inserted] = await trx.raw(
       `INSERT INTO message_statistics
-         (tenant_id, account_id, stat_date, stat_hour, total_count, success_count, failed_count, avg_response_time)
+         (tenant_id, account_id, stat_date, stat_hour, total_count, success_count, failed_count, avg_response_time, response_count)
        SELECT tenant_id, account_id, DATE(created_at), HOUR(created_at),
               COUNT(*),
               SUM(status IN ('sent', 'delivered')),
               SUM(status = 'failed'),
-              AVG(CASE WHEN send_time IS NOT NULL THEN TIMESTAMPDIFF(MICROSECOND, created_at, send_time) / 1000000 END)
+              AVG(CASE WHEN send_time IS NOT NULL THEN TIMESTAMPDIFF(MICROSECOND, created_at, send_time) / 1000000 END),
+              COUNT(send_time)
          FROM messages
         WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'
         GROUP BY tenant_id, account_id, DATE(created_at), HOUR(created_at)
@@ -39,7 +41,8 @@ export async function rollupMessageStatistics(db: Knex, from: Date, to: Date): P
          total_count = VALUES(total_count),
          success_count = VALUES(success_count),
          failed_count = VALUES(failed_count),
-         avg_response_time = VALUES(avg_response_time)`,
+         avg_response_time = VALUES(avg_response_time),
+         response_count = VALUES(response_count)`,
       [start, end],
     );
     const [removed] = await trx.raw(
@@ -78,6 +81,9 @@ export interface StatsFilter {
   granularity: Granularity;
 }
 
+/** Hours combine into an exact mean: each hour's mean weighted by how many messages it averaged. */
+const WEIGHTED_AVG = 'SUM(avg_response_time * response_count) / NULLIF(SUM(response_count), 0) AS avg_rt';
+
 const rate = (success: number, failed: number) => (success + failed > 0 ? Math.round((success / (success + failed)) * 10_000) / 10_000 : null);
 
 function scoped(db: Knex, f: StatsFilter): Knex.QueryBuilder {
@@ -98,8 +104,7 @@ export async function statisticsTotals(db: Knex, f: StatsFilter): Promise<Omit<S
       db.raw('COALESCE(SUM(total_count), 0) AS total'),
       db.raw('COALESCE(SUM(success_count), 0) AS success'),
       db.raw('COALESCE(SUM(failed_count), 0) AS failed'),
-      // Weighted by the messages each hour averaged over (approximated by its success + failed).
-      db.raw('SUM(avg_response_time * (success_count + failed_count)) / NULLIF(SUM(CASE WHEN avg_response_time IS NOT NULL THEN success_count + failed_count END), 0) AS avg_rt'),
+      db.raw(WEIGHTED_AVG),
     );
   const total = Number(row.total);
   const success = Number(row.success);
@@ -119,7 +124,7 @@ export async function statisticsSeries(db: Knex, f: StatsFilter): Promise<Series
       db.raw('SUM(total_count) AS total'),
       db.raw('SUM(success_count) AS success'),
       db.raw('SUM(failed_count) AS failed'),
-      db.raw('SUM(avg_response_time * (success_count + failed_count)) / NULLIF(SUM(CASE WHEN avg_response_time IS NOT NULL THEN success_count + failed_count END), 0) AS avg_rt'),
+      db.raw(WEIGHTED_AVG),
     )
     .groupByRaw('period')
     .orderBy('period');
