@@ -2,7 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { AppContext } from '../context';
 import type { CronJob } from './job';
 import { CRON_JOBS } from './jobs';
-import { runJobOnce } from './runner';
+import { runJobOnce, type RunOutcome } from './runner';
 
 export { runJobOnce } from './runner';
 
@@ -15,7 +15,12 @@ export interface RunningCron {
  * cron processes may run; `runJobOnce` makes each tick run once across all of them. Close stops the
  * schedules and waits for runs in progress.
  */
-export async function startCron(ctx: AppContext, jobs: readonly CronJob[] = CRON_JOBS): Promise<RunningCron> {
+export interface CronOptions {
+  /** Observes every tick's outcome in this process (tests, diagnostics). */
+  onTick?: (job: string, outcome: RunOutcome['outcome']) => void;
+}
+
+export async function startCron(ctx: AppContext, jobs: readonly CronJob[] = CRON_JOBS, opts: CronOptions = {}): Promise<RunningCron> {
   const inFlight = new Set<Promise<unknown>>();
   const tasks: ScheduledTask[] = [];
   for (const job of jobs) {
@@ -24,6 +29,7 @@ export async function startCron(ctx: AppContext, jobs: readonly CronJob[] = CRON
       job.schedule,
       (context) => {
         const run = runJobOnce(ctx, job, context.date)
+          .then((r) => opts.onTick?.(job.name, r.outcome))
           .catch((err) => ctx.logger.error({ job: job.name, err }, 'cron tick failed before the job ran'))
           .finally(() => inFlight.delete(run));
         inFlight.add(run);

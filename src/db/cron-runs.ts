@@ -91,3 +91,15 @@ export async function listRuns(db: Knex, page: PageQuery, filter: { job?: string
   const result = await paginate<CronRunRow>(q, page, 'cron_job_runs');
   return { ...result, data: result.data.map((r) => hydrate(r as unknown as Record<string, unknown>)) };
 }
+
+/** Runs left `running` by a process that died mid-run become failed, so history does not show them running forever. */
+export async function failAbandonedRuns(db: Knex, startedBefore: Date): Promise<number> {
+  return db('cron_job_runs')
+    .where('outcome', 'running')
+    .where('started_at', '<', startedBefore)
+    .update({ outcome: 'failed', error: 'the cron process ended before the run finished', finished_at: db.fn.now(3) });
+}
+
+export async function deleteRunsBefore(db: Knex, before: Date, limit: number): Promise<number> {
+  return db('cron_job_runs').where('created_at', '<', before).orderBy('created_at').limit(limit).delete();
+}

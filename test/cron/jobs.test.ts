@@ -165,11 +165,19 @@ describe('retention cleanup', () => {
       ]);
     }
 
+    await db('cron_job_runs').insert([
+      { job_name: 'old', tick_at: new Date(now.getTime() - 31 * 86_400_000), started_at: new Date(now.getTime() - 31 * 86_400_000), outcome: 'success', created_at: new Date(now.getTime() - 31 * 86_400_000) },
+      { job_name: 'abandoned', tick_at: new Date(now.getTime() - 2 * 86_400_000), started_at: new Date(now.getTime() - 2 * 86_400_000), outcome: 'running', created_at: new Date(now.getTime() - 2 * 86_400_000) },
+    ]);
+
     const res = await runJobOnce(env.ctx, retentionCleanupJob, now);
     expect(res.outcome).toBe('success');
     expect((res as { result: Record<string, number> }).result).toMatchObject({ refresh_tokens: 1, callback_event_keys: hasKeys ? 1 : 0 });
     expect((await db('refresh_tokens').where({ user_id: t1.adminId }).pluck('id')).sort()).toEqual([revokedLive.id, live.id].sort());
     if (hasKeys) expect(await db('callback_event_keys').pluck('event_key')).toEqual(['b'.repeat(64)]);
+    expect((res as { result: Record<string, number> }).result).toMatchObject({ cron_runs_deleted: 1, cron_runs_abandoned: 1 });
+    expect(await db('cron_job_runs').where({ job_name: 'old' }).first()).toBeUndefined();
+    expect(await db('cron_job_runs').where({ job_name: 'abandoned' }).first()).toMatchObject({ outcome: 'failed', error: 'the cron process ended before the run finished' });
   });
 });
 

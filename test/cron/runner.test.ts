@@ -130,6 +130,14 @@ describe('two cron processes on the same Redis prefix', () => {
     expect([...byTick.values()].every((n) => n === 1)).toBe(true);
     expect(runs.every((r) => r.outcome === 'success')).toBe(true);
     expect(byTick.size).toBe(perTick.length);
+
+    // Both processes really competed: each fired ticks, and each won some or lost some to the other.
+    const outcomes = await env.ctx.redis.hgetall(redisKey(env.config.redis.prefix, 'test', 'outcomes'));
+    const pids = new Set(Object.keys(outcomes).map((k) => k.split(':')[0]));
+    expect(pids.size).toBe(2); // (tsx runs the script in a child of the spawned pid, so compare counts)
+    const total = (outcome: string) => Object.entries(outcomes).filter(([k]) => k.endsWith(`:${outcome}`)).reduce((n, [, v]) => n + Number(v), 0);
+    expect(total('not_elected')).toBeGreaterThan(0);
+    expect(total('success')).toBe(runs.length);
   });
 });
 

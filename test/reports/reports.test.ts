@@ -110,3 +110,10 @@ test('bad ranges are refused with the field named', async () => {
   const badGranularity = await get('/reports/messages?granularity=week');
   expect(badGranularity.body.error.details.fields[0].field).toBe('query.granularity');
 });
+
+test('the OpenAPI document describes the reports, files, cron and task-report routes', async () => {
+  const doc = await http('GET', `${env.url}/openapi.json`);
+  for (const path of ['/api/v1/reports/messages', '/api/v1/reports/accounts', '/api/v1/files', '/api/v1/files/{id}/download-url', '/api/v1/cron/jobs', '/api/v1/cron/runs', '/api/v1/tasks/{id}/report']) {
+    expect(Object.keys(doc.body.paths)).toContain(path);
+  }
+});

@@ -1,4 +1,5 @@
 import type { AppContext } from '../../context';
+import { deleteRunsBefore, failAbandonedRuns } from '../../db/cron-runs';
 import { deleteFileRows, fileKeysPresent, filesDeletedBefore, markFilesDeleted } from '../../db/files';
 import { redisKey } from '../../redis';
 import type { CronJob } from '../job';
@@ -88,6 +89,16 @@ export async function markFilesWithMissingObjects(ctx: AppContext, limit = 500):
   return missing.length;
 }
 
+/** Job history is kept for CRON_HISTORY_DAYS; runs still `running` after a day belonged to a process that died. */
+const CRON_HISTORY_DAYS = 30;
+
+export async function trimCronHistory(ctx: AppContext, now: Date): Promise<{ cron_runs_deleted: number; cron_runs_abandoned: number }> {
+  const abandoned = await failAbandonedRuns(ctx.db, new Date(now.getTime() - 86_400_000));
+  const cutoff = new Date(now.getTime() - CRON_HISTORY_DAYS * 86_400_000);
+  const deleted = await deleteInBatches(() => deleteRunsBefore(ctx.db, cutoff, BATCH));
+  return { cron_runs_deleted: deleted, cron_runs_abandoned: abandoned };
+}
+
 export const retentionCleanupJob: CronJob = {
   name: 'retention-cleanup',
   schedule: '0 45 3 * * *',
@@ -98,6 +109,7 @@ export const retentionCleanupJob: CronJob = {
       callback_event_keys: await purgeCallbackEventKeys(ctx, now),
       files_missing_objects: await markFilesWithMissingObjects(ctx),
       ...(await cleanOrphanedFiles(ctx, now)),
+      ...(await trimCronHistory(ctx, now)),
     };
   },
 };
