@@ -113,6 +113,20 @@ registry.registerPath({
 });
 registry.registerPath({ method: 'delete', path: '/api/v1/files/{id}', tags: ['files'], summary: 'Delete a file (files:write)', request: { params: idParams }, responses: { 204: { description: 'deleted' }, 404: errors[404] } });
 
+registry.registerPath({
+  method: 'get',
+  path: '/files/download',
+  tags: ['files'],
+  summary: 'Download through a presigned link of the local driver (the token is the credential; no bearer needed)',
+  security: [],
+  request: { query: z.object({ token: z.string() }) },
+  responses: {
+    200: { description: 'the file bytes', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    403: { description: 'invalid or expired link', content: json(ErrorBody) },
+    404: { description: 'file gone', content: json(ErrorBody) },
+  },
+});
+
 function safeFileName(name: string | undefined): string {
   const base = (name ?? '').split(/[\\/]/).pop()?.replace(/[\x00-\x1f\x7f]/g, '').trim();
   return (base || 'upload').slice(0, 255);
