@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { AppContext } from '../context';
-import { insertCallbackEvents, type NewCallbackEvent, type StoredOutcome } from '../db/callbacks';
+import { createCallbackEventWriter, type NewCallbackEvent, type StoredOutcome } from '../db/callbacks';
 import { GroupCommitter } from './group-commit';
 import { enqueueCallbackJobs } from './queue';
+
+const ENQUEUE_BATCH = 500;
+const MAX_UNQUEUED = 20_000;
 
 /** Replay key of an event: which channel it came through plus that channel's own event identity. */
 export function eventKey(source: 'gateway' | 'wecom', ...parts: string[]): string {
@@ -21,19 +24,59 @@ export class CallbackIngestor {
     private readonly ctx: AppContext,
     opts: { maxBatch?: number; maxInFlight?: number; maxPending?: number } = {},
   ) {
+    // Its own small pool (see createCallbackEventWriter), a quarter of the main pool's size.
+    const inFlight = opts.maxInFlight ?? Math.max(1, Math.floor(ctx.config.db.poolMax / 4));
+    const writer = createCallbackEventWriter(ctx.config.db, inFlight);
+    ctx.onClose(() => writer.close());
     this.committer = new GroupCommitter(
-      (events) => insertCallbackEvents(ctx.db, events),
+      (events) => writer.insert(events),
       {
         maxBatch: opts.maxBatch ?? 200,
-        // Leave pool connections for everything else the API does.
-        maxInFlight: opts.maxInFlight ?? Math.max(1, Math.floor(ctx.config.db.poolMax / 4)),
+        maxInFlight: inFlight,
         maxPending: opts.maxPending ?? 10_000,
       },
       (_events, results) => {
-        const fresh = [...new Set(results.filter((r) => !r.duplicate).map((r) => r.id))];
-        void enqueueCallbackJobs(this.ctx, fresh);
+        for (const r of results) if (!r.duplicate) this.toEnqueue.add(r.id);
+        this.scheduleEnqueue();
       },
     );
+  }
+
+  /**
+   * Ids of committed events waiting for their jobs. Jobs are added in bulk, one addBulk at a time: the
+   * ids that commit meanwhile ride along with the next one (fewer, larger round trips to Redis). Bounded:
+   * past MAX_UNQUEUED the oldest ids are left to the sweeper (they are safe in MySQL).
+   */
+  private readonly toEnqueue = new Set<string>();
+  private enqueueRunning = false;
+
+  private scheduleEnqueue(): void {
+    if (this.toEnqueue.size > MAX_UNQUEUED) {
+      const drop = this.toEnqueue.size - MAX_UNQUEUED;
+      let i = 0;
+      for (const id of this.toEnqueue) {
+        if (i++ >= drop) break;
+        this.toEnqueue.delete(id);
+      }
+      this.ctx.logger.warn({ dropped: drop }, 'callback enqueue backlog full; the sweeper will enqueue the rest');
+    }
+    if (this.enqueueRunning || this.toEnqueue.size === 0) return;
+    this.enqueueRunning = true;
+    setImmediate(async () => {
+      try {
+        while (this.toEnqueue.size > 0) {
+          const ids: string[] = [];
+          for (const id of this.toEnqueue) {
+            if (ids.length >= ENQUEUE_BATCH) break;
+            ids.push(id);
+          }
+          for (const id of ids) this.toEnqueue.delete(id);
+          await enqueueCallbackJobs(this.ctx, ids);
+        }
+      } finally {
+        this.enqueueRunning = false;
+      }
+    });
   }
 
   store(event: NewCallbackEvent): Promise<StoredOutcome> {
