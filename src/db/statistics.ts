@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { HourBucket } from '../domain/report-series';
 
 /**
  * message_statistics: one row per (tenant, account, UTC date, UTC hour) of message creation.
@@ -62,29 +63,12 @@ export async function rollupMessageStatistics(db: Knex, from: Date, to: Date): P
   });
 }
 
-export type Granularity = 'hour' | 'day';
-
-export interface SeriesPoint {
-  period: string;
-  total: number;
-  success: number;
-  failed: number;
-  success_rate: number | null;
-  avg_response_time: number | null;
-}
-
 export interface StatsFilter {
   tenantId: string;
   accountId?: string;
   from: Date;
   to: Date;
-  granularity: Granularity;
 }
-
-/** Hours combine into an exact mean: each hour's mean weighted by how many messages it averaged. */
-const WEIGHTED_AVG = 'SUM(avg_response_time * response_count) / NULLIF(SUM(response_count), 0) AS avg_rt';
-
-const rate = (success: number, failed: number) => (success + failed > 0 ? Math.round((success / (success + failed)) * 10_000) / 10_000 : null);
 
 function scoped(db: Knex, f: StatsFilter): Knex.QueryBuilder {
   const start = hourStart(f.from);
@@ -97,50 +81,31 @@ function scoped(db: Knex, f: StatsFilter): Knex.QueryBuilder {
   return q;
 }
 
-/** Sums of the window plus the success rate (success / (success + failed); in-flight messages excluded). */
-export async function statisticsTotals(db: Knex, f: StatsFilter): Promise<Omit<SeriesPoint, 'period'>> {
-  const row = await scoped(db, f)
-    .first(
-      db.raw('COALESCE(SUM(total_count), 0) AS total'),
-      db.raw('COALESCE(SUM(success_count), 0) AS success'),
-      db.raw('COALESCE(SUM(failed_count), 0) AS failed'),
-      db.raw(WEIGHTED_AVG),
-    );
-  const total = Number(row.total);
-  const success = Number(row.success);
-  const failed = Number(row.failed);
-  return { total, success, failed, success_rate: rate(success, failed), avg_response_time: row.avg_rt === null ? null : Number(Number(row.avg_rt).toFixed(3)) };
-}
-
-/** Hourly or daily series (UTC buckets); only periods with data are returned. */
-export async function statisticsSeries(db: Knex, f: StatsFilter): Promise<SeriesPoint[]> {
-  const period =
-    f.granularity === 'hour'
-      ? "DATE_FORMAT(TIMESTAMP(stat_date, MAKETIME(stat_hour, 0, 0)), '%Y-%m-%dT%H:00:00Z')"
-      : "DATE_FORMAT(stat_date, '%Y-%m-%d')";
+/** The window's hours (summed over accounts unless one is given), for src/domain/report-series. */
+export async function statisticsHours(db: Knex, f: StatsFilter): Promise<HourBucket[]> {
   const rows = await scoped(db, f)
     .select(
-      db.raw(`${period} AS period`),
+      db.raw("DATE_FORMAT(TIMESTAMP(stat_date, MAKETIME(stat_hour, 0, 0)), '%Y-%m-%dT%H:00:00Z') AS hour"),
       db.raw('SUM(total_count) AS total'),
       db.raw('SUM(success_count) AS success'),
       db.raw('SUM(failed_count) AS failed'),
-      db.raw(WEIGHTED_AVG),
+      // Exact combined mean of the accounts' hours: weighted by how many messages each averaged.
+      db.raw('SUM(avg_response_time * response_count) / NULLIF(SUM(CASE WHEN avg_response_time IS NOT NULL THEN response_count END), 0) AS avg_rt'),
+      db.raw('SUM(CASE WHEN avg_response_time IS NOT NULL THEN response_count ELSE 0 END) AS responses'),
     )
-    .groupByRaw('period')
-    .orderBy('period');
-  return rows.map((r: Record<string, unknown>) => {
-    const success = Number(r.success);
-    const failed = Number(r.failed);
-    return {
-      period: String(r.period),
-      total: Number(r.total),
-      success,
-      failed,
-      success_rate: rate(success, failed),
-      avg_response_time: r.avg_rt === null ? null : Number(Number(r.avg_rt).toFixed(3)),
-    };
-  });
+    .groupBy('stat_date', 'stat_hour')
+    .orderBy(['stat_date', 'stat_hour']);
+  return rows.map((r: Record<string, unknown>) => ({
+    hour: new Date(String(r.hour)),
+    total: Number(r.total),
+    success: Number(r.success),
+    failed: Number(r.failed),
+    avgResponse: r.avg_rt === null ? null : Number(r.avg_rt),
+    responseCount: Number(r.responses),
+  }));
 }
+
+const rate = (success: number, failed: number) => (success + failed > 0 ? Math.round((success / (success + failed)) * 10_000) / 10_000 : null);
 
 /** Per-account totals of the window (for the per-account breakdown). */
 export async function statisticsByAccount(db: Knex, f: StatsFilter): Promise<Array<{ account_id: string; total: number; success: number; failed: number; success_rate: number | null }>> {

@@ -71,6 +71,19 @@ test('daily series, one account, and the range bounds the hours', async () => {
     ['2026-11-20', 6],
     ['2026-11-21', 1],
   ]);
+  // Daily periods are the tenant's calendar days: Auckland is UTC+13 in November.
+  await env.ctx.db('tenants').where({ id: t.tenantId }).update({ timezone: 'Pacific/Auckland' });
+  const local = await get('/reports/messages?from=2026-11-20T00:00:00Z&to=2026-11-22T00:00:00Z&granularity=day');
+  expect(local.body.timezone).toBe('Pacific/Auckland');
+  expect(local.body.series.map((p: { period: string; total: number }) => [p.period, p.total])).toEqual([
+    ['2026-11-20', 4],
+    ['2026-11-21', 3],
+  ]);
+  const asked = await get('/reports/messages?from=2026-11-20T00:00:00Z&to=2026-11-22T00:00:00Z&granularity=day&timezone=UTC');
+  expect(asked.body.series.map((p: { period: string }) => p.period)).toEqual(['2026-11-20', '2026-11-21']);
+  expect(asked.body.series[0].total).toBe(6);
+  await env.ctx.db('tenants').where({ id: t.tenantId }).update({ timezone: 'UTC' });
+
   const a = await get(`/reports/messages?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z&granularity=hour&account_id=${accA}`);
   expect(a.status).toBe(200);
   expect(a.body.account_id).toBe(accA);
@@ -107,6 +120,9 @@ test('bad ranges are refused with the field named', async () => {
   expect(tooLong.status).toBe(400);
   const notADate = await get('/reports/messages?from=yesterday');
   expect(notADate.body.error.details.fields[0].field).toBe('query.from');
+  const badZone = await get('/reports/messages?granularity=day&timezone=Mars/Olympus');
+  expect(badZone.status).toBe(400);
+  expect(badZone.body.error.details.fields[0].field).toBe('query.timezone');
   const badGranularity = await get('/reports/messages?granularity=week');
   expect(badGranularity.body.error.details.fields[0].field).toBe('query.granularity');
 });

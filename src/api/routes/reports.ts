@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
-import { statisticsByAccount, statisticsSeries, statisticsTotals, type Granularity } from '../../db/statistics';
+import { statisticsByAccount, statisticsHours } from '../../db/statistics';
+import { combine, isTimeZone, series, type Granularity } from '../../domain/report-series';
 import { NotFoundError, ValidationError } from '../../errors';
 import { requirePermission } from '../authenticate';
 import { ErrorBody, registry } from '../openapi';
@@ -10,8 +11,8 @@ import { query } from '../validate';
 
 /**
  * Send reports from the hourly roll-up (message_statistics; see src/db/statistics.ts for what each
- * number means). Buckets are UTC hours/days. success_rate = success / (success + failed): messages
- * still in flight count in total only.
+ * number means). Hourly periods are UTC hours; daily periods are days in the tenant's time zone (or
+ * `timezone`). success_rate = success / (success + failed): messages still in flight count in total only.
  */
 const MAX_SPAN_DAYS: Record<Granularity, number> = { hour: 31, day: 400 };
 const DEFAULT_SPAN_MS: Record<Granularity, number> = { hour: 24 * 3_600_000, day: 30 * 86_400_000 };
@@ -21,6 +22,12 @@ const rangeQuery = z.object({
   to: z.string().datetime({ offset: true }).optional().openapi({ description: 'exclusive, ISO-8601; default now' }),
   granularity: z.enum(['hour', 'day']).default('hour'),
   account_id: z.string().max(36).optional(),
+  timezone: z
+    .string()
+    .max(64)
+    .refine(isTimeZone, 'unknown IANA time zone')
+    .optional()
+    .openapi({ description: "IANA zone for daily periods; default the tenant's time zone" }),
 });
 
 const Numbers = z.object({
@@ -35,6 +42,7 @@ const MessageReport = z
     from: z.string(),
     to: z.string(),
     granularity: z.enum(['hour', 'day']),
+    timezone: z.string(),
     account_id: z.string().nullable(),
     totals: Numbers,
     series: z.array(Numbers.extend({ period: z.string() })),
@@ -62,7 +70,7 @@ registry.registerPath({
   path: '/api/v1/reports/accounts',
   tags: ['reports'],
   summary: 'Per-account totals and success rate over a time range (reports:read)',
-  request: { query: rangeQuery.omit({ granularity: true, account_id: true }) },
+  request: { query: rangeQuery.omit({ granularity: true, account_id: true, timezone: true }) },
   responses: { 200: { description: 'report', content: { 'application/json': { schema: AccountReport } } }, 400: err },
 });
 
@@ -87,15 +95,23 @@ export function reportsRouter(ctx: AppContext): Router {
       const owned = await ctx.db('wework_accounts').where({ id: q.account_id, tenant_id: tenantId }).first('id');
       if (!owned) throw new NotFoundError('account', q.account_id);
     }
-    const filter = { tenantId, accountId: q.account_id, from, to, granularity: q.granularity };
-    const [totals, series] = await Promise.all([statisticsTotals(ctx.db, filter), statisticsSeries(ctx.db, filter)]);
-    res.json({ from: from.toISOString(), to: to.toISOString(), granularity: q.granularity, account_id: q.account_id ?? null, totals, series });
+    const timezone = q.timezone ?? ((await ctx.db('tenants').where({ id: tenantId }).first('timezone'))?.timezone as string | undefined) ?? 'UTC';
+    const hours = await statisticsHours(ctx.db, { tenantId, accountId: q.account_id, from, to });
+    res.json({
+      from: from.toISOString(),
+      to: to.toISOString(),
+      granularity: q.granularity,
+      timezone,
+      account_id: q.account_id ?? null,
+      totals: combine(hours),
+      series: series(hours, q.granularity, timezone),
+    });
   });
 
   router.get('/reports/accounts', requirePermission('reports:read'), async (req, res) => {
     const q = query(req, rangeQuery);
     const { from, to } = resolveRange({ ...q, granularity: 'day' });
-    const data = await statisticsByAccount(ctx.db, { tenantId: tenantIdOf(req), from, to, granularity: 'day' });
+    const data = await statisticsByAccount(ctx.db, { tenantId: tenantIdOf(req), from, to });
     res.json({ from: from.toISOString(), to: to.toISOString(), data });
   });
 
