@@ -1,6 +1,7 @@
 import { applyAccountCallback } from '../accounts/callbacks';
 import type { AppContext } from '../context';
 import type { DeliveryReceipt, GatewayCallback } from '../gateway/callback-protocol';
+import { applyDeliveryReceipts } from '../sending/receipts';
 
 /**
  * What callback processing hands events to. The account state machine (accounts module) and the
@@ -18,9 +19,12 @@ export interface CallbackHandlers {
   receipts?: (ctx: AppContext, guid: string, receipts: DeliveryReceipt[]) => Promise<unknown>;
 }
 
-/** The handlers the worker role uses; a module that is not there yet leaves its slot empty. */
+/** The handlers the worker role uses. */
 export function defaultCallbackHandlers(): CallbackHandlers {
   return {
     account: (ctx, callback) => applyAccountCallback(ctx, callback),
+    // Throws UnmatchedReceiptsError when a receipt overtakes the sender's status write: the attempt
+    // fails and the queue retries it with backoff, by which time the message row has its wework_msg_id.
+    receipts: (ctx, guid, receipts) => applyDeliveryReceipts(ctx, guid, receipts),
   };
 }
