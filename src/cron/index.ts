@@ -10,16 +10,16 @@ export interface RunningCron {
   close(): Promise<void>;
 }
 
-/**
- * Starts the scheduled jobs of the `cron` role: each job of CRON_JOBS on its schedule in UTC. Several
- * cron processes may run; `runJobOnce` makes each tick run once across all of them. Close stops the
- * schedules and waits for runs in progress.
- */
 export interface CronOptions {
   /** Observes every tick's outcome in this process (tests, diagnostics). */
   onTick?: (job: string, outcome: RunOutcome['outcome']) => void;
 }
 
+/**
+ * Starts the scheduled jobs of the `cron` role: each job of CRON_JOBS on its schedule in UTC. Several
+ * cron processes may run; `runJobOnce` makes each tick run once across all of them. Close stops the
+ * schedules and waits for runs in progress.
+ */
 export async function startCron(ctx: AppContext, jobs: readonly CronJob[] = CRON_JOBS, opts: CronOptions = {}): Promise<RunningCron> {
   const inFlight = new Set<Promise<unknown>>();
   const tasks: ScheduledTask[] = [];
@@ -34,6 +34,7 @@ export async function startCron(ctx: AppContext, jobs: readonly CronJob[] = CRON
           .finally(() => inFlight.delete(run));
         inFlight.add(run);
       },
+      // node-cron keeps a process-wide task registry; a suffix lets several runners share a process (tests).
       { timezone: 'UTC', name: `${job.name}-${Math.random().toString(36).slice(2, 8)}` },
     );
     tasks.push(task);

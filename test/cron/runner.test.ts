@@ -20,6 +20,13 @@ afterAll(() => env.close());
 
 const job = (name: string, run: CronJob['run']): CronJob => ({ name, schedule: '0 * * * *', run });
 
+test('every registered job has a unique name and a valid schedule', async () => {
+  const cron = await import('node-cron');
+  const names = CRON_JOBS.map((j) => j.name);
+  expect(new Set(names).size).toBe(names.length);
+  for (const j of CRON_JOBS) expect({ job: j.name, valid: cron.validate(j.schedule) }).toEqual({ job: j.name, valid: true });
+});
+
 test('a run is recorded with outcome, duration and result; a failure records the error', async () => {
   const ok = await runJobOnce(env.ctx, job('probe-ok', async () => ({ rows: 3 })), new Date('2026-11-23T10:00:00.000Z'));
   expect(ok).toMatchObject({ outcome: 'success', result: { rows: 3 } });
