@@ -140,6 +140,8 @@ async function finish(
       throw err;
     });
   if (!finished) return { outcome: 'skipped', status: 'reclaimed' };
+  // Lag from receipt at the webhook to the event being applied (InfluxDB `callback_lag`).
+  ctx.metrics.recordCallbackLag({ tenantId, eventType: row.event_type, lagMs: Date.now() - new Date(row.received_time).getTime() });
   if (opts.account && updates.length) {
     for (const u of updates) {
       ctx.realtime.toTenant(opts.account.tenant_id, 'conversation.message', {

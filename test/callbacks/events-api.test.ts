@@ -104,3 +104,20 @@ test('only failed events can be re-driven; bulk re-drive takes the failed ones o
   expect(again.body).toEqual({ redriven: 0, ids: [] });
   expect((await http('POST', `${env.url}/api/v1/callbacks/events/redrive`, { token: a.adminToken, body: { limit: 0 } })).status).toBe(400);
 });
+
+test('every callback route is described in the OpenAPI document', async () => {
+  const doc = (await http('GET', `${env.url}/openapi.json`)).body;
+  expect(Object.keys(doc.paths)).toEqual(
+    expect.arrayContaining([
+      '/callbacks/gateway',
+      '/callbacks/wecom/{tenantId}',
+      '/api/v1/callbacks/events',
+      '/api/v1/callbacks/events/{id}',
+      '/api/v1/callbacks/events/{id}/redrive',
+      '/api/v1/callbacks/events/redrive',
+      '/api/v1/callbacks/wecom/config',
+    ]),
+  );
+  expect(Object.keys(doc.paths['/callbacks/wecom/{tenantId}'])).toEqual(expect.arrayContaining(['get', 'post']));
+  expect(Object.keys(doc.paths['/api/v1/callbacks/wecom/config'])).toEqual(expect.arrayContaining(['get', 'put', 'delete']));
+});
