@@ -180,34 +180,37 @@ export async function setCallbackTenant(db: Knex, id: string, tenantId: string):
 }
 
 /**
- * Events the queue may have lost: received for longer than `receivedBefore` (enqueue failed, Redis was
- * down) and processing claims older than `processingBefore` (worker died mid-job). Stuck claims are put
- * back to received here so a re-enqueued job can claim them again.
+ * One page of events still `received` before `before` (the queue may have lost them: enqueue failed,
+ * Redis was down), oldest first, after the keyset cursor `after`.
  */
-export async function findStuckCallbackEvents(
+export async function findReceivedBefore(
   db: Knex,
-  opts: { receivedBefore: Date; processingBefore: Date; limit: number },
-): Promise<{ received: Array<{ id: string; receivedTime: Date }>; reclaimed: string[] }> {
-  const received = (await db('callback_events')
-    .select('id', 'received_time')
-    .where('status', 'received')
-    .andWhere('received_time', '<', opts.receivedBefore)
-    .orderBy('received_time', 'asc')
-    .limit(opts.limit)) as Array<{ id: string; received_time: Date }>;
+  before: Date,
+  limit: number,
+  after?: { t: Date; id: string },
+): Promise<Array<{ id: string; receivedTime: Date }>> {
+  const q = db('callback_events').select('id', 'received_time').where('status', 'received').andWhere('received_time', '<', before);
+  if (after) q.andWhere((w) => w.where('received_time', '>', after.t).orWhere((x) => x.where('received_time', '=', after.t).andWhere('id', '>', after.id)));
+  const rows = (await q.orderBy('received_time', 'asc').orderBy('id', 'asc').limit(limit)) as Array<{ id: string; received_time: Date }>;
+  return rows.map((r) => ({ id: r.id, receivedTime: r.received_time }));
+}
+
+/**
+ * Claims older than `before` belong to workers that died mid-job: put them back to received (each with
+ * a conditional update, so a worker that finishes meanwhile wins) and return their ids.
+ */
+export async function releaseStuckClaims(db: Knex, before: Date, limit: number): Promise<string[]> {
   const stuck = (await db('callback_events')
     .select('id')
     .where('status', 'processing')
-    .andWhere('process_time', '<', opts.processingBefore)
-    .limit(opts.limit)) as Array<{ id: string }>;
-  const reclaimed: string[] = [];
+    .andWhere('process_time', '<', before)
+    .limit(limit)) as Array<{ id: string }>;
+  const released: string[] = [];
   for (const { id } of stuck) {
-    const n = await db('callback_events')
-      .where({ id, status: 'processing' })
-      .andWhere('process_time', '<', opts.processingBefore)
-      .update({ status: 'received' });
-    if (n > 0) reclaimed.push(id);
+    const n = await db('callback_events').where({ id, status: 'processing' }).andWhere('process_time', '<', before).update({ status: 'received' });
+    if (n > 0) released.push(id);
   }
-  return { received: received.map((r) => ({ id: r.id, receivedTime: r.received_time })), reclaimed };
+  return released;
 }
 
 export interface CallbackListFilter {

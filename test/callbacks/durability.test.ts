@@ -1,3 +1,5 @@
+import { eventKey } from '../../src/callbacks/ingest';
+import { insertCallbackEvents } from '../../src/db/callbacks';
 import { NOTIFY } from '../../src/gateway/callback-protocol';
 import { callbackSweeperJob, sweepCallbacks } from '../../src/cron/jobs/callback-sweeper';
 import { CRON_JOBS } from '../../src/cron/jobs';
@@ -91,4 +93,20 @@ test('re-enqueueing an event that is already queued does not create a second job
   await sweepCallbacks(env.ctx, later);
   const jobs = await queue().getJobs(['waiting', 'delayed', 'active', 'completed']);
   expect(jobs.filter((j) => j.data.id === res.body.id)).toHaveLength(1);
+});
+
+test('a backlog larger than one page is swept in one run', async () => {
+  const events = Array.from({ length: 2500 }, (_, i) => ({
+    eventKey: eventKey('gateway', 'g-backlog', String(i)),
+    guid: 'g-backlog',
+    notifyType: NOTIFY.friendRequest,
+    eventType: 'friend.request',
+    rawData: JSON.stringify(callback('g-backlog', NOTIFY.friendRequest, { i })),
+  }));
+  for (let i = 0; i < events.length; i += 500) await insertCallbackEvents(env.ctx.db, events.slice(i, i + 500));
+  const swept = await sweepCallbacks(env.ctx, new Date(Date.now() + 60_000));
+  expect(swept.requeued).toBeGreaterThanOrEqual(2500);
+  const ids = (await env.ctx.db('callback_events').where({ guid: 'g-backlog' }).select('id')).map((r: { id: string }) => r.id);
+  const jobs = await Promise.all(ids.map((id: string) => queue().getJob(id)));
+  expect(jobs.filter(Boolean)).toHaveLength(2500);
 });
