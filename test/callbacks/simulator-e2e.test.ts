@@ -4,6 +4,7 @@ import { startCallbackProcessWorker } from '../../workers/callback-process.worke
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
 import { http } from '../helpers/http';
+import { io } from 'socket.io-client';
 import { eventually } from './support';
 
 /**
@@ -33,7 +34,17 @@ test('simulator callbacks: an incoming message lands in the conversation, a logo
   const accountId = '01930000-0000-7000-8000-00000000e2e0';
   await env.ctx.db('wework_accounts').insert({ id: accountId, tenant_id: t.tenantId, account_name: 'e2e', guid, status: 'online' });
 
+  // An operator of the tenant watching in realtime.
+  const socket = io(env.url, { auth: { token: t.adminToken }, transports: ['websocket'] });
+  const pushed = new Promise<any>((resolve) => socket.on('conversation.message', resolve));
+  await new Promise<void>((resolve, reject) => {
+    socket.on('connect', () => resolve());
+    socket.on('connect_error', reject);
+  });
+
   sim.control.incoming(guid, { conversation_id: 'wm-contact-1', text: 'hello from the gateway' });
+  expect(await pushed).toMatchObject({ account_id: accountId, conversation_id: 'wm-contact-1', last_msg_content: 'hello from the gateway', new_messages: 1 });
+  socket.close();
   const conv = await eventually(() => env.ctx.db('conversations').where({ account_id: accountId, conversation_id: 'wm-contact-1' }).first());
   expect(conv).toMatchObject({ tenant_id: t.tenantId, last_msg_content: 'hello from the gateway', unread_count: 1 });
 
