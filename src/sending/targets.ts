@@ -101,8 +101,7 @@ export class ImportFileMissing extends Error {
  */
 export async function* parseTargetCsv(input: Readable, from = 0): AsyncGenerator<SourceRecord> {
   const skipped: TargetProblem[] = [];
-  const parser = input.pipe(
-    parse({
+  const parser = parse({
       bom: true,
       trim: true,
       skip_empty_lines: true,
@@ -113,8 +112,10 @@ export async function* parseTargetCsv(input: Readable, from = 0): AsyncGenerator
         skipped.push({ line: (err as { lines?: number } | undefined)?.lines, error: err?.message ?? 'malformed CSV row' });
         return undefined;
       },
-    }),
-  );
+    });
+  // pipe() does not forward errors: a broken source must end the parse with its error, not hang it.
+  input.on('error', (err) => parser.destroy(err));
+  input.pipe(parser);
   let header: string[] | null = null;
   let position = 0;
   for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
