@@ -12,6 +12,7 @@
 import 'dotenv/config';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 20);
@@ -120,6 +121,16 @@ async function drive(url: string, seconds: number, sign: (ts: number, body: stri
   return result;
 }
 
+/** User+system CPU of a child process in ms, from /proc (0 where /proc is not available). */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return 0;
+  }
+}
+
 const emptyResult = (): LoadResult => ({ ok: 0, non2xx: 0, errors: 0, seconds: 0, latenciesMs: [] });
 function merge(into: LoadResult, r: LoadResult): void {
   into.ok += r.ok;
@@ -183,9 +194,15 @@ async function main(): Promise<void> {
     const rounds = Math.max(1, Math.round(DURATION_S / ROUND_S));
     const bareResult = emptyResult();
     const apiResult = emptyResult();
+    let bareCpuMs = 0;
+    let apiCpuMs = 0;
     for (let i = 0; i < rounds; i++) {
+      const b0 = cpuMsOf(bare.child.pid);
       merge(bareResult, await drive(bare.url, DURATION_S / rounds, sign));
+      bareCpuMs += cpuMsOf(bare.child.pid) - b0;
+      const a0 = cpuMsOf(api.child.pid);
       merge(apiResult, await drive(api.url, DURATION_S / rounds, sign));
+      apiCpuMs += cpuMsOf(api.child.pid) - a0;
     }
     bare.child.kill('SIGTERM');
 
@@ -193,6 +210,13 @@ async function main(): Promise<void> {
     const apiRate = report('POST /callbacks/gateway', apiResult);
     const ratio = apiRate / bareRate;
     console.log(`ratio endpoint/bare            ${ratio.toFixed(2)}   (target >= 0.30: ${ratio >= 0.3 ? 'met' : 'NOT met'})`);
+    if (bareCpuMs > 0 && apiCpuMs > 0) {
+      // Server-process CPU per acknowledged event: far steadier than rates on a shared machine.
+      console.log(
+        `server CPU per event           bare ${((bareCpuMs * 1000) / bareResult.ok).toFixed(0)} µs, endpoint ${((apiCpuMs * 1000) / apiResult.ok).toFixed(0)} µs ` +
+          `(process busy ${((100 * bareCpuMs) / 1000 / bareResult.seconds).toFixed(0)}% / ${((100 * apiCpuMs) / 1000 / apiResult.seconds).toFixed(0)}% of one core)`,
+      );
+    }
 
     const acked = warm.ok + apiResult.ok;
     const [{ n }] = (await db('callback_events').count({ n: '*' })) as Array<{ n: number | string }>;

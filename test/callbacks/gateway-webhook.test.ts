@@ -1,5 +1,6 @@
 import { QUEUE } from '../../src/queues/names';
-import { NOTIFY } from '../../src/gateway/callback-protocol';
+import { request } from 'undici';
+import { NOTIFY, SIGNATURE_HEADER, TIMESTAMP_HEADER, signCallback } from '../../src/gateway/callback-protocol';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
 import { callback, eventRow, insertAccount, postCallback, rejectedCount } from './support';
 
@@ -90,6 +91,25 @@ test('an oversized body is refused with 413 and counted', async () => {
   expect(res.body.error.code).toBe('payload_too_large');
   expect(await rejectedCount(env, 'too_large')).toBe(tooLargeBefore + 1);
   expect(await countRows()).toBe(before);
+});
+
+test('an oversized body sent without Content-Length (chunked) is refused too', async () => {
+  const before = await countRows();
+  const raw = JSON.stringify(callback('g-chunked', NOTIFY.messages, { blob: 'y'.repeat(300 * 1024) }));
+  const ts = Math.floor(Date.now() / 1000);
+  async function* chunks() {
+    for (let i = 0; i < raw.length; i += 16 * 1024) yield Buffer.from(raw.slice(i, i + 16 * 1024));
+  }
+  const res = await request(`${env.url}/callbacks/gateway`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: String(ts), [SIGNATURE_HEADER]: signCallback(env.config.gateway.callbackSecret, ts, raw) },
+    body: chunks(),
+  });
+  expect(res.statusCode).toBe(413);
+  await res.body.dump();
+  expect(await countRows()).toBe(before);
+  // The connection pool stays usable afterwards.
+  expect((await postCallback(env, callback('g-after-chunked', NOTIFY.online))).status).toBe(200);
 });
 
 test('signed but malformed bodies are refused with 400 naming the problem', async () => {

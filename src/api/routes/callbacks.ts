@@ -1,4 +1,4 @@
-import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { CallbackIngestor, eventKey } from '../../callbacks/ingest';
@@ -71,18 +71,58 @@ const header = (req: Request, name: string) => {
   return typeof v === 'string' ? v : undefined;
 };
 
-/** express.raw with a size limit; a refused body is counted like any other refusal. */
+/**
+ * Reads the raw body (needed byte-exact for signatures) with a size limit: a declared Content-Length over
+ * the limit is refused before reading, a body that grows past it is refused when it does. Compressed
+ * bodies are not accepted. A refused body is counted like any other refusal.
+ */
 export function rawBody(limit: number): RequestHandler {
-  const parse = express.raw({ type: () => true, limit });
-  return (req, res, next) =>
-    parse(req, res, (err?: unknown) => {
-      if (err) {
-        const tooLarge = (err as { type?: string }).type === 'entity.too.large';
-        callbacksRejected.inc({ reason: tooLarge ? 'too_large' : 'unreadable_body' });
-        return next(tooLarge ? new AppError(413, 'payload_too_large', `callback body over ${limit} bytes`) : err);
-      }
+  const tooLarge = () => {
+    callbacksRejected.inc({ reason: 'too_large' });
+    return new AppError(413, 'payload_too_large', `callback body over ${limit} bytes`);
+  };
+  return (req, _res, next) => {
+    const encoding = req.headers['content-encoding'];
+    if (encoding && encoding !== 'identity') {
+      callbacksRejected.inc({ reason: 'unreadable_body' });
+      return next(new AppError(415, 'unsupported_encoding', 'compressed callback bodies are not accepted'));
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return next(tooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err?: unknown) => {
+      if (done) return;
+      done = true;
+      req.removeListener('data', onData);
+      if (err) return next(err);
+      req.body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
       next();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // Stop buffering; the rest of the body is discarded by Node once the answer is sent.
+        finish(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => finish());
+    req.once('error', (err) => {
+      callbacksRejected.inc({ reason: 'unreadable_body' });
+      finish(err);
     });
+    // Sender gone mid-body: nobody to answer; just stop buffering.
+    req.once('close', () => {
+      if (!done) {
+        done = true;
+        req.removeListener('data', onData);
+      }
+    });
+  };
 }
 
 /** POST /callbacks/gateway — public; authenticates by signature. */
@@ -128,7 +168,10 @@ export function gatewayCallbackRouter(ctx: AppContext): Router {
         sourceIp: req.ip,
         userAgent: header(req, 'user-agent'),
       });
-      res.status(200).json({ ok: true, id: stored.id, duplicate: stored.duplicate });
+      // Hot path: written directly (res.json would also hash the body for an ETag nobody revalidates).
+      const ack = JSON.stringify({ ok: true, id: stored.id, duplicate: stored.duplicate });
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(ack) });
+      res.end(ack);
     } catch (err) {
       if (err instanceof OverloadedError) {
         res.setHeader('Retry-After', '1');
