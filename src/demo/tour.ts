@@ -167,8 +167,8 @@ export async function runTour(opts: TourOptions): Promise<TourResult> {
       log(`  task is ${e.status}`);
     });
 
+    log('Starting the task; live progress:');
     task = await api('POST', `/api/v1/tasks/${taskId}/start`, 'start the task');
-    log('Task started; live progress:');
 
     // 7. Until it ends (realtime prints the progress; polling decides, so a missed event cannot hang us).
     const tasksTimeout = stepTimeout + ((conversations.length * 60_000) / Math.max(1, opts.ratePerMinute ?? 60));

@@ -1,0 +1,165 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { parseJson } from '../../src/db/json';
+import { runTour, type TourResult } from '../../src/demo/tour';
+import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
+import { http } from '../helpers/http';
+
+/**
+ * The whole product as one user meets it: the real entry point runs every role (API, workers, cron,
+ * gateway simulator) in a child process, and the demo tour drives it through the public API only —
+ * login, QR login completed by the simulator, conversation sync, template, batch task with Socket.IO
+ * progress, delivery receipts arriving as signed callbacks. Then SIGTERM must stop it cleanly.
+ */
+jest.setTimeout(90_000);
+
+let env: TestEnv;
+let tenant: TestTenant;
+let child: ChildProcess | undefined;
+let stderr = '';
+const tenantCode = `e2e${Date.now().toString(36)}`;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitReady(url: string, exited: Promise<number | null>): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (let i = 0; i < 200; i++) {
+    if (gone) throw new Error(`the service exited during start-up:\n${stderr.slice(-4000)}`);
+    try {
+      if ((await http('GET', `${url}/health/ready`)).status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the service did not become ready:\n${stderr.slice(-4000)}`);
+}
+
+async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  env = await createTestEnv('e2eall');
+  tenant = await createTenant(env, { code: tenantCode });
+});
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  await env?.close();
+});
+
+test('all roles in one process: the demo tour succeeds end to end, then SIGTERM exits 0', async () => {
+  const [port, simulatorPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts'), '--role', 'all'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      DB_NAME: env.config.db.database,
+      DB_POOL_MAX: '10',
+      REDIS_PREFIX: env.config.redis.prefix,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: '',
+      SIMULATOR_HOST: '127.0.0.1',
+      SIMULATOR_LISTEN_HOST: '127.0.0.1',
+      SIMULATOR_PORT: String(simulatorPort),
+      SIMULATOR_AUTO_LOGIN: 'true',
+      SIMULATOR_AUTO_LOGIN_DELAY_MS: '300',
+      CALLBACK_URL: `${url}/callbacks/gateway`,
+      GATEWAY_URL: '',
+      INFLUX_URL: '',
+      MINIO_ENDPOINT: '',
+      FILES_DIR: env.config.files.dir,
+      PASSWORD_HASH_MEMORY_KIB: '1024',
+      PASSWORD_HASH_TIME_COST: '1',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-20_000);
+  });
+  const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+  await waitReady(url, exited);
+
+  const narrative: string[] = [];
+  let result: TourResult;
+  try {
+    result = await runTour({
+      baseUrl: url,
+      tenantCode,
+      username: tenant.username,
+      password: tenant.password,
+      ratePerMinute: 120,
+      stepTimeoutMs: 30_000,
+      log: (line) => narrative.push(line),
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- tour so far ---\n${narrative.join('\n')}\n--- service stderr ---\n${stderr.slice(-4000)}`);
+  }
+  const db = env.ctx.db;
+
+  // The account came online through the login flow, and its status history says so.
+  expect(result.accountStatuses).toContain('online');
+  const account = await db('wework_accounts').where({ id: result.accountId, tenant_id: tenant.tenantId }).first();
+  expect(account).toMatchObject({ status: 'online', guid: result.guid });
+  const history = await db('account_status_history').where({ account_id: result.accountId }).orderBy('id');
+  expect(history.map((h) => h.new_status)).toEqual(['created', 'logging_in', 'waiting_scan', 'waiting_confirm', 'online']);
+  expect(history.find((h) => h.new_status === 'logging_in')).toMatchObject({ old_status: 'created', reason: 'login_requested', operator_type: 'user', operator_id: tenant.adminId });
+  expect(history.every((h) => h.tenant_id === tenant.tenantId)).toBe(true);
+
+  // Conversations were synced from the gateway, and every one of them got the message.
+  expect(result.conversations.length).toBeGreaterThan(0);
+  const synced = await db('conversations').where({ account_id: result.accountId, tenant_id: tenant.tenantId }).count({ n: '*' });
+  expect(Number(synced[0].n)).toBe(result.conversations.length);
+  expect(result.preview).toEqual({ type: 'text', text: 'Hello Alice! Spring sale: 20% off this week. Questions? Ask your account manager.' });
+
+  expect(result.task).toMatchObject({ status: 'completed', total_count: result.conversations.length, failed_count: 0 });
+  expect(result.task.success_count).toBe(result.task.total_count);
+  const counted = Object.values(result.messageCounts).reduce((a, b) => a + b, 0);
+  expect(counted).toBe(result.task.total_count);
+  // The simulator acknowledges every send with a delivery receipt (a callback), which the tour waits for.
+  expect(result.messageCounts).toEqual({ delivered: result.task.total_count });
+  const rendered = await db('messages').where({ batch_id: result.taskId }).select('conversation_id', 'content');
+  for (const m of rendered) {
+    const name = result.conversations.find((c) => c.conversation_id === m.conversation_id)!.conversation_name;
+    const text = parseJson<{ text: string }>(m.content, { text: '' }).text;
+    expect(text.startsWith(`Hello ${name}! `)).toBe(true);
+    expect(text).toMatch(/^Hello .+! Spring sale: 20% off until \d{4}-\d{2}-\d{2}\. Questions\? Ask your account manager\.$/);
+  }
+
+  // Realtime reached the operator's socket.
+  expect(result.progressEvents.length).toBeGreaterThan(0);
+  expect(result.progressEvents.every((p) => p.task_id === result.taskId && p.counts.total === result.task.total_count)).toBe(true);
+  expect(result.statusEvents.map((e) => e.status)).toContain('completed');
+
+  // The simulator's signed callbacks arrived at the webhook and were all applied.
+  const events = await eventually(async () => {
+    const rows = await db('callback_events').where({ guid: result.guid });
+    return rows.length > 0 && rows.every((r) => r.status === 'processed' || r.status === 'ignored') ? rows : undefined;
+  });
+  expect(events.every((e) => e.status === 'processed' && e.tenant_id === tenant.tenantId)).toBe(true);
+  // Login progress and online during the QR login, then the delivery receipts of the task.
+  expect(new Set(events.map((e) => e.event_type))).toEqual(new Set(['account.login_progress', 'account.online', 'messages']));
+
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  child = undefined;
+});
