@@ -1,4 +1,5 @@
 import { QUEUE } from '../../src/queues/names';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { NOTIFY, SIGNATURE_HEADER, TIMESTAMP_HEADER, signCallback } from '../../src/gateway/callback-protocol';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
@@ -97,9 +98,10 @@ test('an oversized body sent without Content-Length (chunked) is refused too', a
   const before = await countRows();
   const raw = JSON.stringify(callback('g-chunked', NOTIFY.messages, { blob: 'y'.repeat(300 * 1024) }));
   const ts = Math.floor(Date.now() / 1000);
-  async function* chunks() {
-    for (let i = 0; i < raw.length; i += 16 * 1024) yield Buffer.from(raw.slice(i, i + 16 * 1024));
-  }
+  const parts: Buffer[] = [];
+  for (let i = 0; i < raw.length; i += 16 * 1024) parts.push(Buffer.from(raw.slice(i, i + 16 * 1024)));
+  // A stream body has no Content-Length: undici sends it chunked.
+  const chunks = () => Readable.from(parts);
   const res = await request(`${env.url}/callbacks/gateway`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: String(ts), [SIGNATURE_HEADER]: signCallback(env.config.gateway.callbackSecret, ts, raw) },
