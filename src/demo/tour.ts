@@ -64,42 +64,15 @@ export async function runTour(opts: TourOptions): Promise<TourResult> {
   try {
     log('Connected to realtime updates (Socket.IO).');
 
-    // 2. The account: reuse one of this name, else create it (which creates its gateway instance).
-    let account = (await api('GET', `/api/v1/accounts?q=${encodeURIComponent(accountName)}&limit=100`, 'find the account')).data.find(
-      (a: { account_name: string }) => a.account_name === accountName,
-    );
-    if (account) {
-      log(`Reusing account "${accountName}" (${account.id}), currently ${account.status}.`);
-    } else {
-      account = await api('POST', '/api/v1/accounts', 'create the account', { account_name: accountName });
-      log(`Created account "${accountName}" (${account.id}) with gateway instance ${account.guid}.`);
-    }
-    const accountId = account.id as string;
+    // 2-3. The account, reused or created, brought online (the simulator's auto-login scans the QR code).
+    let watched = '';
     socket.on('account.status', (e: { account_id: string; old_status: string; new_status: string; reason: string }) => {
-      if (e.account_id !== accountId) return;
+      if (e.account_id !== watched) return;
       accountStatuses.push(e.new_status);
       log(`  account: ${e.old_status} -> ${e.new_status} (${e.reason})`);
     });
-
-    // 3. Bring it online: the simulator's auto-login scans and confirms the QR code by itself.
-    if (account.status !== 'online') {
-      if (!['logging_in', 'waiting_scan', 'waiting_confirm'].includes(account.status)) {
-        account = await api('POST', `/api/v1/accounts/${accountId}/login`, 'start the login');
-        log('Login started; waiting for the QR code to be scanned (the simulator does it)...');
-      } else {
-        log('A login is already under way; following it...');
-      }
-      account = await waitFor(
-        'the account to come online',
-        stepTimeout,
-        async () => {
-          const a = await api('GET', `/api/v1/accounts/${accountId}`, 'read the account');
-          if (a.status === 'error' || a.status === 'offline') throw new TourError(`login ended ${a.status}: ${a.error_message ?? 'no reason given'}`);
-          if (a.status === 'need_verify') throw new TourError('the gateway asks for a verification code; submit it with POST /api/v1/accounts/{id}/verify');
-          return a.status === 'online' ? a : undefined;
-        },
-      );
-    }
+    const account = await bringOnline(api, accountName, stepTimeout, log, (id) => (watched = id));
+    const accountId = account.id as string;
     const who = account.user_info ? ` as ${account.user_info.name ?? account.user_info.user_id ?? JSON.stringify(account.user_info)}` : '';
     log(`Account is online${who}.`);
 
@@ -201,6 +174,64 @@ export async function runTour(opts: TourOptions): Promise<TourResult> {
 }
 
 type Api = (method: string, path: string, step: string, body?: unknown) => Promise<any>;
+
+/** The gateway no longer has the account's instance (the built-in simulator forgets them when the service restarts). */
+const instanceLost = (a: { status: string; error_message: string | null }) => a.status === 'error' && /instance .* not found/i.test(a.error_message ?? '');
+
+/**
+ * Finds the account by name (creating it when absent) and returns it online. An account whose gateway
+ * instance is gone cannot log in again, so it is deleted and created afresh, once.
+ */
+async function bringOnline(api: Api, accountName: string, stepTimeout: number, log: (line: string) => void, watch: (id: string) => void): Promise<any> {
+  for (let attempt = 0; ; attempt++) {
+    let account = (await api('GET', `/api/v1/accounts?q=${encodeURIComponent(accountName)}&limit=100`, 'find the account')).data.find(
+      (a: { account_name: string }) => a.account_name === accountName,
+    );
+    if (account) {
+      log(`Reusing account "${accountName}" (${account.id}), currently ${account.status}.`);
+    } else {
+      account = await api('POST', '/api/v1/accounts', 'create the account', { account_name: accountName });
+      log(`Created account "${accountName}" (${account.id}) with gateway instance ${account.guid}.`);
+    }
+    const id = account.id as string;
+    watch(id);
+
+    // "online" in the database may predate a restart of the gateway: the heartbeat watchdog (every 30 s) says.
+    const beat = Date.parse(account.last_heartbeat_time ?? account.last_login_time ?? '') || 0;
+    if (account.status === 'online' && Date.now() - beat > 40_000) {
+      log('Its last heartbeat is old; waiting for the watchdog to confirm the session is alive...');
+      account = await waitFor('the heartbeat watchdog', 45_000, async () => {
+        const a = await api('GET', `/api/v1/accounts/${id}`, 'read the account');
+        return a.status !== 'online' || (Date.parse(a.last_heartbeat_time ?? '') || 0) > beat ? a : undefined;
+      });
+    }
+    // An automatic recovery may be under way: let it finish before deciding anything.
+    if (['recovering', 'logging_in', 'waiting_scan', 'waiting_confirm'].includes(account.status)) {
+      log(`The account is ${account.status}; following it...`);
+      account = await waitFor('the account to settle', stepTimeout, async () => {
+        const a = await api('GET', `/api/v1/accounts/${id}`, 'read the account');
+        return ['recovering', 'logging_in', 'waiting_scan', 'waiting_confirm'].includes(a.status) ? undefined : a;
+      });
+    }
+    if (account.status === 'online') return account;
+
+    if (!instanceLost(account)) {
+      if (account.status === 'need_verify') throw new TourError('the gateway asks for a verification code; submit it with POST /api/v1/accounts/{id}/verify');
+      await api('POST', `/api/v1/accounts/${id}/login`, 'start the login');
+      log('Login started; waiting for the QR code to be scanned (the simulator does it)...');
+      account = await waitFor('the account to come online', stepTimeout, async () => {
+        const a = await api('GET', `/api/v1/accounts/${id}`, 'read the account');
+        if (a.status === 'need_verify') throw new TourError('the gateway asks for a verification code; submit it with POST /api/v1/accounts/{id}/verify');
+        if (a.status === 'online' || a.status === 'error' || a.status === 'offline') return a;
+        return undefined;
+      });
+      if (account.status === 'online') return account;
+    }
+    if (!instanceLost(account) || attempt > 0) throw new TourError(`the login ended ${account.status}: ${account.error_message ?? 'no reason given'}`);
+    log(`The gateway no longer knows this account's instance (${account.error_message}); the built-in simulator forgets them when the service restarts. Recreating the account...`);
+    await api('DELETE', `/api/v1/accounts/${id}`, 'delete the stale account');
+  }
+}
 
 async function listConversations(api: Api, accountId: string): Promise<TourResult['conversations']> {
   const res = await api('GET', `/api/v1/accounts/${accountId}/conversations?limit=100`, 'list conversations');
