@@ -2,13 +2,14 @@ import 'dotenv/config';
 import { runTour, TourError } from '../src/demo/tour';
 
 /**
- * `npm run demo:tour`: walks a running service (BASE_URL, default http://127.0.0.1:3000) through what an
+ * `npm run demo:tour`: walks a running service (BASE_URL, default http://127.0.0.1:$PORT or :3000) through what an
  * operator does: log in as the demo admin, bring an account online, write a template, send a batch task
  * and watch it finish. Safe to run again (the account and template are reused). Exits non-zero, saying
  * which step failed, when anything does not work.
  */
 async function main(): Promise<void> {
-  const baseUrl = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
+  // Same default as the service itself (PUBLIC_URL, else PORT on this machine), so a .env serves both.
+  const baseUrl = process.env.BASE_URL ?? process.env.PUBLIC_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
   console.log(`[tour] ${baseUrl}`);
   const started = Date.now();
   const result = await runTour({

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
         `  tenant_code: ${DEMO.tenantCode}   username: ${DEMO.username}   password: ${existing ? '(unchanged from first seed)' : DEMO.password}`,
         `  platform admin: ${config.auth.platformAdmin.username} / (PLATFORM_ADMIN_PASSWORD, default platform-admin-pass)`,
         `  API: ${config.http.publicUrl}   docs: ${config.http.publicUrl}/docs`,
+        `  walk-through (in another terminal, once the API listens): BASE_URL=${config.http.publicUrl} npm run demo:tour`,
       ].join('\n'),
     );
   } finally {
