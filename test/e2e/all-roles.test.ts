@@ -91,11 +91,14 @@ test('all roles in one process: the demo tour succeeds end to end, then SIGTERM 
       PASSWORD_HASH_MEMORY_KIB: '1024',
       PASSWORD_HASH_TIME_COST: '1',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stderr!.on('data', (d: Buffer) => {
+  // Warnings and errors (pino writes to stdout) and crashes (stderr), kept for the failure message.
+  const keep = (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-20_000);
-  });
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
   await waitReady(url, exited);
 
@@ -112,7 +115,7 @@ test('all roles in one process: the demo tour succeeds end to end, then SIGTERM 
       log: (line) => narrative.push(line),
     });
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- tour so far ---\n${narrative.join('\n')}\n--- service stderr ---\n${stderr.slice(-4000)}`);
+    throw new Error(`${(err as Error).message}\n--- tour so far ---\n${narrative.join('\n')}\n--- service output ---\n${stderr.slice(-4000)}`);
   }
   const db = env.ctx.db;
 
