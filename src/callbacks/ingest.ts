@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AppContext } from '../context';
 import { createCallbackEventWriter, type NewCallbackEvent, type StoredOutcome } from '../db/callbacks';
 import { GroupCommitter } from './group-commit';
-import { enqueueCallbackJobs } from './queue';
+import { enqueueCallbackBatch } from './queue';
 
 const ENQUEUE_BATCH = 500;
 const MAX_UNQUEUED = 20_000;
@@ -43,9 +43,9 @@ export class CallbackIngestor {
   }
 
   /**
-   * Ids of committed events waiting for their jobs. Jobs are added in bulk, one addBulk at a time: the
-   * ids that commit meanwhile ride along with the next one (fewer, larger round trips to Redis). Bounded:
-   * past MAX_UNQUEUED the oldest ids are left to the sweeper (they are safe in MySQL).
+   * Ids of committed events waiting for their job. One batch job at a time is added: the ids that commit
+   * meanwhile ride along with the next one (fewer, larger jobs). Bounded: past MAX_UNQUEUED the oldest
+   * ids are left to the sweeper (they are safe in MySQL).
    */
   private readonly toEnqueue = new Set<string>();
   private enqueueRunning = false;
@@ -71,7 +71,7 @@ export class CallbackIngestor {
             ids.push(id);
           }
           for (const id of ids) this.toEnqueue.delete(id);
-          await enqueueCallbackJobs(this.ctx, ids);
+          await enqueueCallbackBatch(this.ctx, ids);
         }
       } finally {
         this.enqueueRunning = false;

@@ -1,5 +1,7 @@
 import { NOTIFY } from '../../src/gateway/callback-protocol';
+import { Worker } from 'bullmq';
 import { QUEUE } from '../../src/queues/names';
+import { createRedis } from '../../src/redis';
 import { createTenant, createTestEnv, createUserWithRole, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
 import { callback, insertAccount, postCallback } from './support';
@@ -87,8 +89,13 @@ test('only failed events can be re-driven; bulk re-drive takes the failed ones o
 
   await env.ctx.db('callback_events').whereIn('id', [idsA[1], idsA[3], idB]).update({ status: 'failed', error_message: 'boom', retry_count: 5 });
   const queue = env.ctx.queues.get(QUEUE.callbackProcess);
-  // The ingest job of idsA[3] is gone (e.g. removed after failing): the re-drive must add a new one.
-  await (await queue.getJob(idsA[3]))?.remove();
+  // A finished per-event job under the same id must not swallow the re-drive: make one, by taking and
+  // completing every queued job by hand (BullMQ's manual processing; no worker runs in this file).
+  await queue.add('process', { id: idsA[3] }, { jobId: idsA[3] });
+  const manual = new Worker(QUEUE.callbackProcess, null, { connection: createRedis(env.config.redis, 'blocking'), prefix: env.config.redis.prefix });
+  for (let job = await manual.getNextJob('tok'); job; job = await manual.getNextJob('tok')) await job.moveToCompleted('done', 'tok', false);
+  await manual.close();
+  expect(await (await queue.getJob(idsA[3]))!.getState()).toBe('completed');
 
   const res = await http('POST', `${env.url}/api/v1/callbacks/events/redrive`, { token: a.adminToken, body: { notify_type: NOTIFY.messages } });
   expect(res.status).toBe(202);

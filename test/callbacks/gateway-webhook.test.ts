@@ -1,9 +1,8 @@
-import { QUEUE } from '../../src/queues/names';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { NOTIFY, SIGNATURE_HEADER, TIMESTAMP_HEADER, signCallback } from '../../src/gateway/callback-protocol';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
-import { callback, eventRow, insertAccount, postCallback, rejectedCount } from './support';
+import { callback, eventRow, eventually, insertAccount, postCallback, queuedEventIds, rejectedCount } from './support';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -35,8 +34,8 @@ test('a correctly signed callback is stored raw with its source, tenant and even
   });
   expect(row.source_ip).toMatch(/127\.0\.0\.1/);
 
-  const job = await env.ctx.queues.get(QUEUE.callbackProcess).getJob(res.body.id);
-  expect(job?.data).toEqual({ id: res.body.id });
+  // Queued right after the commit, in the job of its group-committed batch.
+  expect(await eventually(async () => (await queuedEventIds(env)).has(res.body.id))).toBe(true);
 });
 
 test('a callback for an unknown guid is still stored (tenant unresolved) and unknown notify types are kept', async () => {

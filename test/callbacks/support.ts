@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { newId } from '../../src/db/ids';
+import { QUEUE } from '../../src/queues/names';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signCallback } from '../../src/gateway/callback-protocol';
 import type { TestEnv } from '../helpers/env';
 
@@ -67,4 +68,10 @@ export async function rejectedCount(env: TestEnv, reason: string): Promise<numbe
   const text = await res.body.text();
   const m = text.match(new RegExp(`^callbacks_rejected_total\\{reason="${reason}"\\} (\\d+)`, 'm'));
   return m ? Number(m[1]) : 0;
+}
+
+/** Event ids that have a job in the callback queue, whichever kind (per-event or batch). */
+export async function queuedEventIds(env: TestEnv): Promise<Set<string>> {
+  const jobs = await env.ctx.queues.get(QUEUE.callbackProcess).getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
+  return new Set(jobs.flatMap((j) => (Array.isArray(j?.data?.ids) ? j.data.ids : j?.data?.id ? [j.data.id] : [])));
 }
