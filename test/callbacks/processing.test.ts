@@ -1,6 +1,7 @@
 import type { AppContext } from '../../src/context';
 import type { CallbackHandlers } from '../../src/callbacks/handlers';
 import { eventKey } from '../../src/callbacks/ingest';
+import { enqueueCallbackBatch } from '../../src/callbacks/queue';
 import { processCallbackEvent } from '../../src/callbacks/process-event';
 import { insertCallbackEvents } from '../../src/db/callbacks';
 import { NOTIFY, type DeliveryReceipt, type GatewayCallback } from '../../src/gateway/callback-protocol';
@@ -19,7 +20,7 @@ const receiptCalls: Array<{ guid: string; receipts: DeliveryReceipt[] }> = [];
 let failAccountHandler = false;
 const handlers: CallbackHandlers = {
   account: async (_ctx: AppContext, cb: GatewayCallback) => {
-    if (failAccountHandler) throw new Error('account store unavailable');
+    if (failAccountHandler || cb.guid === 'guid-always-fails') throw new Error('account store unavailable');
     accountCalls.push(cb);
   },
   receipts: async (_ctx: AppContext, guid: string, receipts: DeliveryReceipt[]) => {
@@ -171,4 +172,20 @@ test('a failing handler retries with backoff, ends failed with the error, and a 
   expect(again.body.error.details.current_state).toBe('processed');
   const audit = await env.ctx.db('audit_logs').where({ action: 'callback_event.redrive', target_id: res.body.id }).first();
   expect(audit).toMatchObject({ tenant_id: tenant.tenantId, actor_id: tenant.adminId });
+});
+
+test('one failing event in a batch job does not hold back the others; it continues on its own job', async () => {
+  const raw = (guid: string, i: number) => JSON.stringify(callback(guid, NOTIFY.online, { i }));
+  const stored = await insertCallbackEvents(env.ctx.db, [
+    { eventKey: eventKey('gateway', 'b', '1'), guid: account.guid, notifyType: NOTIFY.online, eventType: 'account.online', rawData: raw(account.guid, 1) },
+    { eventKey: eventKey('gateway', 'b', '2'), guid: 'guid-always-fails', notifyType: NOTIFY.online, eventType: 'account.online', rawData: raw('guid-always-fails', 2) },
+    { eventKey: eventKey('gateway', 'b', '3'), guid: account.guid, notifyType: NOTIFY.groupChange, eventType: 'group.change', rawData: raw(account.guid, 3) },
+  ]);
+  expect(await enqueueCallbackBatch(env.ctx, stored.map((s) => s.id))).toBe(3);
+  const [good, bad, other] = await Promise.all(stored.map((s) => settled(s.id)));
+  expect(good.status).toBe('processed');
+  expect(other.status).toBe('ignored');
+  expect(bad).toMatchObject({ status: 'failed', retry_count: 5, error_message: 'account store unavailable' });
+  const perEvent = await env.ctx.queues.get('callback-process').getJob(bad.id);
+  expect(await perEvent?.getState()).toBe('failed');
 });
