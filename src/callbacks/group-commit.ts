@@ -9,6 +9,11 @@ export interface GroupCommitOptions {
   maxBatch: number;
   maxInFlight: number;
   maxPending: number;
+  /** With `sizeOf`: a batch stops growing at this many bytes (one statement must fit max_allowed_packet). */
+  maxBatchBytes?: number;
+  /** With `sizeOf`: bytes waiting (not yet in a flush) beyond which `submit` refuses. */
+  maxPendingBytes?: number;
+  sizeOf?: (item: unknown) => number;
 }
 
 export class OverloadedError extends Error {
@@ -20,6 +25,7 @@ export class OverloadedError extends Error {
 
 interface Pending<I, O> {
   item: I;
+  bytes: number;
   resolve(value: O): void;
   reject(err: unknown): void;
 }
@@ -28,6 +34,7 @@ export class GroupCommitter<I, O> {
   private readonly queue: Array<Pending<I, O>> = [];
   private inFlight = 0;
   private scheduled = false;
+  private pendingBytes = 0;
 
   constructor(
     private readonly flush: (items: I[]) => Promise<O[]>,
@@ -36,9 +43,12 @@ export class GroupCommitter<I, O> {
   ) {}
 
   submit(item: I): Promise<O> {
+    const bytes = this.opts.sizeOf ? this.opts.sizeOf(item) : 0;
     if (this.queue.length >= this.opts.maxPending) return Promise.reject(new OverloadedError());
+    if (this.opts.maxPendingBytes && this.pendingBytes + bytes > this.opts.maxPendingBytes) return Promise.reject(new OverloadedError());
+    this.pendingBytes += bytes;
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, bytes, resolve, reject });
       this.schedule();
     });
   }
@@ -53,13 +63,27 @@ export class GroupCommitter<I, O> {
     setImmediate(() => {
       this.scheduled = false;
       while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
-        void this.run(this.queue.splice(0, this.opts.maxBatch));
+        void this.run(this.queue.splice(0, this.batchLength()));
       }
     });
   }
 
+  /** How many queued items the next batch takes: up to maxBatch, and within maxBatchBytes (at least one). */
+  private batchLength(): number {
+    const { maxBatch, maxBatchBytes, sizeOf } = this.opts;
+    const n = Math.min(maxBatch, this.queue.length);
+    if (!maxBatchBytes || !sizeOf) return n;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      bytes += this.queue[i].bytes;
+      if (bytes > maxBatchBytes) return Math.max(1, i);
+    }
+    return n;
+  }
+
   private async run(batch: Array<Pending<I, O>>): Promise<void> {
     this.inFlight++;
+    for (const p of batch) this.pendingBytes -= p.bytes;
     try {
       const items = batch.map((p) => p.item);
       const results = await this.flush(items);

@@ -34,6 +34,11 @@ export class CallbackIngestor {
         maxBatch: opts.maxBatch ?? 200,
         maxInFlight: inFlight,
         maxPending: opts.maxPending ?? 10_000,
+        // Well under MariaDB's default max_allowed_packet (16 MB), however large single bodies are.
+        maxBatchBytes: 4 * 1024 * 1024,
+        // Memory bound of bodies waiting for a flush; beyond it the webhook answers 503 (not acknowledged).
+        maxPendingBytes: 64 * 1024 * 1024,
+        sizeOf: (e) => (e as NewCallbackEvent).rawData.length * 3 + 512,
       },
       (_events, results) => {
         for (const r of results) if (!r.duplicate) this.toEnqueue.add(r.id);
