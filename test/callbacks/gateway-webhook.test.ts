@@ -120,6 +120,9 @@ test('signed but malformed bodies are refused with 400 naming the problem', asyn
   const noGuid = await postCallback(env, { event_id: 'e1', notify_type: 1, payload: {} });
   expect(noGuid.status).toBe(400);
   expect(noGuid.body.error.details.fields.map((f: { field: string }) => f.field)).toContain('body.guid');
+  const reserved = await postCallback(env, callback('g-1', NOTIFY.wecomOfficial));
+  expect(reserved.status).toBe(400);
+  expect(reserved.body.error.details.fields[0].field).toBe('body.notify_type');
 });
 
 test('a replayed event id is acknowledged as a duplicate and stored once', async () => {

@@ -13,6 +13,7 @@ import {
 import { AppError, InvalidTransitionError, NotFoundError, UnauthorizedError, ValidationError } from '../../errors';
 import {
   EVENT_TYPE_BY_NOTIFY,
+  NOTIFY,
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   checkCallbackHeaders,
@@ -32,7 +33,12 @@ export const CALLBACK_BODY_LIMIT = 256 * 1024;
 const CallbackBody = z.object({
   event_id: z.string().min(1).max(128),
   guid: z.string().min(1).max(100),
-  notify_type: z.number().int().min(0).max(1_000_000),
+  notify_type: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .refine((n) => n !== NOTIFY.wecomOfficial, 'reserved for WeCom official callbacks'),
   payload: z.record(z.unknown()).default({}),
   timestamp: z.number().int().optional(),
 });
