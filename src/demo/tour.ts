@@ -71,7 +71,7 @@ export async function runTour(opts: TourOptions): Promise<TourResult> {
       accountStatuses.push(e.new_status);
       log(`  account: ${e.old_status} -> ${e.new_status} (${e.reason})`);
     });
-    const account = await bringOnline(api, accountName, stepTimeout, log, (id) => (watched = id));
+    const account = await bringOnline(api, accountName, stepTimeout, log, (id) => (watched = id), await serviceStartTime(base));
     const accountId = account.id as string;
     const who = account.user_info ? ` as ${account.user_info.name ?? account.user_info.user_id ?? JSON.stringify(account.user_info)}` : '';
     log(`Account is online${who}.`);
@@ -182,7 +182,14 @@ const instanceLost = (a: { status: string; error_message: string | null }) => a.
  * Finds the account by name (creating it when absent) and returns it online. An account whose gateway
  * instance is gone cannot log in again, so it is deleted and created afresh, once.
  */
-async function bringOnline(api: Api, accountName: string, stepTimeout: number, log: (line: string) => void, watch: (id: string) => void): Promise<any> {
+async function bringOnline(
+  api: Api,
+  accountName: string,
+  stepTimeout: number,
+  log: (line: string) => void,
+  watch: (id: string) => void,
+  serviceStartedAt: number | undefined,
+): Promise<any> {
   for (let attempt = 0; ; attempt++) {
     let account = (await api('GET', `/api/v1/accounts?q=${encodeURIComponent(accountName)}&limit=100`, 'find the account')).data.find(
       (a: { account_name: string }) => a.account_name === accountName,
@@ -196,10 +203,11 @@ async function bringOnline(api: Api, accountName: string, stepTimeout: number, l
     const id = account.id as string;
     watch(id);
 
-    // "online" in the database may predate a restart of the gateway: the heartbeat watchdog (every 30 s) says.
+    // "online" in the database may predate a restart of the gateway (the built-in simulator keeps sessions
+    // in memory): a heartbeat older than the watchdog period, or than the service, is confirmed first.
     const beat = Date.parse(account.last_heartbeat_time ?? account.last_login_time ?? '') || 0;
-    if (account.status === 'online' && Date.now() - beat > 40_000) {
-      log('Its last heartbeat is old; waiting for the watchdog to confirm the session is alive...');
+    if (account.status === 'online' && (Date.now() - beat > 40_000 || (serviceStartedAt !== undefined && beat < serviceStartedAt))) {
+      log('Its last heartbeat predates the running service; waiting for the heartbeat watchdog to check the session (up to 30 s)...');
       account = await waitFor('the heartbeat watchdog', 45_000, async () => {
         const a = await api('GET', `/api/v1/accounts/${id}`, 'read the account');
         return a.status !== 'online' || (Date.parse(a.last_heartbeat_time ?? '') || 0) > beat ? a : undefined;
@@ -230,6 +238,18 @@ async function bringOnline(api: Api, accountName: string, stepTimeout: number, l
     if (!instanceLost(account) || attempt > 0) throw new TourError(`the login ended ${account.status}: ${account.error_message ?? 'no reason given'}`);
     log(`The gateway no longer knows this account's instance (${account.error_message}); the built-in simulator forgets them when the service restarts. Recreating the account...`);
     await api('DELETE', `/api/v1/accounts/${id}`, 'delete the stale account');
+  }
+}
+
+/** When the service process started, from its Prometheus metrics (undefined when they are not exposed). */
+async function serviceStartTime(base: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(`${base}/metrics`);
+    if (!res.ok) return undefined;
+    const m = /^process_start_time_seconds(?:\{[^}]*\})? (\d+(?:\.\d+)?)/m.exec(await res.text());
+    return m ? Number(m[1]) * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }
 

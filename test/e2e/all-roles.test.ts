@@ -10,9 +10,10 @@ import { http } from '../helpers/http';
  * The whole product as one user meets it: the real entry point runs every role (API, workers, cron,
  * gateway simulator) in a child process, and the demo tour drives it through the public API only —
  * login, QR login completed by the simulator, conversation sync, template, batch task with Socket.IO
- * progress, delivery receipts arriving as signed callbacks. Then SIGTERM must stop it cleanly.
+ * progress, delivery receipts arriving as signed callbacks. Then SIGTERM must stop it cleanly. A second
+ * run after a restart covers `npm start` twice: sessions held by the old process's simulator are gone.
  */
-jest.setTimeout(90_000);
+jest.setTimeout(120_000);
 
 let env: TestEnv;
 let tenant: TestTenant;
@@ -64,9 +65,16 @@ afterAll(async () => {
   await env?.close();
 });
 
-test('all roles in one process: the demo tour succeeds end to end, then SIGTERM exits 0', async () => {
+interface Service {
+  url: string;
+  exited: Promise<number | null>;
+}
+
+/** The real entry point with every role, on fresh ports, against this file's database and Redis prefix. */
+async function startService(): Promise<Service> {
   const [port, simulatorPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
+  stderr = '';
   child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts'), '--role', 'all'], {
     env: {
       ...process.env,
@@ -99,13 +107,16 @@ test('all roles in one process: the demo tour succeeds end to end, then SIGTERM 
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+  const proc = child;
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   await waitReady(url, exited);
+  return { url, exited };
+}
 
+async function tour(url: string): Promise<TourResult> {
   const narrative: string[] = [];
-  let result: TourResult;
   try {
-    result = await runTour({
+    return await runTour({
       baseUrl: url,
       tenantCode,
       username: tenant.username,
@@ -117,6 +128,18 @@ test('all roles in one process: the demo tour succeeds end to end, then SIGTERM 
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- tour so far ---\n${narrative.join('\n')}\n--- service output ---\n${stderr.slice(-4000)}`);
   }
+}
+
+async function stopService(service: Service): Promise<number | null> {
+  child!.kill('SIGTERM');
+  const code = await service.exited;
+  child = undefined;
+  return code;
+}
+
+test('all roles in one process: the demo tour succeeds end to end, then SIGTERM exits 0', async () => {
+  const service = await startService();
+  const result = await tour(service.url);
   const db = env.ctx.db;
 
   // The account came online through the login flow, and its status history says so.
@@ -167,7 +190,22 @@ test('all roles in one process: the demo tour succeeds end to end, then SIGTERM 
   // Login progress and online during the QR login, then the delivery receipts of the task.
   expect(new Set(events.map((e) => e.event_type))).toEqual(new Set(['account.login_progress', 'account.online', 'messages']));
 
-  child.kill('SIGTERM');
-  expect(await exited).toBe(0);
-  child = undefined;
+  expect(await stopService(service)).toBe(0);
+});
+
+test('after a restart (the built-in simulator has forgotten its sessions) the tour still sends everything', async () => {
+  // An account online in the database whose session lived in the previous process's simulator.
+  const first = await startService();
+  const before = await tour(first.url);
+  expect(await stopService(first)).toBe(0);
+
+  const second = await startService();
+  const after = await tour(second.url);
+  expect(after.task).toMatchObject({ status: 'completed', failed_count: 0 });
+  expect(after.task.success_count).toBe(after.task.total_count);
+  expect(after.messageCounts).toEqual({ delivered: after.task.total_count });
+  const account = await env.ctx.db('wework_accounts').where({ id: after.accountId }).first();
+  expect(account.status).toBe('online');
+  expect(account.guid).not.toBe(before.guid);
+  expect(await stopService(second)).toBe(0);
 });
