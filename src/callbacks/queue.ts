@@ -62,6 +62,10 @@ async function guardedEnqueue(ctx: AppContext, count: number, add: () => Promise
   }
   inFlight += count;
   try {
+    // Only hand commands to a connected client: while Redis is down, ioredis would keep every add in its
+    // offline queue (memory growing with the outage) even after we stopped waiting for it.
+    const client = await withTimeout(ctx.queues.get(QUEUE.callbackProcess).backend.client, 500);
+    if (client.status !== 'ready') throw new Error(`redis ${client.status}`);
     await withTimeout(add(), ENQUEUE_TIMEOUT_MS);
     return count;
   } catch (err) {
