@@ -98,6 +98,7 @@ async function startService(): Promise<Service> {
       FILES_DIR: env.config.files.dir,
       PASSWORD_HASH_MEMORY_KIB: '1024',
       PASSWORD_HASH_TIME_COST: '1',
+      ACCOUNT_RECOVERY_BASE_DELAY_MS: '200',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -113,12 +114,13 @@ async function startService(): Promise<Service> {
   return { url, exited };
 }
 
-async function tour(url: string): Promise<TourResult> {
+async function tour(url: string, accountName?: string): Promise<TourResult> {
   const narrative: string[] = [];
   try {
     return await runTour({
       baseUrl: url,
       tenantCode,
+      accountName,
       username: tenant.username,
       password: tenant.password,
       ratePerMinute: 120,
@@ -196,11 +198,11 @@ test('all roles in one process: the demo tour succeeds end to end, then SIGTERM 
 test('after a restart (the built-in simulator has forgotten its sessions) the tour still sends everything', async () => {
   // An account online in the database whose session lived in the previous process's simulator.
   const first = await startService();
-  const before = await tour(first.url);
+  const before = await tour(first.url, 'Restarted account');
   expect(await stopService(first)).toBe(0);
 
   const second = await startService();
-  const after = await tour(second.url);
+  const after = await tour(second.url, 'Restarted account');
   expect(after.task).toMatchObject({ status: 'completed', failed_count: 0 });
   expect(after.task.success_count).toBe(after.task.total_count);
   expect(after.messageCounts).toEqual({ delivered: after.task.total_count });
