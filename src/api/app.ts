@@ -11,7 +11,7 @@ import { authenticate } from './authenticate';
 import { errorHandler, notFound } from './error-handler';
 import { openApiDocument } from './openapi';
 import { healthRouter } from './routes/health';
-import { apiRouters, publicRouters } from './routes';
+import { apiRouters, publicRouters, webhookRouters } from './routes';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -24,6 +24,7 @@ export function createApp(ctx: AppContext): Express {
     res.setHeader('X-Request-Id', req.requestId);
     logContext.run({ requestId: req.requestId }, next);
   });
+  for (const make of webhookRouters) app.use(make(ctx));
   app.use(
     pinoHttp({
       logger,

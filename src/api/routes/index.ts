@@ -42,5 +42,11 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   wecomConfigRouter,
 ];
 
-/** Routers mounted at the root without authentication (login, webhooks); they authenticate themselves. */
-export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [authPublicRouter, gatewayCallbackRouter, wecomCallbackRouter, fileDownloadRouter];
+/** Routers mounted at the root without authentication (login, download links); they authenticate themselves. */
+export const publicRouters: ReadonlyArray<(ctx: AppContext) => Router> = [authPublicRouter, fileDownloadRouter];
+
+/**
+ * Machine-to-machine webhooks, mounted ahead of the browser-facing middleware (access log, helmet,
+ * CORS): they verify their own signatures, answer in bulk, and per-request logging would dominate their cost.
+ */
+export const webhookRouters: ReadonlyArray<(ctx: AppContext) => Router> = [gatewayCallbackRouter, wecomCallbackRouter];
