@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context';
-import { findAccountById, transitionAccount, type AccountRow, type TransitionResult } from '../db/accounts';
+import { findAccountById, replaceAccountGuid, transitionAccount, type AccountRow, type TransitionResult } from '../db/accounts';
 import { syncConversations } from '../db/conversations';
 import {
   ACCOUNT_STATUSES,
@@ -49,7 +49,7 @@ export async function runLoginStart(ctx: AppContext, accountId: string, attemptI
   if (!acct || acct.status !== 'logging_in' || !acct.guid) return 'skipped';
   let qr;
   try {
-    qr = await ctx.gateway.startLogin(acct.guid);
+    qr = await startLoginOnLiveInstance(ctx, acct);
   } catch (err) {
     if (!isGatewayError(err)) throw err;
     return failLoginAttempt(ctx, accountId, `gateway_${err.code}`, err.message, err.kind === 'permanent');
@@ -67,6 +67,22 @@ export async function runLoginStart(ctx: AppContext, accountId: string, attemptI
   if (res.changed) ctx.realtime.toTenant(acct.tenant_id, 'account.qr', { account_id: accountId, expires_at: qr.expiresAt.toISOString() });
   await enqueueAccountJob(ctx, 'poll', { accountId, attemptId }, ctx.config.accounts.loginPollMs);
   return res.changed ? 'moved' : 'skipped';
+}
+
+/**
+ * Starts the login on the account's gateway instance; when the gateway no longer has that instance
+ * (it restarted, or dropped the session), creates a new one for the account and logs in there.
+ */
+async function startLoginOnLiveInstance(ctx: AppContext, acct: AccountRow) {
+  try {
+    return await ctx.gateway.startLogin(acct.guid!);
+  } catch (err) {
+    if (!isGatewayError(err) || err.code !== 'instance_not_found') throw err;
+    const { guid } = await ctx.gateway.createInstance({ label: acct.account_name });
+    await replaceAccountGuid(ctx.db, acct.id, guid);
+    acct.guid = guid;
+    return ctx.gateway.startLogin(guid);
+  }
 }
 
 /** Job `poll`: one look at the gateway's login progress; re-enqueues itself until the attempt ends. */

@@ -138,6 +138,11 @@ export async function updateAccountFields(db: Knex | Knex.Transaction, tenantId:
   if (Object.keys(row).length > 0) await db('wework_accounts').where({ tenant_id: tenantId, id }).update(row);
 }
 
+/** Points the account at a new gateway instance (the old one is gone from the gateway). */
+export async function replaceAccountGuid(db: Knex | Knex.Transaction, id: string, guid: string): Promise<void> {
+  await db('wework_accounts').where({ id }).update({ guid });
+}
+
 export async function deleteAccountRow(trx: Knex.Transaction, tenantId: string, id: string): Promise<void> {
   await trx('conversations').where({ tenant_id: tenantId, account_id: id }).delete();
   await trx('wework_accounts').where({ tenant_id: tenantId, id }).delete();

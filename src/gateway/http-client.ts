@@ -37,6 +37,8 @@ type Method = 'GET' | 'POST' | 'DELETE';
 const KIND_BY_CODE: Record<string, GatewayError['kind']> = {
   account_offline: 'account_offline',
   instance_offline: 'account_offline',
+  // The gateway lost the hosted session (e.g. it restarted): the account is offline, not the message bad.
+  instance_not_found: 'account_offline',
   rate_limited: 'rate_limited',
 };
 

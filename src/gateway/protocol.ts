@@ -19,7 +19,8 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Offli
  *   POST   /instances/:guid/media          raw bytes, Content-Type, X-File-Name → 201 {file_id}
  *
  * Errors answer `{error: {code, message, retry_after_ms?}}`:
- *   400/404/413/422 → permanent (instance_not_found, target_not_found, content_rejected, bad_request …)
+ *   404 instance_not_found → account_offline (the hosted session is gone)
+ *   400/404/413/422 → permanent (target_not_found, content_rejected, bad_request …)
  *   409 code account_offline → account offline (also any error code `account_offline`)
  *   429 rate_limited + Retry-After (seconds) and retry_after_ms → rate limited
  *   5xx → retryable

@@ -126,6 +126,19 @@ describe('heartbeat watchdog', () => {
     await waitForStatus(a, t, hung.id, 'online');
   });
 
+  test('a gateway that lost the instance (restart): recovery logs in on a new instance', async () => {
+    const acct = await onlineAccount('wd-lost');
+    await a.env.ctx.gateway.deleteInstance(acct.guid);
+    a.sim.control.configure({ auto_login: true, auto_login_delay_ms: 20 });
+
+    await runAccountWatchdog(a.env.ctx, new Date());
+    const back = await waitForStatus(a, t, acct.id, 'online');
+    expect(back.guid).not.toBe(acct.guid);
+    expect((await a.env.ctx.gateway.getStatus(back.guid)).online).toBe(true);
+    const rows = await history(a, t, acct.id);
+    expect(rows.filter((r) => r.new_status === 'error')).toEqual([]);
+  });
+
   test('an account the gateway reports offline is taken offline and recovered', async () => {
     const acct = await onlineAccount('wd-offline');
     a.sim.control.kick(acct.guid, 'network', false); // no callback: only the watchdog can notice

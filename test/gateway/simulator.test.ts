@@ -220,7 +220,7 @@ describe('error kinds', () => {
     const { guid } = await gw.createInstance({});
     const base = { conversationId: 'c', content: { type: 'text' as const, text: 'hello' } };
     await expectGatewayError(gw.sendMessage({ guid, ...base, idempotencyKey: 'k1' }), 'account_offline', 'account_offline');
-    await expectGatewayError(gw.sendMessage({ guid: 'sim-nope', ...base, idempotencyKey: 'k2' }), 'permanent', 'instance_not_found');
+    await expectGatewayError(gw.sendMessage({ guid: 'sim-nope', ...base, idempotencyKey: 'k2' }), 'account_offline', 'instance_not_found');
     const online = await onlineInstance();
     sim.control.configure({ permanent_targets: ['gone'], rejected_words: ['forbidden'] });
     await expectGatewayError(gw.sendMessage({ guid: online, ...base, conversationId: 'gone', idempotencyKey: 'k3' }), 'permanent', 'target_not_found');
@@ -302,7 +302,7 @@ describe('errorFromResponse (mapping without a server)', () => {
     [502, undefined, undefined, 'retryable', 'http_502'],
     [408, undefined, undefined, 'retryable', 'http_408'],
     [409, { error: { code: 'account_offline' } }, undefined, 'account_offline', 'account_offline'],
-    [404, { error: { code: 'instance_not_found' } }, undefined, 'permanent', 'instance_not_found'],
+    [404, { error: { code: 'instance_not_found' } }, undefined, 'account_offline', 'instance_not_found'],
     [422, { error: { code: 'content_rejected' } }, undefined, 'permanent', 'content_rejected'],
     [400, undefined, undefined, 'permanent', 'http_400'],
   ])('HTTP %i %j → %s', (status, body, header, kind, code) => {
