@@ -90,6 +90,8 @@ export interface NewAccount {
   phone?: string | null;
   email?: string | null;
   config?: Record<string, unknown>;
+  /** Who created it (history operator_id): the operator, or null for an API key. */
+  operatorId?: string | null;
 }
 
 /**
@@ -119,6 +121,7 @@ export async function insertAccountWithinQuota(trx: Knex.Transaction, a: NewAcco
     old_status: null,
     new_status: 'created',
     reason: 'created',
+    operator_id: a.operatorId ?? null,
     operator_type: 'user',
   });
   return { id };

@@ -69,7 +69,7 @@ test('list with status filter and cursor; get, update, delete; history is pagina
   expect((await http('PATCH', api(`/accounts/${ids[0]}`), { token: x.adminToken, body: { account_name: 'l2' } })).status).toBe(409);
 
   const hist = await http('GET', api(`/accounts/${ids[0]}/history?limit=1`), { token: x.adminToken });
-  expect(hist.body.data).toEqual([expect.objectContaining({ old_status: null, new_status: 'created', operator_type: 'user' })]);
+  expect(hist.body.data).toEqual([expect.objectContaining({ old_status: null, new_status: 'created', operator_type: 'user', operator_id: x.adminId })]);
   expect(hist.body.next_cursor).toBeNull();
 
   const guid = (await http('GET', api(`/accounts/${ids[0]}`), { token: x.adminToken })).body.guid;

@@ -178,12 +178,15 @@ export function accountsRouter(ctx: AppContext): Router {
           phone: b.phone,
           email: b.email,
           config: b.config,
+          operatorId: principalOf(req).kind === 'user' ? principalOf(req).id : null,
         });
         if ('quotaExceeded' in r) throw new QuotaExceededError('max_accounts', r.quotaExceeded);
         await auditRequest(trx, req, 'account.create', { type: 'account', id: r.id }, { account_name: b.account_name, guid });
         return r.id;
       });
     } catch (err) {
+      // The account was not stored: do not leave its gateway instance behind.
+      await ctx.gateway.deleteInstance(guid).catch(() => undefined);
       if (isDuplicateKey(err)) throw nameTaken(b.account_name);
       throw err;
     }
