@@ -142,6 +142,8 @@ class Slice {
   private rateLimitedUntil = 0;
   private readonly r;
   private readonly strategies = new Map<string, RetryPolicy>();
+  /** Results handed to the writer and not yet durable; the slice ends only when they are. */
+  private inFlightWrites: Promise<void>[] = [];
 
   constructor(
     private readonly ctx: SenderCtx,
@@ -162,6 +164,23 @@ class Slice {
   }
 
   async run(): Promise<SliceResult> {
+    try {
+      return await this.work();
+    } finally {
+      // Nothing this slice sent may stay unrecorded when the account lock is released.
+      await this.drainWrites(0);
+    }
+  }
+
+  /** Waits until at most `max` result writes are outstanding (writes overlap the next claim and sends). */
+  private async drainWrites(max: number): Promise<void> {
+    if (this.inFlightWrites.length <= max) return;
+    const all = this.inFlightWrites;
+    this.inFlightWrites = [];
+    await Promise.all(all);
+  }
+
+  private async work(): Promise<SliceResult> {
     // 1. Orphans: claimed by a sender that died before recording the outcome.
     for (;;) {
       if (this.lockLost()) return { sent: this.sent, reason: 'lock_lost' };
@@ -297,7 +316,7 @@ class Slice {
       firstOffset = Number(offset);
     }
     const start = Date.now();
-    const writes: Promise<void>[] = [];
+    const writes = this.inFlightWrites;
     const sendAt = async (m: ClaimedMessage, at: number) => {
       if (at > 0) await sleep(start + at - Date.now());
       const skip = this.offline || Date.now() < this.rateLimitedUntil;
@@ -317,7 +336,8 @@ class Slice {
       };
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, lane));
     }
-    await Promise.all(writes);
+    // Let this batch's status write overlap the next claim; bound what may be outstanding.
+    await this.drainWrites(this.opts.batchSize);
   }
 
   private statusCache = new Map<string, { at: number; status: Promise<string> }>();
