@@ -64,11 +64,14 @@ CREATE TABLE `batch_send_tasks` (
   `creator_id` varchar(36) NOT NULL,
   `task_name` varchar(100) NOT NULL,
   `account_id` varchar(36) NOT NULL,
+  `account_ids` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`account_ids`)),
   `template_id` varchar(36) DEFAULT NULL,
   `message_content` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`message_content`)),
   `target_type` enum('manual','import','group','filter') NOT NULL,
   `target_config` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`target_config`)),
   `send_strategy` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`send_strategy`)),
+  `priority` int(11) NOT NULL DEFAULT 5,
+  `scheduled_time` datetime(3) DEFAULT NULL,
   `status` enum('created','running','paused','completed','failed','cancelled') NOT NULL DEFAULT 'created',
   `total_count` int(11) NOT NULL DEFAULT 0,
   `sent_count` int(11) NOT NULL DEFAULT 0,
@@ -81,11 +84,19 @@ CREATE TABLE `batch_send_tasks` (
   `error_message` text DEFAULT NULL,
   `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
   `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
+  `expansion_cursor` int(11) NOT NULL DEFAULT 0,
+  `expansion_done` tinyint(1) NOT NULL DEFAULT 0,
+  `consecutive_errors` int(11) NOT NULL DEFAULT 0,
+  `cancelled_count` int(11) NOT NULL DEFAULT 0,
+  `delivered_count` int(11) NOT NULL DEFAULT 0,
+  `skipped_count` int(11) NOT NULL DEFAULT 0,
+  `target_errors` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`target_errors`)),
   PRIMARY KEY (`id`),
   KEY `idx_tenant_status` (`tenant_id`,`status`,`created_at`),
   KEY `idx_creator_id` (`creator_id`),
   KEY `idx_account_id` (`account_id`),
   KEY `idx_status` (`status`),
+  KEY `idx_status_scheduled` (`status`,`scheduled_time`),
   CONSTRAINT `fk_tasks_tenant` FOREIGN KEY (`tenant_id`) REFERENCES `tenants` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='batch send campaigns';
 
@@ -113,6 +124,14 @@ CREATE TABLE `callback_events` (
  PARTITION BY RANGE (to_days(`received_time`))
 (PARTITION `p_max` VALUES LESS THAN MAXVALUE ENGINE = InnoDB);
 
+CREATE TABLE `callback_event_keys` (
+  `event_key` char(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL COMMENT 'sha256 of source + event id',
+  `callback_id` varchar(36) NOT NULL COMMENT 'callback_events.id of the first delivery',
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  PRIMARY KEY (`event_key`),
+  KEY `idx_created_at` (`created_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='callback replay guard (dedupe by event id)';
+
 CREATE TABLE `conversations` (
   `id` varchar(36) NOT NULL,
   `tenant_id` varchar(36) NOT NULL,
@@ -137,6 +156,42 @@ CREATE TABLE `conversations` (
   KEY `idx_last_msg_time` (`last_msg_time`),
   KEY `idx_updated_at` (`updated_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='conversations of each account';
+
+CREATE TABLE `cron_job_runs` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `job_name` varchar(100) NOT NULL,
+  `tick_at` datetime(3) NOT NULL COMMENT 'scheduled time of the tick this run belongs to',
+  `started_at` datetime(3) NOT NULL,
+  `finished_at` datetime(3) DEFAULT NULL,
+  `duration_ms` int(11) DEFAULT NULL,
+  `outcome` enum('running','success','failed','skipped') NOT NULL,
+  `result` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`result`)),
+  `error` text DEFAULT NULL,
+  `host` varchar(200) DEFAULT NULL COMMENT 'hostname:pid of the cron process that ran it',
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  PRIMARY KEY (`id`),
+  KEY `idx_job_started` (`job_name`,`started_at`),
+  KEY `idx_created` (`created_at`,`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='history of scheduled job runs';
+
+CREATE TABLE `files` (
+  `id` varchar(36) NOT NULL,
+  `tenant_id` varchar(36) NOT NULL,
+  `purpose` enum('media','import','qr','report') NOT NULL,
+  `object_key` varchar(500) NOT NULL,
+  `file_name` varchar(255) NOT NULL,
+  `content_type` varchar(100) NOT NULL,
+  `size_bytes` bigint(20) NOT NULL DEFAULT 0,
+  `sha256` char(64) DEFAULT NULL,
+  `created_by` varchar(36) DEFAULT NULL,
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  `deleted_at` datetime(3) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_object_key` (`object_key`),
+  KEY `idx_tenant_created` (`tenant_id`,`created_at`,`id`),
+  KEY `idx_deleted` (`deleted_at`),
+  CONSTRAINT `fk_files_tenant` FOREIGN KEY (`tenant_id`) REFERENCES `tenants` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='uploaded and generated files';
 
 CREATE TABLE `messages` (
   `id` varchar(36) NOT NULL COMMENT 'UUIDv7; also the idempotency key toward the gateway',
@@ -165,7 +220,8 @@ CREATE TABLE `messages` (
   KEY `idx_batch_status` (`batch_id`,`status`),
   KEY `idx_status_scheduled` (`status`,`scheduled_time`),
   KEY `idx_wework_msg_id` (`wework_msg_id`),
-  KEY `idx_template_id` (`template_id`)
+  KEY `idx_template_id` (`template_id`),
+  KEY `idx_account_claim` (`account_id`,`status`,`batch_id`,`priority`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='every message sent or to send'
  PARTITION BY RANGE (to_days(`created_at`))
 (PARTITION `p_max` VALUES LESS THAN MAXVALUE ENGINE = InnoDB);
@@ -180,6 +236,7 @@ CREATE TABLE `message_statistics` (
   `success_count` int(11) NOT NULL DEFAULT 0,
   `failed_count` int(11) NOT NULL DEFAULT 0,
   `avg_response_time` decimal(10,3) DEFAULT NULL,
+  `response_count` int(11) NOT NULL DEFAULT 0 COMMENT 'messages averaged in avg_response_time',
   `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
   `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
   PRIMARY KEY (`id`),
@@ -309,6 +366,17 @@ CREATE TABLE `user_roles` (
   CONSTRAINT `fk_user_roles_role` FOREIGN KEY (`role_id`) REFERENCES `roles` (`id`) ON DELETE CASCADE,
   CONSTRAINT `fk_user_roles_user` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='user to role assignments';
+
+CREATE TABLE `wecom_callback_configs` (
+  `tenant_id` varchar(36) NOT NULL,
+  `corp_id` varchar(64) NOT NULL COMMENT 'receive id checked on every decrypted message',
+  `token` varchar(64) NOT NULL,
+  `encoding_aes_key` char(43) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
+  PRIMARY KEY (`tenant_id`),
+  CONSTRAINT `fk_wecom_callback_configs_tenant` FOREIGN KEY (`tenant_id`) REFERENCES `tenants` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='WeCom official callback (WXBizMsgCrypt) settings per tenant';
 
 CREATE TABLE `wework_accounts` (
   `id` varchar(36) NOT NULL,
