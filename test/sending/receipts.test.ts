@@ -1,0 +1,53 @@
+import { applyDeliveryReceipts, UnmatchedReceiptsError } from '../../src/sending/receipts';
+import type { RunningWorker } from '../../workers';
+import { createTenant, type TestTenant } from '../helpers/env';
+import { http } from '../helpers/http';
+import { createSendingEnv, onlineAccount, startWorkers, stopWorkers, targets, waitFor, type SendingEnv } from './helpers';
+
+let env: SendingEnv;
+let t: TestTenant;
+let workers: RunningWorker[];
+beforeAll(async () => {
+  env = await createSendingEnv('receipts');
+  t = await createTenant(env);
+  workers = startWorkers(env);
+});
+afterAll(async () => {
+  await stopWorkers(workers);
+  await env.close();
+});
+
+const api = (p: string) => `${env.url}/api/v1${p}`;
+
+test('receipts mark sent messages delivered or failed, idempotently, with exact task counters', async () => {
+  const a = await onlineAccount(env, t.tenantId);
+  const created = await http('POST', api('/tasks'), {
+    token: t.adminToken,
+    body: { name: 'r', account_ids: [a.id], content: { type: 'text', text: 'x' }, target_type: 'manual', targets: targets(4), send_strategy: { rate_per_minute: 0 } },
+  });
+  const id = created.body.id;
+  await http('POST', api(`/tasks/${id}/start`), { token: t.adminToken });
+  await waitFor(async () => (await http('GET', api(`/tasks/${id}`), { token: t.adminToken })).body.status === 'completed', 'completion');
+  const rows = await env.ctx.db('messages').where({ batch_id: id }).orderBy('conversation_id');
+  const at = Date.now();
+  const receipts = [
+    { kind: 'receipt' as const, msg_id: rows[0].wework_msg_id, status: 'delivered' as const, at },
+    { kind: 'receipt' as const, msg_id: rows[1].wework_msg_id, status: 'delivered' as const, at },
+    { kind: 'receipt' as const, msg_id: rows[2].wework_msg_id, status: 'failed' as const, error_code: 'blocked', error_message: 'user blocked you', at },
+  ];
+  expect(await applyDeliveryReceipts(env.ctx, a.guid, receipts)).toEqual({ delivered: 2, failed: 1, ignored: 0 });
+  // The same receipts again (a redelivered callback) change nothing.
+  expect(await applyDeliveryReceipts(env.ctx, a.guid, receipts)).toEqual({ delivered: 0, failed: 0, ignored: 3 });
+  const task = (await http('GET', api(`/tasks/${id}`), { token: t.adminToken })).body;
+  expect(task).toMatchObject({ total_count: 4, sent_count: 4, success_count: 3, failed_count: 1, delivered_count: 2 });
+  const after = await env.ctx.db('messages').where({ batch_id: id }).orderBy('conversation_id');
+  expect(after.map((m: any) => m.status)).toEqual(['delivered', 'delivered', 'failed', 'sent']);
+  expect(after[0].callback_time).toBeTruthy();
+  expect(after[2]).toMatchObject({ error_code: 'blocked', error_message: 'user blocked you' });
+
+  // Another account's guid cannot touch these messages; unknown message ids ask for a retry.
+  const other = await onlineAccount(env, t.tenantId);
+  await expect(applyDeliveryReceipts(env.ctx, other.guid, [{ kind: 'receipt', msg_id: rows[3].wework_msg_id, status: 'delivered', at }])).rejects.toBeInstanceOf(UnmatchedReceiptsError);
+  expect((await env.ctx.db('messages').where({ id: rows[3].id }).first()).status).toBe('sent');
+  expect(await applyDeliveryReceipts(env.ctx, 'no-such-guid', receipts)).toEqual({ delivered: 0, failed: 0, ignored: 3 });
+});
