@@ -110,20 +110,20 @@ function decodeClaimed(rows: Array<Record<string, unknown>>): ClaimedMessage[] {
  */
 export async function claimMessages(db: Knex, accountId: string, taskId: string | null, limit: number): Promise<ClaimedMessage[]> {
   if (limit <= 0) return [];
-  const candidates = await db('messages')
-    .select('id', 'created_at')
+  const candidates: Array<Record<string, unknown>> = await db('messages')
+    .select(db.raw(CLAIM_COLS))
     .where({ account_id: accountId, status: 'pending' })
     .andWhere((w) => (taskId ? w.where({ batch_id: taskId }) : w.whereNull('batch_id')))
     .andWhere((w) => w.whereNull('scheduled_time').orWhere('scheduled_time', '<=', db.fn.now(3)))
     .orderBy('priority', 'desc')
     .limit(limit);
   if (!candidates.length) return [];
-  const ids = candidates.map((c: { id: string }) => c.id);
-  const times = [...new Set(candidates.map((c: { created_at: Date }) => c.created_at.getTime()))].map((t) => new Date(t));
-  await db('messages').whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'pending' }).update({ status: 'sending' });
-  // Re-read what is ours now: rows another claimer took in between are no longer pending → sending by us,
-  // but since only the holder of the account lock claims, that race needs a lost lock; the gateway's
-  // idempotency key makes even that harmless.
+  const ids = candidates.map((c) => c.id as string);
+  const times = [...new Set(candidates.map((c) => (c.created_at as Date).getTime()))].map((t) => new Date(t));
+  const changed = await db('messages').whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'pending' }).update({ status: 'sending' });
+  if (changed === candidates.length) return decodeClaimed(candidates);
+  // Someone else claimed some in between (only possible if the account lock was lost): keep ours only.
+  // A row both think they own is still sent with one idempotency key, so even that is harmless.
   const rows = await db('messages').select(db.raw(CLAIM_COLS)).whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'sending' });
   return decodeClaimed(rows);
 }

@@ -268,7 +268,8 @@ class Slice {
   /** One claim-and-send step. Returns 'empty', 'capped', 'sent', or ms to wait for the next slot. */
   private async step(source: Source): Promise<'empty' | 'capped' | 'sent' | number> {
     const baseInterval = emissionIntervalMs(source.ratePerMinute);
-    const interval = baseInterval > 0 ? jitteredInterval(baseInterval, source.jitter, Math.random()) : 0;
+    if (baseInterval <= 0) return this.unthrottledRun(source);
+    const interval = jitteredInterval(baseInterval, source.jitter, Math.random());
     const want = interval > 0 ? Math.min(this.opts.batchSize, Math.floor(this.opts.horizonMs / interval) + 1) : this.opts.batchSize;
 
     // Daily cap units first (cheap to give back), then GCRA slots, then the rows.
@@ -278,9 +279,13 @@ class Slice {
     if (capped <= 0) return 'capped';
 
     let slots = { granted: capped, firstOffset: 0, nextTat: '', tatKey: '' };
+    // Slot times are offsets from the reservation; sends keep to that grid however long the claim takes,
+    // so a slow claim delays a send but never squeezes two closer than the interval.
+    let reservedAt = Date.now();
     if (interval > 0) {
       const tatKey = keys.throttle(this.prefix, this.account.id);
       const [granted, firstOffset, waitMs, nextTat] = await this.r.wwpThrottleReserve(tatKey, interval, capped, this.opts.horizonMs);
+      reservedAt = Date.now();
       if (granted <= 0) {
         await this.r.decrby(capKey, capped);
         return Math.max(1, Number(waitMs));
@@ -297,25 +302,61 @@ class Slice {
     }
     if (!rows.length) return 'empty';
     for (const m of rows) if (m.batch_id) this.strategies.set(m.batch_id, source.retry);
-    await this.sendPaced(rows, 0, slots.firstOffset, interval);
+    await this.sendPaced(rows, 0, slots.firstOffset, interval, false, reservedAt);
     return 'sent';
+  }
+
+  /** Cap units and rows for an unthrottled batch (cap units not matched by rows are given back). */
+  private async claimUnthrottled(source: Source): Promise<ClaimedMessage[] | 'capped'> {
+    const capKey = keys.cap(this.prefix, this.account.tenantId, capDay(new Date(), this.account.timezone));
+    const capped = await this.r.wwpCapReserve(capKey, this.account.maxDaily, this.opts.batchSize, 48 * 3600_000);
+    if (capped <= 0) return 'capped';
+    const rows = await claimMessages(this.ctx.db, this.account.id, source.taskId, capped);
+    if (rows.length < capped) await this.r.decrby(capKey, capped - rows.length);
+    return rows;
+  }
+
+  /**
+   * Unthrottled source: batches back to back, the next batch claimed while the current one sends, so
+   * the database round trips overlap the gateway calls. Stops at the budget or when sources are due a
+   * refresh; a batch claimed ahead is always sent (or set back) before returning.
+   */
+  private async unthrottledRun(source: Source): Promise<'empty' | 'capped' | 'sent'> {
+    const until = Math.min(this.started + this.opts.budgetMs, Date.now() + 2_000);
+    let next: Promise<ClaimedMessage[] | 'capped'> = this.claimUnthrottled(source);
+    let result: 'empty' | 'capped' | 'sent' = 'empty';
+    for (;;) {
+      const rows = await next;
+      if (rows === 'capped') return result === 'sent' ? 'sent' : 'capped';
+      if (!rows.length) return result;
+      for (const m of rows) if (m.batch_id) this.strategies.set(m.batch_id, source.retry);
+      const more = Date.now() < until && !this.lockLost() && !this.offline;
+      next = more ? this.claimUnthrottled(source) : Promise.resolve([]);
+      await this.sendPaced(rows, 0, 0, 0);
+      result = 'sent';
+      if (!more) {
+        await next;
+        return result;
+      }
+    }
   }
 
   /**
    * Sends `rows`, each at its GCRA slot when paced (`interval` given, or taken from `rate` for orphans),
    * otherwise up to `concurrency` at a time; waits until every result is durably written.
    */
-  private async sendPaced(rows: ClaimedMessage[], rate: number, firstOffset: number, interval = 0, orphans = false): Promise<void> {
+  private async sendPaced(rows: ClaimedMessage[], rate: number, firstOffset: number, interval = 0, orphans = false, reservedAt = Date.now()): Promise<void> {
+    let start = reservedAt;
     if (!interval && rate > 0) {
       // Orphans: reserve their slots like fresh messages (no cap: they were counted when first claimed).
       const tatKey = keys.throttle(this.prefix, this.account.id);
       const iv = emissionIntervalMs(rate);
       const [granted, offset, waitMs] = await this.r.wwpThrottleReserve(tatKey, iv, rows.length, Math.max(this.opts.horizonMs, rows.length * iv));
+      start = Date.now();
       if (Number(granted) <= 0) await sleep(Number(waitMs));
       interval = iv;
       firstOffset = Number(offset);
     }
-    const start = Date.now();
     const writes = this.inFlightWrites;
     const sendAt = async (m: ClaimedMessage, at: number) => {
       if (at > 0) await sleep(start + at - Date.now());
