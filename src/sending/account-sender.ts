@@ -140,6 +140,8 @@ class Slice {
   private offline = false;
   /** After a rate-limited answer, sends already scheduled in this step go back to pending untried. */
   private rateLimitedUntil = 0;
+  /** When this slice last sent a paced message (ms). */
+  private lastPacedSend = 0;
   private readonly r;
   private readonly strategies = new Map<string, RetryPolicy>();
   /** Results handed to the writer and not yet durable; the slice ends only when they are. */
@@ -369,7 +371,20 @@ class Slice {
       writes.push(this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome }));
     };
     if (interval > 0) {
-      await Promise.all(rows.map((m, i) => sendAt(m, firstOffset + i * interval)));
+      // Each send at its slot, but never closer than `interval` to the previous one actually sent: a
+      // late send (event-loop lag, slow claim) shifts the rest instead of squeezing the next pair.
+      const sends: Promise<void>[] = [];
+      let last = this.lastPacedSend;
+      for (let i = 0; i < rows.length; i += 1) {
+        await sleep(Math.max(start + firstOffset + i * interval, last + interval) - Date.now());
+        last = Date.now();
+        sends.push(sendAt(rows[i], 0));
+      }
+      this.lastPacedSend = last;
+      await Promise.all(sends);
+      // Keep the shared schedule (other slices, other processes) behind what actually went out.
+      const lag = last + interval - (start + firstOffset + rows.length * interval);
+      if (lag > 0) await this.r.wwpThrottleBackoff(keys.throttle(this.prefix, this.account.id), Math.ceil(last + interval - Date.now())).catch(() => undefined);
     } else {
       let next = 0;
       const lane = async () => {
