@@ -299,3 +299,12 @@ test('socket clients receive progress and status only for their own tenant, coal
     theirs.disconnect();
   }
 });
+
+test('a task with a scheduled time starts by itself', async () => {
+  const a = await onlineAccount(env, t.tenantId);
+  const id = await createTask({ account_ids: [a.id], targets: targets(3), scheduled_time: new Date(Date.now() + 1500).toISOString() });
+  expect((await task(id)).status).toBe('created');
+  const done = await until(id, 'completed');
+  expect(done.sent_count).toBe(3);
+  expect(new Date(done.start_time).getTime()).toBeGreaterThanOrEqual(new Date(done.scheduled_time).getTime());
+});
