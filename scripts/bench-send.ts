@@ -47,7 +47,9 @@ async function runWorkerChild(): Promise<void> {
     void (async () => {
       for (const w of workers) await w.close();
       await ctx.close();
-      process.stdout.write(`${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })}\n`);
+      const g = (globalThis as { gc?: () => void }).gc;
+      g?.();
+      process.stdout.write(`${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, heapAfterGcMb: Math.round(process.memoryUsage().heapUsed / 1048576) })}\n`);
       process.exit(0);
     })();
   });
@@ -76,7 +78,7 @@ async function runBareChild(): Promise<void> {
 // --- parent ----------------------------------------------------------------------------------------
 
 function spawnChild(mode: 'worker' | 'bare', env: Record<string, string>): { child: ChildProcess; lines: AsyncIterator<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', mode], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
       w.child.kill('SIGTERM');
       for (;;) {
         const line = (await w.lines.next()).value as string;
-        if (line.startsWith('{"maxRssKb"')) return JSON.parse(line) as { maxRssKb: number };
+        if (line.startsWith('{"maxRssKb"')) return JSON.parse(line) as { maxRssKb: number; heapAfterGcMb: number };
       }
     };
 
@@ -233,7 +235,7 @@ async function main(): Promise<void> {
       const rss = await stopWorker(worker);
       const persisted = Number((await ctx.db('messages').where({ batch_id: taskId, status: 'sent' }).count({ n: '*' }).first())!.n);
       const ledger = sim.control.ledger.summary();
-      return { ms, rss: rss.maxRssKb, persisted, done, ledger };
+      return { ms, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, persisted, done, ledger };
     };
     console.log(`\n1. end-to-end, ${fmt(TARGETS)} targets, ${ACCOUNTS} accounts × ${LANES} lanes = concurrency ${ACCOUNTS * LANES}, throttling off`);
     const small = await runPipeline(Math.max(1, Math.floor(TARGETS / 10)));
@@ -317,8 +319,8 @@ async function main(): Promise<void> {
 
     // ---- 4. RSS ----
     console.log(`\n4. peak RSS`);
-    console.log(`   worker process, ${fmt(Math.floor(TARGETS / 10))}-target task: ${mb(small.rss)} MB`);
-    console.log(`   worker process, ${fmt(TARGETS)}-target task: ${mb(big.rss)} MB`);
+    console.log(`   worker process, ${fmt(Math.floor(TARGETS / 10))}-target task: ${mb(small.rss)} MB (JS heap in use after GC at the end: ${small.heap} MB)`);
+    console.log(`   worker process, ${fmt(TARGETS)}-target task: ${mb(big.rss)} MB (JS heap in use after GC at the end: ${big.heap} MB)`);
     console.log(`   worker process, ${THROTTLE_ACCOUNTS}-account throttle run: ${mb(throttleRss.maxRssKb)} MB`);
     console.log(`   bare sender process: ${mb(bareRes.maxRssKb)} MB`);
     console.log(`   bench process (simulator with its ledger, expansion run, scheduling): ${mb(process.resourceUsage().maxRSS)} MB`);

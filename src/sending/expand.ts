@@ -128,7 +128,7 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
           const rendered = renderContent(p.content, p.definitions, { ...(p.commonValues as Record<string, string>), ...t.variables });
           const dedupeKey = task.target_type === 'group' || task.target_type === 'filter' ? `${accountId}/${t.conversationId}` : t.conversationId;
           rows.push({
-            id: messageIdFor(task.id, dedupeKey),
+            id: messageIdFor(task.id, dedupeKey, p.createdAt.getTime()),
             tenant_id: task.tenant_id,
             account_id: accountId,
             conversation_id: t.conversationId,
