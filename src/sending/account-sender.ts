@@ -212,7 +212,9 @@ class Slice {
       const step = await this.step(source);
       if (this.offline) return idle(this.ctx, this.account.id, 'offline', this.opts.offlineRecheckMs);
       if (step === 'capped') {
-        return idle(this.ctx, this.account.id, 'daily_cap', msUntilNextLocalDay(new Date(), this.account.timezone));
+        // Look again soon rather than at midnight only: units reserved by another account's slice and not
+        // used are given back, and an administrator may raise the cap.
+        return idle(this.ctx, this.account.id, 'daily_cap', Math.min(msUntilNextLocalDay(new Date(), this.account.timezone), 5_000));
       }
       if (step === 'empty') exhausted.add(source.taskId);
       if (typeof step === 'number') {

@@ -263,6 +263,10 @@ test('single messages: POST /messages with priority and scheduled time go throug
   expect((await http('GET', api(`/messages/${now.body.id}`), { token: other.adminToken })).status).toBe(404);
   const list = await http('GET', api(`/messages?account_id=${a.id}&status=sent`), { token: t.adminToken });
   expect(list.body.data.map((m: any) => m.id).sort()).toEqual([now.body.id, later.body.id].sort());
+  const future = new Date(Date.now() + 3600_000).toISOString();
+  expect((await http('GET', api(`/messages?account_id=${a.id}&from=${encodeURIComponent(future)}`), { token: t.adminToken })).body.data).toEqual([]);
+  const window = await http('GET', api(`/messages?account_id=${a.id}&to=${encodeURIComponent(future)}&from=${encodeURIComponent(now.body.created_at)}`), { token: t.adminToken });
+  expect(window.body.data).toHaveLength(2);
 });
 
 async function connect(token: string): Promise<Socket> {
