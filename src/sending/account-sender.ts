@@ -321,28 +321,69 @@ class Slice {
   }
 
   /**
-   * Unthrottled source: batches back to back, the next batch claimed while the current one sends, so
-   * the database round trips overlap the gateway calls. Stops at the budget or when sources are due a
-   * refresh; a batch claimed ahead is always sent (or set back) before returning.
+   * Unthrottled source: `concurrency` lanes pull from one queue that a claimer refills (a batch at a
+   * time) when it runs low, so database round trips overlap gateway calls and no lane waits for a
+   * batch to finish. Stops claiming at the budget or when sources are due a refresh; whatever was
+   * claimed is still sent (or set back) before returning.
    */
   private async unthrottledRun(source: Source): Promise<'empty' | 'capped' | 'sent'> {
     const until = Math.min(this.started + this.opts.budgetMs, Date.now() + 2_000);
-    let next: Promise<ClaimedMessage[] | 'capped'> = this.claimUnthrottled(source);
-    let result: 'empty' | 'capped' | 'sent' = 'empty';
-    for (;;) {
-      const rows = await next;
-      if (rows === 'capped') return result === 'sent' ? 'sent' : 'capped';
-      if (!rows.length) return result;
-      for (const m of rows) if (m.batch_id) this.strategies.set(m.batch_id, source.retry);
-      const more = Date.now() < until && !this.lockLost() && !this.offline;
-      next = more ? this.claimUnthrottled(source) : Promise.resolve([]);
-      await this.sendPaced(rows, 0, 0, 0);
-      result = 'sent';
-      if (!more) {
-        await next;
-        return result;
+    const queue: ClaimedMessage[] = [];
+    let exhausted = false;
+    let capped = false;
+    let sentAny = false;
+    let refilling: Promise<void> | null = null;
+    const stopping = () => Date.now() >= until || this.lockLost() || this.offline;
+    const refill = async () => {
+      const rows = await this.claimUnthrottled(source);
+      if (rows === 'capped') {
+        capped = true;
+        exhausted = true;
+      } else if (!rows.length) {
+        exhausted = true;
+      } else {
+        for (const m of rows) if (m.batch_id) this.strategies.set(m.batch_id, source.retry);
+        queue.push(...rows);
       }
-    }
+    };
+    const ensure = () => {
+      if (!refilling && !exhausted && !stopping() && queue.length < this.opts.batchSize / 2) {
+        refilling = refill().finally(() => {
+          refilling = null;
+        });
+      }
+      return refilling;
+    };
+    const lane = async () => {
+      for (;;) {
+        const pending = ensure();
+        const m = queue.shift();
+        if (!m) {
+          if (pending) {
+            await pending;
+            continue;
+          }
+          return;
+        }
+        sentAny = true;
+        await this.sendAndRecord(m, false);
+        if (this.inFlightWrites.length > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
+      }
+    };
+    await Promise.all(Array.from({ length: this.opts.concurrency }, lane));
+    if (sentAny) return 'sent';
+    return capped ? 'capped' : 'empty';
+  }
+
+  /** One message: skipped (offline, rate limited, task stopped) or sent; the result goes to the writer. */
+  private async sendAndRecord(m: ClaimedMessage, orphan: boolean): Promise<void> {
+    const skip = this.offline || Date.now() < this.rateLimitedUntil;
+    // An orphan may already have been delivered: it is always re-sent (same key) to learn the truth.
+    const stopped = m.batch_id && !orphan ? await this.taskStatus(m.batch_id) : 'running';
+    const outcome: SendOutcome =
+      stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
+    if (outcome.kind === 'sent') this.sent += 1;
+    this.inFlightWrites.push(this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome }));
   }
 
   /**
@@ -361,16 +402,9 @@ class Slice {
       interval = iv;
       firstOffset = Number(offset);
     }
-    const writes = this.inFlightWrites;
     const sendAt = async (m: ClaimedMessage, at: number) => {
       if (at > 0) await sleep(start + at - Date.now());
-      const skip = this.offline || Date.now() < this.rateLimitedUntil;
-      // An orphan may already have been delivered: it is always re-sent (same key) to learn the truth.
-      const stopped = m.batch_id && !orphans ? await this.taskStatus(m.batch_id) : 'running';
-      const outcome: SendOutcome =
-        stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
-      if (outcome.kind === 'sent') this.sent += 1;
-      writes.push(this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome }));
+      await this.sendAndRecord(m, orphans);
     };
     if (interval > 0) {
       // Each send at its slot, but never closer than `interval` to the previous one actually sent: a
