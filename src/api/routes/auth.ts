@@ -13,7 +13,7 @@ import { redisKey } from '../../redis';
 import { principalOf } from '../principal';
 import { body } from '../validate';
 import { ApiKeyOut, TenantOut, TokenResponse, UserOut } from './access-schemas';
-import { auditAs } from './audit-support';
+import { auditAs } from '../audit';
 import { documentRoute } from './route-docs';
 
 const LoginBody = z.object({

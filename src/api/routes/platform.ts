@@ -15,7 +15,7 @@ import { paginate, pageQuery, pageResponse } from '../pagination';
 import { body, params, query } from '../validate';
 import { IdParams, Password, TenantOut, TimeZone, UserOut } from './access-schemas';
 import { AuditLogOut, AuditFilterQuery, auditFiltersOf } from './audit';
-import { auditPlatform } from './audit-support';
+import { auditPlatform } from '../audit';
 import { documentRoute } from './route-docs';
 
 const nullableText = (max: number) => z.string().trim().max(max).nullable();
