@@ -46,12 +46,10 @@ export interface CallbackEventRow {
 }
 
 /**
- * Stores a batch of events in one transaction: replay keys first (INSERT IGNORE), then the events whose
- * keys this transaction won. Returns one outcome per input, in order; a replay (in the table or earlier
- * in the same batch) gets the id of the first delivery and `duplicate: true`.
+ * Gives each event an id; a replay key seen earlier in the batch reuses the first delivery's id. Keys
+ * come back sorted so concurrent batches lock replay keys in the same order (no lock-order deadlocks).
  */
-export async function insertCallbackEvents(db: Knex, events: NewCallbackEvent[]): Promise<StoredOutcome[]> {
-  if (events.length === 0) return [];
+function assignIdsByKey(events: NewCallbackEvent[]): { ids: string[]; firstByKey: Map<string, string>; keys: string[] } {
   const firstByKey = new Map<string, string>();
   const ids = events.map((e) => {
     const seen = firstByKey.get(e.eventKey);
@@ -60,8 +58,17 @@ export async function insertCallbackEvents(db: Knex, events: NewCallbackEvent[])
     firstByKey.set(e.eventKey, id);
     return id;
   });
-  // Sorted so concurrent batches lock replay keys in the same order (no lock-order deadlocks).
-  const keys = [...firstByKey.keys()].sort();
+  return { ids, firstByKey, keys: [...firstByKey.keys()].sort() };
+}
+
+/**
+ * Stores a batch of events in one transaction: replay keys first (INSERT IGNORE), then the events whose
+ * keys this transaction won. Returns one outcome per input, in order; a replay (in the table or earlier
+ * in the same batch) gets the id of the first delivery and `duplicate: true`.
+ */
+export async function insertCallbackEvents(db: Knex, events: NewCallbackEvent[]): Promise<StoredOutcome[]> {
+  if (events.length === 0) return [];
+  const { ids, firstByKey, keys } = assignIdsByKey(events);
 
   return withDeadlockRetry(() => db.transaction(async (trx) => {
     const [inserted] = (await trx.raw(
@@ -416,15 +423,7 @@ export function createCallbackEventWriter(db: Config['db'], poolSize: number): C
   return {
     async insert(events) {
       if (events.length === 0) return [];
-      const firstByKey = new Map<string, string>();
-      const ids = events.map((e) => {
-        const seen = firstByKey.get(e.eventKey);
-        if (seen) return seen;
-        const id = newId();
-        firstByKey.set(e.eventKey, id);
-        return id;
-      });
-      const keys = [...firstByKey.keys()].sort();
+      const { ids, firstByKey, keys } = assignIdsByKey(events);
       return withDeadlockRetry(() => insertOnce(events, ids, firstByKey, keys));
     },
     close: () => pool.end(),
