@@ -13,7 +13,8 @@
  *     hosts the simulator). Target: ≤ 512 MB and not growing with task size.
  *
  * Env: BENCH_TARGETS (100000), BENCH_ACCOUNTS (4), BENCH_LANES (16 per account), BENCH_THROTTLE_ACCOUNTS
- * (300), BENCH_THROTTLE_SECONDS (30), BENCH_SIM_BURST (2), plus the usual DB_* / REDIS_URL.
+ * (300), BENCH_THROTTLE_SECONDS (30), BENCH_SIM_BURST (2), BENCH_WORKER_NODE_FLAGS (extra node flags for the
+ * worker process, e.g. `--max-old-space-size=160`), plus the usual DB_* / REDIS_URL.
  */
 import 'dotenv/config';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -78,7 +79,9 @@ async function runBareChild(): Promise<void> {
 // --- parent ----------------------------------------------------------------------------------------
 
 function spawnChild(mode: 'worker' | 'bare', env: Record<string, string>): { child: ChildProcess; lines: AsyncIterator<string> } {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode], {
+  // BENCH_WORKER_NODE_FLAGS (e.g. --max-old-space-size=160) bounds the worker's V8 heap.
+  const flags = mode === 'worker' && process.env.BENCH_WORKER_NODE_FLAGS ? process.env.BENCH_WORKER_NODE_FLAGS.split(' ') : [];
+  const child = spawn(process.execPath, [...flags, '--expose-gc', '--import', 'tsx', __filename, '--child', mode], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
