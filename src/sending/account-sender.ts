@@ -120,7 +120,8 @@ export async function runAccountSlice(ctx: SenderCtx, writer: StatusWriter, acco
   try {
     await ctx.redis.del(keys.sleep(prefix, accountId));
     const account = await loadAccount(ctx, accountId);
-    if (!account) return { sent: 0, reason: 'no_account' };
+    // Gone, or its tenant suspended: its messages wait; the sweeper looks again in a minute.
+    if (!account) return await idle(ctx, accountId, 'no_account', 60_000);
     if (account.status !== 'online' || !account.guid) return await idle(ctx, accountId, 'offline', opts.offlineRecheckMs);
     return await new Slice(ctx, writer, account, opts, () => lock.lost).run();
   } finally {

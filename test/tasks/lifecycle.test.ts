@@ -119,4 +119,8 @@ test('validation, permissions and tenant isolation', async () => {
   expect((await http('POST', api(`/tasks/${ok.body.id}/start`), { token: viewer.token })).status).toBe(403);
   const cancelled = await http('POST', api(`/tasks/${ok.body.id}/cancel`), { token: t.adminToken });
   expect(cancelled.body.status).toBe('cancelled');
+  const list = await http('GET', api(`/tasks?status=cancelled&account_id=${a.id}`), { token: t.adminToken });
+  expect(list.body.data.map((x: any) => x.id)).toEqual([ok.body.id]);
+  expect((await http('GET', api('/tasks?status=cancelled'), { token: other.adminToken })).body.data).toEqual([]);
+  expect((await http('GET', api('/tasks?status=nope'), { token: t.adminToken })).status).toBe(400);
 });
