@@ -1,8 +1,8 @@
 import type { AppContext } from '../src/context';
-import { startMessageSendWorker } from './message-send.worker';
-import { startTaskExpandWorker } from './task-expand.worker';
 import { startAccountLoginWorker } from './account-login.worker';
 import { callbackProcessWorker } from './callback-process.worker';
+import { startMessageSendWorker } from './message-send.worker';
+import { startTaskExpandWorker } from './task-expand.worker';
 
 /** A running BullMQ worker (or set of them); `close` waits for in-flight jobs. */
 export interface RunningWorker {
