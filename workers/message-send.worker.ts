@@ -22,7 +22,7 @@ export function startMessageSendWorker(
   const connection = createRedis(ctx.config.redis, 'blocking');
   connection.on('error', () => undefined);
   const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => settleTasks(ctx, flushed));
-  const senderOpts = { ...DEFAULT_SENDER_OPTIONS, ...opts.sender };
+  const senderOpts = { ...DEFAULT_SENDER_OPTIONS, pacingMarginPct: ctx.config.sending.pacingMarginPct, ...opts.sender };
   const worker = new Worker<AccountSliceJob>(
     QUEUE.messageSend,
     async (job) => {

@@ -66,6 +66,8 @@ export const configSchema = z
     ACCOUNT_RECOVERY_BASE_DELAY_MS: int(5000),
     ACCOUNT_RECOVERY_MAX_DELAY_MS: int(300_000),
     ACCOUNT_RECOVERY_MAX_RETRIES: int(5),
+    // Sending: paced sends keep this percentage below the configured per-account rate (strict gateway limiters).
+    SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(2),
     // Where the gateway (or simulator) POSTs callbacks; defaults to this API.
     CALLBACK_URL: optionalString,
 
@@ -151,6 +153,8 @@ export interface Config {
     qrTtlSeconds: number;
     sendRatePerMinute: number;
   };
+  /** Sending pipeline: paced sends hold `pacingMarginPct` percent below the configured rate. */
+  sending: { pacingMarginPct: number };
   accounts: { loginTimeoutSeconds: number; loginPollMs: number; recoveryBaseDelayMs: number; recoveryMaxDelayMs: number; recoveryMaxRetries: number };
   influx: { url: string | undefined; token: string; org: string; bucket: string };
   minio:
@@ -233,6 +237,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       qrTtlSeconds: e.SIMULATOR_QR_TTL_SECONDS,
       sendRatePerMinute: e.SIMULATOR_SEND_RATE_PER_MINUTE,
     },
+    sending: { pacingMarginPct: e.SEND_PACING_MARGIN_PCT },
     accounts: {
       loginTimeoutSeconds: e.ACCOUNT_LOGIN_TIMEOUT_SECONDS,
       loginPollMs: e.ACCOUNT_LOGIN_POLL_MS,

@@ -11,6 +11,30 @@ export function emissionIntervalMs(perMinute: number): number {
   return perMinute > 0 ? 60_000 / perMinute : 0;
 }
 
+/**
+ * The interval a sender keeps: the configured one stretched by `marginPct` percent. A strict gateway
+ * limiter (token bucket of burst 1) refuses a send arriving even a millisecond early, and network and
+ * event-loop jitter make some arrivals early; a small margin keeps them all on time for a small loss of
+ * rate (2% by default).
+ */
+export function pacedIntervalMs(perMinute: number, marginPct: number): number {
+  const base = emissionIntervalMs(perMinute);
+  return base * (1 + Math.max(0, marginPct) / 100);
+}
+
+/**
+ * When the next paced send of an account may leave: at its reserved slot, at least the (margined)
+ * `interval` after the previous dispatch, and at least the gateway's own interval (the margin taken
+ * back out) after the previous answer came back. The last rule is what makes a strict limiter safe
+ * whatever the transit time: the gateway counted the previous request before answering it, so a send
+ * leaving an unmargined interval after the answer arrives at least that long after it was counted,
+ * even when that request was slowed on its way (a busy event loop, a stalled connection).
+ */
+export function nextPacedSendAt(p: { slotAt: number; lastDispatch: number; lastAnswer: number; intervalMs: number; marginPct: number }): number {
+  const gatewayInterval = p.intervalMs / (1 + Math.max(0, p.marginPct) / 100);
+  return Math.max(p.slotAt, p.lastDispatch + p.intervalMs, p.lastAnswer + gatewayInterval);
+}
+
 /** `interval` stretched by up to `jitter` (0..1) of itself; `random` in [0,1). */
 export function jitteredInterval(intervalMs: number, jitter: number, random: number): number {
   const j = Math.min(Math.max(jitter, 0), 1);

@@ -4,8 +4,9 @@ import { parseJson } from '../db/json';
 import { getTask, runningTasksOfAccount, type SendStrategy } from '../db/tasks';
 import {
   capDay,
-  emissionIntervalMs,
   isWithinWindow,
+  nextPacedSendAt,
+  pacedIntervalMs,
   jitteredInterval,
   msUntilNextLocalDay,
   msUntilWindowOpens,
@@ -43,6 +44,8 @@ export interface SenderOptions {
   singlesRatePerMinute: number;
   /** How long to wait before looking again at an account the gateway calls offline. */
   offlineRecheckMs: number;
+  /** Paced sends keep this percentage below the configured rate (SEND_PACING_MARGIN_PCT). */
+  pacingMarginPct: number;
 }
 
 export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
@@ -53,6 +56,7 @@ export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
   lockTtlMs: 10_000,
   singlesRatePerMinute: 60,
   offlineRecheckMs: 5_000,
+  pacingMarginPct: 2,
 };
 
 const SINGLES_RETRY: RetryPolicy = { maxAttempts: 3, backoffMs: 5_000, backoff: 'exponential' };
@@ -141,8 +145,9 @@ class Slice {
   private offline = false;
   /** After a rate-limited answer, sends already scheduled in this step go back to pending untried. */
   private rateLimitedUntil = 0;
-  /** When this slice last sent a paced message (ms). */
+  /** When this slice last sent a paced message, and when its answer came back (ms). */
   private lastPacedSend = 0;
+  private lastPacedAnswer = 0;
   private readonly r;
   private readonly strategies = new Map<string, RetryPolicy>();
   /** Results handed to the writer and not yet durable; the slice ends only when they are. */
@@ -272,7 +277,7 @@ class Slice {
 
   /** One claim-and-send step. Returns 'empty', 'capped', 'sent', or ms to wait for the next slot. */
   private async step(source: Source): Promise<'empty' | 'capped' | 'sent' | number> {
-    const baseInterval = emissionIntervalMs(source.ratePerMinute);
+    const baseInterval = pacedIntervalMs(source.ratePerMinute, this.opts.pacingMarginPct);
     if (baseInterval <= 0) return this.unthrottledRun(source);
     const interval = jitteredInterval(baseInterval, source.jitter, Math.random());
     const want = interval > 0 ? Math.min(this.opts.batchSize, Math.floor(this.opts.horizonMs / interval) + 1) : this.opts.batchSize;
@@ -377,14 +382,18 @@ class Slice {
   }
 
   /** One message: skipped (offline, rate limited, task stopped) or sent; the result goes to the writer. */
-  private async sendAndRecord(m: ClaimedMessage, orphan: boolean): Promise<void> {
+  private async sendAndRecord(m: ClaimedMessage, orphan: boolean, knownStatus?: string): Promise<void> {
+    const stopped = knownStatus ?? (await this.statusFor(m, orphan));
     const skip = this.offline || Date.now() < this.rateLimitedUntil;
-    // An orphan may already have been delivered: it is always re-sent (same key) to learn the truth.
-    const stopped = m.batch_id && !orphan ? await this.taskStatus(m.batch_id) : 'running';
     const outcome: SendOutcome =
       stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
     if (outcome.kind === 'sent') this.sent += 1;
     this.inFlightWrites.push(this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome }));
+  }
+
+  /** The task status deciding whether `m` may go out; an orphan may already have been delivered, so it is always re-sent (same key) to learn the truth. */
+  private statusFor(m: ClaimedMessage, orphan: boolean): Promise<string> {
+    return m.batch_id && !orphan ? this.taskStatus(m.batch_id) : Promise.resolve('running');
   }
 
   /**
@@ -396,36 +405,38 @@ class Slice {
     if (!interval && rate > 0) {
       // Orphans: reserve their slots like fresh messages (no cap: they were counted when first claimed).
       const tatKey = keys.throttle(this.prefix, this.account.id);
-      const iv = emissionIntervalMs(rate);
+      const iv = pacedIntervalMs(rate, this.opts.pacingMarginPct);
       const [granted, offset, waitMs] = await this.r.wwpThrottleReserve(tatKey, iv, rows.length, Math.max(this.opts.horizonMs, rows.length * iv));
       start = Date.now();
       if (Number(granted) <= 0) await sleep(Number(waitMs));
       interval = iv;
       firstOffset = Number(offset);
     }
-    const sendAt = async (m: ClaimedMessage, at: number) => {
-      if (at > 0) await sleep(start + at - Date.now());
-      await this.sendAndRecord(m, orphans);
-    };
     if (interval > 0) {
-      // Each send at its slot, but never closer than `interval` to the previous one actually sent: a
-      // late send (event-loop lag, slow claim) shifts the rest instead of squeezing the next pair.
-      const sends: Promise<void>[] = [];
-      let last = this.lastPacedSend;
+      // Each send at its slot, but never closer than `interval` to the previous one actually sent (a late
+      // send shifts the rest instead of squeezing the next pair), and one at a time: the next leaves only
+      // once the previous answer is in (see nextPacedSendAt), so a slow request cannot bunch up with its
+      // successor at the gateway.
+      const margin = this.opts.pacingMarginPct;
       for (let i = 0; i < rows.length; i += 1) {
-        await sleep(Math.max(start + firstOffset + i * interval, last + interval) - Date.now());
-        last = Date.now();
-        sends.push(sendAt(rows[i], 0));
+        // The status lookup (a query every half second) comes before the wait, so nothing stands between
+        // the paced instant and the gateway call.
+        const status = await this.statusFor(rows[i], orphans);
+        const at = nextPacedSendAt({ slotAt: start + firstOffset + i * interval, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: interval, marginPct: margin });
+        await sleep(at - Date.now());
+        this.lastPacedSend = Date.now();
+        await this.sendAndRecord(rows[i], orphans, status);
+        this.lastPacedAnswer = Date.now();
       }
-      this.lastPacedSend = last;
-      await Promise.all(sends);
       // Keep the shared schedule (other slices, other processes) behind what actually went out.
-      const lag = last + interval - (start + firstOffset + rows.length * interval);
-      if (lag > 0) await this.r.wwpThrottleBackoff(keys.throttle(this.prefix, this.account.id), Math.ceil(last + interval - Date.now())).catch(() => undefined);
+      const next = nextPacedSendAt({ slotAt: 0, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: interval, marginPct: margin });
+      if (next > start + firstOffset + rows.length * interval && next > Date.now()) {
+        await this.r.wwpThrottleBackoff(keys.throttle(this.prefix, this.account.id), Math.ceil(next - Date.now())).catch(() => undefined);
+      }
     } else {
       let next = 0;
       const lane = async () => {
-        while (next < rows.length) await sendAt(rows[next++], 0);
+        while (next < rows.length) await this.sendAndRecord(rows[next++], orphans);
       };
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, lane));
     }

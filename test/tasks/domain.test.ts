@@ -7,6 +7,8 @@ import {
   jitteredInterval,
   msUntilNextLocalDay,
   msUntilWindowOpens,
+  nextPacedSendAt,
+  pacedIntervalMs,
   reserveSlots,
   retryDelayMs,
   shouldRetry,
@@ -72,6 +74,42 @@ describe('throttle maths', () => {
     }
     expect(sent).toBeLessThanOrEqual(120);
     expect(sent).toBe(120);
+  });
+  test('the pacing margin keeps a strict limiter satisfied at a small cost in rate', () => {
+    expect(pacedIntervalMs(120, 0)).toBe(500);
+    expect(pacedIntervalMs(120, 2)).toBe(510);
+    expect(pacedIntervalMs(120, -5)).toBe(500);
+    expect(pacedIntervalMs(0, 2)).toBe(0);
+    // Sends on the paced grid whose transit varies between 0 and 9 ms, against a burst-1 bucket at the
+    // configured rate (an arrival closer than 500 ms to the last accepted one is refused).
+    const strictBucket = (iv: number) => {
+      let lastAccepted = -Infinity;
+      let refused = 0;
+      let accepted = 0;
+      for (let i = 0; i < 240; i += 1) {
+        const arrival = i * iv + (i % 2 ? 9 : 0);
+        if (arrival - lastAccepted < 500) refused += 1;
+        else {
+          accepted += 1;
+          lastAccepted = arrival;
+        }
+      }
+      return { refused, acceptedPerMinute: (accepted * 60_000) / (240 * iv) };
+    };
+    const withMargin = strictBucket(pacedIntervalMs(120, 2));
+    expect(withMargin.refused).toBe(0);
+    expect(withMargin.acceptedPerMinute).toBeGreaterThanOrEqual(0.95 * 120);
+    // Without the margin every send after a slow one is refused (all even-numbered but the first).
+    expect(strictBucket(pacedIntervalMs(120, 0)).refused).toBe(119);
+  });
+  test('a paced send waits for its slot, the margined interval after the last dispatch, and the gateway interval after the last answer', () => {
+    const base = { slotAt: 1000, lastDispatch: 0, lastAnswer: 0, intervalMs: 510, marginPct: 2 };
+    expect(nextPacedSendAt(base)).toBe(1000);
+    expect(nextPacedSendAt({ ...base, lastDispatch: 600 })).toBe(1110);
+    // The previous request took 300 ms to be answered: the next leaves 500 ms (the gateway's own
+    // interval) after that answer, not 510 ms after its dispatch.
+    expect(nextPacedSendAt({ ...base, lastDispatch: 600, lastAnswer: 900 })).toBeCloseTo(1400);
+    expect(nextPacedSendAt({ ...base, slotAt: 5000, lastDispatch: 600, lastAnswer: 900 })).toBe(5000);
   });
   test('jitter only stretches', () => {
     expect(jitteredInterval(500, 0.2, 0)).toBe(500);
