@@ -18,7 +18,8 @@
  * plus the usual DB_* / REDIS_URL.
  */
 import 'dotenv/config';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Queue } from 'bullmq';
@@ -35,6 +36,24 @@ const SIM_BURST = Number(process.env.BENCH_SIM_BURST ?? 1);
 const CASES = new Set((process.env.BENCH_CASES ?? '1,2,3').split(',').map((c) => c.trim()));
 
 const mb = (kb: number) => Math.round(kb / 1024);
+
+/** CPU seconds (user + system) a process used so far, from /proc (Linux); NaN where unavailable. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function pidOf(name: string): number | undefined {
+  try {
+    return Number(execFileSync('pidof', ['-s', name], { encoding: 'utf8' }).trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -210,9 +229,14 @@ async function main(): Promise<void> {
       accountIds ? 'conversation_id,name,account_id' : 'conversation_id,name',
       ...Array.from({ length: n }, (_, i) => (accountIds ? `c-${i},n${i},${accountIds[i % accountIds.length]}` : `c-${i},n${i}`)),
     ];
-    const waitStatus = async (taskId: string, status: string) => {
+    /** Polls until the task reaches `status`; `onExpanded` is called once when its expansion is seen done. */
+    const waitStatus = async (taskId: string, status: string, onExpanded?: () => void) => {
       for (;;) {
         const t = await ctx.db('batch_send_tasks').where({ id: taskId }).first();
+        if (t.expansion_done && onExpanded) {
+          onExpanded();
+          onExpanded = undefined;
+        }
         if (t.status === status) return t;
         if (t.status === 'failed' || t.status === 'paused') throw new Error(`task ${t.status}: ${t.error_message}`);
         await sleep(100);
@@ -237,13 +261,17 @@ async function main(): Promise<void> {
       const worker = spawnChild('worker', childEnv);
       await worker.lines.next();
       const started = Date.now();
+      const mysqlPid = pidOf('mariadbd') ?? pidOf('mysqld');
+      const cpu0 = [cpuSeconds(worker.child.pid), cpuSeconds(process.pid), cpuSeconds(mysqlPid)];
       await applyTaskAction(ctx, tenantId, taskId, 'start');
-      const done = await waitStatus(taskId, 'completed');
+      let expandedMs = 0;
+      const done = await waitStatus(taskId, 'completed', () => (expandedMs = Date.now() - started));
       const ms = Date.now() - started;
+      const cpu = [cpuSeconds(worker.child.pid), cpuSeconds(process.pid), cpuSeconds(mysqlPid)].map((c, i) => c - cpu0[i]);
       const rss = await stopWorker(worker);
       const persisted = Number((await ctx.db('messages').where({ batch_id: taskId, status: 'sent' }).count({ n: '*' }).first())!.n);
       const ledger = sim.control.ledger.summary();
-      return { ms, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, persisted, done, ledger };
+      return { ms, expandedMs, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, persisted, done, ledger, cpu };
     };
     let small: Awaited<ReturnType<typeof runPipeline>> | undefined;
     let big: typeof small;
@@ -253,7 +281,9 @@ async function main(): Promise<void> {
       small = await runPipeline(Math.max(1, Math.floor(TARGETS / 10)));
       big = await runPipeline(TARGETS);
       const pipelineRate = (TARGETS * 1000) / big.ms;
-      console.log(`   pipeline: ${fmt(big.ms)} ms → ${fmt(pipelineRate)} msg/s (start → completed: expansion, sends, ${fmt(big.persisted)} statuses persisted)`);
+      console.log(`   pipeline: ${fmt(big.ms)} ms → ${fmt(pipelineRate)} msg/s (start → completed: expansion, sends, ${fmt(big.persisted)} statuses persisted; expansion done after ${fmt(big.expandedMs)} ms)`);
+      const cpuLine = (c: number) => `${c.toFixed(1)} s (${((c * 1000) / big!.ms * 100).toFixed(0)}% of a core)`;
+      console.log(`   CPU during the run: worker ${cpuLine(big.cpu[0])}, bench process with simulator ${cpuLine(big.cpu[1])}, MariaDB ${cpuLine(big.cpu[2])}`);
       console.log(`   counters: total ${big.done.total_count}, sent ${big.done.sent_count}, success ${big.done.success_count}; ledger: ${big.ledger.unique_keys} delivered, ${big.ledger.duplicate_deliveries} duplicate deliveries`);
       fresh();
       const bare = spawnChild('bare', { ...childEnv, BENCH_BARE: JSON.stringify({ guids: accounts.map((a) => a.guid), total: TARGETS, concurrency: ACCOUNTS * LANES, url: sim.url }) });

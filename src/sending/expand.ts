@@ -7,6 +7,7 @@ import { AppError, InvalidTransitionError } from '../errors';
 import { applyTaskAction } from './task-control';
 import { kickAccounts } from './kicks';
 import { acquireLock, keys } from './redis-scripts';
+import { withDeadlockRetry } from './status-writer';
 import { emitTaskStatus, publishProgress } from './task-events';
 import { finishIfDone } from './task-outcomes';
 import { accountFor, CsvHeaderError, ImportFileMissing, messageIdFor, readTargets, type SourceRecord, type TargetProblem } from './targets';
@@ -59,6 +60,9 @@ async function failTask(ctx: ExpandCtx, task: TaskRow, message: string): Promise
   emitTaskStatus(ctx, task.tenant_id, task.id, 'failed', { error_message: message });
 }
 
+/** Thrown inside a chunk's transaction to roll it back: the task stopped or another run owns the cursor. */
+class ChunkStopped extends Error {}
+
 interface Prepared {
   definitions: VariableDefinition[];
   content: Record<string, unknown>;
@@ -89,22 +93,31 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
     rows = [];
     problems = [];
     consumed = 0;
-    const outcome = await ctx.db.transaction(async (trx) => {
-      const current = await trx('batch_send_tasks').select('status', 'expansion_cursor', 'target_errors').where({ id: task.id }).forUpdate().first();
-      if (!current || (current.status !== 'running' && current.status !== 'paused')) return 'stopped' as const;
-      if (current.expansion_cursor !== position) return 'stopped' as const; // someone else advanced it: their run wins
-      const inserted = await insertMessagesIgnore(trx, chunkRows);
-      const reported = current.target_errors ? (typeof current.target_errors === 'string' ? JSON.parse(current.target_errors) : current.target_errors) : [];
-      const merged = [...reported, ...chunkProblems].slice(0, MAX_REPORTED_PROBLEMS);
-      await trx('batch_send_tasks')
-        .where({ id: task.id })
-        .update({
-          expansion_cursor: newPosition,
-          total_count: trx.raw('total_count + ?', [inserted]),
-          skipped_count: trx.raw('skipped_count + ?', [chunkRows.length - inserted + chunkProblems.length]),
-          target_errors: toJson(merged),
-        });
-      return current.status as 'running' | 'paused';
+    // Rows first, task row last: the same lock order as the status writer (messages, then the task's
+    // counters), so a chunk and a flush running together cannot deadlock. Should MariaDB still pick the
+    // chunk as a victim, it is simply run again (the transaction left nothing behind).
+    const outcome = await withDeadlockRetry(() =>
+      ctx.db.transaction(async (trx) => {
+        const inserted = await insertMessagesIgnore(trx, chunkRows);
+        const current = await trx('batch_send_tasks').select('status', 'expansion_cursor', 'target_errors').where({ id: task.id }).forUpdate().first();
+        const stopped = !current || (current.status !== 'running' && current.status !== 'paused');
+        // Stopped, or someone else advanced the cursor (their run wins): undo this chunk's rows.
+        if (stopped || current.expansion_cursor !== position) throw new ChunkStopped();
+        const reported = current.target_errors ? (typeof current.target_errors === 'string' ? JSON.parse(current.target_errors) : current.target_errors) : [];
+        const merged = [...reported, ...chunkProblems].slice(0, MAX_REPORTED_PROBLEMS);
+        await trx('batch_send_tasks')
+          .where({ id: task.id })
+          .update({
+            expansion_cursor: newPosition,
+            total_count: trx.raw('total_count + ?', [inserted]),
+            skipped_count: trx.raw('skipped_count + ?', [chunkRows.length - inserted + chunkProblems.length]),
+            target_errors: toJson(merged),
+          });
+        return current.status as 'running' | 'paused';
+      }),
+    ).catch((err) => {
+      if (err instanceof ChunkStopped) return 'stopped' as const;
+      throw err;
     });
     if (outcome === 'stopped') return false;
     position = newPosition;
@@ -152,12 +165,17 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
   if (consumed > 0 && (lockLost() || !(await commit()))) return 'stopped';
 
   // All targets are rows now: total is exact by construction; recount anyway as the final word.
-  const status = await ctx.db.transaction(async (trx) => {
-    const current = await trx('batch_send_tasks').select('status').where({ id: task.id }).forUpdate().first();
-    if (!current || (current.status !== 'running' && current.status !== 'paused')) return null;
-    await trx.raw(`UPDATE batch_send_tasks SET expansion_done = 1, total_count = (SELECT COUNT(*) FROM messages WHERE batch_id = ?) WHERE id = ?`, [task.id, task.id]);
-    return current.status as string;
-  });
+  // Counted with a plain read: only this run (it holds the expansion lock) adds rows to the task, and
+  // an UPDATE … (SELECT COUNT(*) …) would share-lock every message of the task against the senders.
+  const status = await withDeadlockRetry(() =>
+    ctx.db.transaction(async (trx) => {
+      const counted = await trx('messages').where({ batch_id: task.id }).count({ n: '*' }).first();
+      const current = await trx('batch_send_tasks').select('status').where({ id: task.id }).forUpdate().first();
+      if (!current || (current.status !== 'running' && current.status !== 'paused')) return null;
+      await trx('batch_send_tasks').where({ id: task.id }).update({ expansion_done: 1, total_count: Number(counted?.n ?? 0) });
+      return current.status as string;
+    }),
+  );
   if (!status) return 'stopped';
   await finishIfDone(ctx, task.id, task.tenant_id);
   await publishProgress(ctx, task.id, { force: true });

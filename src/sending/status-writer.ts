@@ -76,7 +76,8 @@ export class StatusWriter {
   }
 }
 
-async function withDeadlockRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+/** Runs `fn` (a whole transaction) again when MariaDB picked it as a deadlock victim or timed out a lock. */
+export async function withDeadlockRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i += 1) {
     try {
       return await fn();

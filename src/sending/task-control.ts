@@ -4,6 +4,7 @@ import { cancelPendingMessages, decodeTask, type TaskRow } from '../db/tasks';
 import { nextTaskStatus, type TaskAction } from '../domain/task-state';
 import { NotFoundError } from '../errors';
 import { enqueueExpansion, kickAccounts } from './kicks';
+import { withDeadlockRetry } from './status-writer';
 import { emitTaskStatus, publishProgress } from './task-events';
 
 type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 'logger'>;
@@ -20,7 +21,9 @@ export async function applyTaskAction(
   action: Extract<TaskAction, 'start' | 'pause' | 'resume' | 'cancel'>,
   audit?: (trx: Knex.Transaction, from: string) => Promise<void>,
 ): Promise<TaskRow> {
-  const task = await ctx.db.transaction(async (trx) => {
+  // The task row is locked before its messages (cancel), the reverse of the status writer's order: a
+  // deadlock victim runs again rather than failing the operator's request.
+  const task = await withDeadlockRetry(() => ctx.db.transaction(async (trx) => {
     const row = await trx('batch_send_tasks').where({ tenant_id: tenantId, id: taskId }).forUpdate().first();
     if (!row) throw new NotFoundError('task', taskId);
     const current = decodeTask(row);
@@ -39,7 +42,7 @@ export async function applyTaskAction(
     if (action === 'cancel') await cancelPendingMessages(trx, taskId);
     await audit?.(trx, current.status);
     return decodeTask(await trx('batch_send_tasks').where({ id: taskId }).first());
-  });
+  }));
   emitTaskStatus(ctx, tenantId, taskId, task.status, { action });
   if (action === 'start') await enqueueExpansion(ctx, taskId);
   if (action === 'resume') {
