@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as foundation from './20261123_0001_foundation';
 import * as sending0200 from './20261123_0200_sending';
+import * as messagesDropStatusScheduled from './20261123_0201_messages_drop_status_scheduled';
 import * as callbacks0300 from './20261123_0300_callbacks';
 import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
 import * as statisticsResponseCount from './20261123_0401_statistics_response_count';
@@ -12,6 +13,7 @@ import * as statisticsResponseCount from './20261123_0401_statistics_response_co
 export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]> = [
   ['20261123_0001_foundation', foundation],
   ['20261123_0200_sending', sending0200],
+  ['20261123_0201_messages_drop_status_scheduled', messagesDropStatusScheduled],
   ['20261123_0300_callbacks', callbacks0300],
   ['20261123_0400_cron_runs_and_files', cronRunsAndFiles],
   ['20261123_0401_statistics_response_count', statisticsResponseCount],

@@ -218,7 +218,6 @@ CREATE TABLE `messages` (
   KEY `idx_account_send_time` (`account_id`,`send_time`),
   KEY `idx_conversation_time` (`conversation_id`,`created_at`),
   KEY `idx_batch_status` (`batch_id`,`status`),
-  KEY `idx_status_scheduled` (`status`,`scheduled_time`),
   KEY `idx_wework_msg_id` (`wework_msg_id`),
   KEY `idx_template_id` (`template_id`),
   KEY `idx_account_claim` (`account_id`,`status`,`batch_id`,`priority`)
