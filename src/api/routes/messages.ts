@@ -8,13 +8,13 @@ import { renderContent } from '../../domain/template-render';
 import { NotFoundError, UnprocessableError } from '../../errors';
 import { messageContentSchema, variableValuesSchema } from '../../sending/content-schema';
 import { kickAccounts } from '../../sending/kicks';
-import { doc } from '../../sending/route-doc';
 import { MAX_CONVERSATION_ID } from '../../sending/targets';
 import { auditRequest } from '../audit';
 import { requirePermission } from '../authenticate';
 import { paginate, pageQuery, pageResponse } from '../pagination';
 import { tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
+import { documentRoute } from './route-docs';
 
 const STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled'] as const;
 const idParams = z.object({ id: z.string().uuid() });
@@ -89,9 +89,9 @@ export function presentMessage(m: MessageRow) {
 }
 
 const M = 'messages';
-doc({ method: 'post', path: '/api/v1/messages', tag: M, summary: 'Send one message (queued through the same pipeline as tasks)', permission: 'messages:send', body: sendBody, response: MessageOut, status: 202, errors: [400, 401, 403, 404, 422] });
-doc({ method: 'get', path: '/api/v1/messages', tag: M, summary: 'List messages', permission: 'messages:read', query: listQuery, response: pageResponse(MessageOut) });
-doc({ method: 'get', path: '/api/v1/messages/{id}', tag: M, summary: 'Get a message', permission: 'messages:read', params: idParams, response: MessageOut });
+documentRoute({ method: 'post', path: '/api/v1/messages', tag: M, summary: 'Send one message (queued through the same pipeline as tasks)', permission: 'messages:send', body: sendBody, response: MessageOut, status: 202, errors: [400, 401, 403, 404, 422] });
+documentRoute({ method: 'get', path: '/api/v1/messages', tag: M, summary: 'List messages', permission: 'messages:read', query: listQuery, response: pageResponse(MessageOut) });
+documentRoute({ method: 'get', path: '/api/v1/messages/{id}', tag: M, summary: 'Get a message', permission: 'messages:read', params: idParams, response: MessageOut });
 
 export function messagesRouter(ctx: AppContext): Router {
   const router = Router();

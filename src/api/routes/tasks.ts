@@ -9,7 +9,6 @@ import { renderContent, type VariableDefinition } from '../../domain/template-re
 import { NotFoundError, UnprocessableError, ValidationError } from '../../errors';
 import { messageContentSchema, variableValuesSchema } from '../../sending/content-schema';
 import { enqueueExpansion } from '../../sending/kicks';
-import { doc } from '../../sending/route-doc';
 import { applyTaskAction } from '../../sending/task-control';
 import { progressSnapshot } from '../../sending/task-events';
 import { MAX_CONVERSATION_ID } from '../../sending/targets';
@@ -18,6 +17,7 @@ import { requirePermission } from '../authenticate';
 import { paginate, pageQuery, pageResponse } from '../pagination';
 import { principalOf, tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
+import { documentRoute } from './route-docs';
 
 const idParams = z.object({ id: z.string().uuid() });
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24h)');
@@ -169,12 +169,12 @@ export function presentTask(t: TaskRow) {
 }
 
 const T = 'tasks';
-doc({ method: 'post', path: '/api/v1/tasks', tag: T, summary: 'Create a batch send task', permission: 'tasks:write', body: taskBody, response: TaskOut, status: 201, errors: [400, 401, 403, 404, 422] });
-doc({ method: 'get', path: '/api/v1/tasks', tag: T, summary: 'List tasks', permission: 'tasks:read', query: listQuery, response: pageResponse(TaskOut) });
-doc({ method: 'get', path: '/api/v1/tasks/{id}', tag: T, summary: 'Get a task', permission: 'tasks:read', params: idParams, response: TaskOut });
-doc({ method: 'get', path: '/api/v1/tasks/{id}/progress', tag: T, summary: 'Progress snapshot (same as the task.progress event)', permission: 'tasks:read', params: idParams, response: ProgressOut });
+documentRoute({ method: 'post', path: '/api/v1/tasks', tag: T, summary: 'Create a batch send task', permission: 'tasks:write', body: taskBody, response: TaskOut, status: 201, errors: [400, 401, 403, 404, 422] });
+documentRoute({ method: 'get', path: '/api/v1/tasks', tag: T, summary: 'List tasks', permission: 'tasks:read', query: listQuery, response: pageResponse(TaskOut) });
+documentRoute({ method: 'get', path: '/api/v1/tasks/{id}', tag: T, summary: 'Get a task', permission: 'tasks:read', params: idParams, response: TaskOut });
+documentRoute({ method: 'get', path: '/api/v1/tasks/{id}/progress', tag: T, summary: 'Progress snapshot (same as the task.progress event)', permission: 'tasks:read', params: idParams, response: ProgressOut });
 for (const action of ['start', 'pause', 'resume', 'cancel'] as const) {
-  doc({ method: 'post', path: `/api/v1/tasks/{id}/${action}`, tag: T, summary: `${action[0].toUpperCase()}${action.slice(1)} a task (409 when illegal in its state)`, permission: 'tasks:control', params: idParams, response: TaskOut, errors: [401, 403, 404, 409] });
+  documentRoute({ method: 'post', path: `/api/v1/tasks/{id}/${action}`, tag: T, summary: `${action[0].toUpperCase()}${action.slice(1)} a task (409 when illegal in its state)`, permission: 'tasks:control', params: idParams, response: TaskOut, errors: [401, 403, 404, 409] });
 }
 
 export function tasksRouter(ctx: AppContext): Router {

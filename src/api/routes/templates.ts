@@ -14,14 +14,16 @@ import {
 import { definitionProblems, renderContent, undeclaredPlaceholders, type VariableDefinition } from '../../domain/template-render';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../errors';
 import { messageContentSchema, variableDefinitionSchema, variableValuesSchema } from '../../sending/content-schema';
-import { doc, queryBool } from '../../sending/route-doc';
 import { auditRequest } from '../audit';
 import { requirePermission } from '../authenticate';
 import { paginate, pageQuery, pageResponse } from '../pagination';
 import { principalOf, tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
+import { documentRoute } from './route-docs';
 
 const idParams = z.object({ id: z.string().uuid() });
+/** A boolean in a query string. */
+const queryBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const templateBody = z.object({
   name: z.string().trim().min(1).max(100),
@@ -40,8 +42,8 @@ const listQuery = pageQuery.extend({
   type: z.enum(['text', 'image', 'file', 'link', 'miniprogram', 'at']).optional(),
   category: z.string().max(50).optional(),
   tag: z.string().max(50).optional(),
-  is_active: queryBool(z).optional(),
-  is_public: queryBool(z).optional(),
+  is_active: queryBool.optional(),
+  is_public: queryBool.optional(),
   q: z.string().max(100).optional(),
 });
 
@@ -106,12 +108,12 @@ function checkDefinitions(content: unknown, variables: VariableDefinition[]): vo
 }
 
 const T = 'templates';
-doc({ method: 'post', path: '/api/v1/templates', tag: T, summary: 'Create a template', permission: 'templates:write', body: templateBody, response: TemplateOut, status: 201, errors: [400, 401, 403, 409, 422] });
-doc({ method: 'get', path: '/api/v1/templates', tag: T, summary: 'List templates', permission: 'templates:read', query: listQuery, response: pageResponse(TemplateOut) });
-doc({ method: 'get', path: '/api/v1/templates/{id}', tag: T, summary: 'Get a template', permission: 'templates:read', params: idParams, response: TemplateOut });
-doc({ method: 'patch', path: '/api/v1/templates/{id}', tag: T, summary: 'Update a template', permission: 'templates:write', params: idParams, body: templatePatch, response: TemplateOut, errors: [400, 401, 403, 404, 409, 422] });
-doc({ method: 'delete', path: '/api/v1/templates/{id}', tag: T, summary: 'Delete a template', permission: 'templates:write', params: idParams });
-doc({ method: 'post', path: '/api/v1/templates/{id}/preview', tag: T, summary: 'Render with the given variables, else the preview data', permission: 'templates:read', params: idParams, body: previewBody, response: PreviewOut, errors: [400, 401, 403, 404, 422] });
+documentRoute({ method: 'post', path: '/api/v1/templates', tag: T, summary: 'Create a template', permission: 'templates:write', body: templateBody, response: TemplateOut, status: 201, errors: [400, 401, 403, 409, 422] });
+documentRoute({ method: 'get', path: '/api/v1/templates', tag: T, summary: 'List templates', permission: 'templates:read', query: listQuery, response: pageResponse(TemplateOut) });
+documentRoute({ method: 'get', path: '/api/v1/templates/{id}', tag: T, summary: 'Get a template', permission: 'templates:read', params: idParams, response: TemplateOut });
+documentRoute({ method: 'patch', path: '/api/v1/templates/{id}', tag: T, summary: 'Update a template', permission: 'templates:write', params: idParams, body: templatePatch, response: TemplateOut, errors: [400, 401, 403, 404, 409, 422] });
+documentRoute({ method: 'delete', path: '/api/v1/templates/{id}', tag: T, summary: 'Delete a template', permission: 'templates:write', params: idParams });
+documentRoute({ method: 'post', path: '/api/v1/templates/{id}/preview', tag: T, summary: 'Render with the given variables, else the preview data', permission: 'templates:read', params: idParams, body: previewBody, response: PreviewOut, errors: [400, 401, 403, 404, 422] });
 
 export function templatesRouter(ctx: AppContext): Router {
   const router = Router();
