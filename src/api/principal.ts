@@ -28,6 +28,12 @@ export function tenantIdOf(req: Request): string {
   return p.tenantId;
 }
 
+/** The operator behind the request, or null for an API key (history rows name people, not keys). */
+export function operatorIdOf(req: Request): string | null {
+  const p = principalOf(req);
+  return p.kind === 'user' ? p.id : null;
+}
+
 /** Audit actor fields for the caller. */
 export function actorOf(req: Request): { actorType: 'user' | 'api_key' | 'platform'; actorId: string } {
   const p = principalOf(req);

@@ -25,7 +25,7 @@ import { isGatewayError } from '../../gateway/errors';
 import { auditRequest } from '../audit';
 import { requirePermission } from '../authenticate';
 import { paginate, pageQuery, pageResponse } from '../pagination';
-import { principalOf, tenantIdOf } from '../principal';
+import { operatorIdOf, principalOf, tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { documentRoute } from './route-docs';
 
@@ -178,7 +178,7 @@ export function accountsRouter(ctx: AppContext): Router {
           phone: b.phone,
           email: b.email,
           config: b.config,
-          operatorId: principalOf(req).kind === 'user' ? principalOf(req).id : null,
+          operatorId: operatorIdOf(req),
         });
         if ('quotaExceeded' in r) throw new QuotaExceededError('max_accounts', r.quotaExceeded);
         await auditRequest(trx, req, 'account.create', { type: 'account', id: r.id }, { account_name: b.account_name, guid });
@@ -255,7 +255,7 @@ export function accountsRouter(ctx: AppContext): Router {
       to: 'logging_in',
       reason: 'login_requested',
       operatorType: 'user',
-      operatorId: p.kind === 'user' ? p.id : null,
+      operatorId: operatorIdOf(req),
       extra: p.kind === 'user' ? undefined : { api_key_id: p.id },
       patch: { login_retry_count: 0, error_message: null, qr_code_url: null },
       inTransaction: (trx, from) => auditRequest(trx, req, 'account.login', { type: 'account', id }, { from }),
@@ -281,8 +281,7 @@ export function accountsRouter(ctx: AppContext): Router {
     const { code } = body(req, verifyBody);
     const acct = await getAccount(db, tenantId, id);
     if (acct.status !== 'need_verify' || !acct.guid) throw new InvalidTransitionError('account', acct.status, 'online');
-    const p = principalOf(req);
-    const operatorId = p.kind === 'user' ? p.id : null;
+    const operatorId = operatorIdOf(req);
     const progress = await viaGateway(() => ctx.gateway.submitVerifyCode(acct.guid!, code));
     if (progress.state === 'online') {
       await completeLogin(ctx, id, progress.userInfo, 'user', 'verify_code_accepted', operatorId ?? undefined);
@@ -328,14 +327,13 @@ export function accountsRouter(ctx: AppContext): Router {
         if (!isGatewayError(err) || err.kind !== 'permanent') throw gatewayToApiError(err);
       }
     }
-    const p = principalOf(req);
     const result = await transitionAccount(ctx, {
       accountId: id,
       tenantId,
       to: 'offline',
       reason: 'user_logout',
       operatorType: 'user',
-      operatorId: p.kind === 'user' ? p.id : null,
+      operatorId: operatorIdOf(req),
       patch: { qr_code_url: null },
       inTransaction: (trx, from) => auditRequest(trx, req, 'account.logout', { type: 'account', id }, { from }),
     });
