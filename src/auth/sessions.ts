@@ -10,6 +10,7 @@ import {
   type RefreshTokenRow,
 } from '../db/refresh-tokens';
 import { findTenantByCode, getTenantStatus } from '../db/tenants';
+import { withDeadlockRetry } from '../db/deadlock-retry';
 import { findUserForLogin, lockUserRow, recordLoginState, withRoles, type PublicUser, type UserRow } from '../db/users';
 import { afterFailedLogin, afterSuccessfulLogin, isLocked, secondsUntilUnlock, type LoginState } from '../domain/login-lockout';
 import { AppError, ForbiddenError, UnauthorizedError } from '../errors';
@@ -139,7 +140,9 @@ export async function refreshSession(
   ip: string | null,
   audit: SessionAudit,
 ): Promise<TokenPair> {
-  const outcome = await db.transaction<RefreshOutcome>(async (trx) => {
+  // Two refreshes of one token race for its row lock; a deadlock victim re-runs and then sees the token
+  // already rotated (reuse), instead of failing with a 500.
+  const outcome = await withDeadlockRetry(() => db.transaction<RefreshOutcome>(async (trx) => {
     const row = await findRefreshToken(trx, token, { forUpdate: true });
     if (!row) return { ok: false, error: invalidRefresh() };
     const actor = { tenantId: row.tenant_id, actorType: 'user' as const, actorId: row.user_id };
@@ -167,7 +170,7 @@ export async function refreshSession(
     });
     await markRotated(trx, row.id, next.id);
     return { ok: true, row, next };
-  });
+  }));
   if (!outcome.ok) throw outcome.error;
   const userRow = await db('users').where({ id: outcome.row.user_id }).first();
   const [user] = await withRoles(db, [userRow]);
@@ -176,10 +179,11 @@ export async function refreshSession(
 
 /** Revokes the presented token's whole family (this login on every device it was refreshed on). */
 export async function logout(db: Knex, token: string, audit: SessionAudit): Promise<void> {
-  await db.transaction(async (trx) => {
+  // Races a refresh of the same login for the token's row lock, like concurrent refreshes do.
+  await withDeadlockRetry(() => db.transaction(async (trx) => {
     const row = await findRefreshToken(trx, token, { forUpdate: true });
     if (!row) return;
     const revoked = await revokeFamily(trx, row.family_id);
     await audit(trx, { tenantId: row.tenant_id, actorType: 'user', actorId: row.user_id }, 'auth.logout', { type: 'user', id: row.user_id }, { family_id: row.family_id, revoked });
-  });
+  }));
 }

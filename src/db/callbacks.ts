@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { createPool } from 'mysql2/promise';
+import { withDeadlockRetry } from './deadlock-retry';
 import type { Config } from '../config';
 import { newId } from './ids';
 import { parseJson, toJson } from './json';
@@ -116,18 +117,7 @@ export async function insertCallbackEvents(db: Knex, events: NewCallbackEvent[])
       );
     }
     return outcomes;
-  }));
-}
-
-async function withDeadlockRetry<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (i >= attempts || (code !== 'ER_LOCK_DEADLOCK' && code !== 'ER_LOCK_WAIT_TIMEOUT')) throw err;
-    }
-  }
+  }), 3);
 }
 
 export async function getCallbackEvent(db: Knex, id: string): Promise<CallbackEventRow | undefined> {
@@ -424,7 +414,7 @@ export function createCallbackEventWriter(db: Config['db'], poolSize: number): C
     async insert(events) {
       if (events.length === 0) return [];
       const { ids, firstByKey, keys } = assignIdsByKey(events);
-      return withDeadlockRetry(() => insertOnce(events, ids, firstByKey, keys));
+      return withDeadlockRetry(() => insertOnce(events, ids, firstByKey, keys), 3);
     },
     close: () => pool.end(),
   };

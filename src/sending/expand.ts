@@ -7,7 +7,7 @@ import { AppError, InvalidTransitionError } from '../errors';
 import { applyTaskAction } from './task-control';
 import { kickAccounts } from './kicks';
 import { acquireLock, keys } from './redis-scripts';
-import { withDeadlockRetry } from './status-writer';
+import { withDeadlockRetry } from '../db/deadlock-retry';
 import { emitTaskStatus, publishProgress } from './task-events';
 import { finishIfDone } from './task-outcomes';
 import { accountFor, CsvHeaderError, ImportFileMissing, messageIdFor, readTargets, type SourceRecord, type TargetProblem } from './targets';

@@ -4,7 +4,7 @@ import { cancelPendingMessages, decodeTask, type TaskRow } from '../db/tasks';
 import { nextTaskStatus, type TaskAction } from '../domain/task-state';
 import { NotFoundError } from '../errors';
 import { enqueueExpansion, kickAccounts } from './kicks';
-import { withDeadlockRetry } from './status-writer';
+import { withDeadlockRetry } from '../db/deadlock-retry';
 import { emitTaskStatus, publishProgress } from './task-events';
 
 type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 'logger'>;
