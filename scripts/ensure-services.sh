@@ -10,8 +10,12 @@ log() { printf '[setup] %s\n' "$*"; }
 # --- npm dependencies -------------------------------------------------------
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm dependencies"
-  # npm install (not ci): this npm leaves optional platform packages out of the lock file, which ci rejects.
-  npm install --no-audit --no-fund --loglevel=error
+  # The lock file is the contract (the Dockerfile runs the same npm ci); without one, resolve afresh.
+  if [ -f package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    npm install --no-audit --no-fund --loglevel=error
+  fi
 fi
 
 apt_install() {
