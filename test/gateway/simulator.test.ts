@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyCallbackSignature, type GatewayCallback } from '../../src/gateway/callback-protocol';
 import { GatewayError } from '../../src/gateway/errors';
-import { HttpGatewayClient, errorFromResponse } from '../../src/gateway/http-client';
+import { HttpGatewayClient } from '../../src/gateway/http-client';
 import { startSimulator, type RunningSimulator } from '../../src/gateway/simulator';
 import { http } from '../helpers/http';
 
@@ -293,30 +293,5 @@ describe('control API and callback delivery', () => {
     receiver.failNext = 0;
     const stats = (await http('GET', `${sim.url}/_control/stats`)).body;
     expect(stats.callbacks.dropped_after_retries).toBe(before + 1);
-  });
-});
-
-describe('errorFromResponse (mapping without a server)', () => {
-  test.each([
-    [500, { error: { code: 'boom' } }, undefined, 'retryable', 'boom'],
-    [502, undefined, undefined, 'retryable', 'http_502'],
-    [408, undefined, undefined, 'retryable', 'http_408'],
-    [409, { error: { code: 'account_offline' } }, undefined, 'account_offline', 'account_offline'],
-    [404, { error: { code: 'instance_not_found' } }, undefined, 'account_offline', 'instance_not_found'],
-    [422, { error: { code: 'content_rejected' } }, undefined, 'permanent', 'content_rejected'],
-    [400, undefined, undefined, 'permanent', 'http_400'],
-  ])('HTTP %i %j → %s', (status, body, header, kind, code) => {
-    const e = errorFromResponse(status as number, body, header as string | undefined);
-    expect([e.kind, e.code]).toEqual([kind, code]);
-  });
-
-  test('429: retry_after_ms in the body wins, else Retry-After seconds or HTTP date, else 1 s', () => {
-    expect(errorFromResponse(429, { error: { code: 'rate_limited', retry_after_ms: 1234 } }, '9').retryAfterMs).toBe(1234);
-    expect(errorFromResponse(429, undefined, '3').retryAfterMs).toBe(3000);
-    const inTwoSeconds = new Date(Date.now() + 2500).toUTCString();
-    const fromDate = errorFromResponse(429, undefined, inTwoSeconds).retryAfterMs!;
-    expect(fromDate).toBeGreaterThan(0);
-    expect(fromDate).toBeLessThanOrEqual(2500);
-    expect(errorFromResponse(429, undefined, undefined)).toMatchObject({ kind: 'rate_limited', retryAfterMs: 1000 });
   });
 });

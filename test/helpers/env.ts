@@ -10,6 +10,7 @@ import { insertTenant } from '../../src/db/tenants';
 import { insertUser } from '../../src/db/users';
 import { createRedis } from '../../src/redis';
 import { startApiServer, type RunningApi } from '../../src/server';
+import { assertServicesAllowed } from './services';
 
 /**
  * Each test file gets its own MariaDB database and its own Redis key prefix, so files run in parallel
@@ -44,6 +45,7 @@ export function testConfig(label: string, overrides: Record<string, string> = {}
 }
 
 export async function createTestEnv(label: string, opts: { api?: boolean; env?: Record<string, string> } = {}): Promise<TestEnv> {
+  assertServicesAllowed('createTestEnv');
   const config = testConfig(label, opts.env);
   await ensureDatabase(config.db);
   const ctx = createAppContext(config);
