@@ -1,11 +1,35 @@
-/** Tests run against real MariaDB and Redis; each file isolates itself (own database, own Redis prefix). */
-module.exports = {
+/**
+ * Two projects, both run by `npm test`:
+ * - unit: files named `*.unit.test.ts` — pure logic, no MariaDB, Redis, network peers or child
+ *   processes; the whole project runs in seconds (`npm run test:unit`, needs no services).
+ * - integration: every other `*.test.ts` — real MariaDB, Redis and protocol peers; each file isolates
+ *   itself (own database, own Redis prefix), so files run in parallel.
+ */
+const shared = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
   rootDir: __dirname,
-  testMatch: ['**/*.test.ts'],
+  roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
   setupFiles: ['<rootDir>/test/setup-env.ts'],
-  testTimeout: 60000,
+  setupFilesAfterEnv: ['<rootDir>/test/setup-after-env.ts'],
+};
+
+module.exports = {
   maxWorkers: process.env.JEST_WORKERS || 2,
+  // Integration tests wait on real services; unit tests get 10 s (test/setup-after-env.ts).
+  testTimeout: 60_000,
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['**/*.unit.test.ts'],
+      setupFiles: [...shared.setupFiles, '<rootDir>/test/setup-unit.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'],
+    },
+  ],
 };

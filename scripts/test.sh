@@ -6,5 +6,5 @@ bash scripts/ensure-services.sh
 [ -f scripts/ensure-test-peers.sh ] && bash scripts/ensure-test-peers.sh
 echo "[test] type-checking"
 npx tsc -p tsconfig.json --noEmit
-echo "[test] running jest"
+echo "[test] running jest (unit and integration projects)"
 npx jest "$@"

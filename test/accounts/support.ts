@@ -27,7 +27,8 @@ export async function startAccountsEnv(label: string, envOverrides: Record<strin
       GATEWAY_URL: sim.url,
       GATEWAY_API_KEY: GATEWAY_KEY,
       GATEWAY_CALLBACK_SECRET: CALLBACK_SECRET,
-      GATEWAY_TIMEOUT_MS: '3000',
+      // Generous: on a loaded machine the simulator (in this process) can take seconds to render a QR PNG.
+      GATEWAY_TIMEOUT_MS: '15000',
       ACCOUNT_LOGIN_POLL_MS: '40',
       ACCOUNT_LOGIN_TIMEOUT_SECONDS: '30',
       ACCOUNT_RECOVERY_BASE_DELAY_MS: '30',

@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
 import { parseRoles } from '../../src/main';
 
@@ -29,14 +27,4 @@ test('roles parse from --role or ROLE, and unknown roles are refused', () => {
   expect(parseRoles(['node', 'main'], { ROLE: 'cron' })).toEqual(['cron']);
   expect(parseRoles(['node', 'main'], {})).toEqual(['api', 'worker', 'cron', 'simulator']);
   expect(() => parseRoles(['node', 'main', '--role', 'web'], {})).toThrow(/unknown role "web"/);
-});
-
-test('the process stops at start-up with one clear line naming the variable', () => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts')], {
-    env: { ...process.env, DB_PORT: 'not-a-port', DOTENV_CONFIG_PATH: '/nonexistent' },
-    encoding: 'utf8',
-    timeout: 30000,
-  });
-  expect(result.status).toBe(78);
-  expect(result.stderr.trim().split('\n')).toEqual(['invalid configuration: DB_PORT: Expected number, received nan']);
 });

@@ -73,7 +73,8 @@ async function onlineInstance(): Promise<string> {
 beforeAll(async () => {
   receiver = await startReceiver();
   sim = await startSimulator({ callbackUrl: receiver.url, callbackSecret: SECRET, apiKey: API_KEY, callbackQueue: { retryBaseMs: 10 } });
-  gw = new HttpGatewayClient({ url: sim.url, apiKey: API_KEY, timeoutMs: 2000 });
+  // A generous timeout: a loaded machine can take seconds to render the first QR PNG (timeouts have their own test).
+  gw = new HttpGatewayClient({ url: sim.url, apiKey: API_KEY, timeoutMs: 15_000 });
 });
 afterAll(async () => {
   await gw.close();
