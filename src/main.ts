@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { createAppContext } from './context';
 import { startCron } from './cron';
 import { logger } from './logger';
+import { installUnhandledRejectionNet } from './unhandled-rejections';
 import { startApiServer } from './server';
 import { WORKERS } from '../workers';
 import { startSimulatorRole } from './gateway/simulator-role';
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     for (const stop of stops.reverse()) {
       await stop().catch((err) => logger.error({ err }, 'error during shutdown'));
     }
-    await ctx.close();
+    await ctx.close().catch((err) => logger.error({ err }, 'error closing connections'));
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
+  installUnhandledRejectionNet();
   main().catch((err) => {
     logger.fatal({ err }, 'failed to start');
     process.exit(1);

@@ -53,7 +53,8 @@ export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
   batchSize: 500,
   concurrency: 16,
   horizonMs: 1_000,
-  lockTtlMs: 10_000,
+  // Short so a killed worker's accounts send again within seconds (renewed every third of it).
+  lockTtlMs: 3_000,
   singlesRatePerMinute: 60,
   offlineRecheckMs: 5_000,
   pacingMarginPct: 2,
@@ -388,7 +389,10 @@ class Slice {
     const outcome: SendOutcome =
       stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
     if (outcome.kind === 'sent') this.sent += 1;
-    this.inFlightWrites.push(this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome }));
+    const write = this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome });
+    // Owned here: drainWrites awaits it; until then a rejection (writer closed) must not go unhandled.
+    write.catch(() => undefined);
+    this.inFlightWrites.push(write);
   }
 
   /** The task status deciding whether `m` may go out; an orphan may already have been delivered, so it is always re-sent (same key) to learn the truth. */

@@ -95,7 +95,11 @@ export const keys = {
   sweepLock: (prefix: string) => redisKey(prefix, 'send', 'sweep'),
 };
 
-/** A Redis lock held while work runs, renewed in the background; `lost` turns true if renewal fails. */
+/**
+ * A Redis lock held while work runs, renewed in the background (every third of its TTL). `lost` turns
+ * true when a renewal finds the lock gone, or when no renewal succeeded for a whole TTL (Redis
+ * unreachable): by then the key may have expired and another process may hold the account.
+ */
 export interface HeldLock {
   readonly lost: boolean;
   release(): Promise<void>;
@@ -107,18 +111,21 @@ export async function acquireLock(redis: Redis, key: string, ttlMs: number): Pro
   const ok = await r.set(key, token, 'PX', ttlMs, 'NX');
   if (ok !== 'OK') return null;
   let lost = false;
+  let confirmedAt = Date.now();
   const timer = setInterval(() => {
+    const sentAt = Date.now();
     r.wwpLockRenew(key, token, ttlMs).then(
       (n) => {
         if (!n) lost = true;
+        else confirmedAt = Math.max(confirmedAt, sentAt);
       },
-      () => undefined,
+      () => undefined, // unreachable: `lost` follows from confirmedAt ageing
     );
   }, Math.max(200, Math.floor(ttlMs / 3)));
   timer.unref();
   return {
     get lost() {
-      return lost;
+      return lost || Date.now() - confirmedAt >= ttlMs;
     },
     async release() {
       clearInterval(timer);

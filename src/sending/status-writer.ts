@@ -24,18 +24,46 @@ interface Pending {
 
 const IS_ERROR = new Set(['retry', 'failed']);
 
+export interface StatusWriterOptions {
+  maxBatch: number;
+  maxDelayMs: number;
+  /** First pause after a failed flush; doubles per consecutive failure up to `maxRetryDelayMs`. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+}
+
+/**
+ * A flush that fails (MySQL down, connection lost mid-commit) keeps its results: they go back to the
+ * front of the buffer and the writer tries again with a growing pause until MySQL answers. Writing a
+ * batch twice is harmless (see above), so a commit whose acknowledgement was lost cannot double count.
+ * `record` therefore settles only when the result is durable, or rejects when the writer is closed
+ * before it could be written (the message then stays `sending` and is re-sent with the same key).
+ */
 export class StatusWriter {
   private buffer: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  private failures = 0;
+  private wakeRetry: (() => void) | null = null;
+  private readonly opts: Required<StatusWriterOptions>;
 
   constructor(
     private readonly db: Knex,
     private readonly logger: Logger,
     private readonly afterFlush: AfterFlush,
-    private readonly opts: { maxBatch: number; maxDelayMs: number } = { maxBatch: 500, maxDelayMs: 20 },
-  ) {}
+    opts: StatusWriterOptions = { maxBatch: 500, maxDelayMs: 20 },
+  ) {
+    this.opts = { retryDelayMs: 100, maxRetryDelayMs: 5_000, ...opts };
+  }
+
+  /** Results waiting to be written (diagnostics, tests). */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  /** Flushes that failed and were retried since start (diagnostics, tests). */
+  failedFlushes = 0;
 
   /** Resolves once the result is durably written. */
   record(result: SendResult): Promise<void> {
@@ -52,28 +80,72 @@ export class StatusWriter {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    // Flushes run one after another; each takes what is buffered when it starts.
+    // Flushes run one after another; each takes what is buffered when it starts. flushOnce never rejects.
     this.flushing = this.flushing.then(() => this.flushOnce());
   }
 
   private async flushOnce(): Promise<void> {
-    while (this.buffer.length) {
+    while (this.buffer.length && !this.closed) {
       const batch = this.buffer.splice(0, this.opts.maxBatch);
+      let flushed: FlushedTasks;
       try {
-        const flushed = await withDeadlockRetry(() => this.db.transaction((trx) => writeResults(trx, batch.map((p) => p.result))));
-        batch.forEach((p) => p.resolve());
-        await this.afterFlush(flushed).catch((err) => this.logger.warn({ err }, 'after-flush hook failed'));
+        flushed = await withDeadlockRetry(() => this.db.transaction((trx) => writeResults(trx, batch.map((p) => p.result))));
       } catch (err) {
-        this.logger.error({ err }, 'status flush failed; messages stay in sending and are re-sent with the same key');
-        batch.forEach((p) => p.reject(err));
+        // Keep the batch, in order, ahead of anything recorded since; try again after a pause.
+        this.buffer.unshift(...batch);
+        this.failures += 1;
+        this.failedFlushes += 1;
+        const delay = Math.min(this.opts.maxRetryDelayMs, this.opts.retryDelayMs * 2 ** Math.min(this.failures - 1, 16));
+        this.logger.error({ err, pending: this.buffer.length, retryInMs: delay, failures: this.failures }, 'status flush failed; results kept and retried');
+        await this.pause(delay);
+        continue;
+      }
+      if (this.failures) this.logger.warn({ failures: this.failures }, 'status flush recovered');
+      this.failures = 0;
+      batch.forEach((p) => p.resolve());
+      try {
+        await this.afterFlush(flushed);
+      } catch (err) {
+        this.logger.warn({ err }, 'after-flush hook failed');
       }
     }
+    if (this.closed) this.rejectUnwritten();
   }
 
-  async close(): Promise<void> {
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => this.wakeRetry?.(), ms);
+      this.wakeRetry = () => {
+        this.wakeRetry = null;
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private rejectUnwritten(): void {
+    const left = this.buffer.splice(0);
+    if (!left.length) return;
+    this.logger.error({ results: left.length }, 'status writer closed with unwritten results; their messages stay in sending and are re-sent with the same key');
+    for (const p of left) p.reject(new Error('status writer closed'));
+  }
+
+  /**
+   * Writes what is buffered, retrying failed flushes for up to `graceMs`. Results still unwritten then
+   * are rejected: their messages stay `sending`, and the next sender re-sends them with the same key.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     this.kick();
-    await this.flushing;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([this.flushing, grace]);
+    clearTimeout(timer);
     this.closed = true;
+    this.wakeRetry?.();
+    // A batch still inside its transaction settles when that ends (rejected by flushOnce if it failed).
+    this.rejectUnwritten();
   }
 }
 

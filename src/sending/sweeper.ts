@@ -69,7 +69,8 @@ export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions
 }
 
 /** Runs `sweepOnce` every `intervalMs` in this process when it wins the interval's lock. */
-export function startSweeper(ctx: Ctx, intervalMs = 3_000): { stop(): Promise<void> } {
+// Every second: with the 3 s account lock, a killed worker's accounts are picked up again within ~4 s.
+export function startSweeper(ctx: Ctx, intervalMs = 1_000): { stop(): Promise<void> } {
   let running: Promise<unknown> | null = null;
   const tick = () => {
     if (running) return;
