@@ -2,23 +2,21 @@
  * MariaDB killed (SIGKILL) and restarted under the sending pipeline, on a private MariaDB of this file:
  * the status writer keeps what it could not write, and a worker process lives through the outage.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { PrivateMariaDb } from '../../scripts/chaos/private-services';
-import { spawnRole, waitForLog, type RoleProcess } from '../../scripts/chaos/roles';
 import { expandTask } from '../../src/sending/expand';
 import type { SendResult } from '../../src/sending/send-outcome';
 import { StatusWriter } from '../../src/sending/status-writer';
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { createSendingEnv, onlineAccount, targets, waitFor, type SendingEnv } from '../sending/helpers';
+import { spawnRole, type SpawnedRole } from '../helpers/processes';
+import { sleep, waitFor } from '../helpers/wait';
+import { UNHANDLED_REJECTION_EVENT } from '../../src/unhandled-rejections';
+import { createSendingEnv, onlineAccount, targets, type SendingEnv } from '../sending/helpers';
 
 let mdb: PrivateMariaDb;
 let env: SendingEnv;
 let t: TestTenant;
-let worker: RoleProcess | undefined;
-const logDir = mkdtempSync(path.join(tmpdir(), 'wwp-mysql-restart-'));
+let worker: SpawnedRole | undefined;
 
 beforeAll(async () => {
   mdb = await PrivateMariaDb.create();
@@ -27,14 +25,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.kill9();
+  await worker?.kill();
   await env?.close().catch(() => undefined);
   await mdb?.destroy();
-  rmSync(logDir, { recursive: true, force: true });
 }, 60_000);
 
 const api = (p: string) => `${env.url}/api/v1${p}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const count = async (q: Promise<Array<{ n: number | string }>>) => Number((await q)[0].n);
 
 async function createTask(accountIds: string[], total: number): Promise<string> {
@@ -60,7 +56,7 @@ test('the status writer keeps the results of flushes that fail while MariaDB is 
 
   await mdb.kill9();
   const settled = results.map((r) => writer.record(r).then(() => 'written', (err: Error) => `rejected: ${err.message}`));
-  await waitFor(async () => writer.failedFlushes >= 3, 'flushes failing while MariaDB is down');
+  await waitFor(() => writer.failedFlushes >= 3, 'flushes failing while MariaDB is down');
   expect(writer.pending).toBe(total); // kept, none dropped
   await mdb.start();
 
@@ -82,29 +78,34 @@ test('a worker process lives through kill -9 of MariaDB mid-task: the task compl
   const total = 3000;
   const id = await createTask([a1.id, a2.id], total);
 
-  worker = spawnRole('worker', 'worker', {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    DB_PORT: String(mdb.port),
-    DB_NAME: env.config.db.database,
-    REDIS_PREFIX: env.config.redis.prefix,
-    SIMULATOR_PORT: String(new URL(env.sim.url).port),
-  }, logDir);
-  await waitForLog(worker, 'workers started');
+  worker = spawnRole({
+    role: 'worker',
+    config: env.config,
+    env: { LOG_LEVEL: 'info', DB_PORT: String(mdb.port), SIMULATOR_PORT: String(new URL(env.sim.url).port) },
+  });
+  // Counted from the first line on (the helper keeps only the tail of the output).
+  let unhandled = 0;
+  let partial = '';
+  worker.child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    unhandled += lines.filter((l) => l.includes(`"event":"${UNHANDLED_REJECTION_EVENT}"`)).length;
+  });
+  await worker.waitForOutput(/workers started/, 'worker start-up', 60_000);
   expect((await http('POST', api(`/tasks/${id}/start`), { token: t.adminToken })).status).toBe(200);
-  await waitFor(async () => env.sim.control.ledger.summary().unique_keys >= 500, 'sends under way', 60_000);
+  await waitFor(() => env.sim.control.ledger.summary().unique_keys >= 500, 'sends under way', 60_000);
 
   await mdb.kill9();
   await sleep(2_000); // the outage: claims and status flushes fail meanwhile
-  expect(worker.exit).toBeNull();
+  expect(worker.exit).toBeUndefined();
   await mdb.start();
 
-  const done = await waitFor(async () => {
-    const row = await env.ctx.db('batch_send_tasks').where({ id }).first();
-    return row?.status === 'completed' ? row : null;
-  }, 'task completion after the restart', 120_000);
-  expect(worker.exit).toBeNull();
-  expect(worker.unhandledRejections()).toBe(0);
+  const done = await waitFor(() => env.ctx.db('batch_send_tasks').where({ id }).first(), 'task completion after the restart', {
+    timeoutMs: 120_000,
+    until: (row) => row?.status === 'completed',
+  });
+  expect(worker.exit).toBeUndefined();
+  expect(unhandled).toBe(0);
   expect(done).toMatchObject({ total_count: total, sent_count: total, success_count: total, failed_count: 0 });
   const ledger = env.sim.control.ledger.summary();
   expect(ledger.unique_keys).toBe(total); // 0 lost
