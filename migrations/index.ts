@@ -5,6 +5,7 @@ import * as messagesDropStatusScheduled from './20261123_0201_messages_drop_stat
 import * as callbacks0300 from './20261123_0300_callbacks';
 import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
 import * as statisticsResponseCount from './20261123_0401_statistics_response_count';
+import * as channels1000 from './20261130_1000_channels';
 
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
@@ -17,4 +18,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261123_0300_callbacks', callbacks0300],
   ['20261123_0400_cron_runs_and_files', cronRunsAndFiles],
   ['20261123_0401_statistics_response_count', statisticsResponseCount],
+  ['20261130_1000_channels', channels1000],
 ];

@@ -77,6 +77,7 @@ CREATE TABLE `batch_send_tasks` (
   `sent_count` int(11) NOT NULL DEFAULT 0,
   `success_count` int(11) NOT NULL DEFAULT 0,
   `failed_count` int(11) NOT NULL DEFAULT 0,
+  `unknown_count` int(11) NOT NULL DEFAULT 0,
   `progress_percent` decimal(5,2) NOT NULL DEFAULT 0.00,
   `start_time` datetime(3) DEFAULT NULL,
   `end_time` datetime(3) DEFAULT NULL,
@@ -131,6 +132,20 @@ CREATE TABLE `callback_event_keys` (
   PRIMARY KEY (`event_key`),
   KEY `idx_created_at` (`created_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='callback replay guard (dedupe by event id)';
+
+CREATE TABLE `channel_credentials` (
+  `account_id` varchar(36) NOT NULL,
+  `tenant_id` varchar(36) NOT NULL,
+  `channel` varchar(20) NOT NULL,
+  `key_id` varchar(32) NOT NULL COMMENT 'key ring id the secret is sealed with',
+  `sealed` text NOT NULL COMMENT 'AES-256-GCM envelope, bound to the account id',
+  `hint` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'masked, displayable' CHECK (json_valid(`hint`)),
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
+  PRIMARY KEY (`account_id`),
+  KEY `idx_tenant` (`tenant_id`),
+  KEY `idx_key_id` (`key_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='sealed channel secrets per account';
 
 CREATE TABLE `conversations` (
   `id` varchar(36) NOT NULL,
@@ -201,7 +216,7 @@ CREATE TABLE `messages` (
   `message_type` enum('text','image','file','link','miniprogram','at') NOT NULL,
   `content` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`content`)),
   `template_id` varchar(36) DEFAULT NULL,
-  `status` enum('pending','sending','sent','delivered','failed','cancelled') NOT NULL DEFAULT 'pending',
+  `status` enum('pending','sending','sent','delivered','failed','cancelled','unknown') NOT NULL DEFAULT 'pending',
   `wework_msg_id` varchar(100) DEFAULT NULL,
   `send_time` datetime(3) DEFAULT NULL,
   `callback_time` datetime(3) DEFAULT NULL,
@@ -385,6 +400,7 @@ CREATE TABLE `wework_accounts` (
   `phone` varchar(20) DEFAULT NULL,
   `email` varchar(100) DEFAULT NULL,
   `guid` varchar(100) DEFAULT NULL COMMENT 'gateway instance id',
+  `channel` varchar(20) NOT NULL DEFAULT 'simulator',
   `qr_code_url` varchar(500) DEFAULT NULL,
   `login_token` varchar(255) DEFAULT NULL,
   `status` enum('created','logging_in','waiting_scan','waiting_confirm','need_verify','online','offline','error','recovering') NOT NULL DEFAULT 'created',

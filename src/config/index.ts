@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KeyRing, SecretError, developmentKeyRing, parseKeyRing } from '../secrets/key-ring';
 
 /**
  * Configuration comes only from the environment (plus an optional .env loaded by the entry point).
@@ -70,6 +71,23 @@ export const configSchema = z
     SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(2),
     // Where the gateway (or simulator) POSTs callbacks; defaults to this API.
     CALLBACK_URL: optionalString,
+    // Channels (issue 10): new accounts' channel when the request names none; secrets of channels at rest.
+    DEFAULT_ACCOUNT_CHANNEL: z.enum(['simulator', 'wechaty']).default('simulator'),
+    // "id:base64(32 bytes),…": AES-256-GCM key ring for channel credentials; the first key encrypts.
+    CHANNEL_SECRET_KEYS: optionalString,
+    // The Wechaty Puppet Service gateway (role gateway-wechaty): where the platform reaches it …
+    WECHATY_GATEWAY_URL: optionalString,
+    WECHATY_GATEWAY_HOST: z.string().default('127.0.0.1'),
+    WECHATY_GATEWAY_PORT: int(3200),
+    WECHATY_GATEWAY_LISTEN_HOST: z.string().default('127.0.0.1'),
+    WECHATY_GATEWAY_API_KEY: z.string().min(8).default('wechaty-gateway-key'),
+    // … and how it runs its puppets.
+    WECHATY_CACHE_DIR: z.string().default('./data/wechaty'),
+    WECHATY_LOGIN_WAIT_MS: int(15_000),
+    WECHATY_SEND_TIMEOUT_MS: int(20_000),
+    WECHATY_RECONNECT_BASE_MS: int(2_000),
+    WECHATY_RECONNECT_MAX_MS: int(60_000),
+    WECHATY_HEARTBEAT_TIMEOUT_SECONDS: int(90),
 
     INFLUX_URL: optionalString,
     INFLUX_TOKEN: z.string().default(''),
@@ -104,6 +122,14 @@ export const configSchema = z
     if (c.NODE_ENV === 'production' && c.JWT_SECRET.startsWith('dev-only')) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set in production' });
     }
+    if (c.CHANNEL_SECRET_KEYS) {
+      try {
+        parseKeyRing(c.CHANNEL_SECRET_KEYS);
+      } catch (err) {
+        if (!(err instanceof SecretError)) throw err;
+        ctx.addIssue({ code: 'custom', path: ['CHANNEL_SECRET_KEYS'], message: err.message });
+      }
+    }
   });
 
 export type Env = z.infer<typeof configSchema>;
@@ -117,6 +143,7 @@ export const PRODUCTION_REQUIRED = [
   'PLATFORM_ADMIN_PASSWORD',
   'GATEWAY_CALLBACK_SECRET',
   'PUBLIC_URL',
+  'CHANNEL_SECRET_KEYS',
 ] as const;
 
 export interface Config {
@@ -152,6 +179,21 @@ export interface Config {
     autoLoginDelayMs: number;
     qrTtlSeconds: number;
     sendRatePerMinute: number;
+  };
+  /** Channels: the default of new accounts, the key ring of channel secrets, the Wechaty gateway. */
+  channels: { defaultChannel: 'simulator' | 'wechaty'; keyRing: KeyRing };
+  wechaty: {
+    gatewayUrl: string;
+    host: string;
+    listenHost: string;
+    port: number;
+    apiKey: string;
+    cacheDir: string;
+    loginWaitMs: number;
+    sendTimeoutMs: number;
+    reconnectBaseMs: number;
+    reconnectMaxMs: number;
+    heartbeatTimeoutSeconds: number;
   };
   /** Sending pipeline: paced sends hold `pacingMarginPct` percent below the configured rate. */
   sending: { pacingMarginPct: number };
@@ -238,6 +280,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sendRatePerMinute: e.SIMULATOR_SEND_RATE_PER_MINUTE,
     },
     sending: { pacingMarginPct: e.SEND_PACING_MARGIN_PCT },
+    channels: {
+      defaultChannel: e.DEFAULT_ACCOUNT_CHANNEL,
+      keyRing: e.CHANNEL_SECRET_KEYS ? parseKeyRing(e.CHANNEL_SECRET_KEYS) : developmentKeyRing(),
+    },
+    wechaty: {
+      gatewayUrl: e.WECHATY_GATEWAY_URL ?? `http://${e.WECHATY_GATEWAY_HOST}:${e.WECHATY_GATEWAY_PORT}`,
+      host: e.WECHATY_GATEWAY_HOST,
+      listenHost: e.WECHATY_GATEWAY_LISTEN_HOST,
+      port: e.WECHATY_GATEWAY_PORT,
+      apiKey: e.WECHATY_GATEWAY_API_KEY,
+      cacheDir: e.WECHATY_CACHE_DIR,
+      loginWaitMs: e.WECHATY_LOGIN_WAIT_MS,
+      sendTimeoutMs: e.WECHATY_SEND_TIMEOUT_MS,
+      reconnectBaseMs: e.WECHATY_RECONNECT_BASE_MS,
+      reconnectMaxMs: e.WECHATY_RECONNECT_MAX_MS,
+      heartbeatTimeoutSeconds: e.WECHATY_HEARTBEAT_TIMEOUT_SECONDS,
+    },
     accounts: {
       loginTimeoutSeconds: e.ACCOUNT_LOGIN_TIMEOUT_SECONDS,
       loginPollMs: e.ACCOUNT_LOGIN_POLL_MS,

@@ -5,6 +5,7 @@ import { messageStatsRollupJob } from './jobs/message-stats-rollup';
 import { metricsSamplerJob } from './jobs/metrics-sampler';
 import { partitionMaintenanceJob } from './jobs/partition-maintenance';
 import { retentionCleanupJob } from './jobs/retention-cleanup';
+import { secretRekeyJob } from './jobs/secret-rekey';
 import { stuckTaskJob } from './jobs/stuck-tasks';
 
 /** Every scheduled job of the `cron` role. Modules add their jobs here, one line each. */
@@ -16,4 +17,5 @@ export const CRON_JOBS: CronJob[] = [
   stuckTaskJob,
   messageStatsRollupJob,
   metricsSamplerJob,
+  secretRekeyJob,
 ];

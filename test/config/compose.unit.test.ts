@@ -28,6 +28,7 @@ const secrets = {
   INFLUX_TOKEN: 'influx-token',
   INFLUX_ADMIN_PASSWORD: 'influx-admin',
   MINIO_ROOT_PASSWORD: 'minio-secret',
+  CHANNEL_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
 
 test.each(APP_SERVICES)('service %s gets every variable production config requires, and the config loads', (name) => {
