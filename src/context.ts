@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Config } from './config';
 import { createKnex } from './db/knex';
 import { createGateway } from './gateway';
-import type { GatewayClient } from './gateway/types';
+import type { ChannelRouter } from './gateway/router';
 import { logger, type Logger } from './logger';
 import { createMetricsSink } from './metrics/influx';
 import type { MetricsSink } from './metrics/sink';
@@ -24,8 +24,11 @@ export interface AppContext {
   redis: Redis;
   queues: Queues;
   realtime: RealtimePublisher;
-  /** The WeCom hosting gateway (GATEWAY_URL, or the built-in simulator at SIMULATOR_HOST:SIMULATOR_PORT). */
-  gateway: GatewayClient;
+  /**
+   * The gateways, routed per account channel (src/gateway/router.ts): `gateway.for(account.channel)`
+   * with the account at hand, or the router's own methods by guid.
+   */
+  gateway: ChannelRouter;
   logger: Logger;
   /** Time-series measurements (InfluxDB, or a no-op when INFLUX_URL is unset); never blocks the caller. */
   metrics: MetricsSink;
@@ -46,7 +49,7 @@ export function createAppContext(config: Config): AppContext {
   const metrics = createMetricsSink(config.influx);
   const closers: Array<() => Promise<void> | void> = [() => metrics.close()];
   let closed = false;
-  const gateway = createGateway(config);
+  const gateway = createGateway(config, db);
   return {
     config,
     db,

@@ -2,8 +2,8 @@ import type { AppContext } from '../context';
 import { findAccountByGuid, transitionAccount } from '../db/accounts';
 import { LOGIN_IN_PROGRESS, decideLoginProgress, shouldRecover } from '../domain/account-state';
 import { NOTIFY } from '../gateway/callback-protocol';
-import type { LoginProgress } from '../gateway/types';
-import { completeLogin, failLoginAttempt, loseSession } from './lifecycle';
+import type { LoginProgress, LoginQr } from '../gateway/types';
+import { completeLogin, failLoginAttempt, loseSession, refreshQr } from './lifecycle';
 
 export interface AccountCallback {
   guid: string;
@@ -58,6 +58,11 @@ export async function applyAccountCallback(ctx: AppContext, cb: AccountCallback)
 
   // notify 7: login progress reported by the gateway ahead of the next poll.
   if (!LOGIN_IN_PROGRESS.includes(acct.status)) return { handled: true, ...ids, outcome: 'ignored' };
+  if (payload.state === 'qr_refreshed') {
+    const qr = qrOf(payload);
+    if (!qr) return { handled: true, ...ids, outcome: 'ignored' };
+    return { handled: true, ...ids, outcome: (await refreshQr(ctx, acct, qr)) ? 'qr_refreshed' : 'ignored' };
+  }
   const progress = toProgress(payload);
   if (!progress) return { handled: true, ...ids, outcome: 'ignored' };
   const d = decideLoginProgress(acct.status, progress);
@@ -67,6 +72,13 @@ export async function applyAccountCallback(ctx: AppContext, cb: AccountCallback)
   }
   if (d.action === 'fail') return { handled: true, ...ids, outcome: await failLoginAttempt(ctx, acct.id, d.reason, null, false) };
   return { handled: true, ...ids, outcome: 'ignored' };
+}
+
+/** The new QR of a `qr_refreshed` report, when it is complete. */
+function qrOf(payload: Record<string, unknown>): LoginQr | undefined {
+  const { qr_png_base64: png, qr_content: content, expires_at: at } = payload;
+  if (typeof png !== 'string' || typeof content !== 'string' || typeof at !== 'string' || Number.isNaN(Date.parse(at))) return undefined;
+  return { qrPngBase64: png, qrContent: content, expiresAt: new Date(at) };
 }
 
 function toProgress(payload: Record<string, unknown>): LoginProgress | undefined {

@@ -13,7 +13,9 @@ import {
   type AccountStatus,
   type OperatorType,
 } from '../domain/account-state';
+import { loadSecret } from '../db/channel-credentials';
 import { isGatewayError } from '../gateway/errors';
+import { isLoginQr, type InstanceSpec, type LoginQr } from '../gateway/types';
 import { enqueueAccountJob } from './jobs';
 import { clearLoginState, currentAttempt, saveAttempt, saveQr } from './login-store';
 
@@ -47,13 +49,26 @@ export async function runLoginStart(ctx: AppContext, accountId: string, attemptI
   if (!(await isCurrent(ctx, accountId, attemptId))) return 'stale';
   const acct = await findAccountById(ctx.db, accountId);
   if (!acct || acct.status !== 'logging_in' || !acct.guid) return 'skipped';
-  let qr;
+  let start;
   try {
-    qr = await startLoginOnLiveInstance(ctx, acct);
+    start = await startLoginOnLiveInstance(ctx, acct);
   } catch (err) {
     if (!isGatewayError(err)) throw err;
     return failLoginAttempt(ctx, accountId, `gateway_${err.code}`, err.message, err.kind === 'permanent');
   }
+  if (!isLoginQr(start)) {
+    // No QR needed (the provider kept the session, or asks for a code at once): the poll step decides.
+    const d = decideLoginProgress(acct.status, start);
+    if (d.action === 'succeed') {
+      await completeLogin(ctx, accountId, d.userInfo, 'system', 'session_resumed');
+      return 'online';
+    }
+    if (d.action === 'fail') return failLoginAttempt(ctx, accountId, d.reason, null, false);
+    if (d.action === 'move') await transitionAccount(ctx, { accountId, to: d.to, reason: d.reason, operatorType: 'system', expectFrom: LOGIN_IN_PROGRESS });
+    await enqueueAccountJob(ctx, 'poll', { accountId, attemptId }, ctx.config.accounts.loginPollMs);
+    return 'moved';
+  }
+  const qr = start;
   await saveQr(ctx, accountId, qr);
   const res = await transitionAccount(ctx, {
     accountId,
@@ -74,15 +89,42 @@ export async function runLoginStart(ctx: AppContext, accountId: string, attemptI
  * (it restarted, or dropped the session), creates a new one for the account and logs in there.
  */
 async function startLoginOnLiveInstance(ctx: AppContext, acct: AccountRow) {
+  const gateway = ctx.gateway.for(acct.channel);
   try {
-    return await ctx.gateway.startLogin(acct.guid!);
+    return await gateway.startLogin(acct.guid!);
   } catch (err) {
     if (!isGatewayError(err) || err.code !== 'instance_not_found') throw err;
-    const { guid } = await ctx.gateway.createInstance({ label: acct.account_name });
+    const { guid } = await gateway.createInstance(await instanceSpecFor(ctx, acct));
     await replaceAccountGuid(ctx.db, acct.id, guid);
     acct.guid = guid;
-    return ctx.gateway.startLogin(guid);
+    return gateway.startLogin(guid);
   }
+}
+
+/** What the gateway needs to (re)create the account's instance: its label and decrypted credentials. */
+export async function instanceSpecFor(ctx: AppContext, acct: Pick<AccountRow, 'id' | 'account_name' | 'channel'>): Promise<InstanceSpec> {
+  const credentials = await loadSecret(ctx.db, ctx.config.channels.keyRing, acct.id);
+  return { label: acct.account_name, channel: acct.channel, credentials };
+}
+
+/**
+ * The gateway replaced a timed-out QR code within the same attempt (callback 7 `qr_refreshed`): keep the
+ * new one, record the step and tell operators, as for the first QR.
+ */
+export async function refreshQr(ctx: AppContext, acct: AccountRow, qr: LoginQr): Promise<boolean> {
+  if (acct.status !== 'waiting_scan' && acct.status !== 'logging_in') return false;
+  await saveQr(ctx, acct.id, qr);
+  const res = await transitionAccount(ctx, {
+    accountId: acct.id,
+    to: 'waiting_scan',
+    reason: 'qr_refreshed',
+    operatorType: 'system',
+    expectFrom: ['waiting_scan', 'logging_in'],
+    extra: { qr_expires_at: qr.expiresAt.toISOString() },
+    patch: { qr_code_url: qrUrlFor(ctx, acct.id) },
+  });
+  ctx.realtime.toTenant(acct.tenant_id, 'account.qr', { account_id: acct.id, expires_at: qr.expiresAt.toISOString(), refreshed: true });
+  return res.changed;
 }
 
 /** Job `poll`: one look at the gateway's login progress; re-enqueues itself until the attempt ends. */
@@ -97,13 +139,14 @@ export async function runLoginPoll(ctx: AppContext, accountId: string, attemptId
     return 'skipped';
   }
   const again = () => enqueueAccountJob(ctx, 'poll', { accountId, attemptId }, ctx.config.accounts.loginPollMs);
+  const gateway = ctx.gateway.for(acct.channel);
   if (Date.now() > attempt.deadline) {
-    await ctx.gateway.cancelLogin(acct.guid).catch(() => undefined);
+    await gateway.cancelLogin(acct.guid).catch(() => undefined);
     return failLoginAttempt(ctx, accountId, 'login_timeout', `nobody completed the login within ${ctx.config.accounts.loginTimeoutSeconds}s`, false);
   }
   let progress;
   try {
-    progress = await ctx.gateway.getLoginProgress(acct.guid);
+    progress = await gateway.getLoginProgress(acct.guid);
   } catch (err) {
     if (!isGatewayError(err)) throw err;
     if (err.kind === 'permanent') return failLoginAttempt(ctx, accountId, `gateway_${err.code}`, err.message, true);
@@ -257,7 +300,7 @@ export async function runConversationSync(ctx: AppContext, accountId: string): P
   const acct = await findAccountById(ctx.db, accountId);
   if (!acct || acct.status !== 'online' || !acct.guid) return undefined;
   try {
-    const convs = await ctx.gateway.listConversations(acct.guid);
+    const convs = await ctx.gateway.for(acct.channel).listConversations(acct.guid);
     return await syncConversations(ctx.db, acct.tenant_id, acct.id, convs);
   } catch (err) {
     if (isGatewayError(err) && err.kind !== 'retryable') return undefined;

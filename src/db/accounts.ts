@@ -13,6 +13,8 @@ export interface AccountRow {
   phone: string | null;
   email: string | null;
   guid: string | null;
+  /** Which gateway serves the account (src/channels/channels.ts). */
+  channel: string;
   qr_code_url: string | null;
   status: AccountStatus;
   config: Record<string, unknown>;
@@ -33,6 +35,7 @@ const COLUMNS = [
   'phone',
   'email',
   'guid',
+  'channel',
   'qr_code_url',
   'status',
   'config',
@@ -83,9 +86,12 @@ export async function accountNameTaken(db: Knex | Knex.Transaction, tenantId: st
 }
 
 export interface NewAccount {
+  /** Chosen by the caller when other rows (sealed credentials) are bound to it before the insert. */
+  id?: string;
   tenantId: string;
   accountName: string;
   guid: string;
+  channel?: string;
   userId?: string | null;
   phone?: string | null;
   email?: string | null;
@@ -103,7 +109,7 @@ export async function insertAccountWithinQuota(trx: Knex.Transaction, a: NewAcco
   const max = Number(tenant?.max_accounts ?? 0);
   const [{ n }] = await trx('wework_accounts').where({ tenant_id: a.tenantId }).count({ n: '*' });
   if (Number(n) >= max) return { quotaExceeded: max };
-  const id = newId();
+  const id = a.id ?? newId();
   await trx('wework_accounts').insert({
     id,
     tenant_id: a.tenantId,
@@ -112,6 +118,7 @@ export async function insertAccountWithinQuota(trx: Knex.Transaction, a: NewAcco
     phone: a.phone ?? null,
     email: a.email ?? null,
     guid: a.guid,
+    channel: a.channel ?? 'simulator',
     status: 'created',
     config: toJson(a.config ?? {}),
   });

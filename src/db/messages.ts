@@ -3,7 +3,7 @@ import { parseJson } from './json';
 
 type Db = Knex | Knex.Transaction;
 
-export type MessageStatus = 'pending' | 'sending' | 'sent' | 'delivered' | 'failed' | 'cancelled';
+export type MessageStatus = 'pending' | 'sending' | 'sent' | 'delivered' | 'failed' | 'cancelled' | 'unknown';
 
 export interface MessageRow {
   id: string;

@@ -35,6 +35,8 @@ export interface TaskRow {
   sent_count: number;
   success_count: number;
   failed_count: number;
+  /** Sends whose outcome the gateway could not establish (status `unknown`); part of sent_count. */
+  unknown_count: number;
   cancelled_count: number;
   delivered_count: number;
   skipped_count: number;
@@ -64,7 +66,7 @@ export function decodeTask(row: Record<string, unknown>): TaskRow {
   };
 }
 
-export async function insertTask(db: Db, row: Omit<TaskRow, 'status' | 'total_count' | 'sent_count' | 'success_count' | 'failed_count' | 'cancelled_count' | 'delivered_count' | 'skipped_count' | 'progress_percent' | 'start_time' | 'end_time' | 'estimated_duration' | 'error_message' | 'expansion_cursor' | 'expansion_done' | 'consecutive_errors' | 'target_errors' | 'created_at' | 'updated_at'>): Promise<void> {
+export async function insertTask(db: Db, row: Omit<TaskRow, 'status' | 'total_count' | 'sent_count' | 'success_count' | 'failed_count' | 'unknown_count' | 'cancelled_count' | 'delivered_count' | 'skipped_count' | 'progress_percent' | 'start_time' | 'end_time' | 'estimated_duration' | 'error_message' | 'expansion_cursor' | 'expansion_done' | 'consecutive_errors' | 'target_errors' | 'created_at' | 'updated_at'>): Promise<void> {
   await db('batch_send_tasks').insert({
     ...row,
     account_ids: toJson(row.account_ids),

@@ -7,6 +7,8 @@ export interface TaskCounters {
   sent: number;
   success: number;
   failed: number;
+  /** Sent in doubt (status `unknown`): part of `sent`, neither success nor failure. */
+  unknown?: number;
   cancelled: number;
   delivered: number;
 }

@@ -2,7 +2,8 @@
  * Gateway failures, mapped to what the caller should do about them. The HTTP client converts every
  * transport error and gateway error answer into one of these kinds.
  */
-export type GatewayErrorKind = 'retryable' | 'rate_limited' | 'account_offline' | 'permanent';
+/** `outcome_unknown`: an earlier send with the same key may or may not have gone out, and will not be repeated. */
+export type GatewayErrorKind = 'retryable' | 'rate_limited' | 'account_offline' | 'permanent' | 'outcome_unknown';
 
 export class GatewayError extends Error {
   constructor(

@@ -5,8 +5,8 @@ import {
   FILE_NAME_HEADER,
   IDEMPOTENCY_HEADER,
   conversationFromWire,
+  loginStartFromWire,
   progressFromWire,
-  qrFromWire,
   statusFromWire,
   type WireConversation,
   type WireProgress,
@@ -16,9 +16,10 @@ import {
 import type {
   GatewayClient,
   GatewayConversation,
+  InstanceSpec,
   InstanceStatus,
   LoginProgress,
-  LoginQr,
+  LoginStart,
   SendMessageRequest,
   SendMessageResult,
 } from './types';
@@ -31,11 +32,12 @@ export interface HttpGatewayOptions {
   connections?: number;
 }
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Error kinds by gateway error code, for codes whose meaning does not follow from the HTTP status. */
 const KIND_BY_CODE: Record<string, GatewayError['kind']> = {
   account_offline: 'account_offline',
+  outcome_unknown: 'outcome_unknown',
   instance_offline: 'account_offline',
   // The gateway lost the hosted session (e.g. it restarted): the account is offline, not the message bad.
   instance_not_found: 'account_offline',
@@ -53,6 +55,7 @@ export function errorFromResponse(status: number, body: unknown, retryAfterHeade
     return new GatewayError('rate_limited', code, message, retryAfterMs(err?.retry_after_ms, retryAfterHeader));
   }
   if (KIND_BY_CODE[code] === 'account_offline') return new GatewayError('account_offline', code, message);
+  if (KIND_BY_CODE[code] === 'outcome_unknown') return new GatewayError('outcome_unknown', code, message);
   if (status >= 500 || status === 408) return new GatewayError('retryable', code, message);
   return new GatewayError('permanent', code, message);
 }
@@ -143,16 +146,20 @@ export class HttpGatewayClient implements GatewayClient {
     return `/instances/${encodeURIComponent(guid)}`;
   }
 
-  async createInstance(opts: { label?: string }): Promise<{ guid: string }> {
-    return this.call<{ guid: string }>('POST', '/instances', { json: { label: opts.label } });
+  async createInstance(opts: InstanceSpec): Promise<{ guid: string }> {
+    return this.call<{ guid: string }>('POST', '/instances', { json: { label: opts.label, credentials: opts.credentials } });
+  }
+
+  async updateCredentials(guid: string, credentials: Record<string, unknown>): Promise<void> {
+    await this.call('PUT', `${HttpGatewayClient.seg(guid)}/credentials`, { json: { credentials } });
   }
 
   async deleteInstance(guid: string): Promise<void> {
     await this.call('DELETE', HttpGatewayClient.seg(guid));
   }
 
-  async startLogin(guid: string): Promise<LoginQr> {
-    return qrFromWire(await this.call<WireQr>('POST', `${HttpGatewayClient.seg(guid)}/login`, { json: {} }));
+  async startLogin(guid: string): Promise<LoginStart> {
+    return loginStartFromWire(await this.call<WireQr | WireProgress>('POST', `${HttpGatewayClient.seg(guid)}/login`, { json: {} }));
   }
 
   async getLoginProgress(guid: string): Promise<LoginProgress> {

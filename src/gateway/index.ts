@@ -1,22 +1,32 @@
+import type { Knex } from 'knex';
 import type { Config } from '../config';
 import { HttpGatewayClient } from './http-client';
-import type { GatewayClient } from './types';
+import { ChannelRouter } from './router';
 
 export * from './types';
 export { GatewayError, isGatewayError, type GatewayErrorKind } from './errors';
 export { HttpGatewayClient, errorFromResponse } from './http-client';
+export { ChannelRouter } from './router';
 
 /** Where the embedded simulator answers (SIMULATOR_HOST:SIMULATOR_PORT). */
 export const simulatorUrl = (config: Config): string => `http://${config.simulator.host}:${config.simulator.port}`;
 
 /**
- * The gateway the service talks to: GATEWAY_URL when configured, otherwise the built-in simulator
- * (or `simulatorUrl` when a test started one on a random port).
+ * The gateways of every channel behind one router: `simulator` at GATEWAY_URL (or the built-in
+ * simulator), `wechaty` at WECHATY_GATEWAY_URL (the gateway-wechaty role).
  */
-export function createGateway(config: Config, simulatorUrlOverride?: string): GatewayClient {
-  return new HttpGatewayClient({
-    url: config.gateway.url ?? simulatorUrlOverride ?? simulatorUrl(config),
-    apiKey: config.gateway.apiKey,
-    timeoutMs: config.gateway.timeoutMs,
+export function createGateway(config: Config, db: Knex, simulatorUrlOverride?: string): ChannelRouter {
+  return new ChannelRouter(db, config.channels.defaultChannel, {
+    simulator: new HttpGatewayClient({
+      url: config.gateway.url ?? simulatorUrlOverride ?? simulatorUrl(config),
+      apiKey: config.gateway.apiKey,
+      timeoutMs: config.gateway.timeoutMs,
+    }),
+    wechaty: new HttpGatewayClient({
+      url: config.wechaty.gatewayUrl,
+      apiKey: config.wechaty.apiKey,
+      // A send may wait for the provider up to WECHATY_SEND_TIMEOUT_MS; the platform waits a little longer.
+      timeoutMs: Math.max(config.gateway.timeoutMs, config.wechaty.sendTimeoutMs + 5_000),
+    }),
   });
 }

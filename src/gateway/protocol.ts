@@ -1,12 +1,16 @@
-import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, OfflineScene } from './types';
+import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, LoginStart, OfflineScene } from './types';
 
 /**
  * The gateway's REST protocol (JSON over HTTP, API key in `X-Api-Key`), spoken by the HTTP client and
  * the built-in simulator. Snake_case on the wire, camelCase in code; conversions live here only.
  *
- *   POST   /instances                      {label?}                    → 201 {guid}
+ *   POST   /instances                      {label?, credentials?}      → 201 {guid}
+ *   PUT    /instances/:guid/credentials    {credentials}               → 204
  *   DELETE /instances/:guid                                            → 204 (also for unknown guids)
  *   POST   /instances/:guid/login                                      → 200 {qr_png_base64, qr_content, expires_at}
+ *                                                                         or 200 WireProgress (no QR needed:
+ *                                                                         e.g. {state:'online'} when the provider
+ *                                                                         kept the session)
  *   GET    /instances/:guid/login                                      → 200 WireProgress
  *   POST   /instances/:guid/login/verify   {code}                      → 200 WireProgress
  *   DELETE /instances/:guid/login                                      → 204
@@ -23,7 +27,14 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Offli
  *   400/404/413/422 → permanent (target_not_found, content_rejected, bad_request …)
  *   409 code account_offline → account offline (also any error code `account_offline`)
  *   429 rate_limited + Retry-After (seconds) and retry_after_ms → rate limited
+ *   409 code outcome_unknown → the gateway cannot tell whether an earlier send with this key went out;
+ *       it will never send it again (the message ends `unknown`)
  *   5xx → retryable
+ *
+ * Changes for channels (issue 10): `credentials` on create and PUT …/credentials (gateways that need no
+ * secrets, like the simulator, accept and ignore them); a login start may answer progress instead of a
+ * QR; `outcome_unknown`; callback 7 may carry `{state:'qr_refreshed', qr_png_base64, qr_content,
+ * expires_at}` when the provider replaced a timed-out QR within the same attempt.
  */
 export const API_KEY_HEADER = 'x-api-key';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -60,6 +71,9 @@ export interface WireConversation {
   avatar_url?: string;
   last_message_time?: string;
 }
+
+export const loginStartFromWire = (w: WireQr | WireProgress): LoginStart =>
+  typeof (w as WireQr).qr_png_base64 === 'string' ? qrFromWire(w as WireQr) : progressFromWire(w as WireProgress);
 
 export const qrFromWire = (w: WireQr): LoginQr => ({
   qrPngBase64: w.qr_png_base64,

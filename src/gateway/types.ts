@@ -64,13 +64,28 @@ export interface SendMessageResult {
   duplicate: boolean;
 }
 
+/** What a new instance needs: a label, and for channels with secrets the account's credentials. */
+export interface InstanceSpec {
+  label?: string;
+  /** Channel of the account (routing); gateways ignore it. */
+  channel?: string;
+  /** Decrypted channel credentials (provider token …); sent to the gateway, never logged. */
+  credentials?: Record<string, unknown>;
+}
+
+/** A login start answers a QR code to scan, or where the login already is (a session the provider kept). */
+export type LoginStart = LoginQr | LoginProgress;
+export const isLoginQr = (s: LoginStart): s is LoginQr => typeof (s as LoginQr).qrPngBase64 === 'string';
+
 export interface GatewayClient {
   /** Base URL the client talks to (diagnostics). */
   readonly baseUrl: string;
-  createInstance(opts: { label?: string }): Promise<{ guid: string }>;
+  createInstance(opts: InstanceSpec): Promise<{ guid: string }>;
+  /** Replaces the credentials of an instance (operator rotated the provider token). */
+  updateCredentials(guid: string, credentials: Record<string, unknown>): Promise<void>;
   /** Releases the instance (account deleted); succeeds for unknown guids. */
   deleteInstance(guid: string): Promise<void>;
-  startLogin(guid: string): Promise<LoginQr>;
+  startLogin(guid: string): Promise<LoginStart>;
   getLoginProgress(guid: string): Promise<LoginProgress>;
   submitVerifyCode(guid: string, code: string): Promise<LoginProgress>;
   cancelLogin(guid: string): Promise<void>;

@@ -491,6 +491,7 @@ class Slice {
         return { kind: 'requeue' };
       }
       if (kind === 'permanent') return { kind: 'failed', errorCode: code, errorMessage: message };
+      if (kind === 'outcome_unknown') return { kind: 'unknown', errorCode: code, errorMessage: message };
       const policy = (m.batch_id && this.strategies.get(m.batch_id)) || SINGLES_RETRY;
       const attempt = m.retry_count + 1;
       if (shouldRetry(policy, attempt)) {

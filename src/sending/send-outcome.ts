@@ -6,6 +6,8 @@ export type SendOutcome =
   /** Not the message's fault (account offline, rate limited): back to pending as is; not an error. */
   | { kind: 'requeue' }
   | { kind: 'failed'; errorCode: string; errorMessage: string }
+  /** The gateway cannot tell whether an earlier attempt went out and will not repeat it: terminal, counted apart. */
+  | { kind: 'unknown'; errorCode: string; errorMessage: string }
   /** Claimed, but its task was cancelled before the send: never sent. */
   | { kind: 'cancelled' }
   /** Claimed, but its task was paused before the send: back to pending, not an error. */

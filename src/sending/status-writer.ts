@@ -176,10 +176,10 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
   const seen = new Set<string>();
   const unique = results.filter((r) => (seen.has(r.id) ? false : (seen.add(r.id), true)));
   const byKind = (k: string) => unique.filter((r) => r.outcome.kind === k);
-  const counts = new Map<string, { sent: number; failed: number }>();
-  const bump = (taskId: string | null, key: 'sent' | 'failed', n: number) => {
+  const counts = new Map<string, { sent: number; failed: number; unknown: number }>();
+  const bump = (taskId: string | null, key: 'sent' | 'failed' | 'unknown', n: number) => {
     if (!taskId || !n) return;
-    const c = counts.get(taskId) ?? { sent: 0, failed: 0 };
+    const c = counts.get(taskId) ?? { sent: 0, failed: 0, unknown: 0 };
     c[key] += n;
     counts.set(taskId, c);
   };
@@ -209,6 +209,18 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
       [...codes.bindings, ...msgs.bindings, ...f.bindings],
     );
     bump(taskId, 'failed', n);
+  }
+  // In doubt (the gateway will not repeat the send, and cannot prove it went out): terminal, not a failure.
+  for (const [taskId, rows] of groupByTask(byKind('unknown'))) {
+    const f = idFilter(rows);
+    const codes = caseOf(rows, (r) => (r.outcome as { errorCode: string }).errorCode.slice(0, 50));
+    const msgs = caseOf(rows, (r) => (r.outcome as { errorMessage: string }).errorMessage.slice(0, 2000));
+    const n = await exec(
+      trx,
+      `UPDATE messages SET status = 'unknown', send_time = NOW(3), error_code = ${codes.sql}, error_message = ${msgs.sql} WHERE ${f.sql}`,
+      [...codes.bindings, ...msgs.bindings, ...f.bindings],
+    );
+    bump(taskId, 'unknown', n);
   }
   const retries = byKind('retry');
   if (retries.length) {
@@ -241,7 +253,7 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     const rows = unique.filter((r) => r.taskId === taskId);
     const lastErr = [...rows].reverse().find((r) => IS_ERROR.has(r.outcome.kind))?.outcome as { errorCode: string; errorMessage: string } | undefined;
     tasks.set(taskId, { tenantId: rows[0].tenantId, lastError: lastErr ? `${lastErr.errorCode}: ${lastErr.errorMessage}` : undefined });
-    const c = counts.get(taskId) ?? { sent: 0, failed: 0 };
+    const c = counts.get(taskId) ?? { sent: 0, failed: 0, unknown: 0 };
     let lastSuccess = -1;
     rows.forEach((r, i) => {
       if (r.outcome.kind === 'sent') lastSuccess = i;
@@ -250,8 +262,8 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     await exec(
       trx,
       `UPDATE batch_send_tasks SET sent_count = sent_count + ?, success_count = success_count + ?, failed_count = failed_count + ?,
-         cancelled_count = cancelled_count + ?, consecutive_errors = IF(?, ?, consecutive_errors + ?) WHERE id = ?`,
-      [c.sent + c.failed, c.sent, c.failed, cancelled.get(taskId) ?? 0, lastSuccess >= 0 ? 1 : 0, errorsAfter, errorsAfter, taskId],
+         unknown_count = unknown_count + ?, cancelled_count = cancelled_count + ?, consecutive_errors = IF(?, ?, consecutive_errors + ?) WHERE id = ?`,
+      [c.sent + c.failed + c.unknown, c.sent, c.failed, c.unknown, cancelled.get(taskId) ?? 0, lastSuccess >= 0 ? 1 : 0, errorsAfter, errorsAfter, taskId],
     );
   }
   return { tasks };

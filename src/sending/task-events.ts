@@ -21,7 +21,7 @@ export async function progressSnapshot(ctx: Ctx, taskId: string, opts: { remembe
   const sampleKey = keys.progressSample(ctx.config.redis.prefix, taskId);
   const prevRaw = await ctx.redis.get(sampleKey);
   const prev = prevRaw ? (JSON.parse(prevRaw) as { at: number; done: number }) : null;
-  const counts = { total: t.total_count, sent: t.sent_count, success: t.success_count, failed: t.failed_count, cancelled: t.cancelled_count, delivered: t.delivered_count };
+  const counts = { total: t.total_count, sent: t.sent_count, success: t.success_count, failed: t.failed_count, unknown: t.unknown_count, cancelled: t.cancelled_count, delivered: t.delivered_count };
   const elapsed = t.start_time ? (now - t.start_time.getTime()) / 1000 : 0;
   const average = elapsed > 0 ? (t.sent_count + t.cancelled_count) / elapsed : 0;
   // A sample older than 10 s says little about the current rate; fall back to the average.

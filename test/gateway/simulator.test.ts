@@ -5,6 +5,7 @@ import { GatewayError } from '../../src/gateway/errors';
 import { HttpGatewayClient } from '../../src/gateway/http-client';
 import { startSimulator, type RunningSimulator } from '../../src/gateway/simulator';
 import { http } from '../helpers/http';
+import type { LoginQr } from '../../src/gateway/types';
 
 /** The gateway HTTP client against the built-in simulator over real HTTP: protocol, error kinds, faults. */
 const SECRET = 'test-callback-secret';
@@ -88,7 +89,7 @@ beforeEach(() => {
 
 test('QR login: real PNG, scan, confirm, online; status and conversations follow', async () => {
   const { guid } = await gw.createInstance({ label: 'Alice' });
-  const qr = await gw.startLogin(guid);
+  const qr = (await gw.startLogin(guid)) as LoginQr;
   expect(Buffer.from(qr.qrPngBase64, 'base64').subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   expect(qr.expiresAt.getTime()).toBeGreaterThan(Date.now());
   expect((await gw.getLoginProgress(guid)).state).toBe('waiting_scan');

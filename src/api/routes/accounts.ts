@@ -17,7 +17,10 @@ import {
   updateAccountFields,
   type AccountRow,
 } from '../../db/accounts';
+import { CHANNELS, CREDENTIAL_SCHEMAS, credentialHint, type Channel } from '../../channels/channels';
+import { deleteSecret, saveSecret, secretSummaries, type CredentialSummary } from '../../db/channel-credentials';
 import { conversationListQuery } from '../../db/conversations';
+import { newId } from '../../db/ids';
 import { parseJson } from '../../db/json';
 import { ACCOUNT_STATUSES, LOGIN_IN_PROGRESS, isAccountStatus } from '../../domain/account-state';
 import { ConflictError, InvalidTransitionError, NotFoundError, QuotaExceededError, UnprocessableError, ValidationError } from '../../errors';
@@ -31,14 +34,32 @@ import { documentRoute } from './route-docs';
 
 const idParams = z.object({ id: z.string().uuid() });
 
-const accountBody = z.object({
+const accountFields = z.object({
   account_name: z.string().trim().min(1).max(100),
   phone: z.string().trim().max(20).nullable().optional(),
   email: z.string().trim().email().max(100).nullable().optional(),
   user_id: z.string().uuid().nullable().optional(),
   config: z.record(z.unknown()).optional(),
 });
-const accountPatch = accountBody.partial();
+const accountBody = accountFields.extend({
+  channel: z.enum(CHANNELS).optional().openapi({ description: 'fixed at creation; default DEFAULT_ACCOUNT_CHANNEL' }),
+  credentials: z.record(z.unknown()).optional().openapi({ description: 'channel credentials (wechaty: WechatyCredentials); stored encrypted, never returned' }),
+});
+const accountPatch = accountFields.partial();
+const credentialsBody = z.object({ credentials: z.record(z.unknown()) });
+
+/** The credentials of `channel`, validated by its schema (field names prefixed with `credentials.`). */
+function parseCredentials(channel: Channel, raw: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const schema = CREDENTIAL_SCHEMAS[channel];
+  if (!schema) {
+    if (raw !== undefined) throw new ValidationError([{ field: 'credentials', message: `the ${channel} channel takes no credentials` }]);
+    return undefined;
+  }
+  if (raw === undefined) throw new ValidationError([{ field: 'credentials', message: `required for the ${channel} channel` }]);
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new ValidationError(r.error.issues.map((i) => ({ field: ['credentials', ...i.path].join('.'), message: i.message })));
+  return r.data as Record<string, unknown>;
+}
 
 const listQuery = pageQuery.extend({
   status: z
@@ -73,6 +94,11 @@ const AccountOut = z
     email: z.string().nullable(),
     user_id: z.string().nullable(),
     guid: z.string().nullable(),
+    channel: z.string(),
+    credentials: z
+      .object({ configured: z.boolean(), hint: z.record(z.unknown()), updated_at: z.string() })
+      .nullable()
+      .openapi({ description: 'masked hint only; the secret itself is never returned' }),
     status: z.enum(ACCOUNT_STATUSES),
     qr_code_url: z.string().nullable(),
     config: z.record(z.unknown()),
@@ -115,7 +141,7 @@ const ConversationOut = z
   })
   .openapi('Conversation');
 
-export function presentAccount(a: AccountRow) {
+export function presentAccount(a: AccountRow, secret?: CredentialSummary) {
   return {
     id: a.id,
     account_name: a.account_name,
@@ -123,6 +149,8 @@ export function presentAccount(a: AccountRow) {
     email: a.email,
     user_id: a.user_id,
     guid: a.guid,
+    channel: a.channel,
+    credentials: secret ? { configured: true, hint: secret.hint, updated_at: secret.updated_at } : null,
     status: a.status,
     qr_code_url: a.qr_code_url,
     config: a.config,
@@ -146,6 +174,7 @@ documentRoute({ method: 'get', path: '/api/v1/accounts', tag: A, summary: 'List 
 documentRoute({ method: 'get', path: P, tag: A, summary: 'Get an account', permission: 'accounts:read', params: idParams, response: AccountOut });
 documentRoute({ method: 'patch', path: P, tag: A, summary: 'Update an account', permission: 'accounts:write', params: idParams, body: accountPatch, response: AccountOut, errors: [400, 401, 403, 404, 409] });
 documentRoute({ method: 'delete', path: P, tag: A, summary: 'Delete an account (logs it out first)', permission: 'accounts:write', params: idParams });
+documentRoute({ method: 'put', path: `${P}/credentials`, tag: A, summary: 'Replace the channel credentials (account not online nor logging in)', permission: 'accounts:write', params: idParams, body: credentialsBody, response: AccountOut, errors: [400, 401, 403, 404, 409, 502, 503] });
 documentRoute({ method: 'post', path: `${P}/login`, tag: A, summary: 'Start a QR login (runs in the login queue)', permission: 'accounts:login', params: idParams, response: AccountOut, status: 202, errors: [401, 403, 404, 409] });
 documentRoute({ method: 'get', path: `${P}/qr`, tag: A, summary: 'Current login QR code (image/png)', permission: 'accounts:login', params: idParams, errors: [401, 403, 404] });
 documentRoute({ method: 'post', path: `${P}/verify`, tag: A, summary: 'Submit the verification code', permission: 'accounts:login', params: idParams, body: verifyBody, response: AccountOut, errors: [400, 401, 403, 404, 409, 422, 502, 503] });
@@ -154,9 +183,16 @@ documentRoute({ method: 'get', path: `${P}/history`, tag: A, summary: 'Status hi
 documentRoute({ method: 'get', path: `${P}/conversations`, tag: A, summary: 'Conversations of the account', permission: 'conversations:read', params: idParams, query: conversationsQuery, response: pageResponse(ConversationOut) });
 documentRoute({ method: 'post', path: `${P}/conversations/sync`, tag: A, summary: 'Sync conversations from the gateway (queued)', permission: 'conversations:sync', params: idParams, status: 202, response: z.object({ queued: z.boolean() }), errors: [401, 403, 404, 409] });
 
+/** Credentials change only while no session uses them. */
+const CREDENTIALS_CHANGE_FROM: readonly string[] = ['created', 'offline', 'error'];
+
 export function accountsRouter(ctx: AppContext): Router {
   const router = Router();
   const db = ctx.db;
+  const presented = async (id: string, tenantId: string) => {
+    const acct = await getAccount(db, tenantId, id);
+    return presentAccount(acct, (await secretSummaries(db, [id])).get(id));
+  };
 
   router.post('/accounts', requirePermission('accounts:write'), async (req, res) => {
     const tenantId = tenantIdOf(req);
@@ -166,14 +202,22 @@ export function accountsRouter(ctx: AppContext): Router {
     const tenant = await db('tenants').select('max_accounts').where({ id: tenantId }).first();
     const [{ n }] = await db('wework_accounts').where({ tenant_id: tenantId }).count({ n: '*' });
     if (Number(n) >= Number(tenant?.max_accounts ?? 0)) throw new QuotaExceededError('max_accounts', Number(tenant?.max_accounts ?? 0));
-    const { guid } = await viaGateway(() => ctx.gateway.createInstance({ label: b.account_name }));
-    let id: string;
+    const channel: Channel = b.channel ?? ctx.config.channels.defaultChannel;
+    const credentials = parseCredentials(channel, b.credentials);
+    const gateway = ctx.gateway.for(channel);
+    const { guid } = await viaGateway(() => gateway.createInstance({ label: b.account_name, channel, credentials }));
+    let id: string = newId();
     try {
       id = await db.transaction(async (trx) => {
+        if (credentials) {
+          await saveSecret(trx, ctx.config.channels.keyRing, { tenantId, accountId: id, channel, secret: credentials, hint: credentialHint(channel, credentials) });
+        }
         const r = await insertAccountWithinQuota(trx, {
+          id,
           tenantId,
           accountName: b.account_name,
           guid,
+          channel,
           userId: b.user_id,
           phone: b.phone,
           email: b.email,
@@ -181,27 +225,46 @@ export function accountsRouter(ctx: AppContext): Router {
           operatorId: operatorIdOf(req),
         });
         if ('quotaExceeded' in r) throw new QuotaExceededError('max_accounts', r.quotaExceeded);
-        await auditRequest(trx, req, 'account.create', { type: 'account', id: r.id }, { account_name: b.account_name, guid });
+        await auditRequest(trx, req, 'account.create', { type: 'account', id: r.id }, { account_name: b.account_name, guid, channel, credentials: credentials ? 'set' : 'none' });
         return r.id;
       });
     } catch (err) {
       // The account was not stored: do not leave its gateway instance behind.
-      await ctx.gateway.deleteInstance(guid).catch(() => undefined);
+      await gateway.deleteInstance(guid).catch(() => undefined);
       if (isDuplicateKey(err)) throw nameTaken(b.account_name);
       throw err;
     }
-    res.status(201).json(presentAccount(await getAccount(db, tenantId, id)));
+    res.status(201).json(await presented(id, tenantId));
   });
 
   router.get('/accounts', requirePermission('accounts:read'), async (req, res) => {
     const q = query(req, listQuery);
     const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(accountListQuery(db, tenantIdOf(req), q), q);
-    res.json({ data: page.data.map((r) => presentAccount(decodeAccount(r))), next_cursor: page.next_cursor });
+    const secrets = await secretSummaries(db, page.data.map((r) => r.id));
+    res.json({ data: page.data.map((r) => presentAccount(decodeAccount(r), secrets.get(r.id))), next_cursor: page.next_cursor });
   });
 
   router.get('/accounts/:id', requirePermission('accounts:read'), async (req, res) => {
     const { id } = params(req, idParams);
-    res.json(presentAccount(await getAccount(db, tenantIdOf(req), id)));
+    res.json(await presented(id, tenantIdOf(req)));
+  });
+
+  router.put('/accounts/:id/credentials', requirePermission('accounts:write'), async (req, res) => {
+    const tenantId = tenantIdOf(req);
+    const { id } = params(req, idParams);
+    const raw = body(req, credentialsBody);
+    const acct = await getAccount(db, tenantId, id);
+    const channel = acct.channel as Channel;
+    const credentials = parseCredentials(channel, raw.credentials)!;
+    if (!CREDENTIALS_CHANGE_FROM.includes(acct.status)) {
+      throw new ConflictError('log the account out before replacing its credentials', 'account_busy', { current_state: acct.status });
+    }
+    if (acct.guid) await viaGateway(() => ctx.gateway.for(channel).updateCredentials(acct.guid!, credentials));
+    await db.transaction(async (trx) => {
+      await saveSecret(trx, ctx.config.channels.keyRing, { tenantId, accountId: id, channel, secret: credentials, hint: credentialHint(channel, credentials) });
+      await auditRequest(trx, req, 'account.credentials_update', { type: 'account', id }, { channel, fields: Object.keys(credentials) });
+    });
+    res.json(await presented(id, tenantId));
   });
 
   router.patch('/accounts/:id', requirePermission('accounts:write'), async (req, res) => {
@@ -220,7 +283,7 @@ export function accountsRouter(ctx: AppContext): Router {
       if (isDuplicateKey(err) && b.account_name) throw nameTaken(b.account_name);
       throw err;
     }
-    res.json(presentAccount(await getAccount(db, tenantId, id)));
+    res.json(await presented(id, tenantId));
   });
 
   router.delete('/accounts/:id', requirePermission('accounts:write'), async (req, res) => {
@@ -228,19 +291,21 @@ export function accountsRouter(ctx: AppContext): Router {
     const { id } = params(req, idParams);
     const acct = await getAccount(db, tenantId, id);
     // End any session on the gateway first; a gateway that no longer knows the instance is fine.
+    const gateway = ctx.gateway.for(acct.channel);
     if (acct.guid && (acct.status === 'online' || acct.status === 'recovering' || LOGIN_IN_PROGRESS.includes(acct.status))) {
-      await ctx.gateway.logout(acct.guid).catch((err: unknown) => {
+      await gateway.logout(acct.guid).catch((err: unknown) => {
         if (!isGatewayError(err) || err.kind !== 'permanent') throw gatewayToApiError(err);
       });
     }
     await db.transaction(async (trx) => {
       await deleteAccountRow(trx, tenantId, id);
+      await deleteSecret(trx, id);
       await auditRequest(trx, req, 'account.delete', { type: 'account', id }, { account_name: acct.account_name, status: acct.status });
     });
     await clearLoginState(ctx, id);
     // The row is gone either way; an instance the gateway keeps is only a leak on its side, so log it.
     if (acct.guid) {
-      await ctx.gateway.deleteInstance(acct.guid).catch((err: unknown) => ctx.logger.warn({ guid: acct.guid, err: (err as Error).message }, 'gateway instance not deleted'));
+      await gateway.deleteInstance(acct.guid).catch((err: unknown) => ctx.logger.warn({ guid: acct.guid, err: (err as Error).message }, 'gateway instance not deleted'));
     }
     res.status(204).end();
   });
@@ -261,7 +326,7 @@ export function accountsRouter(ctx: AppContext): Router {
       inTransaction: (trx, from) => auditRequest(trx, req, 'account.login', { type: 'account', id }, { from }),
     });
     await beginLoginAttempt(ctx, id);
-    res.status(202).json(presentAccount(result.account));
+    res.status(202).json(await presented(id, tenantId));
   });
 
   router.get('/accounts/:id/qr', requirePermission('accounts:login'), async (req, res) => {
@@ -282,11 +347,11 @@ export function accountsRouter(ctx: AppContext): Router {
     const acct = await getAccount(db, tenantId, id);
     if (acct.status !== 'need_verify' || !acct.guid) throw new InvalidTransitionError('account', acct.status, 'online');
     const operatorId = operatorIdOf(req);
-    const progress = await viaGateway(() => ctx.gateway.submitVerifyCode(acct.guid!, code));
+    const progress = await viaGateway(() => ctx.gateway.for(acct.channel).submitVerifyCode(acct.guid!, code));
     if (progress.state === 'online') {
       await completeLogin(ctx, id, progress.userInfo, 'user', 'verify_code_accepted', operatorId ?? undefined);
       await auditRequest(db, req, 'account.verify', { type: 'account', id }, { result: 'accepted' });
-      res.json(presentAccount(await getAccount(db, tenantId, id)));
+      res.json(await presented(id, tenantId));
       return;
     }
     if (progress.state === 'verify_failed' && progress.reason === 'wrong_code') {
@@ -320,8 +385,8 @@ export function accountsRouter(ctx: AppContext): Router {
     if (acct.status === 'offline' || acct.status === 'created') throw new InvalidTransitionError('account', acct.status, 'offline');
     if (acct.guid) {
       try {
-        if (LOGIN_IN_PROGRESS.includes(acct.status)) await ctx.gateway.cancelLogin(acct.guid);
-        else await ctx.gateway.logout(acct.guid);
+        if (LOGIN_IN_PROGRESS.includes(acct.status)) await ctx.gateway.for(acct.channel).cancelLogin(acct.guid);
+        else await ctx.gateway.for(acct.channel).logout(acct.guid);
       } catch (err) {
         // A gateway that refuses (instance unknown, not logged in) has no session to end; anything else is retried by the client.
         if (!isGatewayError(err) || err.kind !== 'permanent') throw gatewayToApiError(err);
@@ -338,7 +403,7 @@ export function accountsRouter(ctx: AppContext): Router {
       inTransaction: (trx, from) => auditRequest(trx, req, 'account.logout', { type: 'account', id }, { from }),
     });
     await clearLoginState(ctx, id);
-    res.json(presentAccount(result.account));
+    res.json(await presented(id, tenantId));
   });
 
   router.get('/accounts/:id/history', requirePermission('accounts:read'), async (req, res) => {

@@ -16,7 +16,7 @@ import { tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { documentRoute } from './route-docs';
 
-const STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled'] as const;
+const STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled', 'unknown'] as const;
 const idParams = z.object({ id: z.string().uuid() });
 
 const sendBody = z

@@ -109,6 +109,11 @@ export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSe
     }
     res.json({ instances: guids.map((g: string) => engine.status(g)) });
   });
+  // The simulator needs no provider secrets: credentials are accepted and dropped (protocol.ts).
+  gw.put('/instances/:guid/credentials', (req, res) => {
+    engine.describe(req.params.guid);
+    res.status(204).end();
+  });
   gw.delete('/instances/:guid', (req, res) => {
     engine.deleteInstance(req.params.guid);
     res.status(204).end();
