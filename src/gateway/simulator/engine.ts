@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import QRCode from 'qrcode';
 import { NOTIFY } from '../callback-protocol';
+import { renderQrPng } from '../qr-png';
 import type { WireConversation, WireProgress, WireQr, WireStatus } from '../protocol';
 import type { OfflineScene } from '../types';
 import type { CallbackSender } from './callback-sender';
@@ -149,7 +149,7 @@ export class SimulatorEngine {
     }
     this.clearTimers(inst);
     const content = `https://sim.wework.local/qr/login?guid=${encodeURIComponent(guid)}&nonce=${randomBytes(8).toString('hex')}`;
-    const png = await QRCode.toBuffer(content, { type: 'png', width: 240, margin: 2 });
+    const png = await renderQrPng(content);
     const expiresAt = Date.now() + this.settings.qr_ttl_ms;
     inst.qr = { content, expiresAt };
     inst.phase = 'waiting_scan';
