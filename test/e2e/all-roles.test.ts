@@ -72,7 +72,7 @@ interface Service {
 
 /** The real entry point with every role, on fresh ports, against this file's database and Redis prefix. */
 async function startService(): Promise<Service> {
-  const [port, simulatorPort] = [await freePort(), await freePort()];
+  const [port, simulatorPort, wechatyPort] = [await freePort(), await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
   stderr = '';
   child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts'), '--role', 'all'], {
@@ -89,6 +89,8 @@ async function startService(): Promise<Service> {
       SIMULATOR_HOST: '127.0.0.1',
       SIMULATOR_LISTEN_HOST: '127.0.0.1',
       SIMULATOR_PORT: String(simulatorPort),
+      WECHATY_GATEWAY_PORT: String(wechatyPort),
+      WECHATY_CACHE_DIR: `/tmp/wwp-test-wechaty/${env.config.redis.prefix.replace(/[^a-z0-9-]/gi, '')}`,
       SIMULATOR_AUTO_LOGIN: 'true',
       SIMULATOR_AUTO_LOGIN_DELAY_MS: '300',
       CALLBACK_URL: `${url}/callbacks/gateway`,
