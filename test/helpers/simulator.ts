@@ -33,6 +33,8 @@ export interface TestSimulator extends RunningSimulator {
   releaseSends(): void;
   /** How many sends are parked at the door now. */
   readonly heldSends: number;
+  /** HTTP requests received and not yet answered or aborted (0: nothing of any client is on the wire). */
+  readonly activeRequests: number;
   /** Barrier: resolves once at least `n` sends are parked at the door. */
   waitForHeldSends(n: number, what?: string): Promise<void>;
 }
@@ -78,7 +80,12 @@ export async function startTestSimulator(opts: TestSimulatorOptions = {}): Promi
   let holding = false;
   const parked: Array<() => void> = [];
   const isSend = (req: IncomingMessage) => req.method === 'POST' && /^\/instances\/[^/]+\/messages/.test(req.url ?? '');
+  let active = 0;
   const server: Server = createServer((req, res) => {
+    active += 1;
+    res.once('close', () => {
+      active -= 1;
+    });
     if (holding && isSend(req)) parked.push(() => app(req, res));
     else app(req, res);
   });
@@ -106,6 +113,9 @@ export async function startTestSimulator(opts: TestSimulatorOptions = {}): Promi
     releaseSends: release,
     get heldSends() {
       return parked.length;
+    },
+    get activeRequests() {
+      return active;
     },
     waitForHeldSends: async (n, what = `${n} send request(s) parked at the simulator`) => {
       await waitFor(() => parked.length >= n, what, { intervalMs: 10 });

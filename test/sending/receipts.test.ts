@@ -2,7 +2,7 @@ import { applyDeliveryReceipts, UnmatchedReceiptsError } from '../../src/sending
 import type { RunningWorker } from '../../workers';
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { createSendingEnv, onlineAccount, startWorkers, stopWorkers, targets, waitFor, type SendingEnv } from './helpers';
+import { createSendingEnv, onlineAccount, startWorkers, stopWorkers, taskApi, targets, type SendingEnv } from './helpers';
 
 let env: SendingEnv;
 let t: TestTenant;
@@ -27,7 +27,7 @@ test('receipts mark sent messages delivered or failed, idempotently, with exact 
   });
   const id = created.body.id;
   await http('POST', api(`/tasks/${id}/start`), { token: t.adminToken });
-  await waitFor(async () => (await http('GET', api(`/tasks/${id}`), { token: t.adminToken })).body.status === 'completed', 'completion');
+  await taskApi(env, t).waitForStatus(id, 'completed');
   const rows = await env.ctx.db('messages').where({ batch_id: id }).orderBy('conversation_id');
   const at = Date.now();
   const receipts = [

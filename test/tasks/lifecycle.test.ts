@@ -1,7 +1,7 @@
 import { parseJson } from '../../src/db/json';
 import { createTenant, createUserWithRole, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { createSendingEnv, onlineAccount, startWorkers, stopWorkers, targets, waitFor, type SendingEnv } from '../sending/helpers';
+import { createSendingEnv, onlineAccount, startWorkers, stopWorkers, taskApi, targets, type SendingEnv } from '../sending/helpers';
 import type { RunningWorker } from '../../workers';
 
 let env: SendingEnv;
@@ -49,10 +49,7 @@ test('full lifecycle over HTTP: template task to two accounts, every target deli
   const started = await http('POST', api(`/tasks/${id}/start`), { token: t.adminToken });
   expect(started.status).toBe(200);
   expect(started.body.status).toBe('running');
-  const done = await waitFor(async () => {
-    const task = await getTask(id);
-    return task.status === 'completed' ? task : null;
-  }, 'task completion');
+  const done = await taskApi(env, t).waitForStatus(id, 'completed');
   // 42 targets, one duplicate (conv-1): 41 messages.
   expect(done).toMatchObject({ total_count: 41, sent_count: 41, success_count: 41, failed_count: 0, skipped_count: 1, progress_percent: 100 });
   expect(done.end_time).toBeTruthy();
