@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { newId } from '../../src/db/ids';
 import { expandTask } from '../../src/sending/expand';
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { createSendingEnv, onlineAccount, targets, waitFor, type SendingEnv } from './helpers';
+import { spawnRole, type SpawnedRole } from '../helpers/processes';
+import { waitFor, within } from '../helpers/wait';
+import { createSendingEnv, onlineAccount, targets, type SendingEnv } from './helpers';
 
 let env: SendingEnv;
 let t: TestTenant;
@@ -16,28 +16,12 @@ beforeAll(async () => {
 afterAll(() => env.close());
 
 const api = (p: string) => `${env.url}/api/v1${p}`;
-const root = path.resolve(__dirname, '../..');
 
-function spawnWorker(): Promise<ChildProcess> {
-  // node itself with the tsx loader (not the tsx CLI, which would run the worker in a grandchild that SIGKILL misses).
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-child.ts')], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      DB_NAME: env.config.db.database,
-      REDIS_PREFIX: env.config.redis.prefix,
-      SIMULATOR_PORT: String(new URL(env.sim.url).port),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      if (String(d).includes('ready')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
+/** The expand and send workers in a child process (test/sending/worker-child.ts) on this file's database, Redis prefix and simulator. */
+async function spawnWorker(): Promise<SpawnedRole> {
+  const worker = spawnRole({ script: 'test/sending/worker-child.ts', config: env.config, env: { SIMULATOR_PORT: String(new URL(env.sim.url).port) } });
+  await worker.waitForOutput(/ready/, 'the worker child to start');
+  return worker;
 }
 
 test('a worker killed with SIGKILL mid-task: after a restart every target is delivered exactly once', async () => {
@@ -52,26 +36,38 @@ test('a worker killed with SIGKILL mid-task: after a restart every target is del
   const id = res.body.id;
   let worker = await spawnWorker();
   await http('POST', api(`/tasks/${id}/start`), { token: t.adminToken });
-  await waitFor(async () => env.sim.control.ledger.summary().unique_keys >= 600, 'sends under way', 60_000);
-  worker.kill('SIGKILL');
-  await new Promise((r) => worker.once('exit', r));
-  // Requests already on the wire when the worker died still land at the simulator; let them settle.
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor(() => env.sim.control.ledger.summary().unique_keys >= 300, 'sends under way', 60_000);
+
+  // Make sure the kill lands between a delivery and its record: lock the rows claimed right now, so the
+  // status writer cannot record their results while the worker keeps sending them.
+  const lock = await env.ctx.db.transaction();
+  let deliveredUnrecorded: string[] = [];
+  try {
+    const locked = (await lock('messages').where({ batch_id: id, status: 'sending' }).forUpdate().pluck('id')) as string[];
+    expect(locked.length).toBeGreaterThan(0);
+    await waitFor(() => locked.some((m) => env.sim.control.ledger.deliveriesOf(m) > 0), 'a claimed message delivered while its record is blocked', 30_000);
+    await worker.kill();
+    // Requests already on the wire when the worker died still land at the simulator: wait until none is.
+    await waitFor(() => env.sim.activeRequests === 0, 'the requests of the killed worker to end at the simulator');
+  } finally {
+    await lock.rollback();
+  }
   const atKill = env.sim.control.ledger.summary().unique_keys;
   expect(atKill).toBeLessThan(total); // killed mid-task
-  await new Promise((r) => setTimeout(r, 300));
-  expect(env.sim.control.ledger.summary().unique_keys).toBe(atKill); // and really dead: nothing sends now
-  const orphans = Number((await env.ctx.db('messages').where({ batch_id: id, status: 'sending' }).count({ n: '*' }).first())!.n);
+  const orphans = (await env.ctx.db('messages').where({ batch_id: id, status: 'sending' }).pluck('id')) as string[];
+  deliveredUnrecorded = orphans.filter((m) => env.sim.control.ledger.deliveriesOf(m) > 0);
+  expect(orphans.length).toBeGreaterThan(0); // left in `sending` by the killed worker
+  expect(deliveredUnrecorded.length).toBeGreaterThan(0); // … some of them already delivered
 
   worker = await spawnWorker();
   try {
-    const done = await waitFor(async () => {
-      const x = (await http('GET', api(`/tasks/${id}`), { token: t.adminToken })).body;
-      return x.status === 'completed' ? x : null;
-    }, 'completion after restart', 90_000);
+    const done = await waitFor(async () => (await http('GET', api(`/tasks/${id}`), { token: t.adminToken })).body, 'completion after the restart', {
+      timeoutMs: 90_000,
+      until: (x) => x.status === 'completed',
+    });
     expect(done).toMatchObject({ total_count: total, sent_count: total, success_count: total, failed_count: 0 });
   } finally {
-    worker.kill('SIGKILL');
+    await within(worker.kill(), 'the restarted worker to die');
   }
   const ledger = env.sim.control.ledger.summary();
   expect(ledger.unique_keys).toBe(total); // 0 lost
@@ -80,8 +76,10 @@ test('a worker killed with SIGKILL mid-task: after a restart every target is del
   const ids = (await env.ctx.db('messages').where({ batch_id: id, status: 'sent' }).pluck('id')) as string[];
   expect(ids).toHaveLength(total);
   for (const m of ids) expect(env.sim.control.ledger.deliveriesOf(m)).toBe(1);
-  // Left in `sending` by the killed worker were re-sent with the same key (the gateway recognised those it had).
-  process.stdout.write(`fault test: ${atKill} delivered at kill, ${orphans} orphaned in sending, ${ledger.duplicate_requests} duplicate requests deduped\n`);
+  // The orphans were re-sent with their own key: the gateway recognised each delivered one instead of delivering it again.
+  expect(ledger.duplicate_requests).toBeGreaterThanOrEqual(deliveredUnrecorded.length);
+  const resent = new Set(env.sim.sends.filter((x) => x.outcome === 'duplicate').map((x) => x.key));
+  for (const m of deliveredUnrecorded) expect(resent.has(m)).toBe(true);
 }, 180_000);
 
 test('expansion interrupted mid-file resumes from its cursor: no target lost or doubled', async () => {
