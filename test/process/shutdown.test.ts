@@ -1,75 +1,66 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { hashPassword } from '../../src/auth/passwords';
+import { connect } from 'node:net';
 import { createTestEnv, createTenant, type TestEnv } from '../helpers/env';
 import { http } from '../helpers/http';
+import { freePort } from '../helpers/ports';
+import { spawnRole, waitReady } from '../helpers/processes';
+import { waitFor } from '../helpers/wait';
 
 /** The real entry point, as a separate process: it serves, and on SIGTERM finishes in-flight requests before exiting 0. */
 let env: TestEnv;
-let child: ChildProcess | undefined;
-
 beforeAll(async () => {
   env = await createTestEnv('shutdown');
 });
-afterAll(async () => {
-  child?.kill('SIGKILL');
-  await env.close();
-});
+afterAll(() => env.close());
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+/** Whether a fresh TCP connection to the port is accepted (a listener is there). */
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
     });
+    socket.once('error', () => resolve(false));
   });
-}
 
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await http('GET', `${url}/health/ready`)).status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('API did not become ready');
-}
-
-test('SIGTERM lets an in-flight request finish, then the process exits 0', async () => {
+test('SIGTERM: the API stops accepting, lets an in-flight request finish, then the process exits 0', async () => {
   const t = await createTenant(env);
-  // A deliberately expensive hash makes the login request take a while on the server.
-  const slowHash = await hashPassword({ ...env.config.auth, hashMemoryKib: 65536, hashTimeCost: 12 }, 'slow password!');
-  await env.ctx.db('users').where({ id: t.adminId }).update({ password_hash: slowHash });
-
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts'), '--role', 'api'], {
-    env: {
-      ...process.env,
-      DB_NAME: env.config.db.database,
-      REDIS_PREFIX: env.config.redis.prefix,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
-  await waitReady(url);
+  const api = spawnRole({ role: 'api', config: env.config, env: { PORT: String(port), HOST: '127.0.0.1' } });
+  await waitReady(url, { proc: api });
+  const tenantCode = (await env.ctx.db('tenants').where({ id: t.tenantId }).first()).tenant_code;
+  const session = await http('POST', `${url}/api/v1/auth/login`, { body: { tenant_code: tenantCode, username: t.username, password: t.password } });
+  expect(session.status).toBe(200);
 
-  const login = http('POST', `${url}/api/v1/auth/login`, {
-    body: { tenant_code: (await env.ctx.db('tenants').where({ id: t.tenantId }).first()).tenant_code, username: t.username, password: 'slow password!' },
-  });
-  await new Promise((r) => setTimeout(r, 50));
-  child.kill('SIGTERM');
+  // Hold the refresh token's row: a refresh request now waits inside the server, on our lock.
+  const lock = await env.ctx.db.transaction();
+  let refresh: ReturnType<typeof http> | undefined;
+  try {
+    await lock('refresh_tokens').where({ user_id: t.adminId }).forUpdate();
+    refresh = http('POST', `${url}/api/v1/auth/refresh`, { body: { refresh_token: session.body.refresh_token } });
+    // Barrier: the server received the request (its query is waiting for our row lock).
+    await waitFor(
+      async () => {
+        const [rows] = await env.ctx.db.raw(
+          `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+           WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?`,
+          [env.config.db.database],
+        );
+        return Number(rows[0].n) > 0;
+      },
+      'the refresh request to wait on the row lock inside the API process',
+    );
+    api.signal('SIGTERM');
+    // Barrier: the process is shutting down (no new connection is accepted) while the request is in flight.
+    await waitFor(async () => !(await accepts(port)), 'the API to stop accepting connections after SIGTERM');
+  } finally {
+    await lock.rollback();
+  }
 
-  const res = await login;
+  const res = await refresh!;
   expect(res.status).toBe(200);
   expect(res.body.access_token).toEqual(expect.any(String));
-  expect(await exited).toBe(0);
-  // Once stopped, nothing listens any more.
+  expect(await api.stop()).toEqual({ code: 0, signal: null });
   await expect(http('GET', `${url}/health/live`)).rejects.toThrow();
 });
