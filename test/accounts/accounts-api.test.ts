@@ -1,6 +1,7 @@
 import { createTenant, createUserWithRole, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { connectSocket, createAccount, startAccountsEnv, until, waitForStatus, type AccountsEnv } from './support';
+import { connectSocket } from '../helpers/socket';
+import { createAccount, startAccountsEnv, waitForStatus, type AccountsEnv } from './support';
 
 /** Accounts REST API: CRUD, quota, permissions, tenant isolation of rows and of realtime events. */
 let a: AccountsEnv;
@@ -117,8 +118,8 @@ test('permissions: a viewer reads but cannot create, log in or sync', async () =
 test('realtime: account.status and account.qr reach the owning tenant’s sockets only', async () => {
   const x = await createTenant(a.env, { maxAccounts: 5 });
   const y = await createTenant(a.env, { maxAccounts: 5 });
-  const sx = await connectSocket(a.env.url, x.adminToken);
-  const sy = await connectSocket(a.env.url, y.adminToken);
+  const sx = await connectSocket(a.env.url, { token: x.adminToken });
+  const sy = await connectSocket(a.env.url, { token: y.adminToken });
   try {
     const acct = await createAccount(a, y, 'rt-1');
     await http('POST', api(`/accounts/${acct.id}/login`), { token: y.adminToken });
@@ -126,8 +127,8 @@ test('realtime: account.status and account.qr reach the owning tenant’s socket
     a.sim.control.scan(acct.guid);
     a.sim.control.confirm(acct.guid);
     await waitForStatus(a, y, acct.id, 'online');
-    const seen = await until(() => sy.events.filter((e) => e.event === 'account.status').map((e) => e.payload.new_status), (l) => l.includes('online'), 'online event');
-    expect(seen).toEqual(['logging_in', 'waiting_scan', 'online']);
+    await sy.waitForEvent('account.status', (p) => p.new_status === 'online', 'the online account.status event');
+    expect(sy.received('account.status').map((p) => p.new_status)).toEqual(['logging_in', 'waiting_scan', 'online']);
     const status = sy.events.find((e) => e.event === 'account.status')!.payload;
     expect(status).toMatchObject({ account_id: acct.id, old_status: 'created', new_status: 'logging_in', reason: 'login_requested' });
     expect(typeof status.at).toBe('string');
@@ -137,16 +138,16 @@ test('realtime: account.status and account.qr reach the owning tenant’s socket
     // Barrier: an event of tenant X itself, published after all of Y's, arrives at X's socket …
     const mine = await createAccount(a, x, 'rt-x');
     await http('POST', api(`/accounts/${mine.id}/login`), { token: x.adminToken });
-    await until(() => sx.events.length, (n) => n > 0, 'tenant X own event');
+    await sx.waitForEvent('account.status', (p) => p.account_id === mine.id, 'tenant X’s own account.status event');
     // … and nothing of tenant Y ever did, although X's socket was connected the whole time.
     expect(sx.events.every((e) => e.payload.account_id === mine.id)).toBe(true);
     expect(sy.events.some((e) => e.payload.account_id === mine.id)).toBe(false);
   } finally {
-    sx.socket.disconnect();
-    sy.socket.disconnect();
+    sx.close();
+    sy.close();
   }
 });
 
 test('a socket without a valid token is refused', async () => {
-  await expect(connectSocket(a.env.url, 'garbage')).rejects.toThrow();
+  await expect(connectSocket(a.env.url, { token: 'garbage' })).rejects.toThrow();
 });

@@ -1,6 +1,7 @@
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { createAccount, history, loginAccount, startAccountsEnv, until, waitForStatus, type AccountsEnv } from './support';
+import { waitFor } from '../helpers/wait';
+import { createAccount, history, loginAccount, startAccountsEnv, waitForStatus, type AccountsEnv } from './support';
 
 /** The QR login flow end to end: API → login queue → gateway simulator (real HTTP) → database. */
 let a: AccountsEnv;
@@ -41,11 +42,9 @@ test('scan → confirm → online: QR served as PNG, conversations synced, every
   const qrAfter = await http('GET', `${a.env.url}/api/v1/accounts/${acct.id}/qr`, { token: t.adminToken });
   expect(qrAfter.status).toBe(404);
 
-  const convs = await until(
-    () => http('GET', `${a.env.url}/api/v1/accounts/${acct.id}/conversations`, { token: t.adminToken }),
-    (r) => r.body.data?.length === 5,
-    'conversations synced',
-  );
+  const convs = await waitFor(() => http('GET', `${a.env.url}/api/v1/accounts/${acct.id}/conversations`, { token: t.adminToken }), 'conversations synced', {
+    until: (r) => r.body.data?.length === 5,
+  });
   expect(convs.body.data.filter((c: any) => c.conversation_type === 'group')).toHaveLength(2);
   const groups = await http('GET', `${a.env.url}/api/v1/accounts/${acct.id}/conversations?type=group&limit=1`, { token: t.adminToken });
   expect(groups.body.data).toHaveLength(1);

@@ -2,7 +2,8 @@ import { applyAccountCallback } from '../../src/accounts/callbacks';
 import { runAccountWatchdog } from '../../src/cron/jobs/account-watchdog';
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { createAccount, getAccount, history, loginAccount, startAccountsEnv, until, waitForStatus, type AccountsEnv } from './support';
+import { waitFor } from '../helpers/wait';
+import { createAccount, getAccount, history, loginAccount, startAccountsEnv, waitForStatus, type AccountsEnv } from './support';
 
 /** Losing a session and getting it back: gateway callbacks, the heartbeat watchdog, recovery with backoff and a cap. */
 let a: AccountsEnv;
@@ -172,11 +173,9 @@ test('end to end: the simulator’s signed callbacks reach POST /callbacks/gatew
     await waitForStatus(a, t, acct.id, 'offline');
     const rows = await history(a, t, acct.id);
     expect(rows[rows.length - 1]).toMatchObject({ old_status: 'online', new_status: 'offline', reason: 'logout', operator_type: 'system' });
-    const stored = await until(
-      () => a.env.ctx.db('callback_events').where({ guid: acct.guid, notify_type: 2 }).first(),
-      (row) => row?.status === 'processed',
-      'callback event processed',
-    );
+    const stored = await waitFor(() => a.env.ctx.db('callback_events').where({ guid: acct.guid, notify_type: 2 }).first(), 'the offline callback event processed', {
+      until: (row) => row?.status === 'processed',
+    });
     expect(stored.status).toBe('processed');
   } finally {
     await worker.close();

@@ -1,9 +1,9 @@
-import { io, type Socket } from 'socket.io-client';
 import { startSimulator, type RunningSimulator } from '../../src/gateway/simulator';
 import { startAccountLoginWorker } from '../../workers/account-login.worker';
 import type { RunningWorker } from '../../workers';
 import { createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
+import { waitFor } from '../helpers/wait';
 
 export const CALLBACK_SECRET = 'accounts-test-callback-secret';
 export const GATEWAY_KEY = 'accounts-test-gateway-key';
@@ -51,17 +51,6 @@ export async function startAccountsEnv(label: string, envOverrides: Record<strin
   };
 }
 
-export async function until<T>(fn: () => Promise<T> | T, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: T;
-  for (;;) {
-    last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
-
 export async function createAccount(a: AccountsEnv, tenant: TestTenant, name = `acct-${Math.random().toString(36).slice(2, 8)}`) {
   const res = await http('POST', `${a.env.url}/api/v1/accounts`, { token: tenant.adminToken, body: { account_name: name } });
   if (res.status !== 201) throw new Error(`create account: ${res.status} ${JSON.stringify(res.body)}`);
@@ -73,7 +62,7 @@ export async function getAccount(a: AccountsEnv, tenant: TestTenant, id: string)
 }
 
 export const waitForStatus = (a: AccountsEnv, tenant: TestTenant, id: string, status: string, timeoutMs?: number) =>
-  until(() => getAccount(a, tenant, id), (acc) => acc.status === status, `account ${id} → ${status}`, timeoutMs);
+  waitFor(() => getAccount(a, tenant, id), `account ${id} → ${status}`, { timeoutMs, until: (acc) => acc?.status === status });
 
 export async function history(a: AccountsEnv, tenant: TestTenant, id: string) {
   const res = await http('GET', `${a.env.url}/api/v1/accounts/${id}/history?limit=200`, { token: tenant.adminToken });
@@ -88,14 +77,4 @@ export async function loginAccount(a: AccountsEnv, tenant: TestTenant, id: strin
   a.sim.control.scan(guid);
   a.sim.control.confirm(guid);
   await waitForStatus(a, tenant, id, 'online');
-}
-
-export function connectSocket(url: string, token: string): Promise<{ socket: Socket; events: Array<{ event: string; payload: any }> }> {
-  return new Promise((resolve, reject) => {
-    const events: Array<{ event: string; payload: any }> = [];
-    const socket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false });
-    socket.onAny((event: string, payload: unknown) => events.push({ event, payload }));
-    socket.once('connect', () => resolve({ socket, events }));
-    socket.once('connect_error', reject);
-  });
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createTenant, createTestEnv, createUserWithRole, type TestEnv } from '../helpers/env';
 import { http } from '../helpers/http';
+import { waitFor } from '../helpers/wait';
 import { assignRole } from '../../src/db/roles';
 
 let env: TestEnv;
@@ -50,13 +51,9 @@ test('a key works as X-Api-Key or Bearer, only within its permissions, and its a
   expect(audit).toMatchObject({ actor_type: 'api_key', actor_id: created.id });
   const me = await withKey('GET', '/auth/me', created.key);
   expect(me.body).toMatchObject({ kind: 'api_key', id: created.id, api_key: { name: 'bot' }, permissions: ['users:read', 'users:write'] });
-  // last_used_at is written after the response path (fire-and-forget), so wait for it briefly.
-  let lastUsed = null;
-  for (let i = 0; i < 50 && !lastUsed; i++) {
-    lastUsed = (await api('GET', `/api-keys/${created.id}`, t.adminToken)).body.last_used_at;
-    if (!lastUsed) await new Promise((r) => setTimeout(r, 20));
-  }
-  expect(lastUsed).not.toBeNull();
+  // last_used_at is written after the response path (fire-and-forget), so wait for it.
+  const lastUsed = await waitFor(async () => (await api('GET', `/api-keys/${created.id}`, t.adminToken)).body.last_used_at, 'the key’s last_used_at to be recorded');
+  expect(Date.parse(lastUsed)).not.toBeNaN();
 });
 
 test('a key cannot get permissions its creator lacks; unknown permissions are named', async () => {

@@ -1,5 +1,6 @@
 import { createTenant, createTestEnv, createUserWithRole, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
+import { sleep } from '../helpers/wait';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -15,7 +16,6 @@ async function login(t: TestTenant, password = t.password, username = t.username
   return http('POST', `${env.url}/api/v1/auth/login`, { body: { tenant_code: await tenantCode(t), username, password } });
 }
 const userRow = (id: string) => env.ctx.db('users').where({ id }).first();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('login returns an access token, a refresh token and the operator; records last login and an audit row', async () => {
   const t = await createTenant(env);
@@ -83,6 +83,7 @@ test('after N failures the operator is locked (423 even with the right password)
 
   // Tokens issued before the lock are refused while it holds, and work again once it has run out.
   expect((await http('GET', `${env.url}/api/v1/auth/me`, { token: t.adminToken })).status).toBe(401);
+  // The lock runs out with time: wait until just past locked_until.
   await sleep(Math.max(0, locked.locked_until.getTime() - Date.now()) + 100);
   expect((await http('GET', `${env.url}/api/v1/auth/me`, { token: t.adminToken })).status).toBe(200);
   const ok = await login(t);

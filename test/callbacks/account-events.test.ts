@@ -4,7 +4,7 @@ import { NOTIFY } from '../../src/gateway/callback-protocol';
 import { startCallbackProcessWorker } from '../../workers/callback-process.worker';
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
-import { callback, eventRow, eventually, insertAccount, postCallback } from './support';
+import { callback, insertAccount, postCallback, waitForEvent } from './support';
 
 /** Account callbacks end to end through the accounts module's real handler (state machine + history). */
 let env: TestEnv;
@@ -21,11 +21,7 @@ afterAll(async () => {
   await env.close();
 });
 
-const finished = (id: string) =>
-  eventually(async () => {
-    const r = await eventRow(env, id);
-    return r && (r.status === 'processed' || r.status === 'ignored') ? r : undefined;
-  });
+const finished = (id: string) => waitForEvent(env, id, (r) => r.status === 'processed' || r.status === 'ignored', 'processed or ignored');
 
 test('login confirmed by an online callback, then logout by an offline callback, each applied once', async () => {
   const acct = await insertAccount(env, tenant.tenantId);

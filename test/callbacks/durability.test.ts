@@ -10,7 +10,7 @@ import { startApiServer, type RunningApi } from '../../src/server';
 import { startCallbackProcessWorker } from '../../workers/callback-process.worker';
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
-import { callback, eventRow, eventually, insertAccount, postCallback, queuedEventIds } from './support';
+import { callback, eventRow, insertAccount, postCallback, queuedEventIds, waitForEvent } from './support';
 
 /**
  * An acknowledged callback is never lost: with Redis unreachable for the queue the event is still stored
@@ -19,7 +19,6 @@ import { callback, eventRow, eventually, insertAccount, postCallback, queuedEven
 let env: TestEnv;
 let deadRedisApi: RunningApi;
 let deadConnection: ReturnType<typeof createRedis>;
-let worker: RunningWorker | undefined;
 
 beforeAll(async () => {
   env = await createTestEnv('cbdurable');
@@ -29,13 +28,22 @@ beforeAll(async () => {
   deadRedisApi = await startApiServer({ ...env.ctx, queues: new Queues(deadConnection, env.config.redis.prefix) }, 0, '127.0.0.1');
 });
 afterAll(async () => {
-  await worker?.close();
   await deadRedisApi.close();
   deadConnection.disconnect();
   await env.close();
 });
 
 const queue = () => env.ctx.queues.get(QUEUE.callbackProcess);
+
+/** Runs `fn` with a callback-process worker (no handlers) in this process; other tests run without one, so their jobs stay queued. */
+async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
+  const worker: RunningWorker = startCallbackProcessWorker(env.ctx, { handlers: {} });
+  try {
+    return await fn();
+  } finally {
+    await worker.close();
+  }
+}
 
 test('the sweeper is registered as a cron job', () => {
   expect(CRON_JOBS).toContain(callbackSweeperJob);
@@ -54,14 +62,11 @@ test('with the queue unreachable a callback is still stored and acknowledged; th
   expect(await sweepCallbacks(env.ctx, new Date())).toMatchObject({ requeued: 0 });
   // Later, with Redis reachable: the cron job (called as the runner calls it) enqueues it.
   const swept = await callbackSweeperJob.run(env.ctx, new Date(Date.now() + 60_000));
-  expect(swept).toMatchObject({ requeued: 1, reclaimed: 0, enqueue_failed: 0 });
+  expect(swept).toMatchObject({ enqueue_failed: 0 });
+  expect((swept as { requeued: number }).requeued).toBeGreaterThanOrEqual(1);
   expect((await queue().getJob(res.body.id))?.data).toEqual({ id: res.body.id });
 
-  worker = startCallbackProcessWorker(env.ctx, { handlers: {} });
-  const row = await eventually(async () => {
-    const r = await eventRow(env, res.body.id);
-    return r.status !== 'received' && r.status !== 'processing' ? r : undefined;
-  });
+  const row = await withWorker(() => waitForEvent(env, res.body.id, (r) => r.status !== 'received' && r.status !== 'processing', 'processed by the worker'));
   expect(row.status).toBe('ignored');
   expect(row.error_message).toBe(`no handler for notify_type ${NOTIFY.groupChange}`);
 });
@@ -76,17 +81,12 @@ test('a claim abandoned by a dead worker is released by the sweeper and processe
 
   const swept = await sweepCallbacks(env.ctx, new Date(), { receivedGraceMs: 24 * 3600_000 });
   expect(swept).toMatchObject({ reclaimed: 1 });
-  const row = await eventually(async () => {
-    const r = await eventRow(env, res.body.id);
-    return r.status === 'ignored' ? r : undefined;
-  });
+  const row = await withWorker(() => waitForEvent(env, res.body.id, (r) => r.status === 'ignored', 'processed after the sweeper released its claim'));
   expect(row.notify_type).toBe(NOTIFY.contactChange);
   expect((await eventRow(env, fresh.body.id)).status).toBe('processing');
 });
 
 test('re-enqueueing an event that is already queued does not create a second job', async () => {
-  await worker?.close();
-  worker = undefined;
   const res = await postCallback({ ...env, url: deadRedisApi.url }, callback('g-twice', NOTIFY.friendRequest, {}));
   const later = new Date(Date.now() + 60_000);
   await sweepCallbacks(env.ctx, later);
@@ -104,9 +104,15 @@ test('a backlog larger than one page is swept in one run', async () => {
     rawData: JSON.stringify(callback('g-backlog', NOTIFY.friendRequest, { i })),
   }));
   for (let i = 0; i < events.length; i += 500) await insertCallbackEvents(env.ctx.db, events.slice(i, i + 500));
-  const swept = await sweepCallbacks(env.ctx, new Date(Date.now() + 60_000));
-  expect(swept.requeued).toBeGreaterThanOrEqual(2500);
-  const ids = (await env.ctx.db('callback_events').where({ guid: 'g-backlog' }).select('id')).map((r: { id: string }) => r.id);
-  const jobs = await Promise.all(ids.map((id: string) => queue().getJob(id)));
-  expect(jobs.filter(Boolean)).toHaveLength(2500);
+  try {
+    const swept = await sweepCallbacks(env.ctx, new Date(Date.now() + 60_000));
+    expect(swept.requeued).toBeGreaterThanOrEqual(2500);
+    const ids = (await env.ctx.db('callback_events').where({ guid: 'g-backlog' }).select('id')).map((r: { id: string }) => r.id);
+    const jobs = await Promise.all(ids.map((id: string) => queue().getJob(id)));
+    expect(jobs.filter(Boolean)).toHaveLength(2500);
+  } finally {
+    // The backlog is this test's alone: leave no 2500 events for another test's sweep or worker.
+    await env.ctx.db('callback_events').where({ guid: 'g-backlog' }).delete();
+    await queue().drain(true);
+  }
 });

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { NOTIFY, SIGNATURE_HEADER, TIMESTAMP_HEADER, signCallback } from '../../src/gateway/callback-protocol';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
-import { callback, eventRow, eventually, insertAccount, postCallback, queuedEventIds, rejectedCount } from './support';
+import { waitFor } from '../helpers/wait';
+import { callback, eventRow, insertAccount, postCallback, queuedEventIds, rejectedCount } from './support';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -35,7 +36,7 @@ test('a correctly signed callback is stored raw with its source, tenant and even
   expect(row.source_ip).toMatch(/127\.0\.0\.1/);
 
   // Queued right after the commit, in the job of its group-committed batch.
-  expect(await eventually(async () => (await queuedEventIds(env)).has(res.body.id))).toBe(true);
+  await waitFor(async () => (await queuedEventIds(env)).has(res.body.id), 'the stored callback to be queued');
 });
 
 test('a callback for an unknown guid is still stored (tenant unresolved) and unknown notify types are kept', async () => {

@@ -9,7 +9,7 @@ import { startCallbackProcessWorker } from '../../workers/callback-process.worke
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { callback, eventRow, eventually, insertAccount, postCallback } from './support';
+import { callback, eventRow, insertAccount, postCallback, waitForEvent } from './support';
 
 /**
  * Processing routes by notify_type. The account and receipt handlers belong to other modules; here they
@@ -44,10 +44,8 @@ afterAll(async () => {
   await env.close();
 });
 
-const settled = (id: string) => eventually(async () => {
-  const row = await eventRow(env, id);
-  return row && ['processed', 'ignored', 'failed'].includes(row.status) && (row.status !== 'failed' || row.retry_count >= 5) ? row : undefined;
-});
+const settled = (id: string) =>
+  waitForEvent(env, id, (row) => ['processed', 'ignored', 'failed'].includes(row.status) && (row.status !== 'failed' || row.retry_count >= 5), 'settled (processed, ignored, or failed after 5 tries)');
 
 test('account events (online, offline, login progress) reach the account handler once each and end processed', async () => {
   const ids: string[] = [];
@@ -160,10 +158,7 @@ test('a failing handler retries with backoff, ends failed with the error, and a 
   failAccountHandler = false;
   const redrive = await http('POST', `${env.url}/api/v1/callbacks/events/${res.body.id}/redrive`, { token: tenant.adminToken });
   expect(redrive.status).toBe(202);
-  const done = await eventually(async () => {
-    const row = await eventRow(env, res.body.id);
-    return row.status === 'processed' ? row : undefined;
-  });
+  const done = await waitForEvent(env, res.body.id, (row) => row.status === 'processed', 'processed after the re-drive');
   expect(done.error_message).toBeNull();
   expect(accountCalls.filter((c) => c.payload.scene === 'network')).toHaveLength(1);
 

@@ -4,7 +4,7 @@ import { NOTIFY } from '../../src/gateway/callback-protocol';
 import { startCallbackProcessWorker } from '../../workers/callback-process.worker';
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
-import { callback, eventRow, eventually, insertAccount, postCallback } from './support';
+import { callback, insertAccount, postCallback, waitForEvent } from './support';
 
 /** Delivery receipts end to end through the sending module's real receipt handler. */
 let env: TestEnv;
@@ -65,10 +65,7 @@ test('receipts mark messages delivered/failed with callback_time and move the ta
   });
   const res = await postCallback(env, cb);
   expect((await postCallback(env, cb)).body.duplicate).toBe(true);
-  const row = await eventually(async () => {
-    const r = await eventRow(env, res.body.id);
-    return r.status === 'processed' ? r : undefined;
-  });
+  const row = await waitForEvent(env, res.body.id, (r) => r.status === 'processed', 'processed');
   expect(row.tenant_id).toBe(t.tenantId);
 
   const msgs = await env.ctx.db('messages').whereIn('id', [m1, m2]).orderBy('wework_msg_id');
@@ -85,13 +82,10 @@ test('a receipt that overtakes the sender is retried until its message is known,
   // The message is still being sent: no wework_msg_id yet.
   const msgId = await sentMessage(t.tenantId, acct.id, newId(), null, 'sending');
   const res = await postCallback(env, callback(acct.guid, NOTIFY.messages, { messages: [{ kind: 'receipt', msg_id: 'gw-late', status: 'delivered', at: Math.floor(Date.now() / 1000) }] }));
-  const failedOnce = await eventually(async () => {
-    const r = await eventRow(env, res.body.id);
-    return r.retry_count >= 1 ? r : undefined;
-  });
+  const failedOnce = await waitForEvent(env, res.body.id, (r) => r.retry_count >= 1, 'a first failed try');
   expect(failedOnce.error_message).toMatch(/match no sent message/);
   // The sender's status write lands.
   await env.ctx.db('messages').where({ id: msgId }).update({ status: 'sent', wework_msg_id: 'gw-late' });
-  await eventually(async () => (await eventRow(env, res.body.id)).status === 'processed');
+  await waitForEvent(env, res.body.id, (r) => r.status === 'processed', 'processed once the message is known');
   expect((await env.ctx.db('messages').where({ id: msgId }).first()).status).toBe('delivered');
 });

@@ -4,8 +4,8 @@ import { startCallbackProcessWorker } from '../../workers/callback-process.worke
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
 import { http } from '../helpers/http';
-import { io } from 'socket.io-client';
-import { eventually } from './support';
+import { connectSocket } from '../helpers/socket';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The real protocol peer: the gateway simulator signs and POSTs callbacks to the webhook over HTTP, the
@@ -35,26 +35,27 @@ test('simulator callbacks: an incoming message lands in the conversation, a logo
   await env.ctx.db('wework_accounts').insert({ id: accountId, tenant_id: t.tenantId, account_name: 'e2e', guid, status: 'online' });
 
   // An operator of the tenant watching in realtime.
-  const socket = io(env.url, { auth: { token: t.adminToken }, transports: ['websocket'] });
-  const pushed = new Promise<any>((resolve) => socket.on('conversation.message', resolve));
-  await new Promise<void>((resolve, reject) => {
-    socket.on('connect', () => resolve());
-    socket.on('connect_error', reject);
-  });
-
-  sim.control.incoming(guid, { conversation_id: 'wm-contact-1', text: 'hello from the gateway' });
-  expect(await pushed).toMatchObject({ account_id: accountId, conversation_id: 'wm-contact-1', last_msg_content: 'hello from the gateway', new_messages: 1 });
-  socket.close();
-  const conv = await eventually(() => env.ctx.db('conversations').where({ account_id: accountId, conversation_id: 'wm-contact-1' }).first());
+  const socket = await connectSocket(env.url, { token: t.adminToken });
+  try {
+    sim.control.incoming(guid, { conversation_id: 'wm-contact-1', text: 'hello from the gateway' });
+    expect(await socket.waitForEvent('conversation.message', () => true, 'the conversation.message push')).toMatchObject({
+      account_id: accountId,
+      conversation_id: 'wm-contact-1',
+      last_msg_content: 'hello from the gateway',
+      new_messages: 1,
+    });
+  } finally {
+    socket.close();
+  }
+  const conv = await waitFor(() => env.ctx.db('conversations').where({ account_id: accountId, conversation_id: 'wm-contact-1' }).first(), 'the conversation row');
   expect(conv).toMatchObject({ tenant_id: t.tenantId, last_msg_content: 'hello from the gateway', unread_count: 1 });
 
   sim.control.kick(guid, 'logout');
-  await eventually(async () => (await env.ctx.db('wework_accounts').where({ id: accountId }).first()).status === 'offline');
+  await waitFor(async () => (await env.ctx.db('wework_accounts').where({ id: accountId }).first()).status === 'offline', 'the account to go offline after the logout callback');
 
   // The account moves inside the handler; the event row is finished just after.
-  const events = await eventually(async () => {
-    const res = await http('GET', `${env.url}/api/v1/callbacks/events?guid=${guid}`, { token: t.adminToken });
-    return res.body.data.every((e: { status: string }) => e.status === 'processed') ? res : undefined;
+  const events = await waitFor(() => http('GET', `${env.url}/api/v1/callbacks/events?guid=${guid}`, { token: t.adminToken }), 'both callback events processed', {
+    until: (res) => res.body.data.length === 2 && res.body.data.every((e: { status: string }) => e.status === 'processed'),
   });
   expect(events.body.data.map((e: { event_type: string; status: string }) => [e.event_type, e.status])).toEqual([
     ['account.offline', 'processed'],

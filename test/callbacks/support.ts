@@ -4,6 +4,7 @@ import { newId } from '../../src/db/ids';
 import { QUEUE } from '../../src/queues/names';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signCallback } from '../../src/gateway/callback-protocol';
 import type { TestEnv } from '../helpers/env';
+import { waitFor } from '../helpers/wait';
 
 /** Test-side gateway: posts callbacks signed the way the real gateway signs them. */
 export interface PostOptions {
@@ -52,15 +53,9 @@ export async function eventRow(env: TestEnv, id: string): Promise<any> {
   return env.ctx.db('callback_events').where({ id }).first();
 }
 
-/** Polls until `check` returns a value (the worker runs asynchronously); fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits until the stored event `id` satisfies `ok` (the worker runs asynchronously) and returns its row. */
+export function waitForEvent(env: TestEnv, id: string, ok: (row: any) => boolean, what: string): Promise<any> {
+  return waitFor(() => eventRow(env, id), `callback event ${id}: ${what}`, { until: (row) => Boolean(row) && ok(row) });
 }
 
 export async function rejectedCount(env: TestEnv, reason: string): Promise<number> {

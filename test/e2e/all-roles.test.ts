@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { parseJson } from '../../src/db/json';
 import { runTour, type TourResult } from '../../src/demo/tour';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
-import { http } from '../helpers/http';
+import { freePort } from '../helpers/ports';
+import { spawnRole, waitReady, type SpawnedRole } from '../helpers/processes';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The whole product as one user meets it: the real entry point runs every role (API, workers, cron,
@@ -17,72 +16,30 @@ jest.setTimeout(120_000);
 
 let env: TestEnv;
 let tenant: TestTenant;
-let child: ChildProcess | undefined;
-let stderr = '';
 const tenantCode = `e2e${Date.now().toString(36)}`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function waitReady(url: string, exited: Promise<number | null>): Promise<void> {
-  let gone = false;
-  void exited.then(() => (gone = true));
-  for (let i = 0; i < 200; i++) {
-    if (gone) throw new Error(`the service exited during start-up:\n${stderr.slice(-4000)}`);
-    try {
-      if ((await http('GET', `${url}/health/ready`)).status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the service did not become ready:\n${stderr.slice(-4000)}`);
-}
-
-async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   env = await createTestEnv('e2eall');
   tenant = await createTenant(env, { code: tenantCode });
 });
-afterAll(async () => {
-  child?.kill('SIGKILL');
-  await env?.close();
-});
+afterAll(() => env?.close());
 
 interface Service {
   url: string;
-  exited: Promise<number | null>;
+  proc: SpawnedRole;
 }
 
 /** The real entry point with every role, on fresh ports, against this file's database and Redis prefix. */
 async function startService(): Promise<Service> {
   const [port, simulatorPort, wechatyPort] = [await freePort(), await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
-  stderr = '';
-  child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts'), '--role', 'all'], {
+  const proc = spawnRole({
+    role: 'all',
+    config: env.config,
     env: {
-      ...process.env,
-      NODE_ENV: 'test',
+      // Warnings and errors (pino writes to stdout) and crashes (stderr) are kept for failure messages.
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      DB_NAME: env.config.db.database,
       DB_POOL_MAX: '10',
-      REDIS_PREFIX: env.config.redis.prefix,
       HOST: '127.0.0.1',
       PORT: String(port),
       PUBLIC_URL: '',
@@ -97,30 +54,18 @@ async function startService(): Promise<Service> {
       GATEWAY_URL: '',
       INFLUX_URL: '',
       MINIO_ENDPOINT: '',
-      FILES_DIR: env.config.files.dir,
-      PASSWORD_HASH_MEMORY_KIB: '1024',
-      PASSWORD_HASH_TIME_COST: '1',
       ACCOUNT_RECOVERY_BASE_DELAY_MS: '200',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Warnings and errors (pino writes to stdout) and crashes (stderr), kept for the failure message.
-  const keep = (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-20_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const proc = child;
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  await waitReady(url, exited);
-  return { url, exited };
+  await waitReady(url, { proc });
+  return { url, proc };
 }
 
-async function tour(url: string, accountName?: string): Promise<TourResult> {
+async function tour(service: Service, accountName?: string): Promise<TourResult> {
   const narrative: string[] = [];
   try {
     return await runTour({
-      baseUrl: url,
+      baseUrl: service.url,
       tenantCode,
       accountName,
       username: tenant.username,
@@ -130,20 +75,18 @@ async function tour(url: string, accountName?: string): Promise<TourResult> {
       log: (line) => narrative.push(line),
     });
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- tour so far ---\n${narrative.join('\n')}\n--- service output ---\n${stderr.slice(-4000)}`);
+    throw new Error(`${(err as Error).message}\n--- tour so far ---\n${narrative.join('\n')}\n--- service output ---\n${service.proc.output().slice(-4000)}`);
   }
 }
 
+/** SIGTERM; resolves with the exit code. */
 async function stopService(service: Service): Promise<number | null> {
-  child!.kill('SIGTERM');
-  const code = await service.exited;
-  child = undefined;
-  return code;
+  return (await service.proc.stop()).code;
 }
 
 test('all roles in one process: the demo tour succeeds end to end, then SIGTERM exits 0', async () => {
   const service = await startService();
-  const result = await tour(service.url);
+  const result = await tour(service);
   const db = env.ctx.db;
 
   // The account came online through the login flow, and its status history says so.
@@ -186,9 +129,8 @@ test('all roles in one process: the demo tour succeeds end to end, then SIGTERM 
   expect(result.statusEvents.map((e) => e.status)).toContain('completed');
 
   // The simulator's signed callbacks arrived at the webhook and were all applied.
-  const events = await eventually(async () => {
-    const rows = await db('callback_events').where({ guid: result.guid });
-    return rows.length > 0 && rows.every((r) => r.status === 'processed' || r.status === 'ignored') ? rows : undefined;
+  const events = await waitFor(() => db('callback_events').where({ guid: result.guid }), 'every callback of the account to be processed', {
+    until: (rows) => rows.length > 0 && rows.every((r) => r.status === 'processed' || r.status === 'ignored'),
   });
   expect(events.every((e) => e.status === 'processed' && e.tenant_id === tenant.tenantId)).toBe(true);
   // Login progress and online during the QR login, then the delivery receipts of the task.
@@ -200,11 +142,11 @@ test('all roles in one process: the demo tour succeeds end to end, then SIGTERM 
 test('after a restart (the built-in simulator has forgotten its sessions) the tour still sends everything', async () => {
   // An account online in the database whose session lived in the previous process's simulator.
   const first = await startService();
-  const before = await tour(first.url, 'Restarted account');
+  const before = await tour(first, 'Restarted account');
   expect(await stopService(first)).toBe(0);
 
   const second = await startService();
-  const after = await tour(second.url, 'Restarted account');
+  const after = await tour(second, 'Restarted account');
   expect(after.task).toMatchObject({ status: 'completed', failed_count: 0 });
   expect(after.task.success_count).toBe(after.task.total_count);
   expect(after.messageCounts).toEqual({ delivered: after.task.total_count });

@@ -6,6 +6,10 @@ import { HttpGatewayClient } from '../../src/gateway/http-client';
 import { startSimulator, type RunningSimulator } from '../../src/gateway/simulator';
 import { http } from '../helpers/http';
 import type { LoginQr } from '../../src/gateway/types';
+import { waitFor } from '../helpers/wait';
+
+/** Waits until `ok(read())` and returns the value read. */
+const until = <T>(read: () => T | Promise<T>, ok: (v: Awaited<T>) => boolean, what: string) => waitFor(read, what, { until: ok, intervalMs: 20 });
 
 /** The gateway HTTP client against the built-in simulator over real HTTP: protocol, error kinds, faults. */
 const SECRET = 'test-callback-secret';
@@ -37,16 +41,6 @@ async function startReceiver() {
   await new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', resolve));
   r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/callbacks/gateway`;
   return r;
-}
-
-async function until<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function expectGatewayError(p: Promise<unknown>, kind: GatewayError['kind'], code?: string): Promise<GatewayError> {

@@ -5,8 +5,11 @@ import { InfluxMetricsSink } from '../../src/metrics/influx';
 import { metricsPointsDropped } from '../../src/metrics/prometheus';
 import { noopMetricsSink } from '../../src/metrics/sink';
 import { QUEUE } from '../../src/queues/names';
+import { createAppContext } from '../../src/context';
 import { createTestEnv, testConfig, type TestEnv } from '../helpers/env';
-import { eventually, freePort, startVictoria, type Victoria } from './victoria';
+import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/wait';
+import { startVictoria, type Victoria } from './victoria';
 
 let vm: Victoria;
 let env: TestEnv;
@@ -24,9 +27,17 @@ async function dropped(reason: 'buffer_full' | 'write_failed'): Promise<number> 
   return m.values.find((v) => v.labels.reason === reason)?.value ?? 0;
 }
 
-test('metrics are off (no-op sink) when INFLUX_URL is not configured', () => {
-  expect(testConfig('x').influx.url).toBeUndefined();
-  expect(env.ctx.metrics).not.toBe(noopMetricsSink);
+test('metrics are off (no-op sink) when INFLUX_URL is not configured', async () => {
+  const config = testConfig('noinflux');
+  expect(config.influx.url).toBeUndefined();
+  const ctx = createAppContext(config);
+  try {
+    expect(ctx.metrics).toBe(noopMetricsSink);
+  } finally {
+    await ctx.close();
+  }
+  // … and on with it: this file's context writes to victoria-metrics.
+  expect(env.ctx.metrics).toBeInstanceOf(InfluxMetricsSink);
 });
 
 test('send, callback-lag, cron-run and gauge points reach victoria-metrics with their tags', async () => {
@@ -39,9 +50,8 @@ test('send, callback-lag, cron-run and gauge points reach victoria-metrics with 
   m.gauge('accounts_online', 3, { tenant: 't-1' });
   await m.flush();
 
-  const latency = await eventually(async () => {
-    const s = await vm.exportSeries('{__name__="message_send_latency_ms"}');
-    return s.length === 2 && s.reduce((n, x) => n + x.values.length, 0) === 3 ? s : undefined;
+  const latency = await waitFor(() => vm.exportSeries('{__name__="message_send_latency_ms"}'), 'two send latency series with three points', {
+    until: (s) => s.length === 2 && s.reduce((n, x) => n + x.values.length, 0) === 3,
   });
   const sent = latency.find((s) => s.metric.status === 'sent')!;
   expect(sent.metric).toMatchObject({ tenant: 't-1', account: 'a-1', status: 'sent' });
@@ -50,12 +60,12 @@ test('send, callback-lag, cron-run and gauge points reach victoria-metrics with 
   const counts = await vm.exportSeries('{__name__="message_send_count"}');
   expect(counts.reduce((n, s) => n + s.values.reduce((a, b) => a + b, 0), 0)).toBe(3);
 
-  const lag = await eventually(async () => (await vm.exportSeries('{__name__="callback_lag_lag_ms"}'))[0]);
+  const lag = await waitFor(async () => (await vm.exportSeries('{__name__="callback_lag_lag_ms"}'))[0], 'the callback lag series');
   expect(lag.metric).toMatchObject({ tenant: 't-1', event_type: 'message.delivered' });
   expect(lag.values).toEqual([42]);
-  const cron = await eventually(async () => (await vm.exportSeries('{__name__="cron_run_duration_ms",job="probe"}'))[0]);
+  const cron = await waitFor(async () => (await vm.exportSeries('{__name__="cron_run_duration_ms",job="probe"}'))[0], 'the cron run series of the probe job');
   expect(cron.metric.outcome).toBe('success');
-  const online = await eventually(async () => (await vm.exportSeries('{__name__="accounts_online_value"}'))[0]);
+  const online = await waitFor(async () => (await vm.exportSeries('{__name__="accounts_online_value"}'))[0], 'the accounts_online gauge series');
   expect(online).toMatchObject({ metric: { tenant: 't-1' }, values: [3] });
 });
 
@@ -65,13 +75,12 @@ test('the sampler job writes queue depths and the cron run itself', async () => 
   const res = await runJobOnce(env.ctx, metricsSamplerJob, new Date());
   expect(res.outcome).toBe('success');
   await env.ctx.metrics.flush();
-  const depth = await eventually(async () => {
-    const s = await vm.exportSeries(`{__name__="queue_depth_value",queue="${QUEUE.messageSend}"}`);
-    return s.length >= 2 ? s : undefined;
+  const depth = await waitFor(() => vm.exportSeries(`{__name__="queue_depth_value",queue="${QUEUE.messageSend}"}`), 'queue depth series for two states', {
+    until: (s) => s.length >= 2,
   });
   expect(depth.find((s) => s.metric.state === 'delayed')!.values).toEqual([1]);
   expect(depth.find((s) => s.metric.state === 'waiting')!.values).toEqual([1]);
-  await eventually(async () => (await vm.exportSeries('{__name__="cron_run_duration_ms",job="metrics-sampler"}'))[0]);
+  await waitFor(async () => (await vm.exportSeries('{__name__="cron_run_duration_ms",job="metrics-sampler"}'))[0], 'the cron run series of the sampler');
 });
 
 describe('InfluxDB outage', () => {
@@ -98,7 +107,7 @@ describe('InfluxDB outage', () => {
     for (let i = 0; i < 5000; i++) sink.recordSend({ tenantId: 't', accountId: 'a', status: 'sent', latencyMs: i });
     expect(sink.buffered).toBeLessThanOrEqual(200);
     expect((await dropped('buffer_full')) - before).toBeGreaterThanOrEqual(5000 - 200 - 50);
-    await eventually(async () => sockets.length > 0); // the write really is in flight, and hanging
+    await waitFor(() => sockets.length > 0, 'the hung write to reach the black hole'); // in flight, and hanging
     // Shutdown is bounded too: close() gives up on the hung write after closeTimeoutMs.
     await sink.close();
     expect(sink.buffered).toBe(0);

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
+import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/wait';
 
 /**
  * A private victoria-metrics process (Debian package, installed by scripts/ensure-test-peers.sh) on a
@@ -17,17 +18,6 @@ export interface Victoria {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startVictoria(): Promise<Victoria> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'wwp-vm-'));
@@ -37,17 +27,18 @@ export async function startVictoria(): Promise<Victoria> {
     { stdio: 'ignore' },
   );
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) return 'exited';
       const res = await request(`${url}/health`);
       await res.body.text();
-      if (res.statusCode === 200) break;
-    } catch {
-      /* not up yet */
-    }
-    if (i > 100 || child.exitCode !== null) throw new Error('victoria-metrics did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+      return res.statusCode;
+    },
+    'victoria-metrics to answer /health',
+    { until: (s) => s === 200 || s === 'exited', intervalMs: 100 },
+  ).then((s) => {
+    if (s === 'exited') throw new Error('victoria-metrics exited at start-up');
+  });
   return {
     url,
     async exportSeries(selector) {
@@ -68,14 +59,4 @@ export async function startVictoria(): Promise<Victoria> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Polls until `fn` returns a truthy value (data lands asynchronously); fails after ~10 s. */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false>): Promise<T> {
-  for (let i = 0; i < 100; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not reached');
 }
