@@ -76,10 +76,13 @@ test('filters (action, prefix, target, actor, time window) and cursor pagination
 test('audit log needs audit:read and shows only the caller tenant', async () => {
   const a = await createTenant(env);
   const b = await createTenant(env);
-  await api('POST', '/roles', b.adminToken, { role_code: 'b-role', role_name: 'B', permissions: [] });
+  const mine = (await api('POST', '/roles', a.adminToken, { role_code: 'a-role', role_name: 'A', permissions: [] })).body;
+  const theirs = (await api('POST', '/roles', b.adminToken, { role_code: 'b-role', role_name: 'B', permissions: [] })).body;
   const viewer = await createUserWithRole(env, a, 'viewer');
   expect((await api('GET', '/audit-logs', viewer.token)).status).toBe(403);
   const rows = (await api('GET', '/audit-logs?limit=200', a.adminToken)).body.data;
+  // Tenant A sees its own role.create, and nothing of B's (whose role.create exists).
+  expect(rows.filter((r: { action: string }) => r.action === 'role.create').map((r: { target_id: string }) => r.target_id)).toEqual([mine.id]);
   expect(rows.every((r: { tenant_id: string }) => r.tenant_id === a.tenantId)).toBe(true);
-  expect(rows.some((r: { action: string }) => r.action === 'role.create')).toBe(false);
+  expect(await env.ctx.db('audit_logs').where({ tenant_id: b.tenantId, action: 'role.create', target_id: theirs.id })).toHaveLength(1);
 });

@@ -67,6 +67,7 @@ test("tenant A cannot see or revoke tenant B's API keys, and B's key only sees B
   const viaKey = await http('GET', `${env.url}/api/v1/users/${aUser.id}`, { headers: { 'x-api-key': bKey.key } });
   expect(viaKey.status).toBe(404);
   const bList = await http('GET', `${env.url}/api/v1/users?limit=200`, { headers: { 'x-api-key': bKey.key } });
+  expect(bList.body.data.map((u: { id: string }) => u.id)).toEqual(expect.arrayContaining([bUser.id, b.adminId]));
   expect(bList.body.data.every((u: { tenant_id: string }) => u.tenant_id === b.tenantId)).toBe(true);
   expect((await api('GET', `/api-keys/${bKey.id}`, b.adminToken)).body.revoked_at).toBeNull();
 });

@@ -1,6 +1,6 @@
 import { createKnex, dropDatabase, ensureDatabase } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrator';
-import { listPartitions, maintainAllPartitions, maintainPartitions, monthPartition, partitionRange } from '../../src/db/partitions';
+import { PARTITIONED_TABLES, listPartitions, maintainAllPartitions, maintainPartitions, monthPartition, partitionClause, partitionRange } from '../../src/db/partitions';
 import { testConfig } from '../helpers/env';
 
 const config = testConfig('partitions');
@@ -17,6 +17,14 @@ afterAll(async () => {
 });
 
 const names = async (table: string) => (await listPartitions(db, table)).map((p) => p.name);
+
+/** Each test starts from the migrated shape: every partitioned table empty, with only its catch-all partition. */
+beforeEach(async () => {
+  for (const t of PARTITIONED_TABLES) {
+    await db(t.table).delete();
+    await db.raw(`ALTER TABLE \`${t.table}\` ${partitionClause(t.column, [])}`);
+  }
+});
 
 async function insertEvent(id: string, at: string): Promise<void> {
   await db('callback_events').insert({ id, guid: 'g', notify_type: 1, event_type: 'x', raw_data: '{}', received_time: new Date(at) });
@@ -48,6 +56,11 @@ test('creates partitions ahead, is idempotent, and routes rows to their month', 
 });
 
 test('a later run adds the new months and drops the partitions past retention', async () => {
+  // Maintained in January (p202601 … p202603), with rows in January, February and far ahead.
+  await maintainPartitions(db, spec, { now: new Date('2026-01-10T00:00:00Z'), monthsAhead: 2 });
+  await insertEvent('jan', '2026-01-31T23:59:59Z');
+  await insertEvent('feb', '2026-02-01T00:00:00Z');
+  await insertEvent('far', '2031-01-01T00:00:00Z');
   const now = new Date('2026-06-05T00:00:00Z');
   const result = await maintainPartitions(db, spec, { now, monthsAhead: 1 });
   expect(result.created).toEqual(['p202604', 'p202605', 'p202606', 'p202607']);

@@ -23,6 +23,8 @@ const welcome = {
 };
 
 test('create, get, list with filters and cursor, update, delete', async () => {
+  // A tenant of its own: the list assertions count every template of the tenant.
+  const t = await createTenant(env);
   const created = await http('POST', api('/templates'), { token: t.adminToken, body: welcome });
   expect(created.status).toBe(201);
   expect(created.body).toMatchObject({ name: 'welcome', type: 'text', category: 'onboarding', tags: ['vip', 'new'], is_active: true, usage_count: 0 });
@@ -95,8 +97,14 @@ test('tenant isolation and permissions', async () => {
   const id = (await http('POST', api('/templates'), { token: t.adminToken, body: { ...welcome, name: 'iso' } })).body.id;
   const other = await createTenant(env);
   expect((await http('GET', api(`/templates/${id}`), { token: other.adminToken })).status).toBe(404);
+  const before = (await http('GET', api(`/templates/${id}`), { token: t.adminToken })).body;
   expect((await http('PATCH', api(`/templates/${id}`), { token: other.adminToken, body: { category: 'h' } })).status).toBe(404);
   expect((await http('DELETE', api(`/templates/${id}`), { token: other.adminToken })).status).toBe(404);
+  // The owner's template is untouched by the foreign update and delete.
+  const after = await http('GET', api(`/templates/${id}`), { token: t.adminToken });
+  expect(after.status).toBe(200);
+  expect(after.body).toEqual(before);
+  expect(after.body.category).toBe('onboarding');
   expect((await http('GET', api('/templates'), { token: other.adminToken })).body.data.map((x: any) => x.id)).not.toContain(id);
   const viewer = await createUserWithRole(env, t, 'viewer');
   expect((await http('GET', api(`/templates/${id}`), { token: viewer.token })).status).toBe(200);
