@@ -1,8 +1,8 @@
-import { startSimulator, type RunningSimulator } from '../../src/gateway/simulator';
 import { startAccountLoginWorker } from '../../workers/account-login.worker';
 import type { RunningWorker } from '../../workers';
 import { createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
+import { startTestSimulator, type TestSimulator } from '../helpers/simulator';
 import { waitFor } from '../helpers/wait';
 
 export const CALLBACK_SECRET = 'accounts-test-callback-secret';
@@ -10,7 +10,7 @@ export const GATEWAY_KEY = 'accounts-test-gateway-key';
 
 export interface AccountsEnv {
   env: TestEnv;
-  sim: RunningSimulator;
+  sim: TestSimulator;
   worker: RunningWorker;
   close(): Promise<void>;
 }
@@ -20,7 +20,7 @@ export interface AccountsEnv {
  * at it (GATEWAY_URL), short login/recovery timings, and the account-login worker running.
  */
 export async function startAccountsEnv(label: string, envOverrides: Record<string, string> = {}): Promise<AccountsEnv> {
-  const sim = await startSimulator({ callbackSecret: CALLBACK_SECRET, apiKey: GATEWAY_KEY, autoLogin: false, callbackQueue: { retryBaseMs: 20 } });
+  const sim = await startTestSimulator({ callbackSecret: CALLBACK_SECRET, apiKey: GATEWAY_KEY, autoLogin: false, callbackQueue: { retryBaseMs: 20 } });
   const env = await createTestEnv(label, {
     api: true,
     env: {

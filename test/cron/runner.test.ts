@@ -7,7 +7,7 @@ import { parseJson } from '../../src/db/json';
 import { redisKey } from '../../src/redis';
 import { createTenant, createUserWithRole, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { spawnRole } from '../helpers/processes';
+import { PROCESS_TEST_TIMEOUT_MS, spawnRole } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 
 let env: TestEnv;
@@ -114,7 +114,7 @@ describe('two cron processes on the same Redis prefix', () => {
     const total = (outcome: string) => Object.entries(outcomes).filter(([k]) => k.endsWith(`:${outcome}`)).reduce((n, [, v]) => n + Number(v), 0);
     expect(total('not_elected')).toBeGreaterThan(0);
     expect(total('success')).toBe(ran.length);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
 
 describe('job history API', () => {

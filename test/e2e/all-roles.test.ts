@@ -2,7 +2,7 @@ import { parseJson } from '../../src/db/json';
 import { runTour, type TourResult } from '../../src/demo/tour';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { freePort } from '../helpers/ports';
-import { spawnRole, waitReady, type SpawnedRole } from '../helpers/processes';
+import { PROCESS_TEST_TIMEOUT_MS, spawnRole, waitReady, type SpawnedRole } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait';
  * progress, delivery receipts arriving as signed callbacks. Then SIGTERM must stop it cleanly. A second
  * run after a restart covers `npm start` twice: sessions held by the old process's simulator are gone.
  */
-jest.setTimeout(120_000);
+jest.setTimeout(PROCESS_TEST_TIMEOUT_MS + 60_000);
 
 let env: TestEnv;
 let tenant: TestTenant;

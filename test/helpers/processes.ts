@@ -3,7 +3,15 @@ import path from 'node:path';
 import type { Config } from '../../src/config';
 import { http } from './http';
 import { assertServicesAllowed } from './services';
-import { DEFAULT_WAIT_MS, waitFor, within } from './wait';
+import { waitFor, within } from './wait';
+
+/**
+ * How long a child may take to start (tsx compiles the app on the way in). Generous: on a loaded shared
+ * machine a cold start has taken 30+ s of wall time for 3 s of CPU. Files that start processes raise
+ * jest's timeout to match (`jest.setTimeout(PROCESS_TEST_TIMEOUT_MS)`).
+ */
+export const START_TIMEOUT_MS = 90_000;
+export const PROCESS_TEST_TIMEOUT_MS = 240_000;
 
 /**
  * Child processes in tests: the real entry point (`src/main.ts --role …`) or a fixture script, always
@@ -118,7 +126,7 @@ export function spawnRole(opts: SpawnRoleOptions): SpawnedRole {
       return exit;
     },
     output: () => out,
-    waitForOutput(pattern, what, timeoutMs = DEFAULT_WAIT_MS) {
+    waitForOutput(pattern, what, timeoutMs = START_TIMEOUT_MS) {
       return within(
         new Promise<RegExpMatchArray>((resolve, reject) => {
           const check = () => {
@@ -178,7 +186,7 @@ export async function waitReady(url: string, opts: { proc?: SpawnedRole; timeout
     const state = await waitFor(
       async () => (proc?.exit ? 'exited' : (await http('GET', `${url}/health/ready`)).status),
       what,
-      { timeoutMs: opts.timeoutMs ?? 40_000, intervalMs: 100, until: (s) => s === 200 || s === 'exited' },
+      { timeoutMs: opts.timeoutMs ?? START_TIMEOUT_MS, intervalMs: 100, until: (s) => s === 200 || s === 'exited' },
     );
     if (state === 'exited') throw new Error(`${proc!.label} exited ${JSON.stringify(proc!.exit)} before ${what}`);
   } catch (err) {

@@ -2,10 +2,12 @@ import { connect } from 'node:net';
 import { createTestEnv, createTenant, type TestEnv } from '../helpers/env';
 import { http } from '../helpers/http';
 import { freePort } from '../helpers/ports';
-import { spawnRole, waitReady } from '../helpers/processes';
+import { PROCESS_TEST_TIMEOUT_MS, spawnRole, waitReady } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 
 /** The real entry point, as a separate process: it serves, and on SIGTERM finishes in-flight requests before exiting 0. */
+jest.setTimeout(PROCESS_TEST_TIMEOUT_MS);
+
 let env: TestEnv;
 beforeAll(async () => {
   env = await createTestEnv('shutdown');

@@ -1,6 +1,6 @@
 import { keys } from '../../src/sending/redis-scripts';
 import { createTenant, type TestTenant } from '../helpers/env';
-import { spawnRole } from '../helpers/processes';
+import { PROCESS_TEST_TIMEOUT_MS, spawnRole } from '../helpers/processes';
 import { createSendingEnv, onlineAccount, startWorkers, stopWorkers, taskApi, targets, type SendingEnv } from '../sending/helpers';
 
 /**
@@ -8,6 +8,8 @@ import { createSendingEnv, onlineAccount, startWorkers, stopWorkers, taskApi, ta
  * in flight, records them, releases the account locks it holds and exits 0; nothing is left for the
  * orphan path.
  */
+jest.setTimeout(PROCESS_TEST_TIMEOUT_MS);
+
 let env: SendingEnv;
 let t: TestTenant;
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { newId } from '../../src/db/ids';
 import { expandTask } from '../../src/sending/expand';
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
-import { spawnRole, type SpawnedRole } from '../helpers/processes';
+import { PROCESS_TEST_TIMEOUT_MS, spawnRole, type SpawnedRole } from '../helpers/processes';
 import { waitFor, within } from '../helpers/wait';
 import { createSendingEnv, onlineAccount, targets, type SendingEnv } from './helpers';
 
@@ -80,7 +80,7 @@ test('a worker killed with SIGKILL mid-task: after a restart every target is del
   expect(ledger.duplicate_requests).toBeGreaterThanOrEqual(deliveredUnrecorded.length);
   const resent = new Set(env.sim.sends.filter((x) => x.outcome === 'duplicate').map((x) => x.key));
   for (const m of deliveredUnrecorded) expect(resent.has(m)).toBe(true);
-}, 180_000);
+}, PROCESS_TEST_TIMEOUT_MS);
 
 test('expansion interrupted mid-file resumes from its cursor: no target lost or doubled', async () => {
   const a = await onlineAccount(env, t.tenantId);
