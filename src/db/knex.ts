@@ -1,6 +1,10 @@
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config';
 
+/** Character set and collation of every database and table (compose starts the server with the same). */
+export const DB_CHARSET = 'utf8mb4';
+export const DB_COLLATION = 'utf8mb4_unicode_ci';
+
 /** Connection settings shared by the pool and the bootstrap connection. UTC everywhere. */
 function connection(db: Config['db'], database?: string): Knex.MySql2ConnectionConfig {
   return {
@@ -10,7 +14,7 @@ function connection(db: Config['db'], database?: string): Knex.MySql2ConnectionC
     password: db.password,
     database,
     timezone: 'Z',
-    charset: 'utf8mb4',
+    charset: DB_CHARSET,
     supportBigNumbers: true,
     bigNumberStrings: false,
     dateStrings: false,
@@ -37,7 +41,7 @@ export async function ensureDatabase(db: Config['db']): Promise<void> {
   const admin = knexFactory({ client: 'mysql2', connection: connection(db), pool: { min: 0, max: 1 } });
   try {
     await admin.raw(
-      `CREATE DATABASE IF NOT EXISTS \`${db.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+      `CREATE DATABASE IF NOT EXISTS \`${db.database}\` CHARACTER SET ${DB_CHARSET} COLLATE ${DB_COLLATION}`,
     );
   } finally {
     await admin.destroy();

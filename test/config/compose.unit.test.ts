@@ -1,43 +1,30 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import knexFactory from 'knex';
 import { CONFIG_VARIABLES, PRODUCTION_REQUIRED, loadConfig } from '../../src/config';
+import { DB_CHARSET, DB_COLLATION } from '../../src/db/knex';
+import { appServices, commandArgs, databaseService, interpolate, loadCompose, resolvedEnvironment, throwawaySecrets } from '../deploy/compose';
 
-/** docker-compose.yml cannot run here (no Docker engine), so check what can be checked statically. */
-const compose = parse(readFileSync(join(__dirname, '..', '..', 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { environment?: Record<string, string>; healthcheck?: unknown; volumes?: string[]; image?: string; build?: string; command?: string[] }>;
-  volumes: Record<string, unknown>;
-};
-const APP_SERVICES = ['api', 'worker', 'cron', 'simulator', 'migrate'];
+/**
+ * docker-compose.yml cannot run here (no Docker engine), so check what can be checked statically, and
+ * compare its database engine with the one this suite runs on. (test/deploy/docker-replay.test.ts runs
+ * the app services from a replayed image build.)
+ */
+const compose = loadCompose();
+const APP_SERVICES = appServices(compose);
+const secrets = throwawaySecrets();
+const db = databaseService(compose);
 
-/** Resolves ${VAR}, ${VAR:-default} and ${VAR:?message} the way compose does, with `given` as the shell env. */
-function interpolate(value: string, given: Record<string, string>): string {
-  return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string) => {
-    if (given[name]) return given[name];
-    if (op === '?') throw new Error(`compose requires ${name}: ${arg}`);
-    return op === '-' ? arg : '';
-  });
-}
-
-const secrets = {
-  MYSQL_PASSWORD: 'db-secret',
-  MYSQL_ROOT_PASSWORD: 'root-secret',
-  JWT_SECRET: 'a-long-production-jwt-secret',
-  PLATFORM_ADMIN_PASSWORD: 'platform-secret',
-  GATEWAY_CALLBACK_SECRET: 'callback-secret',
-  INFLUX_TOKEN: 'influx-token',
-  INFLUX_ADMIN_PASSWORD: 'influx-admin',
-  MINIO_ROOT_PASSWORD: 'minio-secret',
-  CHANNEL_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
-};
+test('the app services are the roles and the one-shot migration', () => {
+  expect(APP_SERVICES).toEqual(expect.arrayContaining(['api', 'worker', 'cron', 'simulator', 'migrate']));
+});
 
 test.each(APP_SERVICES)('service %s gets every variable production config requires, and the config loads', (name) => {
   const env = compose.services[name].environment ?? {};
   for (const required of PRODUCTION_REQUIRED) expect(Object.keys(env)).toContain(required);
-  const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(String(v), secrets)]));
-  const config = loadConfig(resolved);
+  const config = loadConfig(resolvedEnvironment(compose.services[name], secrets));
   expect(config.env).toBe('production');
-  expect(config.db.host).toBe('mysql');
+  expect(config.db.host).toBe(db.name);
   expect(config.minio?.endPoint).toBe('minio');
   expect(config.influx.url).toBe('http://influxdb:8086');
 });
@@ -52,15 +39,60 @@ test('service environments name only variables the service reads', () => {
 test('secrets have no defaults: a missing one stops compose', () => {
   const env = compose.services.api.environment ?? {};
   expect(() => interpolate(String(env.JWT_SECRET), {})).toThrow(/JWT_SECRET/);
+  expect(() => interpolate(String(env.DB_PASSWORD), {})).toThrow(/MARIADB_PASSWORD/);
+});
+
+test('the app connects as the database user the database service creates, to the database it creates', () => {
+  const dbEnv = resolvedEnvironment(db.service, secrets);
+  const appEnv = resolvedEnvironment(compose.services.api, secrets);
+  expect(appEnv.DB_USER).toBe(dbEnv.MARIADB_USER);
+  expect(appEnv.DB_PASSWORD).toBe(dbEnv.MARIADB_PASSWORD);
+  expect(appEnv.DB_NAME).toBe(dbEnv.MARIADB_DATABASE);
+});
+
+describe('the database engine is the one the tests run on', () => {
+  const admin = knexFactory({ client: 'mysql2', connection: { host: process.env.DB_HOST ?? '127.0.0.1', port: Number(process.env.DB_PORT ?? 3306), user: process.env.DB_USER ?? 'root', password: process.env.DB_PASSWORD ?? '' }, pool: { min: 0, max: 1 } });
+  afterAll(() => admin.destroy());
+  const option = (name: string) => commandArgs(db.service).find((a) => a.startsWith(`--${name}=`))?.split('=').slice(1).join('=');
+  const variable = async (name: string): Promise<string> => {
+    const [rows] = (await admin.raw('SELECT @@GLOBAL.?? AS v', [name])) as [Array<{ v: unknown }>];
+    return String(rows[0].v);
+  };
+
+  test('compose runs MariaDB of the same major.minor series as the test server, pinned to that series', async () => {
+    const tested = (await variable('version')).match(/^(\d+\.\d+)\.\d+-MariaDB/);
+    expect(tested).not.toBeNull();
+    expect(db.service.image).toBe(`mariadb:${tested![1]}`);
+  });
+
+  test('server options are the ones the code relies on and the tests run under', async () => {
+    expect(option('character-set-server')).toBe(DB_CHARSET);
+    expect(option('collation-server')).toBe(DB_COLLATION);
+    expect(option('default-time-zone')).toBe('+00:00');
+    // Strict mode (bad values fail instead of being truncated) exactly as the tests see it.
+    expect(option('sql-mode')).toBe(await variable('sql_mode'));
+    // The code retries deadlocks; it does not expect "record has changed since last read" (MariaDB 11.8's default).
+    expect(option('innodb-snapshot-isolation')).toBe('OFF');
+    expect(await variable('innodb_snapshot_isolation')).toBe('0');
+  });
+
+  test('the health check is the image’s own, waiting for InnoDB recovery', () => {
+    expect(db.service.healthcheck?.test).toEqual(['CMD', 'healthcheck.sh', '--connect', '--innodb_initialized']);
+    for (const name of APP_SERVICES) expect(compose.services[name].depends_on?.[db.name]).toEqual({ condition: 'service_healthy' });
+  });
+
+  test('the README names the engine compose runs', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    expect(readme).toContain(`\`${db.service.image}\``);
+  });
 });
 
 test('infrastructure services are the required engines, with health checks and volumes', () => {
-  expect(compose.services.mysql.image).toMatch(/^mysql:8/);
   expect(compose.services.redis.image).toMatch(/^redis:7/);
   expect(compose.services.influxdb.image).toMatch(/^influxdb:2/);
   expect(compose.services.minio.image).toMatch(/^minio\//);
-  for (const name of ['mysql', 'redis', 'influxdb', 'minio', 'api']) expect(compose.services[name].healthcheck).toBeDefined();
-  for (const name of ['mysql', 'redis', 'influxdb', 'minio']) {
+  for (const name of [db.name, 'redis', 'influxdb', 'minio', 'api']) expect(compose.services[name].healthcheck).toBeDefined();
+  for (const name of [db.name, 'redis', 'influxdb', 'minio']) {
     const volume = compose.services[name].volumes![0].split(':')[0];
     expect(Object.keys(compose.volumes)).toContain(volume);
   }
