@@ -1,6 +1,7 @@
 import 'dotenv/config';
 import { hashPassword } from '../src/auth/passwords';
 import { loadConfig } from '../src/config';
+import { consoleUrl, startBanner } from '../src/demo/banner';
 import { createKnex } from '../src/db/knex';
 import { assignRole } from '../src/db/roles';
 import { insertTenant } from '../src/db/tenants';
@@ -35,13 +36,14 @@ async function main(): Promise<void> {
       });
     }
     console.log(
-      [
-        '[seed] demo data ready',
-        `  tenant_code: ${DEMO.tenantCode}   username: ${DEMO.username}   password: ${existing ? '(unchanged from first seed)' : DEMO.password}`,
-        `  platform admin: ${config.auth.platformAdmin.username} / (PLATFORM_ADMIN_PASSWORD, default platform-admin-pass)`,
-        `  API: ${config.http.publicUrl}   docs: ${config.http.publicUrl}/docs`,
-        `  walk-through (in another terminal, once the API listens): BASE_URL=${config.http.publicUrl} npm run demo:tour`,
-      ].join('\n'),
+      startBanner({
+        tenantCode: DEMO.tenantCode,
+        username: DEMO.username,
+        password: existing ? undefined : DEMO.password,
+        platformAdminUsername: config.auth.platformAdmin.username,
+        publicUrl: config.http.publicUrl,
+        consoleUrl: consoleUrl(config),
+      }),
     );
   } finally {
     await db.destroy();

@@ -20,6 +20,8 @@ export const configSchema = z
     HOST: z.string().default('0.0.0.0'),
     PORT: int(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // auto: readable lines in development at a terminal, JSON otherwise (src/logger.ts reads it at import).
+    LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
     PUBLIC_URL: optionalString,
     CORS_ORIGINS: z.string().default('*'),
     BODY_LIMIT: z.string().default('1mb'),
@@ -150,6 +152,7 @@ export interface Config {
   env: Env['NODE_ENV'];
   http: { host: string; port: number; publicUrl: string; corsOrigins: string[]; bodyLimit: string };
   logLevel: Env['LOG_LEVEL'];
+  logFormat: Env['LOG_FORMAT'];
   db: { host: string; port: number; user: string; password: string; database: string; poolMax: number };
   redis: { url: string; prefix: string };
   auth: {
@@ -242,6 +245,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       bodyLimit: e.BODY_LIMIT,
     },
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     db: {
       host: e.DB_HOST,
       port: e.DB_PORT,
