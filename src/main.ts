@@ -82,6 +82,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // One line per process saying which roles it runs, once it takes signals (the Docker replay waits for it).
+  logger.info({ roles, env: config.env }, 'service started');
 }
 
 if (require.main === module) {
