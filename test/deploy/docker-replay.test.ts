@@ -142,6 +142,8 @@ beforeAll(async () => {
       // From the npm cache when it has the lock's tarballs (same bytes: npm checks each integrity).
       runEnv: { npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
       chownTo: RUN_AS,
+      // npm ci and the build run beside other test files, none of whose timings they should disturb.
+      nice: 10,
     }),
   );
   appDir = join(image.root, image.workdir);

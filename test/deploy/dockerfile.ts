@@ -119,6 +119,8 @@ export interface ReplayOptions {
   runEnv?: Record<string, string>;
   /** uid/gid that files COPY --chown'ed to a user get (the replay's stand-in for that user). */
   chownTo?: { uid: number; gid: number };
+  /** Run RUN steps at this `nice` level: a build in the background of other tests must not starve them. */
+  nice?: number;
   log?: (line: string) => void;
 }
 
@@ -225,7 +227,8 @@ export async function replayDockerfile(opts: ReplayOptions): Promise<ReplayedIma
           const started = Date.now();
           opts.log?.(`[replay] stage ${index} RUN ${command.argv.join(' ')}`);
           const runEnv = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...args, ...env, ...opts.runEnv };
-          const result = await runCollect(command.argv, { cwd: inStage('.'), env: runEnv });
+          const argv = opts.nice ? ['nice', '-n', String(opts.nice), ...command.argv] : command.argv;
+          const result = await runCollect(argv, { cwd: inStage('.'), env: runEnv });
           steps.push({ stage: index, run: command.argv.slice(command.exec ? 0 : 2).join(' '), ms: Date.now() - started });
           if (result.code !== 0) throw new Error(`${where}: "${command.argv.join(' ')}" exited ${result.code}\n${result.output.slice(-4000)}`);
           break;
