@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { runTour } from '../../src/demo/tour';
 import { ROLES } from '../../src/main';
 import { http } from '../helpers/http';
-import { startVictoria, freePort, type Victoria } from '../metrics/victoria';
+import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/wait';
+import { startVictoria, type Victoria } from '../metrics/victoria';
 import { startS3, type S3Peer } from '../storage/s3';
 import {
   ROOT,
@@ -325,21 +327,21 @@ describe('the services, started as compose starts them', () => {
     const root = await mariadb!.root();
     try {
       const dbName = resolvedEnvironment(db.service, GIVEN).MARIADB_DATABASE;
-      let rows: Array<{ job_name: string }> = [];
-      for (let i = 0; i < 240 && !rows.length; i++) {
-        [rows] = (await root.query(`SELECT job_name FROM \`${dbName}\`.cron_job_runs WHERE outcome = 'success' AND host LIKE ?`, [`%:${cron.child.pid}`])) as unknown as [Array<{ job_name: string }>];
-        if (!rows.length) await new Promise((r) => setTimeout(r, 250));
-      }
-      expect(rows.length).toBeGreaterThan(0);
+      // callback-sweeper ticks every 15 s, account-watchdog every 30 s.
+      const runs = await waitFor(
+        async () => {
+          const [rows] = (await root.query(`SELECT job_name FROM \`${dbName}\`.cron_job_runs WHERE outcome = 'success' AND host LIKE ?`, [`%:${cron.child.pid}`])) as unknown as [Array<{ job_name: string }>];
+          return rows.length ? rows : undefined;
+        },
+        'a successful cron run by the cron process',
+        { timeoutMs: 45_000, intervalMs: 250 },
+      );
+      expect(runs.length).toBeGreaterThan(0);
     } finally {
       await root.end();
     }
-    let series: unknown[] = [];
-    for (let i = 0; i < 40 && !series.length; i++) {
-      series = await victoria!.exportSeries('{__name__=~"cron_run.*"}');
-      if (!series.length) await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(series.length).toBeGreaterThan(0);
+    const series = await waitFor(async () => ((await victoria!.exportSeries('{__name__=~"cron_run.*"}')).length ? true : undefined), 'cron_run metrics in the InfluxDB stand-in', { timeoutMs: 15_000, intervalMs: 250 });
+    expect(series).toBe(true);
   });
 
   test('docker stop: SIGTERM stops every service with exit code 0', async () => {

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
-import { freePort } from '../metrics/victoria';
+import { freePort } from '../helpers/ports';
 
 /**
  * Private servers standing in for compose's infrastructure containers: each on a random loopback port

@@ -2,38 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseLogFormat } from '../../src/logger';
 
 /**
  * Development logs are readable at a terminal (pino-pretty through pino's transport); JSON lines
- * everywhere else. The real checks run a process under a pseudo-terminal (util-linux `script`) and
- * through a pipe, the way a person and a log shipper see it.
+ * everywhere else. A real process runs under a pseudo-terminal (util-linux `script`) and into a pipe,
+ * the way a person and a log shipper see it. (The decision itself: logger.unit.test.ts.)
  */
-const installed = () => true;
-const missing = () => false;
-
-test.each([
-  // NODE_ENV, LOG_FORMAT, stdout a terminal → format, with pino-pretty installed or not
-  ['development', undefined, true, 'pretty', installed],
-  [undefined, undefined, true, 'pretty', installed],
-  ['development', undefined, false, 'json', installed],
-  ['production', undefined, true, 'json', installed],
-  ['test', undefined, true, 'json', installed],
-  ['development', 'json', true, 'json', installed],
-  ['production', 'pretty', false, 'pretty', installed],
-  ['development', undefined, true, 'json', missing],
-  ['production', 'pretty', true, 'json', missing],
-] as const)('NODE_ENV=%s LOG_FORMAT=%s tty=%s → %s', (nodeEnv, logFormat, isTTY, expected, prettyInstalled) => {
-  expect(chooseLogFormat({ nodeEnv, logFormat, isTTY, prettyInstalled })).toBe(expected);
-});
-
-test('production with auto never looks for pino-pretty', () => {
-  const look = jest.fn(() => true);
-  expect(chooseLogFormat({ nodeEnv: 'production', isTTY: true, prettyInstalled: look })).toBe('json');
-  expect(chooseLogFormat({ nodeEnv: 'production', isTTY: false, prettyInstalled: look })).toBe('json');
-  expect(look).not.toHaveBeenCalled();
-});
-
 describe('a real process', () => {
   let dir: string;
   beforeAll(() => {
