@@ -27,7 +27,7 @@
  */
 import 'dotenv/config';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -387,14 +387,18 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
 
     // ---- cause: hashed vs appending ids, with and without secondary indexes ----
     if (CASES.has('cause') || CASES.has('indexes')) {
-      const { messageIdFor } = await import('../src/sending/targets');
       const [idxRows] = (await ctx.db.raw(
         `SELECT INDEX_NAME AS name, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) AS cols FROM information_schema.STATISTICS
           WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'messages' AND INDEX_NAME <> 'PRIMARY' GROUP BY INDEX_NAME ORDER BY INDEX_NAME`,
       )) as [Array<{ name: string; cols: string }>];
       const taskId = newId();
       const start = new Date();
-      const hashed = (i: number) => messageIdFor(taskId, `wm${tag}c${i}`, start.getTime());
+      // The layout main had before issue 17: the task's start time, then a hash of (task, target).
+      const hashed = (i: number) => {
+        const h = createHash('sha256').update(taskId).update('\n').update(`wm${tag}c${i}`).digest('hex');
+        const t = start.getTime().toString(16).padStart(12, '0');
+        return `${t.slice(0, 8)}-${t.slice(8, 12)}-8${h.slice(0, 3)}-${((parseInt(h[3], 16) & 0x3) | 0x8).toString(16)}${h.slice(4, 7)}-${h.slice(7, 19)}`;
+      };
       const appending = (i: number) => {
         const t = start.getTime().toString(16).padStart(12, '0');
         const n = i.toString(16).padStart(18, '0');

@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
+import { encodeCursor, paginate, type Page, type PageQuery } from '../api/pagination';
 import { parseJson } from './json';
 
 type Db = Knex | Knex.Transaction;
 
-export type MessageStatus = 'pending' | 'sending' | 'sent' | 'delivered' | 'failed' | 'cancelled' | 'unknown';
+export const MESSAGE_STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled', 'unknown'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export interface MessageRow {
   id: string;
@@ -84,6 +86,32 @@ export function messageListQuery(db: Knex, tenantId: string, f: MessageFilters):
   if (f.from) q.andWhere('created_at', '>=', f.from);
   if (f.to) q.andWhere('created_at', '<', f.to);
   return q;
+}
+
+type ListedRow = Record<string, unknown> & { created_at: Date; id: string };
+
+const newestFirst = (a: ListedRow, b: ListedRow) => b.created_at.getTime() - a.created_at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+/**
+ * One page of the tenant's messages, newest first, by keyset on (created_at, id): page 100 costs what
+ * page 1 costs. Every filter combination walks an index in that order (see the index budget migration);
+ * a task's list without a status filter is the merge of its per-status lists (idx_batch_status_time),
+ * each read up to one page, instead of sorting the whole task.
+ */
+export async function listMessages(db: Knex, tenantId: string, f: MessageFilters, page: PageQuery): Promise<Page<ListedRow>> {
+  if (!f.task_id || f.status) return paginate<ListedRow>(messageListQuery(db, tenantId, f), page);
+  const rows: ListedRow[] = [];
+  let more = false;
+  // One status after another: a page never holds more than one pool connection.
+  for (const status of MESSAGE_STATUSES) {
+    const part = await paginate<ListedRow>(messageListQuery(db, tenantId, { ...f, status }), page);
+    rows.push(...part.data);
+    more ||= part.next_cursor !== null;
+  }
+  rows.sort(newestFirst);
+  const data = rows.slice(0, page.limit);
+  more ||= rows.length > page.limit;
+  return { data, next_cursor: more && data.length ? encodeCursor(data[data.length - 1]) : null };
 }
 
 /** What the sender needs of a claimed message. */

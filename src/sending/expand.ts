@@ -10,13 +10,18 @@ import { acquireLock, keys } from './redis-scripts';
 import { withDeadlockRetry } from '../db/deadlock-retry';
 import { emitTaskStatus, publishProgress } from './task-events';
 import { finishIfDone } from './task-outcomes';
-import { accountFor, CsvHeaderError, ImportFileMissing, messageIdFor, readTargets, type SourceRecord, type TargetProblem } from './targets';
+import { accountFor, CsvHeaderError, ImportFileMissing, readTargets, type SourceRecord, type TargetProblem } from './targets';
+import { taskMessageIds } from './message-ids';
+import { KeySet } from '../domain/key-set';
 
 /**
  * Turns a task's targets into `messages` rows (batch_id = task) in chunks. Each chunk is one
- * transaction: a multi-row INSERT IGNORE of rows with deterministic ids (task + dedupe key) and
- * created_at = task start, plus the new cursor and counters. A crash re-runs at most one uncommitted
- * chunk, whose rows either were not written or are ignored: no target is lost or doubled.
+ * transaction: a multi-row INSERT IGNORE of rows with ids that follow the targets' positions (see
+ * message-ids.ts: the task's part of the primary key only grows at its end, so its cost per target stays
+ * flat however big the task) and created_at = task start, plus the new cursor and counters. A crash re-runs
+ * at most one uncommitted chunk, whose rows either were not written or are ignored: no target is lost or
+ * doubled. A target repeated in the source is dropped (counted as skipped) by a set of the task's dedupe
+ * keys, refilled from the task's rows when an expansion resumes.
  */
 export type ExpandCtx = Pick<AppContext, 'db' | 'redis' | 'storage' | 'queues' | 'realtime' | 'config' | 'logger'>;
 
@@ -79,19 +84,39 @@ function prepare(task: TaskRow): Prepared {
   };
 }
 
+/** What makes two targets of a task the same recipient. */
+function dedupeKeyOf(task: TaskRow, accountId: string, conversationId: string): string {
+  return task.target_type === 'group' || task.target_type === 'filter' ? `${accountId}/${conversationId}` : conversationId;
+}
+
+/** The dedupe keys of the rows the task already has (a resumed or repeated expansion), streamed. */
+async function seenTargets(ctx: ExpandCtx, task: TaskRow): Promise<KeySet> {
+  const seen = new KeySet(task.total_count);
+  const any = await ctx.db('messages').select('id').where({ batch_id: task.id }).first();
+  if (!any) return seen;
+  const rows = ctx.db('messages').select('account_id', 'conversation_id').where({ batch_id: task.id }).stream();
+  for await (const r of rows as AsyncIterable<{ account_id: string; conversation_id: string }>) seen.add(dedupeKeyOf(task, r.account_id, r.conversation_id));
+  return seen;
+}
+
 async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lockLost: () => boolean): Promise<'done' | 'stopped'> {
   const p = prepare(task);
+  const seen = await seenTargets(ctx, task);
+  const idAt = taskMessageIds(task.id, p.createdAt.getTime());
   let position = task.expansion_cursor;
   let rows: NewMessage[] = [];
   let problems: TargetProblem[] = [];
+  let duplicates = 0;
   let consumed = 0;
 
   const commit = async (): Promise<boolean> => {
     const chunkRows = rows;
     const chunkProblems = problems;
+    const chunkDuplicates = duplicates;
     const newPosition = position + consumed;
     rows = [];
     problems = [];
+    duplicates = 0;
     consumed = 0;
     // Rows first, task row last: the same lock order as the status writer (messages, then the task's
     // counters), so a chunk and a flush running together cannot deadlock. Should MariaDB still pick the
@@ -110,7 +135,7 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
           .update({
             expansion_cursor: newPosition,
             total_count: trx.raw('total_count + ?', [inserted]),
-            skipped_count: trx.raw('skipped_count + ?', [chunkRows.length - inserted + chunkProblems.length]),
+            skipped_count: trx.raw('skipped_count + ?', [chunkRows.length - inserted + chunkProblems.length + chunkDuplicates]),
             target_errors: toJson(merged),
           });
         return current.status as 'running' | 'paused';
@@ -139,20 +164,23 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
       } else {
         try {
           const rendered = renderContent(p.content, p.definitions, { ...(p.commonValues as Record<string, string>), ...t.variables });
-          const dedupeKey = task.target_type === 'group' || task.target_type === 'filter' ? `${accountId}/${t.conversationId}` : t.conversationId;
-          rows.push({
-            id: messageIdFor(task.id, dedupeKey, p.createdAt.getTime()),
-            tenant_id: task.tenant_id,
-            account_id: accountId,
-            conversation_id: t.conversationId,
-            message_type: String(p.content.type),
-            content: JSON.stringify(rendered.content),
-            template_id: task.template_id,
-            batch_id: task.id,
-            priority: task.priority,
-            scheduled_time: null,
-            created_at: p.createdAt,
-          });
+          if (!seen.add(dedupeKeyOf(task, accountId, t.conversationId))) {
+            duplicates += 1;
+          } else {
+            rows.push({
+              id: idAt(index),
+              tenant_id: task.tenant_id,
+              account_id: accountId,
+              conversation_id: t.conversationId,
+              message_type: String(p.content.type),
+              content: JSON.stringify(rendered.content),
+              template_id: task.template_id,
+              batch_id: task.id,
+              priority: task.priority,
+              scheduled_time: null,
+              created_at: p.createdAt,
+            });
+          }
         } catch (err) {
           problems.push({ index, error: (err as Error).message });
         }

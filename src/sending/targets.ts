@@ -42,19 +42,6 @@ export interface FilterTargetConfig {
   last_message_before?: string;
 }
 
-/**
- * Message id for a target: deterministic from the task and the target's dedupe key, so re-expansion
- * hits the same row. Laid out like a UUIDv7 whose 48-bit time is the task's start (same for all its
- * messages) and whose remaining bits are a hash: a task's rows sit together at the end of the primary
- * key instead of being scattered across the whole table, which keeps inserts in the buffer pool.
- */
-export function messageIdFor(taskId: string, dedupeKey: string, taskStartMs = 0): string {
-  const h = createHash('sha256').update(taskId).update('\n').update(dedupeKey).digest('hex');
-  const t = Math.max(0, Math.floor(taskStartMs)).toString(16).padStart(12, '0').slice(-12);
-  // Version 8 (custom) and the RFC 4122 variant.
-  return `${t.slice(0, 8)}-${t.slice(8, 12)}-8${h.slice(0, 3)}-${((parseInt(h[3], 16) & 0x3) | 0x8).toString(16)}${h.slice(4, 7)}-${h.slice(7, 19)}`;
-}
-
 /** Deterministic account for a target that does not name one. */
 export function accountFor(conversationId: string, accounts: readonly string[]): string {
   const h = createHash('sha1').update(conversationId).digest();

@@ -1,6 +1,8 @@
+import type { Knex } from 'knex';
 import { Readable } from 'node:stream';
 import type { AppContext } from '../context';
 import type { FileRow } from '../db/files';
+import { MESSAGE_STATUSES } from '../db/messages';
 import { NotFoundError } from '../errors';
 import { saveTenantFile } from './tenant-files';
 
@@ -15,24 +17,55 @@ export function csvField(value: unknown): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Every message of the task, page by page (keyset on id), as CSV lines. Memory stays at one page. */
-async function* taskReportLines(ctx: AppContext, tenantId: string, taskId: string): AsyncGenerator<string> {
+/**
+ * Every message of the task as CSV lines, in target order ((created_at, id) ascending). The task's rows are
+ * read by keyset along idx_batch_status_time, one cursor per status, merged as they come (no sort of the
+ * whole task, no second index by id); all reads share one consistent snapshot, so a message changing
+ * status meanwhile is neither missed nor written twice. Memory stays at one page per status.
+ */
+async function* taskReportLines(db: Knex, tenantId: string, taskId: string): AsyncGenerator<string> {
   yield `${COLUMNS.join(',')}\r\n`;
-  let after = '';
-  for (;;) {
-    const rows: Array<Record<string, unknown>> = await ctx
-      .db('messages')
-      .where({ tenant_id: tenantId, batch_id: taskId })
-      .where('id', '>', after)
+  let out = '';
+  for await (const r of taskMessagesInOrder(db, tenantId, taskId)) {
+    out += [r.id, r.conversation_id, r.account_id, r.status, r.error_code, r.error_message, r.send_time, r.callback_time, r.created_at].map(csvField).join(',') + '\r\n';
+    if (out.length >= 64 * 1024) {
+      yield out;
+      out = '';
+    }
+  }
+  if (out) yield out;
+}
+
+type ReportRow = Record<string, unknown> & { id: string; created_at: Date };
+
+export async function* taskMessagesInOrder(db: Knex, tenantId: string, taskId: string, pageSize = PAGE): AsyncGenerator<ReportRow> {
+  const streams = MESSAGE_STATUSES.map((status) => ({ status, rows: [] as ReportRow[], at: 0, done: false, after: null as ReportRow | null }));
+  const refill = async (s: (typeof streams)[number]) => {
+    const q = db('messages')
+      .where({ tenant_id: tenantId, batch_id: taskId, status: s.status })
+      .orderBy('created_at')
       .orderBy('id')
-      .limit(PAGE)
+      .limit(pageSize)
       .select('id', 'conversation_id', 'account_id', 'status', 'error_code', 'error_message', 'send_time', 'callback_time', 'created_at');
-    if (rows.length === 0) return;
-    yield rows
-      .map((r) => [r.id, r.conversation_id, r.account_id, r.status, r.error_code, r.error_message, r.send_time, r.callback_time, r.created_at].map(csvField).join(',') + '\r\n')
-      .join('');
-    if (rows.length < PAGE) return;
-    after = String(rows[rows.length - 1].id);
+    const after = s.after;
+    if (after) q.andWhere((w) => w.where('created_at', '>', after.created_at).orWhere((x) => x.where('created_at', after.created_at).andWhere('id', '>', after.id)));
+    s.rows = await q;
+    s.at = 0;
+    s.done = s.rows.length < pageSize;
+    if (s.rows.length) s.after = s.rows[s.rows.length - 1];
+  };
+  for (const s of streams) await refill(s);
+  for (;;) {
+    let next: (typeof streams)[number] | null = null;
+    for (const s of streams) {
+      if (s.at >= s.rows.length) continue;
+      const head = s.rows[s.at];
+      const best = next?.rows[next.at];
+      if (!best || head.created_at < best.created_at || (head.created_at.getTime() === best.created_at.getTime() && head.id < best.id)) next = s;
+    }
+    if (!next) return;
+    yield next.rows[next.at++];
+    if (next.at >= next.rows.length && !next.done) await refill(next);
   }
 }
 
@@ -45,12 +78,13 @@ export async function exportTaskReport(ctx: AppContext, tenantId: string, taskId
   if (!task) throw new NotFoundError('task', taskId);
   const safeName = String(task.task_name).replace(/[^\p{L}\p{N}._-]+/gu, '_').slice(0, 80) || 'task';
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  return saveTenantFile(ctx, {
+  // One transaction (REPEATABLE READ, reads only): one snapshot for the whole export (see taskReportLines).
+  return ctx.db.transaction((trx) => saveTenantFile(ctx, {
     tenantId,
     purpose: 'report',
     fileName: `${safeName}-report-${stamp}.csv`,
     contentType: 'text/csv',
-    body: Readable.from(taskReportLines(ctx, tenantId, taskId)),
+    body: Readable.from(taskReportLines(trx, tenantId, taskId)),
     createdBy,
-  });
+  }));
 }

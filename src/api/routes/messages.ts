@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { newId } from '../../db/ids';
-import { decodeMessage, findMessage, insertMessagesIgnore, messageListQuery, type MessageRow } from '../../db/messages';
+import { decodeMessage, findMessage, insertMessagesIgnore, listMessages, MESSAGE_STATUSES, type MessageRow } from '../../db/messages';
 import { findTemplate, markTemplateUsed } from '../../db/templates';
 import { renderContent } from '../../domain/template-render';
 import { NotFoundError, UnprocessableError } from '../../errors';
@@ -11,12 +11,12 @@ import { kickAccounts } from '../../sending/kicks';
 import { MAX_CONVERSATION_ID } from '../../sending/targets';
 import { auditRequest } from '../audit';
 import { requirePermission } from '../authenticate';
-import { paginate, pageQuery, pageResponse } from '../pagination';
+import { pageQuery, pageResponse } from '../pagination';
 import { tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { documentRoute } from './route-docs';
 
-const STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled', 'unknown'] as const;
+const STATUSES = MESSAGE_STATUSES;
 const idParams = z.object({ id: z.string().uuid() });
 
 const sendBody = z
@@ -138,12 +138,8 @@ export function messagesRouter(ctx: AppContext): Router {
 
   router.get('/messages', requirePermission('messages:read'), async (req, res) => {
     const q = query(req, listQuery);
-    const builder = messageListQuery(db, tenantIdOf(req), {
-      ...q,
-      from: q.from ? new Date(q.from) : undefined,
-      to: q.to ? new Date(q.to) : undefined,
-    });
-    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(builder, q);
+    const filters = { ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined };
+    const page = await listMessages(db, tenantIdOf(req), filters, q);
     res.json({ data: page.data.map((r) => presentMessage(decodeMessage(r))), next_cursor: page.next_cursor });
   });
 
