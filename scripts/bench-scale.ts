@@ -102,6 +102,13 @@ async function startPrivateMariadb(tag: string): Promise<PrivateDb> {
   };
   process.once('SIGINT', exitOnSignal);
   process.once('SIGTERM', exitOnSignal);
+  // However the bench ends, the private server does not outlive it.
+  process.once('exit', () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   const { default: mysql } = await import('mysql2/promise');
   for (let i = 0; ; i += 1) {
     try {
@@ -197,6 +204,7 @@ async function spawnChild(mode: 'worker' | 'api' | 'all', env: Record<string, st
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  child.stdin!.on('error', () => undefined);
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   createInterface({ input: child.stdout! }).on('line', (l) => {
@@ -283,6 +291,8 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
     LOG_LEVEL: 'warn',
     CRON_ENABLED: 'false',
     FILES_DIR: `/tmp/wwp-bench-scale-files-${tag}`,
+    // Tokens signed here must outlive a slow run.
+    ACCESS_TOKEN_TTL_SECONDS: '86400',
   };
   const config = loadConfig({ ...process.env, ...childEnv });
   await ensureDatabase(config.db);
