@@ -20,7 +20,7 @@ const idAt = taskMessageIds(taskId, start.getTime());
 const rows = Array.from({ length: 37 }, (_, i) => ({
   id: idAt(i * 3),
   conversation_id: `c-${i}`,
-  status: MESSAGE_STATUSES[(i * 7) % MESSAGE_STATUSES.length],
+  status: MESSAGE_STATUSES[(i * 5) % MESSAGE_STATUSES.length],
 }));
 
 beforeAll(async () => {
