@@ -52,6 +52,8 @@ test('SIGTERM: the API stops accepting, lets an in-flight request finish, then t
         return Number(rows[0].n) > 0;
       },
       'the refresh request to wait on the row lock inside the API process',
+      // Polled gently: information_schema reads every 50 ms kept the API's new connection from getting in.
+      { intervalMs: 250 },
     );
     api.signal('SIGTERM');
     // Barrier: the process is shutting down (no new connection is accepted) while the request is in flight.
