@@ -151,3 +151,29 @@ test('realtime: account.status and account.qr reach the owning tenant’s socket
 test('a socket without a valid token is refused', async () => {
   await expect(connectSocket(a.env.url, { token: 'garbage' })).rejects.toThrow();
 });
+
+test('a socket authenticated by an API key gets its own tenant’s events only; a revoked key is refused', async () => {
+  const x = await createTenant(a.env, { maxAccounts: 5 });
+  const y = await createTenant(a.env, { maxAccounts: 5 });
+  const created = await http('POST', api('/api-keys'), { token: x.adminToken, body: { name: 'dashboard', permissions: ['accounts:read'] } });
+  expect(created.status).toBe(201);
+  const sx = await connectSocket(a.env.url, { token: created.body.key });
+  const sy = await connectSocket(a.env.url, { token: y.adminToken });
+  try {
+    // Y's account moves first; X's key-authenticated socket is connected the whole time.
+    const theirs = await createAccount(a, y, 'key-y');
+    await http('POST', api(`/accounts/${theirs.id}/login`), { token: y.adminToken });
+    await sy.waitForEvent('account.status', (p) => p.account_id === theirs.id, 'tenant Y’s account.status event');
+    // Barrier: an event of X's own, published after Y's, reaches the key's socket …
+    const mine = await createAccount(a, x, 'key-x');
+    await http('POST', api(`/accounts/${mine.id}/login`), { token: x.adminToken });
+    await sx.waitForEvent('account.status', (p) => p.account_id === mine.id && p.new_status === 'logging_in', 'tenant X’s account.status event on the key’s socket');
+    // … and nothing of Y's did.
+    expect(sx.events.filter((e) => e.payload?.account_id === theirs.id)).toEqual([]);
+  } finally {
+    sx.close();
+    sy.close();
+  }
+  expect((await http('DELETE', api(`/api-keys/${created.body.id}`), { token: x.adminToken })).status).toBe(200);
+  await expect(connectSocket(a.env.url, { token: created.body.key })).rejects.toThrow('invalid or revoked API key');
+});

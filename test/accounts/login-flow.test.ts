@@ -58,11 +58,19 @@ test('scan → confirm → online: QR served as PNG, conversations synced, every
   expect(rows[1]).toMatchObject({ operator_type: 'user', reason: 'login_requested' });
   expect(rows[2]).toMatchObject({ operator_type: 'system', reason: 'qr_ready' });
 
-  // An on-demand sync is queued and keeps the same rows (upsert, no duplicates).
+  // An on-demand sync is queued and keeps the same rows (upsert, no duplicates). Barrier: one row is
+  // made stale first (renamed, inactive); the queued sync has run once the gateway's name is back.
+  const db = a.env.ctx.db;
+  const before = await db('conversations').where({ account_id: acct.id }).orderBy('id').pluck('id');
+  expect(before).toHaveLength(5);
+  const stale = await db('conversations').where({ account_id: acct.id }).orderBy('id').first();
+  await db('conversations').where({ id: stale.id }).update({ conversation_name: 'stale name', is_active: 0 });
   const sync = await http('POST', `${a.env.url}/api/v1/accounts/${acct.id}/conversations/sync`, { token: t.adminToken });
   expect(sync.status).toBe(202);
-  const [{ n }] = await a.env.ctx.db('conversations').where({ account_id: acct.id }).count({ n: '*' });
-  expect(Number(n)).toBe(5);
+  await waitFor(() => db('conversations').where({ id: stale.id }).first(), 'the queued sync to restore the stale conversation', {
+    until: (row) => row.conversation_name === stale.conversation_name && row.is_active === 1,
+  });
+  expect(await db('conversations').where({ account_id: acct.id }).orderBy('id').pluck('id')).toEqual(before);
 
   const audit = await a.env.ctx.db('audit_logs').where({ target_id: acct.id }).pluck('action');
   expect(audit).toEqual(expect.arrayContaining(['account.create', 'account.login', 'account.conversations_sync']));
