@@ -7,6 +7,7 @@ import * as cronRunsAndFiles from './20261123_0400_cron_runs_and_files';
 import * as statisticsResponseCount from './20261123_0401_statistics_response_count';
 import * as channels1000 from './20261130_1000_channels';
 import * as messagesIndexBudget from './20261130_1700_messages_index_budget';
+import * as revokeOrphanedApiKeys from './20261130_1900_revoke_orphaned_api_keys';
 
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
@@ -21,4 +22,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261123_0401_statistics_response_count', statisticsResponseCount],
   ['20261130_1000_channels', channels1000],
   ['20261130_1700_messages_index_budget', messagesIndexBudget],
+  ['20261130_1900_revoke_orphaned_api_keys', revokeOrphanedApiKeys],
 ];

@@ -16,7 +16,9 @@ import { apiRouters, publicRouters, webhookRouters } from './routes';
 export function createApp(ctx: AppContext): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // Only the configured proxies may set the client address (X-Forwarded-For); anyone else could forge it.
+  const proxies = ctx.config.http.trustProxy;
+  app.set('trust proxy', proxies.length > 0 ? proxies : false);
 
   app.use((req, res, next) => {
     const incoming = req.get('x-request-id');

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { KeyRing, SecretError, developmentKeyRing, parseKeyRing } from '../secrets/key-ring';
 
@@ -14,6 +15,27 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY: the reverse proxies in front of the API, as addresses, CIDR ranges or express's named
+ * ranges; `none` trusts nobody. Anything broader (`true`, hop counts) would let a client that reaches
+ * the API directly forge its address, so it is refused. Returns undefined for an invalid value.
+ */
+export function parseTrustProxy(value: string): string[] | undefined {
+  const entries = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length === 1 && entries[0] === 'none') return [];
+  const valid = (entry: string) => {
+    if (NAMED_RANGES.has(entry)) return true;
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  };
+  return entries.length > 0 && entries.every(valid) ? entries : undefined;
+}
+
 export const configSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -25,6 +47,12 @@ export const configSchema = z
     PUBLIC_URL: optionalString,
     CORS_ORIGINS: z.string().default('*'),
     BODY_LIMIT: z.string().default('1mb'),
+    // Proxies whose X-Forwarded-For is believed (client IP for rate limits and the audit log).
+    TRUST_PROXY: z
+      .string()
+      .default('loopback')
+      .transform((v) => parseTrustProxy(v))
+      .refine((v) => v !== undefined, 'comma-separated IPs, CIDR ranges, loopback, linklocal or uniquelocal; or none'),
 
     DB_HOST: z.string().default('127.0.0.1'),
     DB_PORT: int(3306),
@@ -150,7 +178,7 @@ export const PRODUCTION_REQUIRED = [
 
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { host: string; port: number; publicUrl: string; corsOrigins: string[]; bodyLimit: string };
+  http: { host: string; port: number; publicUrl: string; corsOrigins: string[]; bodyLimit: string; trustProxy: string[] };
   logLevel: Env['LOG_LEVEL'];
   logFormat: Env['LOG_FORMAT'];
   db: { host: string; port: number; user: string; password: string; database: string; poolMax: number };
@@ -243,6 +271,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       publicUrl,
       corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()),
       bodyLimit: e.BODY_LIMIT,
+      trustProxy: e.TRUST_PROXY ?? [],
     },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,

@@ -62,3 +62,25 @@ export async function revokeApiKey(db: Db, tenantId: string, id: string): Promis
 export async function revokeTenantApiKeys(db: Db, tenantId: string): Promise<number> {
   return db('api_keys').where({ tenant_id: tenantId }).whereNull('revoked_at').update({ revoked_at: db.fn.now(3) });
 }
+
+/**
+ * Revokes every live key the given creators (operators or keys) made, and the keys those keys made, and
+ * so on: a key never outlives whoever created it, so a deleted operator's key cannot mint a successor.
+ * Returns the ids revoked now.
+ */
+export async function revokeKeysCreatedBy(db: Db, tenantId: string, creatorIds: string[]): Promise<string[]> {
+  const revoked: string[] = [];
+  const seen = new Set(creatorIds);
+  let frontier = [...seen];
+  while (frontier.length > 0) {
+    const children = await db('api_keys').where({ tenant_id: tenantId }).whereIn('created_by', frontier).select('id', 'revoked_at');
+    const live = children.filter((k) => k.revoked_at === null).map((k) => k.id as string);
+    if (live.length > 0) {
+      await db('api_keys').whereIn('id', live).whereNull('revoked_at').update({ revoked_at: db.fn.now(3) });
+      revoked.push(...live);
+    }
+    frontier = children.map((k) => k.id as string).filter((id) => !seen.has(id));
+    for (const id of frontier) seen.add(id);
+  }
+  return revoked;
+}

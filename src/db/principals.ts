@@ -35,3 +35,14 @@ export async function findApiKeyByHash(
 export async function touchApiKey(db: Knex, id: string): Promise<void> {
   await db('api_keys').where({ id }).update({ last_used_at: db.fn.now(3) });
 }
+
+/**
+ * Every permission an operator's roles name, inactive roles included: what the operator holds now or
+ * the moment a role is switched back on. Used to decide whether someone may act on this operator.
+ */
+export async function permissionsOfUser(db: Knex, userId: string): Promise<string[]> {
+  const roles = await db('user_roles as ur').join('roles as r', 'r.id', 'ur.role_id').where({ 'ur.user_id': userId }).select('r.permissions');
+  const permissions = new Set<string>();
+  for (const r of roles) for (const p of parseJson<string[]>(r.permissions, [])) permissions.add(p);
+  return [...permissions];
+}

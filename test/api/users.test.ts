@@ -165,14 +165,18 @@ test('the last administrator cannot be removed, deactivated or stripped of admin
   const second = (await api('POST', '/users', t.adminToken, newUser('second', { role_ids: [t.roleIds.admin] }))).body;
   const mgrRole = (await api('POST', '/roles', t.adminToken, { role_code: 'user-mgr', role_name: 'Users', permissions: ['users:read', 'users:write'] })).body;
   await api('POST', '/users', t.adminToken, newUser('mgr', { role_ids: [mgrRole.id] }));
+  // A `*` API key may act on admins (it holds everything they hold) but is no administrator itself.
+  const opsKey = (await api('POST', '/api-keys', t.adminToken, { name: 'ops', permissions: ['*'] })).body.key as string;
+  const asKey = (method: string, path: string) => http(method, `${env.url}/api/v1${path}`, { headers: { 'x-api-key': opsKey } });
   expect((await api('PUT', `/users/${t.adminId}/roles`, t.adminToken, { role_ids: [t.roleIds.viewer] })).status).toBe(200);
 
-  // Now `second` is the only admin: a user manager cannot deactivate or delete it.
+  // Now `second` is the only admin: nobody can deactivate or delete it (a user manager is not even allowed to try).
   const mgrToken = (await login(t, 'mgr', 'a long password')).body.access_token;
   for (const [method, path] of [['POST', `/users/${second.id}/deactivate`], ['DELETE', `/users/${second.id}`]] as const) {
-    const res = await api(method, path, mgrToken);
+    const res = await asKey(method, path);
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('last_admin');
+    expect((await api(method, path, mgrToken)).body.error.code).toBe('target_outranks_caller');
   }
   expect((await env.ctx.db('users').where({ id: second.id }).first()).status).toBe('active');
 
@@ -180,7 +184,7 @@ test('the last administrator cannot be removed, deactivated or stripped of admin
   const secondToken = (await login(t, 'second', 'a long password')).body.access_token;
   const superRole = (await api('POST', '/roles', secondToken, { role_code: 'super', role_name: 'Super', permissions: ['*'] })).body;
   await api('PUT', `/users/${t.adminId}/roles`, secondToken, { role_ids: [superRole.id] });
-  expect((await api('POST', `/users/${second.id}/deactivate`, mgrToken)).status).toBe(200);
+  expect((await asKey('POST', `/users/${second.id}/deactivate`)).status).toBe(200);
   const disable = await api('PATCH', `/roles/${superRole.id}`, t.adminToken, { is_active: false });
   expect(disable.status).toBe(409);
   expect(disable.body.error.code).toBe('last_admin');

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig, parseTrustProxy } from '../../src/config';
 import { parseRoles } from '../../src/main';
 
 test('defaults suit a development machine', () => {
@@ -27,4 +27,18 @@ test('roles parse from --role or ROLE, and unknown roles are refused', () => {
   expect(parseRoles(['node', 'main'], { ROLE: 'cron' })).toEqual(['cron']);
   expect(parseRoles(['node', 'main'], {})).toEqual(['api', 'worker', 'cron', 'simulator']);
   expect(() => parseRoles(['node', 'main', '--role', 'web'], {})).toThrow(/unknown role "web"/);
+});
+
+describe('TRUST_PROXY (issue 8, finding 4)', () => {
+  test('defaults to loopback only; none trusts nobody', () => {
+    expect(loadConfig({}).http.trustProxy).toEqual(['loopback']);
+    expect(loadConfig({ TRUST_PROXY: 'none' }).http.trustProxy).toEqual([]);
+  });
+  test('accepts addresses, CIDR ranges and named ranges', () => {
+    expect(parseTrustProxy('10.0.0.2, 172.18.0.0/16,fd00::/8, uniquelocal')).toEqual(['10.0.0.2', '172.18.0.0/16', 'fd00::/8', 'uniquelocal']);
+  });
+  test.each(['true', '*', '2', '10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/2', ''])('refuses %j', (value) => {
+    expect(parseTrustProxy(value)).toBeUndefined();
+    expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY/);
+  });
 });

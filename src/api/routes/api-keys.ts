@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { randomSecret } from '../../auth/secrets';
 import type { AppContext } from '../../context';
-import { apiKeysQuery, decodeApiKey, getApiKey, insertApiKey, revokeApiKey } from '../../db/api-keys';
+import { apiKeysQuery, decodeApiKey, getApiKey, insertApiKey, revokeApiKey, revokeKeysCreatedBy } from '../../db/api-keys';
 import { NotFoundError } from '../../errors';
 import { auditRequest } from '../audit';
 import { API_KEY_PREFIX, requirePermission } from '../authenticate';
@@ -10,7 +10,7 @@ import { paginate, pageQuery, pageResponse } from '../pagination';
 import { principalOf, tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { ApiKeyOut, IdParams } from './access-schemas';
-import { checkGrantablePermissions } from './grants';
+import { assertNotOutranked, checkGrantablePermissions } from './grants';
 import { documentRoute } from './route-docs';
 
 /** `wwp_` plus 8 secret characters identify a key in listings without revealing it. */
@@ -31,7 +31,7 @@ const tag = 'API keys';
 documentRoute({ method: 'post', path: '/api/v1/api-keys', tag, permission: 'api_keys:write', summary: 'Create an API key; the secret is returned once (send it as `X-Api-Key` or `Authorization: Bearer`)', body: CreateApiKeyBody, response: CreatedApiKey, status: 201 });
 documentRoute({ method: 'get', path: '/api/v1/api-keys', tag, permission: 'api_keys:read', summary: 'List API keys (never the secret)', query: ListApiKeysQuery, response: pageResponse(ApiKeyOut) });
 documentRoute({ method: 'get', path: '/api/v1/api-keys/{id}', tag, permission: 'api_keys:read', summary: 'Get an API key (never the secret)', params: IdParams, response: ApiKeyOut });
-documentRoute({ method: 'delete', path: '/api/v1/api-keys/{id}', tag, permission: 'api_keys:write', summary: 'Revoke an API key (it stops working at once; the row is kept)', params: IdParams, response: ApiKeyOut });
+documentRoute({ method: 'delete', path: '/api/v1/api-keys/{id}', tag, permission: 'api_keys:write', summary: 'Revoke an API key and the keys it created (they stop working at once; rows are kept)', params: IdParams, response: ApiKeyOut, errors: [401, 403, 404] });
 
 export function apiKeysRouter(ctx: AppContext): Router {
   const router = Router();
@@ -76,9 +76,12 @@ export function apiKeysRouter(ctx: AppContext): Router {
     await ctx.db.transaction(async (trx) => {
       const key = await getApiKey(trx, tenantId, id);
       if (!key) throw new NotFoundError('api_key', id);
+      assertNotOutranked(req, { type: 'api_key', id, permissions: key.permissions });
       if (key.revoked_at) return; // revoking twice is a no-op, and not a new audited action
       await revokeApiKey(trx, tenantId, id);
-      await auditRequest(trx, req, 'api_key.revoke', { type: 'api_key', id }, { name: key.name });
+      // Keys this key created go with it: a leaked key cannot leave a successor behind.
+      const descendants = await revokeKeysCreatedBy(trx, tenantId, [id]);
+      await auditRequest(trx, req, 'api_key.revoke', { type: 'api_key', id }, { name: key.name, api_keys_revoked: descendants });
     });
     res.json(await getApiKey(ctx.db, tenantId, id));
   });

@@ -27,3 +27,19 @@ export function assertWithinOwnPermissions(req: Request, requested: string[], fi
     throw new ForbiddenError('cannot grant permissions you do not hold', 'permission_escalation', { field, permissions: beyond });
   }
 }
+
+/**
+ * Refuses any action (edit, password reset, lock, deactivate, delete, role change, revoke) on an
+ * operator, API key or role holding permissions the caller lacks: 403 target_outranks_caller. The same
+ * rule as for grants, since acting on a stronger account is a way to borrow its permissions.
+ */
+export function assertNotOutranked(req: Request, target: { type: 'user' | 'api_key' | 'role'; id: string; permissions: readonly string[] }): void {
+  const beyond = permissionsBeyond(principalOf(req).permissions, target.permissions);
+  if (beyond.length > 0) {
+    throw new ForbiddenError(`this ${target.type.replace('_', ' ')} holds permissions you do not hold`, 'target_outranks_caller', {
+      target_type: target.type,
+      target_id: target.id,
+      permissions: beyond,
+    });
+  }
+}

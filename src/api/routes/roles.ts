@@ -11,7 +11,7 @@ import { paginate, pageQuery, pageResponse } from '../pagination';
 import { tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { IdParams, RoleOut } from './access-schemas';
-import { checkGrantablePermissions } from './grants';
+import { assertNotOutranked, checkGrantablePermissions } from './grants';
 import { keepingAnAdmin } from './last-admin';
 import { documentRoute } from './route-docs';
 
@@ -95,6 +95,7 @@ export function rolesRouter(ctx: AppContext): Router {
     await ctx.db.transaction(async (trx) => {
       const role = await loadRole(trx, tenantId, id, true);
       assertCustom(role);
+      assertNotOutranked(req, { type: 'role', id, permissions: role.permissions });
       await keepingAnAdmin(trx, tenantId, () =>
         updateRole(trx, tenantId, id, { roleName: input.role_name, description: input.description, permissions, isActive: input.is_active }),
       );
@@ -109,6 +110,7 @@ export function rolesRouter(ctx: AppContext): Router {
     await ctx.db.transaction(async (trx) => {
       const role = await loadRole(trx, tenantId, id, true);
       assertCustom(role);
+      assertNotOutranked(req, { type: 'role', id, permissions: role.permissions });
       const holders = await countRoleHolders(trx, id);
       if (holders > 0) throw new ConflictError(`role is held by ${holders} operator(s); reassign them first`, 'role_in_use', { holders });
       await deleteRole(trx, tenantId, id);

@@ -3,6 +3,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { hashPassword } from '../../auth/passwords';
 import type { AppContext } from '../../context';
+import { revokeKeysCreatedBy } from '../../db/api-keys';
+import { permissionsOfUser } from '../../db/principals';
 import { revokeUserRefreshTokens } from '../../db/refresh-tokens';
 import { findTenantRoles, setUserRoles } from '../../db/roles';
 import { duplicateUserField, getUser, insertUser, updateUser, usersQuery, withRoles, type UserRow } from '../../db/users';
@@ -14,7 +16,7 @@ import { paginate, pageQuery, pageResponse } from '../pagination';
 import { principalOf, tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { IdParams, Password, UserOut } from './access-schemas';
-import { assertWithinOwnPermissions } from './grants';
+import { assertNotOutranked, assertWithinOwnPermissions } from './grants';
 import { keepingAnAdmin } from './last-admin';
 import { documentRoute } from './route-docs';
 
@@ -52,15 +54,15 @@ documentRoute({ method: 'post', path: '/api/v1/users', tag, permission: write, s
 documentRoute({ method: 'get', path: '/api/v1/users/{id}', tag, permission: read, summary: 'Get an operator', params: IdParams, response: UserOut });
 documentRoute({ method: 'patch', path: '/api/v1/users/{id}', tag, permission: write, summary: 'Update email, name, phone, avatar', params: IdParams, body: UpdateUserBody, response: UserOut, errors: [400, 401, 403, 404, 409] });
 documentRoute({ method: 'put', path: '/api/v1/users/{id}/roles', tag, permission: write, summary: "Replace the operator's roles (role ids of this tenant; nobody grants more than they hold)", params: IdParams, body: SetRolesBody, response: UserOut, errors: [400, 401, 403, 404, 422] });
-documentRoute({ method: 'post', path: '/api/v1/users/{id}/reset-password', tag, permission: write, summary: 'Set a new password (unlocks and ends all sessions)', params: IdParams, body: ResetPasswordBody, response: UserOut });
+documentRoute({ method: 'post', path: '/api/v1/users/{id}/reset-password', tag, permission: write, summary: 'Set a new password (unlocks and ends all sessions)', params: IdParams, body: ResetPasswordBody, response: UserOut, errors: [400, 401, 403, 404] });
 for (const [action, summary] of [
   ['unlock', 'Unlock a locked operator and clear its failed-login count'],
-  ['deactivate', 'Deactivate an operator (logins and tokens refused; sessions ended)'],
+  ['deactivate', 'Deactivate an operator (logins and tokens refused; sessions ended; API keys it created revoked)'],
   ['activate', 'Re-activate a deactivated operator'],
 ] as const) {
   documentRoute({ method: 'post', path: `/api/v1/users/{id}/${action}`, tag, permission: write, summary, params: IdParams, response: UserOut, errors: [401, 403, 404, 409] });
 }
-documentRoute({ method: 'delete', path: '/api/v1/users/{id}', tag, permission: write, summary: 'Delete an operator (status deleted, sessions ended; the row is kept for the audit trail)', params: IdParams, errors: [401, 403, 404, 409] });
+documentRoute({ method: 'delete', path: '/api/v1/users/{id}', tag, permission: write, summary: 'Delete an operator (status deleted, sessions ended, API keys it created revoked; the row is kept for the audit trail)', params: IdParams, errors: [401, 403, 404, 409] });
 
 /**
  * Checks that every role id belongs to the caller's tenant and that the caller holds every permission
@@ -89,6 +91,13 @@ function rethrowDuplicate(err: unknown): never {
 async function loadUser(db: Knex | Knex.Transaction, tenantId: string, id: string, forUpdate = false): Promise<UserRow> {
   const user = await getUser(db, tenantId, id, { forUpdate });
   if (!user) throw new NotFoundError('user', id);
+  return user;
+}
+
+/** The operator a write acts on, row-locked, refused when it outranks the caller. */
+async function loadUserToChange(trx: Knex.Transaction, req: Request, tenantId: string, id: string): Promise<UserRow> {
+  const user = await loadUser(trx, tenantId, id, true);
+  assertNotOutranked(req, { type: 'user', id, permissions: await permissionsOfUser(trx, id) });
   return user;
 }
 
@@ -135,7 +144,7 @@ export function usersRouter(ctx: AppContext): Router {
     const { id } = params(req, IdParams);
     const patch = body(req, UpdateUserBody);
     await ctx.db.transaction(async (trx) => {
-      await loadUser(trx, tenantId, id, true);
+      await loadUserToChange(trx, req, tenantId, id);
       await updateUser(trx, tenantId, id, patch).catch(rethrowDuplicate);
       await auditRequest(trx, req, 'user.update', { type: 'user', id }, { changes: patch });
     });
@@ -147,7 +156,7 @@ export function usersRouter(ctx: AppContext): Router {
     const { id } = params(req, IdParams);
     const input = body(req, SetRolesBody);
     await ctx.db.transaction(async (trx) => {
-      await loadUser(trx, tenantId, id, true);
+      await loadUserToChange(trx, req, tenantId, id);
       const roleCodes = await checkRoleGrant(trx, req, tenantId, input.role_ids);
       await keepingAnAdmin(trx, tenantId, () => setUserRoles(trx, id, [...new Set(input.role_ids)], principalOf(req).id));
       await auditRequest(trx, req, 'user.roles_set', { type: 'user', id }, { roles: roleCodes });
@@ -161,7 +170,7 @@ export function usersRouter(ctx: AppContext): Router {
     const input = body(req, ResetPasswordBody);
     const passwordHash = await hashPassword(ctx.config.auth, input.password);
     await ctx.db.transaction(async (trx) => {
-      const user = await loadUser(trx, tenantId, id, true);
+      const user = await loadUserToChange(trx, req, tenantId, id);
       await updateUser(trx, tenantId, id, {
         password_hash: passwordHash,
         failed_login_count: 0,
@@ -181,13 +190,16 @@ export function usersRouter(ctx: AppContext): Router {
       throw new ConflictError(`you cannot ${action} yourself`, 'cannot_target_self');
     }
     await ctx.db.transaction(async (trx) => {
-      const user = await loadUser(trx, tenantId, id, true);
+      const user = await loadUserToChange(trx, req, tenantId, id);
       const status = nextUserStatus(user.status, action);
       const patch: Record<string, unknown> = { status };
       if (action === 'unlock') Object.assign(patch, { failed_login_count: 0, locked_until: null });
       await keepingAnAdmin(trx, tenantId, () => updateUser(trx, tenantId, id, patch));
-      const revoked = action === 'deactivate' || action === 'delete' ? await revokeUserRefreshTokens(trx, id) : undefined;
-      await auditRequest(trx, req, `user.${action}`, { type: 'user', id }, { from: user.status, to: status, sessions_revoked: revoked });
+      const ending = action === 'deactivate' || action === 'delete';
+      const revoked = ending ? await revokeUserRefreshTokens(trx, id) : undefined;
+      // Keys die with their creator (and stay revoked if the operator is re-activated).
+      const keysRevoked = ending ? await revokeKeysCreatedBy(trx, tenantId, [id]) : undefined;
+      await auditRequest(trx, req, `user.${action}`, { type: 'user', id }, { from: user.status, to: status, sessions_revoked: revoked, api_keys_revoked: keysRevoked });
     });
     if (action === 'delete') {
       res.status(204).end();
