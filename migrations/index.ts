@@ -8,6 +8,7 @@ import * as statisticsResponseCount from './20261123_0401_statistics_response_co
 import * as channels1000 from './20261130_1000_channels';
 import * as messagesIndexBudget from './20261130_1700_messages_index_budget';
 import * as revokeOrphanedApiKeys from './20261130_1900_revoke_orphaned_api_keys';
+import * as taskRetryOf from './20261130_2000_task_retry_of';
 
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
@@ -23,4 +24,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261130_1000_channels', channels1000],
   ['20261130_1700_messages_index_budget', messagesIndexBudget],
   ['20261130_1900_revoke_orphaned_api_keys', revokeOrphanedApiKeys],
+  ['20261130_2000_task_retry_of', taskRetryOf],
 ];

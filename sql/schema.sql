@@ -67,7 +67,7 @@ CREATE TABLE `batch_send_tasks` (
   `account_ids` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`account_ids`)),
   `template_id` varchar(36) DEFAULT NULL,
   `message_content` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`message_content`)),
-  `target_type` enum('manual','import','group','filter') NOT NULL,
+  `target_type` enum('manual','import','group','filter','retry') NOT NULL,
   `target_config` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`target_config`)),
   `send_strategy` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`send_strategy`)),
   `priority` int(11) NOT NULL DEFAULT 5,
@@ -92,12 +92,14 @@ CREATE TABLE `batch_send_tasks` (
   `delivered_count` int(11) NOT NULL DEFAULT 0,
   `skipped_count` int(11) NOT NULL DEFAULT 0,
   `target_errors` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`target_errors`)),
+  `retry_of` varchar(36) DEFAULT NULL COMMENT 'the task whose failed recipients this task retries',
   PRIMARY KEY (`id`),
   KEY `idx_tenant_status` (`tenant_id`,`status`,`created_at`),
   KEY `idx_creator_id` (`creator_id`),
   KEY `idx_account_id` (`account_id`),
   KEY `idx_status` (`status`),
   KEY `idx_status_scheduled` (`status`,`scheduled_time`),
+  KEY `idx_retry_of` (`retry_of`),
   CONSTRAINT `fk_tasks_tenant` FOREIGN KEY (`tenant_id`) REFERENCES `tenants` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='batch send campaigns';
 

@@ -16,6 +16,9 @@ export interface SendStrategy {
   error_threshold: number;
 }
 
+export const TARGET_TYPES = ['manual', 'import', 'group', 'filter', 'retry'] as const;
+export type TargetType = (typeof TARGET_TYPES)[number];
+
 export interface TaskRow {
   id: string;
   tenant_id: string;
@@ -25,7 +28,7 @@ export interface TaskRow {
   account_ids: string[];
   template_id: string | null;
   message_content: { content: Record<string, unknown>; variables?: Record<string, unknown>; definitions?: unknown[] };
-  target_type: 'manual' | 'import' | 'group' | 'filter';
+  target_type: TargetType;
   target_config: Record<string, unknown>;
   send_strategy: SendStrategy;
   priority: number;
@@ -49,6 +52,8 @@ export interface TaskRow {
   expansion_done: boolean;
   consecutive_errors: number;
   target_errors: Array<{ line?: number; index?: number; error: string }>;
+  /** For a retry task (`target_type = 'retry'`): the task whose failed recipients it sends again. */
+  retry_of?: string | null;
   created_at: Date;
   updated_at: Date;
 }

@@ -86,7 +86,7 @@ function prepare(task: TaskRow): Prepared {
 
 /** What makes two targets of a task the same recipient. */
 function dedupeKeyOf(task: TaskRow, accountId: string, conversationId: string): string {
-  return task.target_type === 'group' || task.target_type === 'filter' ? `${accountId}/${conversationId}` : conversationId;
+  return task.target_type === 'manual' || task.target_type === 'import' ? conversationId : `${accountId}/${conversationId}`;
 }
 
 /** The dedupe keys of the rows the task already has (a resumed or repeated expansion), streamed. */
@@ -163,7 +163,7 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
         problems.push({ index, error: `account ${t.accountId} is not a sending account of this task` });
       } else {
         try {
-          const rendered = renderContent(p.content, p.definitions, { ...(p.commonValues as Record<string, string>), ...t.variables });
+          const rendered = t.content ? { content: t.content } : renderContent(p.content, p.definitions, { ...(p.commonValues as Record<string, string>), ...t.variables });
           if (!seen.add(dedupeKeyOf(task, accountId, t.conversationId))) {
             duplicates += 1;
           } else {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
+import type { Knex } from 'knex';
 import type { AppContext } from '../context';
+import { parseJson } from '../db/json';
 import type { TaskRow } from '../db/tasks';
 import type { VariableValues } from '../domain/template-render';
 
@@ -15,6 +17,8 @@ export interface Target {
   /** Set when the source fixes the account (group/filter conversations, or an import column). */
   accountId?: string;
   variables: VariableValues;
+  /** Content already rendered (a retry sends what the failed message was to send): no template run. */
+  content?: Record<string, unknown>;
 }
 
 export interface TargetProblem {
@@ -62,6 +66,32 @@ export async function* readTargets(ctx: Pick<AppContext, 'db' | 'storage'>, task
     case 'filter':
       yield* conversationTargets(ctx, task, task.target_config as FilterTargetConfig, from);
       return;
+    case 'retry':
+      yield* retryTargets(ctx, task, from);
+      return;
+  }
+}
+
+/**
+ * The failed messages of the retried task, in (created_at, id) order, each with its rendered content
+ * and its account. The retried task is finished (retry-failed refuses others), so the set is fixed and
+ * a position is a stable offset.
+ */
+async function* retryTargets(ctx: Pick<AppContext, 'db'>, task: TaskRow, from: number): AsyncGenerator<SourceRecord> {
+  const pageSize = 1000;
+  for (let offset = from; ; offset += pageSize) {
+    const rows: Array<{ account_id: string; conversation_id: string; content: unknown }> = await ctx
+      .db('messages')
+      .select('account_id', 'conversation_id', 'content')
+      .where({ tenant_id: task.tenant_id, batch_id: task.retry_of, status: 'failed' })
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(pageSize)
+      .offset(offset);
+    for (const r of rows) {
+      yield { target: { conversationId: r.conversation_id, accountId: r.account_id, variables: {}, content: parseJson(r.content, {}) } };
+    }
+    if (rows.length < pageSize) return;
   }
 }
 
@@ -151,21 +181,24 @@ export async function* parseTargetCsv(input: Readable, from = 0): AsyncGenerator
 
 export class CsvHeaderError extends Error {}
 
+/** The active conversations of the accounts that match the filter (the group and filter audiences). */
+export function conversationAudience(db: Knex, tenantId: string, accountIds: readonly string[], f: FilterTargetConfig): Knex.QueryBuilder {
+  const q = db('conversations').where({ tenant_id: tenantId, is_active: 1 }).whereIn('account_id', accountIds);
+  if (f.conversation_type) q.andWhere({ conversation_type: f.conversation_type });
+  if (f.tags?.length) {
+    q.andWhere((w) => {
+      for (const tag of f.tags!) w.orWhereRaw('JSON_CONTAINS(COALESCE(tags, JSON_ARRAY()), JSON_QUOTE(?))', [tag]);
+    });
+  }
+  if (f.last_message_after) q.andWhere('last_msg_time', '>=', new Date(f.last_message_after));
+  if (f.last_message_before) q.andWhere('last_msg_time', '<', new Date(f.last_message_before));
+  return q;
+}
+
 async function* conversationTargets(ctx: Pick<AppContext, 'db'>, task: TaskRow, f: FilterTargetConfig, from: number): AsyncGenerator<SourceRecord> {
   const pageSize = 1000;
   for (let offset = from; ; offset += pageSize) {
-    const q = ctx.db('conversations')
-      .select('id', 'account_id', 'conversation_id', 'conversation_name')
-      .where({ tenant_id: task.tenant_id, is_active: 1 })
-      .whereIn('account_id', task.account_ids);
-    if (f.conversation_type) q.andWhere({ conversation_type: f.conversation_type });
-    if (f.tags?.length) {
-      q.andWhere((w) => {
-        for (const tag of f.tags!) w.orWhereRaw('JSON_CONTAINS(COALESCE(tags, JSON_ARRAY()), JSON_QUOTE(?))', [tag]);
-      });
-    }
-    if (f.last_message_after) q.andWhere('last_msg_time', '>=', new Date(f.last_message_after));
-    if (f.last_message_before) q.andWhere('last_msg_time', '<', new Date(f.last_message_before));
+    const q = conversationAudience(ctx.db, task.tenant_id, task.account_ids, f).select('id', 'account_id', 'conversation_id', 'conversation_name');
     const rows = await q.orderBy('id').limit(pageSize).offset(offset);
     for (const r of rows) {
       yield { target: { conversationId: r.conversation_id, accountId: r.account_id, variables: { conversation_name: r.conversation_name ?? '' } } };

@@ -84,7 +84,7 @@ export const TokenResponse = registry.register(
   'TokenResponse',
   z.object({
     access_token: z.string(),
-    refresh_token: z.string(),
+    refresh_token: z.string().optional().describe("absent when it was set as the console's HttpOnly cookie (login with session: 'cookie')"),
     token_type: z.literal('Bearer'),
     expires_in: z.number().int().describe('access token lifetime in seconds'),
     refresh_expires_at: time,

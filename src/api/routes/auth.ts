@@ -1,4 +1,4 @@
-import express, { Router, type Request, type RequestHandler } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { z } from 'zod';
@@ -8,20 +8,29 @@ import type { AppContext } from '../../context';
 import { getApiKey } from '../../db/api-keys';
 import { findTenant } from '../../db/tenants';
 import { withRoles } from '../../db/users';
-import { TooManyRequestsError, UnauthorizedError } from '../../errors';
+import { TooManyRequestsError, UnauthorizedError, ValidationError } from '../../errors';
 import { redisKey } from '../../redis';
 import { principalOf } from '../principal';
 import { body } from '../validate';
 import { ApiKeyOut, TenantOut, TokenResponse, UserOut } from './access-schemas';
 import { auditAs } from '../audit';
 import { documentRoute } from './route-docs';
+import { assertJsonRequest, clearRefreshCookie, refreshCookieOf, setRefreshCookie } from './refresh-cookie';
 
 const LoginBody = z.object({
   tenant_code: z.string().trim().min(1).max(50),
   username: z.string().trim().min(1).max(50),
   password: z.string().min(1).max(200),
 });
-const RefreshBody = z.object({ refresh_token: z.string().min(1).max(200) });
+const LoginBodyWithSession = LoginBody.extend({
+  session: z
+    .enum(['body', 'cookie'])
+    .default('body')
+    .describe('cookie: the refresh token is set as an HttpOnly SameSite=Strict cookie on /api/v1/auth and left out of the body (the web console)'),
+});
+const RefreshBody = z.object({
+  refresh_token: z.string().min(1).max(200).optional().describe('absent: the refresh cookie is used (and rotated)'),
+});
 const PlatformLoginBody = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) });
 const PlatformToken = z.object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number().int() });
 const MeResponse = z.object({
@@ -34,7 +43,7 @@ const MeResponse = z.object({
 });
 
 const tag = 'Auth';
-documentRoute({ method: 'post', path: '/api/v1/auth/login', tag, public: true, summary: 'Operator login: access token (JWT) and refresh token', body: LoginBody, response: TokenResponse, errors: [400, 401, 403, 423, 429] });
+documentRoute({ method: 'post', path: '/api/v1/auth/login', tag, public: true, summary: 'Operator login: access token (JWT) and refresh token', body: LoginBodyWithSession, response: TokenResponse, errors: [400, 401, 403, 423, 429] });
 documentRoute({ method: 'post', path: '/api/v1/auth/refresh', tag, public: true, summary: 'Rotate a refresh token (the old one is revoked; reusing it revokes the whole login)', body: RefreshBody, response: TokenResponse, errors: [400, 401, 403, 429] });
 documentRoute({ method: 'post', path: '/api/v1/auth/logout', tag, public: true, summary: 'Revoke a refresh token and every token rotated from the same login', body: RefreshBody, errors: [400] });
 documentRoute({ method: 'get', path: '/api/v1/auth/me', tag, summary: 'Who the credential belongs to, with its permissions', response: MeResponse, errors: [401, 403] });
@@ -65,6 +74,13 @@ function loginRateLimit(ctx: AppContext, name: string, keyOf: (req: Request) => 
 
 const requestIp = (req: Request) => req.ip ?? null;
 
+/** Moves the refresh token of a token answer into the HttpOnly cookie. */
+function intoCookie<T extends { refresh_token?: string; refresh_expires_at: string }>(req: Request, res: Response, tokens: T): Omit<T, 'refresh_token'> {
+  const { refresh_token, ...rest } = tokens;
+  if (refresh_token) setRefreshCookie(req, res, refresh_token, tokens.refresh_expires_at);
+  return rest;
+}
+
 function sessionAudit(req: Request): SessionAudit {
   return (trx, actor, action, target, details) => auditAs(trx, req, actor, action, target, details);
 }
@@ -80,24 +96,39 @@ export function authPublicRouter(ctx: AppContext): Router {
   const platformLimit = loginRateLimit(ctx, 'platform-login', () => 'platform');
 
   router.post('/api/v1/auth/login', json, loginLimit, async (req, res) => {
-    const input = body(req, LoginBody);
+    const input = body(req, LoginBodyWithSession);
     const tokens = await login(
       ctx.db,
       ctx.config,
       { tenantCode: input.tenant_code, username: input.username, password: input.password, ip: requestIp(req) },
       sessionAudit(req),
     );
-    res.json(tokens);
+    res.json(input.session === 'cookie' ? intoCookie(req, res, tokens) : tokens);
   });
 
   router.post('/api/v1/auth/refresh', json, refreshLimit, async (req, res) => {
     const input = body(req, RefreshBody);
-    res.json(await refreshSession(ctx.db, ctx.config, input.refresh_token, requestIp(req), sessionAudit(req)));
+    if (input.refresh_token) {
+      res.json(await refreshSession(ctx.db, ctx.config, input.refresh_token, requestIp(req), sessionAudit(req)));
+      return;
+    }
+    assertJsonRequest(req);
+    const fromCookie = refreshCookieOf(req);
+    if (!fromCookie) throw new UnauthorizedError('no refresh token (body or cookie)', 'invalid_refresh_token');
+    try {
+      res.json(intoCookie(req, res, await refreshSession(ctx.db, ctx.config, fromCookie, requestIp(req), sessionAudit(req))));
+    } catch (err) {
+      clearRefreshCookie(req, res);
+      throw err;
+    }
   });
 
   router.post('/api/v1/auth/logout', json, async (req, res) => {
     const input = body(req, RefreshBody);
-    await logout(ctx.db, input.refresh_token, sessionAudit(req));
+    const token = input.refresh_token ?? refreshCookieOf(req);
+    if (!token) throw new ValidationError([{ field: 'body.refresh_token', message: 'a refresh token (body or cookie) is required' }]);
+    await logout(ctx.db, token, sessionAudit(req));
+    clearRefreshCookie(req, res);
     res.status(204).end();
   });
 

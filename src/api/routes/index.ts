@@ -14,6 +14,8 @@ import { reportsRouter } from './reports';
 import { taskReportsRouter } from './task-reports';
 import { templatesRouter } from './templates';
 import { tasksRouter } from './tasks';
+import { taskRecipientsRouter } from './task-recipients';
+import { dashboardRouter } from './dashboard';
 import { messagesRouter } from './messages';
 import { callbackEventsRouter, gatewayCallbackRouter } from './callbacks';
 import { wecomCallbackRouter, wecomConfigRouter } from './wecom-callbacks';
@@ -36,7 +38,9 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   reportsRouter,
   taskReportsRouter,
   templatesRouter,
+  taskRecipientsRouter,
   tasksRouter,
+  dashboardRouter,
   messagesRouter,
   callbackEventsRouter,
   wecomConfigRouter,

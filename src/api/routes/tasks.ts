@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { newId } from '../../db/ids';
-import { decodeTask, findTask, insertTask, taskListQuery, type SendStrategy, type TaskRow } from '../../db/tasks';
+import { decodeTask, findTask, insertTask, TARGET_TYPES, taskListQuery, type SendStrategy, type TaskRow } from '../../db/tasks';
 import { findTemplate, markTemplateUsed } from '../../db/templates';
 import { TASK_STATUSES } from '../../domain/task-state';
 import { renderContent, type VariableDefinition } from '../../domain/template-render';
@@ -43,10 +43,17 @@ export const sendStrategySchema = z
   })
   .default({});
 
-const targetSchema = z.object({
+export const targetSchema = z.object({
   conversation_id: z.string().min(1).max(MAX_CONVERSATION_ID),
   account_id: z.string().uuid().optional(),
   variables: variableValuesSchema.optional(),
+});
+
+export const audienceFilterSchema = z.object({
+  conversation_type: z.enum(['private', 'group']).optional(),
+  tags: z.array(z.string().min(1).max(50)).max(20).optional(),
+  last_message_after: z.string().datetime({ offset: true }).optional(),
+  last_message_before: z.string().datetime({ offset: true }).optional(),
 });
 
 const taskBody = z
@@ -60,14 +67,7 @@ const taskBody = z
     target_type: z.enum(['manual', 'import', 'group', 'filter']),
     targets: z.array(targetSchema).max(10_000).optional().describe('manual targets'),
     file_id: z.string().uuid().optional().describe('import: CSV file from the files API'),
-    filter: z
-      .object({
-        conversation_type: z.enum(['private', 'group']).optional(),
-        tags: z.array(z.string().min(1).max(50)).max(20).optional(),
-        last_message_after: z.string().datetime({ offset: true }).optional(),
-        last_message_before: z.string().datetime({ offset: true }).optional(),
-      })
-      .optional(),
+    filter: audienceFilterSchema.optional(),
     send_strategy: sendStrategySchema,
     priority: z.number().int().min(1).max(10).default(5),
     scheduled_time: z.string().datetime({ offset: true }).optional().describe('starts by itself at this time'),
@@ -99,7 +99,7 @@ const ProgressOut = z
   .object({ task_id: z.string(), status: z.enum(TASK_STATUSES), counts: Counts, percent: z.number(), rate: z.number(), eta_seconds: z.number().nullable() })
   .openapi('TaskProgress');
 
-const TaskOut = z
+export const TaskOut = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -107,7 +107,8 @@ const TaskOut = z
     account_ids: z.array(z.string()),
     template_id: z.string().nullable(),
     content: z.record(z.unknown()),
-    target_type: z.enum(['manual', 'import', 'group', 'filter']),
+    target_type: z.enum(TARGET_TYPES),
+    retry_of: z.string().nullable().openapi({ description: 'for a retry task: the task whose failed recipients it sends again' }),
     target_summary: z.record(z.unknown()),
     send_strategy: z.record(z.unknown()),
     priority: z.number(),
@@ -136,7 +137,13 @@ const TaskOut = z
 export function presentTask(t: TaskRow) {
   const cfg = t.target_config as Record<string, unknown>;
   const summary: Record<string, unknown> =
-    t.target_type === 'manual' ? { targets: (cfg.targets as unknown[] | undefined)?.length ?? 0 } : t.target_type === 'import' ? { file_id: cfg.file_id } : { filter: cfg };
+    t.target_type === 'manual'
+      ? { targets: (cfg.targets as unknown[] | undefined)?.length ?? 0 }
+      : t.target_type === 'import'
+        ? { file_id: cfg.file_id }
+        : t.target_type === 'retry'
+          ? { retry_of: t.retry_of }
+          : { filter: cfg };
   return {
     id: t.id,
     name: t.task_name,
@@ -145,6 +152,7 @@ export function presentTask(t: TaskRow) {
     template_id: t.template_id,
     content: t.message_content.content,
     target_type: t.target_type,
+    retry_of: t.retry_of ?? null,
     target_summary: summary,
     send_strategy: t.send_strategy,
     priority: t.priority,
