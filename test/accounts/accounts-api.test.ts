@@ -108,7 +108,7 @@ test('another tenant’s account answers 404 on every route', async () => {
 
 test('permissions: a viewer reads but cannot create, log in or sync', async () => {
   const viewer = await createUserWithRole(a.env, t, 'viewer');
-  const acct = (await http('GET', api('/accounts?limit=1'), { token: t.adminToken })).body.data[0];
+  const acct = await createAccount(a, t, 'viewer-sees');
   expect((await http('GET', api(`/accounts/${acct.id}`), { token: viewer.token })).status).toBe(200);
   expect((await http('POST', api('/accounts'), { token: viewer.token, body: { account_name: 'v' } })).status).toBe(403);
   expect((await http('POST', api(`/accounts/${acct.id}/login`), { token: viewer.token })).status).toBe(403);

@@ -36,7 +36,7 @@ export interface TestSimulator extends RunningSimulator {
   /** HTTP requests received and not yet answered or aborted (0: nothing of any client is on the wire). */
   readonly activeRequests: number;
   /** Barrier: resolves once at least `n` sends are parked at the door. */
-  waitForHeldSends(n: number, what?: string): Promise<void>;
+  waitForHeldSends(n: number, what?: string, timeoutMs?: number): Promise<void>;
 }
 
 export type TestSimulatorOptions = Omit<SimulatorOptions, 'callbackSecret'> & { callbackSecret?: string; settings?: Partial<SimulatorSettings> };
@@ -117,8 +117,8 @@ export async function startTestSimulator(opts: TestSimulatorOptions = {}): Promi
     get activeRequests() {
       return active;
     },
-    waitForHeldSends: async (n, what = `${n} send request(s) parked at the simulator`) => {
-      await waitFor(() => parked.length >= n, what, { intervalMs: 10 });
+    waitForHeldSends: async (n, what = `${n} send request(s) parked at the simulator`, timeoutMs) => {
+      await waitFor(() => parked.length >= n, what, { intervalMs: 10, timeoutMs });
     },
     async close() {
       release();

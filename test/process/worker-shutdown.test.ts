@@ -1,6 +1,6 @@
 import { keys } from '../../src/sending/redis-scripts';
 import { createTenant, type TestTenant } from '../helpers/env';
-import { PROCESS_TEST_TIMEOUT_MS, spawnRole } from '../helpers/processes';
+import { PROCESS_TEST_TIMEOUT_MS, START_TIMEOUT_MS, spawnRole } from '../helpers/processes';
 import { createSendingEnv, onlineAccount, startWorkers, stopWorkers, taskApi, targets, type SendingEnv } from '../sending/helpers';
 
 /**
@@ -28,7 +28,8 @@ test('SIGTERM while sends are in flight: they complete and are recorded, the acc
   const id = await tasks.create({ account_ids: [a.id], targets: targets(40) });
   await tasks.start(id);
   // Barrier: sends are on the wire, parked at the gateway's door.
-  await env.sim.waitForHeldSends(1);
+  // (A child process under load: expansion and the first claim may take a while after start-up.)
+  await env.sim.waitForHeldSends(1, 'the worker process’s first sends parked at the simulator', START_TIMEOUT_MS);
   const inFlight = env.sim.heldSends;
   worker.signal('SIGTERM');
   await worker.waitForOutput(/"msg":"shutting down"/, 'the worker to begin its shutdown');
