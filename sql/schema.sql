@@ -74,10 +74,6 @@ CREATE TABLE `batch_send_tasks` (
   `scheduled_time` datetime(3) DEFAULT NULL,
   `status` enum('created','running','paused','completed','failed','cancelled') NOT NULL DEFAULT 'created',
   `total_count` int(11) NOT NULL DEFAULT 0,
-  `sent_count` int(11) NOT NULL DEFAULT 0,
-  `success_count` int(11) NOT NULL DEFAULT 0,
-  `failed_count` int(11) NOT NULL DEFAULT 0,
-  `unknown_count` int(11) NOT NULL DEFAULT 0,
   `progress_percent` decimal(5,2) NOT NULL DEFAULT 0.00,
   `start_time` datetime(3) DEFAULT NULL,
   `end_time` datetime(3) DEFAULT NULL,
@@ -88,8 +84,6 @@ CREATE TABLE `batch_send_tasks` (
   `expansion_cursor` int(11) NOT NULL DEFAULT 0,
   `expansion_done` tinyint(1) NOT NULL DEFAULT 0,
   `consecutive_errors` int(11) NOT NULL DEFAULT 0,
-  `cancelled_count` int(11) NOT NULL DEFAULT 0,
-  `delivered_count` int(11) NOT NULL DEFAULT 0,
   `skipped_count` int(11) NOT NULL DEFAULT 0,
   `target_errors` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`target_errors`)),
   `retry_of` varchar(36) DEFAULT NULL COMMENT 'the task whose failed recipients this task retries',
@@ -322,6 +316,19 @@ CREATE TABLE `roles` (
   KEY `idx_tenant_active` (`tenant_id`,`is_active`),
   CONSTRAINT `fk_roles_tenant` FOREIGN KEY (`tenant_id`) REFERENCES `tenants` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='roles with permission lists';
+
+CREATE TABLE `task_counters` (
+  `task_id` varchar(36) NOT NULL,
+  `shard` tinyint(3) unsigned NOT NULL,
+  `sent` bigint(20) NOT NULL DEFAULT 0,
+  `success` bigint(20) NOT NULL DEFAULT 0,
+  `failed` bigint(20) NOT NULL DEFAULT 0,
+  `unknown` bigint(20) NOT NULL DEFAULT 0,
+  `cancelled` bigint(20) NOT NULL DEFAULT 0,
+  `delivered` bigint(20) NOT NULL DEFAULT 0,
+  `updated_at` timestamp(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3) COMMENT 'last count added: progress for stall detection',
+  PRIMARY KEY (`task_id`,`shard`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE `tenants` (
   `id` varchar(36) NOT NULL,

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { TaskStatus } from '../domain/task-state';
 import type { SendWindow } from '../domain/throttle';
 import { parseJson, toJson } from './json';
+import { doneOf, taskCounts, taskCountsOf, ZERO_COUNTS, type TaskCounts } from './task-counters';
 
 type Db = Knex | Knex.Transaction;
 
@@ -58,9 +59,18 @@ export interface TaskRow {
   updated_at: Date;
 }
 
-export function decodeTask(row: Record<string, unknown>): TaskRow {
+/** Counter fields of TaskRow: summed from `task_counters` (src/db/task-counters.ts), not columns of the row. */
+type CounterField = 'sent_count' | 'success_count' | 'failed_count' | 'unknown_count' | 'cancelled_count' | 'delivered_count';
+
+export function decodeTask(row: Record<string, unknown>, counts: TaskCounts = ZERO_COUNTS): TaskRow {
   return {
     ...(row as unknown as TaskRow),
+    sent_count: counts.sent,
+    success_count: counts.success,
+    failed_count: counts.failed,
+    unknown_count: counts.unknown,
+    cancelled_count: counts.cancelled,
+    delivered_count: counts.delivered,
     account_ids: parseJson(row.account_ids, [row.account_id as string]),
     message_content: parseJson(row.message_content, { content: {} }),
     target_config: parseJson(row.target_config, {}),
@@ -71,7 +81,13 @@ export function decodeTask(row: Record<string, unknown>): TaskRow {
   };
 }
 
-export async function insertTask(db: Db, row: Omit<TaskRow, 'status' | 'total_count' | 'sent_count' | 'success_count' | 'failed_count' | 'unknown_count' | 'cancelled_count' | 'delivered_count' | 'skipped_count' | 'progress_percent' | 'start_time' | 'end_time' | 'estimated_duration' | 'error_message' | 'expansion_cursor' | 'expansion_done' | 'consecutive_errors' | 'target_errors' | 'created_at' | 'updated_at'>): Promise<void> {
+/** Task rows with their counters (one summing query for all of them). */
+export async function decodeTasks(db: Db, rows: Array<Record<string, unknown>>): Promise<TaskRow[]> {
+  const counts = await taskCountsOf(db, rows.map((r) => r.id as string));
+  return rows.map((r) => decodeTask(r, counts.get(r.id as string)));
+}
+
+export async function insertTask(db: Db, row: Omit<TaskRow, 'status' | 'total_count' | CounterField | 'skipped_count' | 'progress_percent' | 'start_time' | 'end_time' | 'estimated_duration' | 'error_message' | 'expansion_cursor' | 'expansion_done' | 'consecutive_errors' | 'target_errors' | 'created_at' | 'updated_at'>): Promise<void> {
   await db('batch_send_tasks').insert({
     ...row,
     account_ids: toJson(row.account_ids),
@@ -85,7 +101,7 @@ export async function findTask(db: Db, tenantId: string, id: string, opts: { for
   const q = db('batch_send_tasks').where({ tenant_id: tenantId, id }).first();
   if (opts.forUpdate) q.forUpdate();
   const row = await q;
-  return row ? decodeTask(row) : undefined;
+  return row ? decodeTask(row, await taskCounts(db, id)) : undefined;
 }
 
 /** Internal lookup by id only (workers act on ids taken from tenant-scoped rows). */
@@ -93,7 +109,7 @@ export async function getTask(db: Db, id: string, opts: { forUpdate?: boolean } 
   const q = db('batch_send_tasks').where({ id }).first();
   if (opts.forUpdate) q.forUpdate();
   const row = await q;
-  return row ? decodeTask(row) : undefined;
+  return row ? decodeTask(row, await taskCounts(db, id)) : undefined;
 }
 
 /** Conditional state change: only from one of `from`; returns whether it happened. */
@@ -130,26 +146,17 @@ export async function runningTasksOfAccount(db: Db, tenantId: string, accountId:
 
 /**
  * Ends a running task whose messages are all terminal (and whose expansion is done). Returns the new
- * status when this call ended it.
+ * status when this call ended it. The counters only grow towards the total (sent and cancelled never
+ * go back), so counts read before the conditional update can only be stale on the safe side.
  */
-export async function completeIfDone(db: Db, id: string): Promise<'completed' | 'failed' | null> {
+export async function completeIfDone(db: Db, id: string, known?: TaskCounts): Promise<'completed' | 'failed' | null> {
+  const c = known ?? (await taskCounts(db, id));
+  const status = c.success === 0 && c.failed > 0 ? 'failed' : 'completed';
   const [res] = (await db.raw(
     `UPDATE batch_send_tasks
-        SET status = IF(success_count = 0 AND failed_count > 0, 'failed', 'completed'),
-            end_time = NOW(3), progress_percent = 100.00, estimated_duration = 0
-      WHERE id = ? AND status = 'running' AND expansion_done = 1 AND sent_count + cancelled_count >= total_count`,
-    [id],
+        SET status = ?, end_time = NOW(3), progress_percent = 100.00, estimated_duration = 0
+      WHERE id = ? AND status = 'running' AND expansion_done = 1 AND total_count <= ?`,
+    [status, id, doneOf(c)],
   )) as [{ affectedRows: number }];
-  if (!res.affectedRows) return null;
-  const row = await db('batch_send_tasks').select('status').where({ id }).first();
-  return row.status;
-}
-
-/** Marks every not-yet-claimed message of the task cancelled and counts them. Call with the task row locked. */
-export async function cancelPendingMessages(db: Db, taskId: string): Promise<number> {
-  const [res] = (await db.raw(`UPDATE messages SET status = 'cancelled' WHERE batch_id = ? AND status = 'pending'`, [taskId])) as [{ affectedRows: number }];
-  if (res.affectedRows) {
-    await db('batch_send_tasks').where({ id: taskId }).update({ cancelled_count: db.raw('cancelled_count + ?', [res.affectedRows]) });
-  }
-  return res.affectedRows;
+  return res.affectedRows ? status : null;
 }

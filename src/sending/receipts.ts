@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { AppContext } from '../context';
 import type { DeliveryReceipt } from '../gateway/callback-protocol';
+import { addTaskCounts } from '../db/task-counters';
 import { publishProgress } from './task-events';
 
 /**
@@ -70,13 +71,7 @@ export async function applyDeliveryReceipts(
       }
     }
     for (const [taskId, c] of [...perTask].sort(([a], [b]) => a.localeCompare(b))) {
-      await trx('batch_send_tasks')
-        .where({ id: taskId })
-        .update({
-          delivered_count: trx.raw('delivered_count + ?', [c.delivered]),
-          success_count: trx.raw('success_count - ?', [c.failed]),
-          failed_count: trx.raw('failed_count + ?', [c.failed]),
-        });
+      await addTaskCounts(trx, taskId, { delivered: c.delivered, success: -c.failed, failed: c.failed });
       touched.add(taskId);
     }
   });

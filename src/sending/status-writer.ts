@@ -1,17 +1,33 @@
 import type { Knex } from 'knex';
 import { withDeadlockRetry } from '../db/deadlock-retry';
+import { addTaskCounts } from '../db/task-counters';
 import type { Logger } from '../logger';
 import type { SendResult } from './send-outcome';
 
 /**
  * Buffers send results from every sender of the process and writes them in multi-row UPDATEs (up to
  * `maxBatch` rows, or whatever arrived within `maxDelayMs`). Each UPDATE is conditional on
- * `status = 'sending'`, and the task counters move by exactly the rows it changed, in the same
- * transaction, so counters stay exact even if a result is written twice or a message was re-claimed.
+ * `status = 'sending'`, and the task counters (src/db/task-counters.ts) move by exactly the rows it
+ * changed, in the same transaction, so counters stay exact even if a result is written twice or a
+ * message was re-claimed.
+ *
+ * Results are buffered and written per tenant (a lane each): one tenant's big task never shares a batch,
+ * a transaction or a retry pause with another tenant's results, and lanes flush side by side, at most
+ * `maxConcurrentFlushes` at a time (the writer's share of the connection pool), taking turns in
+ * arrival order.
  */
+export interface FlushedTask {
+  /** Tenant (for events). */
+  tenantId: string;
+  /** The last error seen in the batch (for the pause reason). */
+  lastError?: string;
+  /** Whether the batch had a success, and the errors after the last one: the consecutive-error streak. */
+  hadSuccess: boolean;
+  errorsAfter: number;
+}
+
 export interface FlushedTasks {
-  /** Tasks touched by the flush: tenant (for events) and the last error seen (for the pause reason). */
-  tasks: Map<string, { tenantId: string; lastError?: string }>;
+  tasks: Map<string, FlushedTask>;
 }
 
 export type AfterFlush = (flushed: FlushedTasks) => Promise<void>;
@@ -30,23 +46,41 @@ export interface StatusWriterOptions {
   /** First pause after a failed flush; doubles per consecutive failure up to `maxRetryDelayMs`. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /** Lanes (tenants) flushing at once; each flush holds one connection. */
+  maxConcurrentFlushes?: number;
+}
+
+/** FIFO counting semaphore: lanes take turns for the writer's connections. */
+class Slots {
+  private waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free -= 1;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free += 1;
+    }
+  }
 }
 
 /**
  * A flush that fails (MySQL down, connection lost mid-commit) keeps its results: they go back to the
- * front of the buffer and the writer tries again with a growing pause until MySQL answers. Writing a
+ * front of their lane and the lane tries again with a growing pause until MySQL answers. Writing a
  * batch twice is harmless (see above), so a commit whose acknowledgement was lost cannot double count.
  * `record` therefore settles only when the result is durable, or rejects when the writer is closed
  * before it could be written (the message then stays `sending` and is re-sent with the same key).
  */
 export class StatusWriter {
-  private buffer: Pending[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly lanes = new Map<string, Lane>();
+  private readonly slots: Slots;
   private closed = false;
-  private failures = 0;
-  private wakeRetry: (() => void) | null = null;
   private readonly opts: Required<StatusWriterOptions>;
+  /** Flushes that failed and were retried since start (diagnostics, tests). */
+  failedFlushes = 0;
 
   constructor(
     private readonly db: Knex,
@@ -54,62 +88,147 @@ export class StatusWriter {
     private readonly afterFlush: AfterFlush,
     opts: StatusWriterOptions = { maxBatch: 500, maxDelayMs: 20 },
   ) {
-    this.opts = { retryDelayMs: 100, maxRetryDelayMs: 5_000, ...opts };
+    this.opts = { retryDelayMs: 100, maxRetryDelayMs: 5_000, maxConcurrentFlushes: 4, ...opts };
+    this.slots = new Slots(this.opts.maxConcurrentFlushes);
   }
 
   /** Results waiting to be written (diagnostics, tests). */
   get pending(): number {
-    return this.buffer.length;
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.buffer.length;
+    return n;
   }
-
-  /** Flushes that failed and were retried since start (diagnostics, tests). */
-  failedFlushes = 0;
 
   /** Resolves once the result is durably written. */
   record(result: SendResult): Promise<void> {
     if (this.closed) return Promise.reject(new Error('status writer closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.buffer.push({ result, resolve, reject });
-      if (this.buffer.length >= this.opts.maxBatch) this.kick();
-      else this.timer ??= setTimeout(() => this.kick(), this.opts.maxDelayMs);
+    let lane = this.lanes.get(result.tenantId);
+    if (!lane) {
+      lane = new Lane(result.tenantId, this);
+      this.lanes.set(result.tenantId, lane);
+    }
+    return lane.push(result);
+  }
+
+  /** @internal Lane callbacks. */
+  get options(): Required<StatusWriterOptions> {
+    return this.opts;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal One batch of one lane: its transaction and its after-flush hook, on one of the writer's slots. */
+  async write(batch: SendResult[]): Promise<FlushedTasks> {
+    return this.slots.run(async () => {
+      const flushed = await withDeadlockRetry(() => this.db.transaction((trx) => writeResults(trx, batch)));
+      return flushed;
     });
   }
 
-  private kick(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    // Flushes run one after another; each takes what is buffered when it starts. flushOnce never rejects.
-    this.flushing = this.flushing.then(() => this.flushOnce());
-  }
-
-  private async flushOnce(): Promise<void> {
-    while (this.buffer.length && !this.closed) {
-      const batch = this.buffer.splice(0, this.opts.maxBatch);
-      let flushed: FlushedTasks;
-      try {
-        flushed = await withDeadlockRetry(() => this.db.transaction((trx) => writeResults(trx, batch.map((p) => p.result))));
-      } catch (err) {
-        // Keep the batch, in order, ahead of anything recorded since; try again after a pause.
-        this.buffer.unshift(...batch);
-        this.failures += 1;
-        this.failedFlushes += 1;
-        const delay = Math.min(this.opts.maxRetryDelayMs, this.opts.retryDelayMs * 2 ** Math.min(this.failures - 1, 16));
-        this.logger.error({ err, pending: this.buffer.length, retryInMs: delay, failures: this.failures }, 'status flush failed; results kept and retried');
-        await this.pause(delay);
-        continue;
-      }
-      if (this.failures) this.logger.warn({ failures: this.failures }, 'status flush recovered');
-      this.failures = 0;
-      batch.forEach((p) => p.resolve());
+  /** @internal */
+  async settle(flushed: FlushedTasks): Promise<void> {
+    await this.slots.run(async () => {
       try {
         await this.afterFlush(flushed);
       } catch (err) {
         this.logger.warn({ err }, 'after-flush hook failed');
       }
+    });
+  }
+
+  /** @internal */
+  get log(): Logger {
+    return this.logger;
+  }
+
+  /** @internal A lane with nothing buffered and nothing in flight leaves the map (no growth per tenant ever seen). */
+  idle(lane: Lane): void {
+    if (this.lanes.get(lane.tenantId) === lane && lane.isIdle) this.lanes.delete(lane.tenantId);
+  }
+
+  /**
+   * Writes what is buffered, retrying failed flushes for up to `graceMs`. Results still unwritten then
+   * are rejected: their messages stay `sending`, and the next sender re-sends them with the same key.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    const lanes = [...this.lanes.values()];
+    for (const lane of lanes) lane.kick();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.all(lanes.map((l) => l.flushing)), grace]);
+    clearTimeout(timer);
+    this.closed = true;
+    // A batch still inside its transaction settles when that ends (rejected by its lane if it failed).
+    for (const lane of this.lanes.values()) lane.stop();
+  }
+}
+
+/** One tenant's buffer and flush chain. */
+class Lane {
+  buffer: Pending[] = [];
+  flushing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = 0;
+  private failures = 0;
+  private wakeRetry: (() => void) | null = null;
+
+  constructor(
+    readonly tenantId: string,
+    private readonly writer: StatusWriter,
+  ) {}
+
+  get isIdle(): boolean {
+    return !this.buffer.length && !this.inFlight && !this.timer;
+  }
+
+  push(result: SendResult): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.buffer.push({ result, resolve, reject });
+      if (this.buffer.length >= this.writer.options.maxBatch) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.writer.options.maxDelayMs);
+    });
+  }
+
+  kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
     }
-    if (this.closed) this.rejectUnwritten();
+    // Flushes of a lane run one after another; each takes what is buffered when it starts. flushOnce never rejects.
+    this.inFlight += 1;
+    this.flushing = this.flushing.then(() => this.flushOnce()).finally(() => {
+      this.inFlight -= 1;
+      this.writer.idle(this);
+    });
+  }
+
+  private async flushOnce(): Promise<void> {
+    const opts = this.writer.options;
+    while (this.buffer.length && !this.writer.isClosed) {
+      const batch = this.buffer.splice(0, opts.maxBatch);
+      let flushed: FlushedTasks;
+      try {
+        flushed = await this.writer.write(batch.map((p) => p.result));
+      } catch (err) {
+        // Keep the batch, in order, ahead of anything recorded since; try again after a pause.
+        this.buffer.unshift(...batch);
+        this.failures += 1;
+        this.writer.failedFlushes += 1;
+        const delay = Math.min(opts.maxRetryDelayMs, opts.retryDelayMs * 2 ** Math.min(this.failures - 1, 16));
+        this.writer.log.error({ err, tenantId: this.tenantId, pending: this.buffer.length, retryInMs: delay, failures: this.failures }, 'status flush failed; results kept and retried');
+        await this.pause(delay);
+        continue;
+      }
+      if (this.failures) this.writer.log.warn({ failures: this.failures, tenantId: this.tenantId }, 'status flush recovered');
+      this.failures = 0;
+      batch.forEach((p) => p.resolve());
+      await this.writer.settle(flushed);
+    }
+    if (this.writer.isClosed) this.rejectUnwritten();
   }
 
   private pause(ms: number): Promise<void> {
@@ -123,29 +242,20 @@ export class StatusWriter {
     });
   }
 
+  stop(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.wakeRetry?.();
+    this.rejectUnwritten();
+  }
+
   private rejectUnwritten(): void {
     const left = this.buffer.splice(0);
     if (!left.length) return;
-    this.logger.error({ results: left.length }, 'status writer closed with unwritten results; their messages stay in sending and are re-sent with the same key');
+    this.writer.log.error({ results: left.length, tenantId: this.tenantId }, 'status writer closed with unwritten results; their messages stay in sending and are re-sent with the same key');
     for (const p of left) p.reject(new Error('status writer closed'));
-  }
-
-  /**
-   * Writes what is buffered, retrying failed flushes for up to `graceMs`. Results still unwritten then
-   * are rejected: their messages stay `sending`, and the next sender re-sends them with the same key.
-   */
-  async close(graceMs = 10_000): Promise<void> {
-    this.kick();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([this.flushing, grace]);
-    clearTimeout(timer);
-    this.closed = true;
-    this.wakeRetry?.();
-    // A batch still inside its transaction settles when that ends (rejected by flushOnce if it failed).
-    this.rejectUnwritten();
   }
 }
 
@@ -246,25 +356,21 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     await exec(trx, `UPDATE messages SET status = 'pending' WHERE ${f.sql}`, f.bindings);
   }
 
-  // Counters and the consecutive-error streak, tasks in id order (same lock order in every process).
+  // Counters in the same transaction as the rows they count, tasks in id order; each task's deltas go to
+  // one shard row (no task row lock). The consecutive-error streak is settled after the commit.
   const tasks: FlushedTasks['tasks'] = new Map();
   const taskIds = [...new Set(unique.map((r) => r.taskId).filter((t): t is string => t !== null))].sort();
   for (const taskId of taskIds) {
     const rows = unique.filter((r) => r.taskId === taskId);
     const lastErr = [...rows].reverse().find((r) => IS_ERROR.has(r.outcome.kind))?.outcome as { errorCode: string; errorMessage: string } | undefined;
-    tasks.set(taskId, { tenantId: rows[0].tenantId, lastError: lastErr ? `${lastErr.errorCode}: ${lastErr.errorMessage}` : undefined });
-    const c = counts.get(taskId) ?? { sent: 0, failed: 0, unknown: 0 };
     let lastSuccess = -1;
     rows.forEach((r, i) => {
       if (r.outcome.kind === 'sent') lastSuccess = i;
     });
     const errorsAfter = rows.slice(lastSuccess + 1).filter((r) => IS_ERROR.has(r.outcome.kind)).length;
-    await exec(
-      trx,
-      `UPDATE batch_send_tasks SET sent_count = sent_count + ?, success_count = success_count + ?, failed_count = failed_count + ?,
-         unknown_count = unknown_count + ?, cancelled_count = cancelled_count + ?, consecutive_errors = IF(?, ?, consecutive_errors + ?) WHERE id = ?`,
-      [c.sent + c.failed + c.unknown, c.sent, c.failed, c.unknown, cancelled.get(taskId) ?? 0, lastSuccess >= 0 ? 1 : 0, errorsAfter, errorsAfter, taskId],
-    );
+    tasks.set(taskId, { tenantId: rows[0].tenantId, lastError: lastErr ? `${lastErr.errorCode}: ${lastErr.errorMessage}` : undefined, hadSuccess: lastSuccess >= 0, errorsAfter });
+    const c = counts.get(taskId) ?? { sent: 0, failed: 0, unknown: 0 };
+    await addTaskCounts(trx, taskId, { sent: c.sent + c.failed + c.unknown, success: c.sent, failed: c.failed, unknown: c.unknown, cancelled: cancelled.get(taskId) ?? 0 });
   }
   return { tasks };
 }

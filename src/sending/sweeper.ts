@@ -4,6 +4,7 @@ import { InvalidTransitionError } from '../errors';
 import { enqueueExpansion, kickAccounts } from './kicks';
 import { keys } from './redis-scripts';
 import { applyTaskAction } from './task-control';
+import { enqueueDrain, undrainedTasks } from './task-drain';
 import { emitTaskStatus, publishProgress } from './task-events';
 
 type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 'logger'>;
@@ -15,11 +16,12 @@ type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 
  * - running tasks whose expansion is unfinished and nobody expands are re-queued (resume from cursor);
  * - running tasks whose messages are all terminal are ended;
  * - online accounts with pending or orphaned `sending` messages get a sender (unless one holds the
- *   account, or it is waiting for a window, the daily cap or the gateway).
+ *   account, or it is waiting for a window, the daily cap or the gateway);
+ * - cancelled tasks that still have pending messages get a drain (lost, or a retry came back after it).
  */
-export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions: number; ended: number; kicked: number }> {
+export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions: number; ended: number; drains: number; kicked: number }> {
   const prefix = ctx.config.redis.prefix;
-  const stats = { started: 0, expansions: 0, ended: 0, kicked: 0 };
+  const stats = { started: 0, expansions: 0, ended: 0, drains: 0, kicked: 0 };
 
   const due = await ctx.db('batch_send_tasks').select('id', 'tenant_id').where({ status: 'created' }).andWhere('scheduled_time', '<=', ctx.db.fn.now(3)).limit(100);
   for (const t of due) {
@@ -39,11 +41,12 @@ export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions
     }
   }
 
-  const running = await ctx.db('batch_send_tasks')
-    .select('id', 'tenant_id')
-    .where({ status: 'running', expansion_done: 1 })
-    .andWhereRaw('sent_count + cancelled_count >= total_count')
-    .limit(500);
+  // Running tasks whose counters reached their total (a task with no counter rows yet is ended by its expansion).
+  const [running] = (await ctx.db.raw(
+    `SELECT t.id, t.tenant_id FROM batch_send_tasks t JOIN task_counters c ON c.task_id = t.id
+      WHERE t.status = 'running' AND t.expansion_done = 1
+      GROUP BY t.id, t.tenant_id, t.total_count HAVING SUM(c.sent + c.cancelled) >= t.total_count LIMIT 500`,
+  )) as [Array<{ id: string; tenant_id: string }>];
   for (const t of running) {
     const ended = await completeIfDone(ctx.db, t.id);
     if (ended) {
@@ -51,6 +54,11 @@ export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions
       await publishProgress(ctx, t.id, { force: true });
       stats.ended += 1;
     }
+  }
+
+  for (const id of await undrainedTasks(ctx)) {
+    await enqueueDrain(ctx, id);
+    stats.drains += 1;
   }
 
   const accounts: string[] = await ctx.db('wework_accounts as a')

@@ -1,18 +1,21 @@
 import type { Knex } from 'knex';
 import type { AppContext } from '../context';
-import { cancelPendingMessages, decodeTask, type TaskRow } from '../db/tasks';
+import { decodeTask, getTask, type TaskRow } from '../db/tasks';
 import { nextTaskStatus, type TaskAction } from '../domain/task-state';
 import { NotFoundError } from '../errors';
 import { enqueueExpansion, kickAccounts } from './kicks';
 import { withDeadlockRetry } from '../db/deadlock-retry';
 import { emitTaskStatus, publishProgress } from './task-events';
+import { enqueueDrain } from './task-drain';
 
 type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 'logger'>;
 
 /**
  * Operator (or scheduler) actions on a task: the legal step is decided by the pure state machine, then
- * written under the task's row lock together with its side effects on messages and the audit row;
- * queue kicks and events follow the commit.
+ * written under the task's row lock together with the audit row; queue kicks and events follow the
+ * commit. The transaction touches the task row only, however big the task: a cancel's senders stop on
+ * the new status (they read it before every send), and its pending messages are cancelled afterwards,
+ * in chunks, by a queued drain (src/sending/task-drain.ts).
  */
 export async function applyTaskAction(
   ctx: Ctx,
@@ -21,8 +24,7 @@ export async function applyTaskAction(
   action: Extract<TaskAction, 'start' | 'pause' | 'resume' | 'cancel'>,
   audit?: (trx: Knex.Transaction, from: string) => Promise<void>,
 ): Promise<TaskRow> {
-  // The task row is locked before its messages (cancel), the reverse of the status writer's order: a
-  // deadlock victim runs again rather than failing the operator's request.
+  // A deadlock victim runs again rather than failing the operator's request.
   const task = await withDeadlockRetry(() => ctx.db.transaction(async (trx) => {
     const row = await trx('batch_send_tasks').where({ tenant_id: tenantId, id: taskId }).forUpdate().first();
     if (!row) throw new NotFoundError('task', taskId);
@@ -39,10 +41,10 @@ export async function applyTaskAction(
     }
     if (action === 'cancel') extra.end_time = trx.fn.now(3);
     await trx('batch_send_tasks').where({ id: taskId }).update({ status: to, ...extra });
-    if (action === 'cancel') await cancelPendingMessages(trx, taskId);
     await audit?.(trx, current.status);
     return decodeTask(await trx('batch_send_tasks').where({ id: taskId }).first());
   }));
+  if (action === 'cancel') await enqueueDrain(ctx, taskId);
   emitTaskStatus(ctx, tenantId, taskId, task.status, { action });
   if (action === 'start') await enqueueExpansion(ctx, taskId);
   if (action === 'resume') {
@@ -50,5 +52,5 @@ export async function applyTaskAction(
     await kickAccounts(ctx, task.account_ids);
   }
   if (action === 'cancel' || action === 'pause') await publishProgress(ctx, taskId, { force: true });
-  return task;
+  return (await getTask(ctx.db, taskId)) ?? task;
 }

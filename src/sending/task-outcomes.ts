@@ -1,29 +1,53 @@
 import type { AppContext } from '../context';
 import { completeIfDone } from '../db/tasks';
-import type { FlushedTasks } from './status-writer';
+import { doneOf, taskCounts } from '../db/task-counters';
+import type { FlushedTask, FlushedTasks } from './status-writer';
 import { emitTaskStatus, publishProgress } from './task-events';
 
 type Ctx = Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>;
 
 /**
- * After counters moved: pause a task whose consecutive-error streak reached its threshold, end a task
- * whose every message is terminal, and publish (coalesced) progress.
+ * After counters moved: carry the consecutive-error streak, pause a task whose streak reached its
+ * threshold, end a task whose every message is terminal, and publish (coalesced) progress. Starts from a
+ * plain read of the task row and writes it only when something changes (a streak to carry or reset, a
+ * pause, the end), so a big task's steady flushes never queue on its row lock.
  */
 export async function settleTasks(ctx: Ctx, flushed: FlushedTasks): Promise<void> {
   for (const [taskId, info] of flushed.tasks) {
-    await pauseOnErrorThreshold(ctx, taskId, info.tenantId, info.lastError);
-    await finishIfDone(ctx, taskId, info.tenantId);
+    await settleTask(ctx, taskId, info);
     await publishProgress(ctx, taskId);
   }
 }
 
+const THRESHOLD = `CAST(JSON_EXTRACT(send_strategy, '$.error_threshold') AS UNSIGNED)`;
+
+async function settleTask(ctx: Ctx, taskId: string, info: FlushedTask): Promise<void> {
+  const row: { status: string; expansion_done: number; total_count: number; consecutive_errors: number; threshold: number | null } | undefined = await ctx.db('batch_send_tasks')
+    .select('status', 'expansion_done', 'total_count', 'consecutive_errors', ctx.db.raw(`${THRESHOLD} AS threshold`))
+    .where({ id: taskId })
+    .first();
+  if (!row || row.status !== 'running') return;
+  // The streak only matters to a task with a threshold. It is carried after the counters' commit: a crash
+  // in between forgets a few errors of a streak, never a count.
+  if (Number(row.threshold) > 0) {
+    const resetTo = info.hadSuccess ? info.errorsAfter : null;
+    if ((resetTo !== null && resetTo !== row.consecutive_errors) || (resetTo === null && info.errorsAfter > 0)) {
+      await ctx.db.raw(`UPDATE batch_send_tasks SET consecutive_errors = IF(?, ?, consecutive_errors + ?) WHERE id = ?`, [resetTo !== null ? 1 : 0, info.errorsAfter, info.errorsAfter, taskId]);
+      if (await pauseOnErrorThreshold(ctx, taskId, info.tenantId, info.lastError)) return;
+    }
+  }
+  if (row.expansion_done) {
+    const counts = await taskCounts(ctx.db, taskId);
+    if (doneOf(counts) >= row.total_count) await finishIfDone(ctx, taskId, info.tenantId);
+  }
+}
+
 export async function pauseOnErrorThreshold(ctx: Ctx, taskId: string, tenantId: string, lastError?: string): Promise<boolean> {
-  const threshold = `CAST(JSON_EXTRACT(send_strategy, '$.error_threshold') AS UNSIGNED)`;
   const [res] = (await ctx.db.raw(
     `UPDATE batch_send_tasks
         SET status = 'paused',
             error_message = CONCAT('paused after ', consecutive_errors, ' consecutive send errors', IF(? IS NULL, '', CONCAT(' (last: ', ?, ')')))
-      WHERE id = ? AND status = 'running' AND ${threshold} > 0 AND consecutive_errors >= ${threshold}`,
+      WHERE id = ? AND status = 'running' AND ${THRESHOLD} > 0 AND consecutive_errors >= ${THRESHOLD}`,
     [lastError ?? null, (lastError ?? '').slice(0, 500), taskId],
   )) as [{ affectedRows: number }];
   if (!res.affectedRows) return false;

@@ -1,5 +1,6 @@
 import { defaultCallbackHandlers } from '../../src/callbacks/handlers';
 import { newId } from '../../src/db/ids';
+import { taskCounts } from '../../src/db/task-counters';
 import { NOTIFY } from '../../src/gateway/callback-protocol';
 import { startCallbackProcessWorker } from '../../workers/callback-process.worker';
 import type { RunningWorker } from '../../workers';
@@ -51,9 +52,8 @@ test('receipts mark messages delivered/failed with callback_time and move the ta
     target_config: JSON.stringify({}),
     status: 'running',
     total_count: 2,
-    sent_count: 2,
-    success_count: 2,
   });
+  await env.ctx.db('task_counters').insert({ task_id: taskId, shard: 0, sent: 2, success: 2 });
   const m1 = await sentMessage(t.tenantId, acct.id, taskId, 'gw-a');
   const m2 = await sentMessage(t.tenantId, acct.id, taskId, 'gw-b');
   const at = Math.floor(Date.now() / 1000);
@@ -72,8 +72,7 @@ test('receipts mark messages delivered/failed with callback_time and move the ta
   expect(msgs.map((m: { status: string }) => m.status)).toEqual(['delivered', 'failed']);
   expect(msgs[0].callback_time.getTime()).toBe(at * 1000);
   expect(msgs[1]).toMatchObject({ error_code: 'blocked', error_message: 'user blocked' });
-  const task = await env.ctx.db('batch_send_tasks').where({ id: taskId }).first();
-  expect(task).toMatchObject({ delivered_count: 1, success_count: 1, failed_count: 1 });
+  expect(await taskCounts(env.ctx.db, taskId)).toMatchObject({ delivered: 1, success: 1, failed: 1 });
 });
 
 test('a receipt that overtakes the sender is retried until its message is known, then applied', async () => {

@@ -179,7 +179,7 @@ describe('retention cleanup', () => {
 });
 
 describe('stuck-task detection', () => {
-  test('a running task without progress is flagged once, keeping its status and updated_at; active tasks are left alone', async () => {
+  test('a running task without progress is flagged once, keeping its status and updated_at; active tasks (row or counters moving) are left alone', async () => {
     const db = env.ctx.db;
     const task = (status: string, updatedAt: Date) => ({
       id: newId(),
@@ -198,16 +198,23 @@ describe('stuck-task detection', () => {
     const stuck = task('running', stale);
     const active = task('running', new Date(now.getTime() - 60_000));
     const paused = task('paused', stale);
-    await db('batch_send_tasks').insert([stuck, active, paused]);
+    // Sending steadily: its row is old, but its counter shards moved a minute ago.
+    const counting = task('running', stale);
+    await db('batch_send_tasks').insert([stuck, active, paused, counting]);
+    await db('task_counters').insert([
+      { task_id: counting.id, shard: 3, sent: 5, success: 5, updated_at: new Date(now.getTime() - 60_000) },
+      { task_id: stuck.id, shard: 1, sent: 2, success: 2, updated_at: stale },
+    ]);
 
     const res = await runJobOnce(env.ctx, stuckTaskJob, now);
     expect((res as { result: unknown }).result).toEqual({ stalled: 1, newly_flagged: 1 });
-    const rows = await db('batch_send_tasks').whereIn('id', [stuck.id, active.id, paused.id]);
+    const rows = await db('batch_send_tasks').whereIn('id', [stuck.id, active.id, paused.id, counting.id]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     expect(byId.get(stuck.id)).toMatchObject({ status: 'running', error_message: `${STALL_PREFIX} ${stale.toISOString()}` });
     expect(byId.get(stuck.id).updated_at.getTime()).toBe(stale.getTime());
     expect(byId.get(active.id).error_message).toBeNull();
     expect(byId.get(paused.id).error_message).toBeNull();
+    expect(byId.get(counting.id).error_message).toBeNull();
 
     const again = await runJobOnce(env.ctx, stuckTaskJob, new Date(now.getTime() + 1000));
     expect((again as { result: unknown }).result).toEqual({ stalled: 1, newly_flagged: 0 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { accountsByStatus, activeTasks, messagesByStatusSince, recentAlerts } from '../../db/dashboard';
 import { MESSAGE_STATUSES } from '../../db/messages';
-import { decodeTask } from '../../db/tasks';
+import { decodeTasks } from '../../db/tasks';
 import { findTenant } from '../../db/tenants';
 import { ACCOUNT_STATUSES } from '../../domain/account-state';
 import { startOfLocalDay } from '../../domain/local-day';
@@ -63,7 +63,7 @@ export function dashboardRouter(ctx: AppContext): Router {
         unknown: n('unknown'),
         pending: n('pending') + n('sending'),
       },
-      active_tasks: tasks.map((r) => presentTask(decodeTask(r))),
+      active_tasks: (await decodeTasks(ctx.db, tasks)).map(presentTask),
       alerts,
     });
   });

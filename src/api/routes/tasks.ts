@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { newId } from '../../db/ids';
-import { decodeTask, findTask, insertTask, TARGET_TYPES, taskListQuery, type SendStrategy, type TaskRow } from '../../db/tasks';
+import { decodeTask, decodeTasks, findTask, insertTask, TARGET_TYPES, taskListQuery, type SendStrategy, type TaskRow } from '../../db/tasks';
 import { findTemplate, markTemplateUsed } from '../../db/templates';
 import { TASK_STATUSES } from '../../domain/task-state';
 import { renderContent, type VariableDefinition } from '../../domain/template-render';
@@ -259,7 +259,7 @@ export function tasksRouter(ctx: AppContext): Router {
   router.get('/tasks', requirePermission('tasks:read'), async (req, res) => {
     const q = query(req, listQuery);
     const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(taskListQuery(db, tenantIdOf(req), q), q);
-    res.json({ data: page.data.map((r) => presentTask(decodeTask(r))), next_cursor: page.next_cursor });
+    res.json({ data: (await decodeTasks(db, page.data)).map(presentTask), next_cursor: page.next_cursor });
   });
 
   router.get('/tasks/:id', requirePermission('tasks:read'), async (req, res) => {

@@ -1,0 +1,130 @@
+/**
+ * Sharded task counters (src/db/task-counters.ts) and the per-tenant lanes of the status writer: counts
+ * stay exact under concurrent writers (several writers standing in for processes, duplicate results,
+ * rolled-back transactions), and one tenant's stuck flush does not hold another tenant's results.
+ */
+import { withDeadlockRetry } from '../../src/db/deadlock-retry';
+import { newId } from '../../src/db/ids';
+import { addTaskCounts, SHARDS, taskCounts, taskCountsOf } from '../../src/db/task-counters';
+import type { SendOutcome, SendResult } from '../../src/sending/send-outcome';
+import { StatusWriter } from '../../src/sending/status-writer';
+import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
+
+let env: TestEnv;
+let a: TestTenant;
+let b: TestTenant;
+
+beforeAll(async () => {
+  env = await createTestEnv('taskcounters');
+  a = await createTenant(env);
+  b = await createTenant(env);
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+async function taskWithSendingMessages(tenant: TestTenant, n: number): Promise<{ taskId: string; rows: Array<{ id: string; created_at: Date }> }> {
+  const taskId = newId();
+  const accountId = newId();
+  await env.ctx.db('batch_send_tasks').insert({
+    id: taskId, tenant_id: tenant.tenantId, creator_id: tenant.adminId, task_name: 'counters', account_id: accountId,
+    message_content: '{}', target_type: 'manual', target_config: '{}', status: 'running', total_count: n,
+  });
+  const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const rows = Array.from({ length: n }, () => ({ id: newId(), created_at: createdAt }));
+  for (let i = 0; i < rows.length; i += 500) {
+    await env.ctx.db('messages').insert(
+      rows.slice(i, i + 500).map((r, j) => ({
+        id: r.id, created_at: r.created_at, tenant_id: tenant.tenantId, account_id: accountId, batch_id: taskId,
+        conversation_id: `c-${i + j}`, message_type: 'text', content: '{}', status: 'sending',
+      })),
+    );
+  }
+  return { taskId, rows };
+}
+
+const statusCounts = async (taskId: string) =>
+  Object.fromEntries(
+    (await env.ctx.db('messages').select('status').count({ n: '*' }).where({ batch_id: taskId }).groupBy('status')).map((r: any) => [r.status, Number(r.n)]),
+  );
+
+test('concurrent counter transactions, some rolled back, sum to exactly what committed', async () => {
+  const taskId = newId();
+  let committed = 0;
+  // Like the real writers: one shard per transaction, deadlock victims re-run.
+  await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => {
+      const commit = i % 3 !== 0;
+      await withDeadlockRetry(() =>
+        env.ctx.db.transaction(async (trx) => {
+          await addTaskCounts(trx, taskId, { sent: 3, success: 2, failed: 1, cancelled: 1 }, i % 2 ? undefined : i); // random, or a chosen shard wrapped into range
+          if (!commit) throw new Error('rolled back');
+        }),
+      ).then(() => (committed += 1), (err: Error) => expect(err.message).toBe('rolled back'));
+    }),
+  );
+  expect(committed).toBe(26);
+  expect(await taskCounts(env.ctx.db, taskId)).toEqual({ sent: 78, success: 52, failed: 26, unknown: 0, cancelled: 26, delivered: 0 });
+  const shards = await env.ctx.db('task_counters').where({ task_id: taskId }).pluck('shard');
+  expect(Math.max(...shards)).toBeLessThan(SHARDS);
+  expect(shards.length).toBeGreaterThan(1); // spread, not one hot row
+  // Reading many tasks at once: an unknown task counts zero.
+  const many = await taskCountsOf(env.ctx.db, [taskId, newId()]);
+  expect([...many.values()].map((c) => c.sent)).toEqual([78, 0]);
+});
+
+test('several status writers (processes) writing one task at once, with duplicate results, count each message once', async () => {
+  const { taskId, rows } = await taskWithSendingMessages(a, 1200);
+  const outcomeOf = (i: number): SendOutcome =>
+    i % 10 === 0 ? { kind: 'failed', errorCode: 'bad', errorMessage: 'refused' } : i % 17 === 0 ? { kind: 'unknown', errorCode: 'timeout', errorMessage: 'no answer' } : i % 23 === 0 ? { kind: 'cancelled' } : { kind: 'sent', gatewayMessageId: `gw-${i}` };
+  const result = (i: number): SendResult => ({ id: rows[i].id, createdAt: rows[i].created_at, taskId, tenantId: a.tenantId, outcome: outcomeOf(i) });
+  const writers = Array.from({ length: 4 }, () => new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 50, maxDelayMs: 2 }));
+  // Each result goes to one writer, and a third of them a second time to another writer (a re-sent orphan).
+  await Promise.all(
+    rows.flatMap((_, i) => [writers[i % 4].record(result(i)), ...(i % 3 === 0 ? [writers[(i + 1) % 4].record(result(i))] : [])]),
+  );
+  await Promise.all(writers.map((w) => w.close()));
+  const byStatus = await statusCounts(taskId);
+  expect(byStatus.sending).toBeUndefined();
+  expect(await taskCounts(env.ctx.db, taskId)).toEqual({
+    sent: (byStatus.sent ?? 0) + (byStatus.failed ?? 0) + (byStatus.unknown ?? 0),
+    success: byStatus.sent,
+    failed: byStatus.failed,
+    unknown: byStatus.unknown,
+    cancelled: byStatus.cancelled,
+    delivered: 0,
+  });
+  expect(byStatus.failed).toBe(120);
+});
+
+test("lanes: a tenant's results are written while another tenant's flush is stuck on a row lock", async () => {
+  const big = await taskWithSendingMessages(a, 3);
+  const small = await taskWithSendingMessages(b, 2);
+  const writer = new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 100, maxDelayMs: 2 });
+  const sent = (m: { id: string; created_at: Date }, taskId: string, tenantId: string): SendResult => ({ id: m.id, createdAt: m.created_at, taskId, tenantId, outcome: { kind: 'sent', gatewayMessageId: `gw-${m.id}` } });
+
+  // Hold a row lock on one of A's messages: A's flush waits on it inside its transaction.
+  const holder = await env.ctx.db.transaction();
+  await holder('messages').where({ id: big.rows[0].id }).forUpdate().first();
+  let aWritten = false;
+  const aDone = Promise.all(big.rows.map((m) => writer.record(sent(m, big.taskId, a.tenantId)))).then(() => (aWritten = true));
+  // Barrier: A's UPDATE is seen waiting for the lock.
+  for (let i = 0; ; i += 1) {
+    const [waiting] = (await env.ctx.db.raw(`SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE '%UPDATE messages%' AND trx_query LIKE ?`, [`%${big.rows[0].id}%`])) as [Array<{ n: number }>];
+    if (Number(waiting[0].n) > 0) break;
+    if (i > 200) throw new Error("A's flush never waited on the held lock");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // B's results go through while A's transaction is stuck.
+  await Promise.all(small.rows.map((m) => writer.record(sent(m, small.taskId, b.tenantId))));
+  expect(await statusCounts(small.taskId)).toEqual({ sent: 2 });
+  expect((await taskCounts(env.ctx.db, small.taskId)).success).toBe(2);
+  expect(aWritten).toBe(false);
+  expect(await statusCounts(big.taskId)).toEqual({ sending: 3 });
+
+  await holder.rollback();
+  await aDone;
+  expect(await statusCounts(big.taskId)).toEqual({ sent: 3 });
+  expect((await taskCounts(env.ctx.db, big.taskId)).success).toBe(3);
+  await writer.close();
+});
