@@ -591,6 +591,9 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
       const progress: number[] = [];
       for (let i = 0; i < 50; i += 1) progress.push((await get(`/api/v1/tasks/${bigTaskId}/progress`)).ms);
       console.log(`   progress snapshot: ${msStats(progress)}`);
+      const taskReads: number[] = [];
+      for (let i = 0; i < 50; i += 1) taskReads.push((await get(`/api/v1/tasks/${bigTaskId}`)).ms);
+      console.log(`   task with its counters (GET /tasks/:id): ${msStats(taskReads)}`);
       for (const status of ['failed', null] as const) {
         const base = `/api/v1/messages?task_id=${bigTaskId}&limit=50${status ? `&status=${status}` : ''}`;
         const first: number[] = [];
@@ -622,6 +625,16 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
       const r0 = Date.now();
       const rolled = await rollupMessageStatistics(ctx.db, hourStart(at), new Date(hourStart(at).getTime() + 3_600_000));
       console.log(`   hourly roll-up of the task's hour: ${sec(Date.now() - r0)} s (${rolled.groups} groups)`);
+      // What the buffer pool has to hold: the table and each index of messages at this size (README, database sizing).
+      await ctx.db.raw('ANALYZE TABLE messages');
+      const sizes: Array<{ index_name: string; bytes: number }> = (
+        (await ctx.db.raw(
+          `SELECT index_name, SUM(stat_value) * @@innodb_page_size AS bytes FROM mysql.innodb_index_stats
+            WHERE database_name = DATABASE() AND table_name LIKE 'messages%' AND stat_name = 'size' GROUP BY index_name ORDER BY bytes DESC`,
+        )) as [Array<{ index_name: string; bytes: number }>]
+      )[0];
+      const totalRows = counts.reduce((n, c) => n + Number(c.n), 0);
+      console.log(`   messages on disk for ${fmt(totalRows)} rows: ${sizes.map((x) => `${x.index_name} ${fmt(Number(x.bytes) / 1048576)} MB`).join(', ')}`);
       const rss = await api.stop();
       rssLines.push(`API process (reads and export): ${mb(rss.maxRssKb)} MB`);
     }

@@ -19,47 +19,55 @@ export function hourStart(d: Date): Date {
 
 /**
  * Recomputes the statistics of every hour in [from, to) from messages and writes them with
- * INSERT … SELECT … ON DUPLICATE KEY UPDATE, replacing (not adding to) stored values, so re-running
- * any window gives the same numbers. Rows of the window whose messages are gone are removed.
+ * INSERT … ON DUPLICATE KEY UPDATE, replacing (not adding to) stored values, so re-running any window
+ * gives the same numbers. Rows of the window whose messages are gone are removed.
+ *
+ * The aggregate is a plain (consistent, lock-free) read; only its result, a few rows per account and
+ * hour, is written in a short transaction. INSERT … SELECT would share-lock every message of the window
+ * for the whole scan (a million-message campaign hour: seconds during which no status of that hour
+ * could change, issue 17).
  */
 export async function rollupMessageStatistics(db: Knex, from: Date, to: Date): Promise<{ groups: number; removed: number }> {
   const start = hourStart(from);
   const end = hourStart(new Date(to.getTime() + 3_600_000 - 1));
+  const [rows] = (await db.raw(
+    `SELECT tenant_id, account_id, DATE_FORMAT(created_at, '%Y-%m-%d') AS stat_date, HOUR(created_at) AS stat_hour,
+            COUNT(*) AS total_count,
+            SUM(status IN ('sent', 'delivered')) AS success_count,
+            SUM(status = 'failed') AS failed_count,
+            AVG(CASE WHEN send_time IS NOT NULL THEN TIMESTAMPDIFF(MICROSECOND, created_at, send_time) / 1000000 END) AS avg_response_time,
+            COUNT(send_time) AS response_count
+       FROM messages
+      WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'
+      GROUP BY tenant_id, account_id, DATE(created_at), HOUR(created_at)`,
+    [start, end],
+  )) as [Array<{ tenant_id: string; account_id: string; stat_date: string; stat_hour: number; total_count: number; success_count: number; failed_count: number; avg_response_time: number | null; response_count: number }>];
+  const keyOf = (r: { tenant_id: string; account_id: string; stat_date: string; stat_hour: number }) => `${r.tenant_id}|${r.account_id}|${r.stat_date}|${Number(r.stat_hour)}`;
+  const fresh = new Set(rows.map(keyOf));
   return db.transaction(async (trx) => {
-    const [inserted] = await trx.raw(
-      `INSERT INTO message_statistics
-         (tenant_id, account_id, stat_date, stat_hour, total_count, success_count, failed_count, avg_response_time, response_count)
-       SELECT tenant_id, account_id, DATE(created_at), HOUR(created_at),
-              COUNT(*),
-              SUM(status IN ('sent', 'delivered')),
-              SUM(status = 'failed'),
-              AVG(CASE WHEN send_time IS NOT NULL THEN TIMESTAMPDIFF(MICROSECOND, created_at, send_time) / 1000000 END),
-              COUNT(send_time)
-         FROM messages
-        WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'
-        GROUP BY tenant_id, account_id, DATE(created_at), HOUR(created_at)
-       ON DUPLICATE KEY UPDATE
-         total_count = VALUES(total_count),
-         success_count = VALUES(success_count),
-         failed_count = VALUES(failed_count),
-         avg_response_time = VALUES(avg_response_time),
-         response_count = VALUES(response_count)`,
-      [start, end],
-    );
-    const [removed] = await trx.raw(
-      `DELETE s FROM message_statistics s
-        WHERE s.stat_date BETWEEN DATE(?) AND DATE(?)
-          AND TIMESTAMP(s.stat_date, MAKETIME(s.stat_hour, 0, 0)) >= ?
-          AND TIMESTAMP(s.stat_date, MAKETIME(s.stat_hour, 0, 0)) < ?
-          AND NOT EXISTS (
-            SELECT 1 FROM messages m
-             WHERE m.tenant_id = s.tenant_id AND m.account_id = s.account_id
-               AND m.created_at >= TIMESTAMP(s.stat_date, MAKETIME(s.stat_hour, 0, 0))
-               AND m.created_at < TIMESTAMP(s.stat_date, MAKETIME(s.stat_hour, 0, 0)) + INTERVAL 1 HOUR
-               AND m.status <> 'cancelled')`,
-      [start, end, start, end],
-    );
-    return { groups: Number(inserted.affectedRows ?? 0), removed: Number(removed.affectedRows ?? 0) };
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      await trx.raw(
+        `INSERT INTO message_statistics
+           (tenant_id, account_id, stat_date, stat_hour, total_count, success_count, failed_count, avg_response_time, response_count)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+         ON DUPLICATE KEY UPDATE
+           total_count = VALUES(total_count),
+           success_count = VALUES(success_count),
+           failed_count = VALUES(failed_count),
+           avg_response_time = VALUES(avg_response_time),
+           response_count = VALUES(response_count)`,
+        chunk.flatMap((r) => [r.tenant_id, r.account_id, r.stat_date, r.stat_hour, r.total_count, Number(r.success_count), Number(r.failed_count), r.avg_response_time, r.response_count]),
+      );
+    }
+    const stored: Array<{ id: number; tenant_id: string; account_id: string; stat_date: string; stat_hour: number }> = await trx('message_statistics')
+      .select('id', 'tenant_id', 'account_id', trx.raw("DATE_FORMAT(stat_date, '%Y-%m-%d') AS stat_date"), 'stat_hour')
+      .whereBetween('stat_date', [start.toISOString().slice(0, 10), end.toISOString().slice(0, 10)])
+      .whereRaw('TIMESTAMP(stat_date, MAKETIME(stat_hour, 0, 0)) >= ?', [start])
+      .whereRaw('TIMESTAMP(stat_date, MAKETIME(stat_hour, 0, 0)) < ?', [end]);
+    const gone = stored.filter((r) => !fresh.has(keyOf(r))).map((r) => r.id);
+    for (let i = 0; i < gone.length; i += 1000) await trx('message_statistics').whereIn('id', gone.slice(i, i + 1000)).delete();
+    return { groups: rows.length, removed: gone.length };
   });
 }
 
