@@ -1,4 +1,4 @@
-import { localTime } from '../../src/domain/throttle';
+import { capDay, localTime } from '../../src/domain/throttle';
 import { kickAccounts } from '../../src/sending/kicks';
 import { createTenant } from '../helpers/env';
 import { waitFor } from '../helpers/wait';
@@ -7,21 +7,27 @@ import { onlineAccount, runSliceNow, sendingSuite, taskApi, targets } from './he
 const s = sendingSuite('dailycap');
 
 /**
- * The cap counts per tenant-local day. The tenant's clock is chosen: a fixed-offset zone where it is now
- * between 08:00 and 16:00, so the cap day cannot roll over while the test runs, whatever the UTC time.
+ * The cap counts per tenant-local day, and the tenant's clock is what the test sets: two fixed-offset
+ * zones where it is now late evening (22:xx) and, a few hours east, early morning of the next day
+ * (01:xx), whatever the UTC time. The cap day cannot roll over by itself while the test runs, and
+ * moving the tenant east is its next day.
  */
-function middayZone(now = new Date()): string {
-  for (let offset = -12; offset <= 14; offset += 1) {
-    const zone = offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-    const hour = localTime(now, zone).minutes / 60;
-    if (hour >= 8 && hour < 16) return zone;
+function zoneAt(offset: number): string {
+  return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
+function eveningAndNextMorning(now = new Date()): { evening: string; nextMorning: string } {
+  // Offsets from -12 to +14: some offset m in [-10, 13] is at 00:xx, so m-2 is at 22:xx the day before, m+1 at 01:xx.
+  for (let m = -10; m <= 13; m += 1) {
+    if (Math.floor(localTime(now, zoneAt(m)).minutes / 60) === 0) return { evening: zoneAt(m - 2), nextMorning: zoneAt(m + 1) };
   }
-  throw new Error('no zone at midday');
+  throw new Error('no zone at midnight');
 }
 
-test('the daily cap counts across tasks; reaching it makes sending wait, not fail; a raised cap lets it finish', async () => {
+test('the daily cap counts across tasks; reaching it makes sending wait, not fail; the tenant’s next day lets it finish', async () => {
   const { env } = s;
-  const capped = await createTenant(env, { maxDailyMessages: 7, timezone: middayZone() });
+  const zones = eveningAndNextMorning();
+  expect(capDay(new Date(), zones.nextMorning) > capDay(new Date(), zones.evening)).toBe(true);
+  const capped = await createTenant(env, { maxDailyMessages: 7, timezone: zones.evening });
   const tasks = taskApi(env, capped);
   const a = await onlineAccount(env, capped.tenantId);
   const b = await onlineAccount(env, capped.tenantId);
@@ -46,8 +52,8 @@ test('the daily cap counts across tasks; reaching it makes sending wait, not fai
   expect(waiting.length).toBeGreaterThan(0);
   for (const [id] of waiting) expect((await tasks.get(id)).status).toBe('running');
 
-  // Next day, or a raised cap: sending carries on.
-  await env.ctx.db('tenants').where({ id: capped.tenantId }).update({ max_daily_messages: 100 });
+  // The tenant's next day (its clock moved past local midnight): a fresh cap, and sending carries on.
+  await env.ctx.db('tenants').where({ id: capped.tenantId }).update({ timezone: zones.nextMorning });
   await kickAccounts(env.ctx, [a.id, b.id]);
   await tasks.waitForStatus(id1, 'completed');
   await tasks.waitForStatus(id2, 'completed');
