@@ -10,6 +10,7 @@ import * as messagesIndexBudget from './20261130_1700_messages_index_budget';
 import * as revokeOrphanedApiKeys from './20261130_1900_revoke_orphaned_api_keys';
 import * as taskRetryOf from './20261130_2000_task_retry_of';
 import * as taskCounters from './20261130_2100_task_counters';
+import * as usersTokenVersion from './20261130_2200_users_token_version';
 
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
@@ -27,4 +28,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261130_1900_revoke_orphaned_api_keys', revokeOrphanedApiKeys],
   ['20261130_2000_task_retry_of', taskRetryOf],
   ['20261130_2100_task_counters', taskCounters],
+  ['20261130_2200_users_token_version', usersTokenVersion],
 ];

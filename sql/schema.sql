@@ -361,6 +361,7 @@ CREATE TABLE `users` (
   `real_name` varchar(50) DEFAULT NULL,
   `avatar_url` varchar(500) DEFAULT NULL,
   `password_hash` varchar(255) NOT NULL COMMENT 'argon2id, salt embedded',
+  `token_version` int(10) unsigned NOT NULL DEFAULT 0 COMMENT 'access tokens signed at an older version are refused',
   `status` enum('active','inactive','locked','deleted') NOT NULL DEFAULT 'active',
   `last_login_time` datetime(3) DEFAULT NULL,
   `last_login_ip` varchar(45) DEFAULT NULL,

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Knex } from 'knex';
 import { verifyAccessToken } from '../auth/access-tokens';
+import { SESSION_STATUSES } from '../auth/sessions';
 import { sha256Hex } from '../auth/secrets';
 import type { Config } from '../config';
 import { hasPermission, type Permission } from '../domain/permissions';
@@ -34,12 +35,13 @@ export async function resolvePrincipal(db: Knex, config: Config, credential: str
   if (claims.kind === 'platform') {
     return { kind: 'platform', id: claims.sub, permissions: new Set() };
   }
+  // Read on every request (no cache), so a deactivation or password reset ends tokens at once. A login
+  // lock does not: it only blocks new logins, or anyone could end a victim's sessions by guessing.
   const access = await loadUserAccess(db, claims.sub);
-  // A login lock that has run out no longer bars the operator's existing tokens.
-  const lockOver = access?.status === 'locked' && access.lockedUntil !== null && access.lockedUntil.getTime() <= Date.now();
-  if (!access || access.tenantId !== claims.tid || (access.status !== 'active' && !lockOver)) {
+  if (!access || access.tenantId !== claims.tid || !SESSION_STATUSES.has(access.status)) {
     throw new UnauthorizedError('user is not active', 'invalid_token');
   }
+  if (claims.ver !== access.tokenVersion) throw new UnauthorizedError('access token was revoked (password changed)', 'invalid_token');
   await assertTenantActive(db, access.tenantId);
   return { kind: 'user', id: claims.sub, tenantId: access.tenantId, permissions: new Set(access.permissions) };
 }

@@ -9,12 +9,13 @@ import {
   revokeFamily,
   type RefreshTokenRow,
 } from '../db/refresh-tokens';
-import { findTenantByCode, getTenantStatus } from '../db/tenants';
+import { getTenantStatus, type TenantRow } from '../db/tenants';
 import { withDeadlockRetry } from '../db/deadlock-retry';
-import { findUserForLogin, lockUserRow, recordLoginState, withRoles, type PublicUser, type UserRow } from '../db/users';
-import { afterFailedLogin, afterSuccessfulLogin, isLocked, secondsUntilUnlock, type LoginState } from '../domain/login-lockout';
+import { findUserForLogin, loginNameKeys, recordFailedLogin, recordLoginState, withRoles, type PublicUser } from '../db/users';
+import { afterFailedGuess, afterSuccessfulLogin, secondsUntilUnlock } from '../domain/login-lockout';
 import { AppError, ForbiddenError, UnauthorizedError } from '../errors';
 import { signAccessToken } from './access-tokens';
+import type { LoginGuard } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
 import { randomSecret } from './secrets';
 
@@ -39,6 +40,9 @@ export interface TokenPair {
   user: PublicUser;
 }
 
+/** Operator statuses whose sessions (access and refresh tokens) stay valid; a login lock is one. */
+export const SESSION_STATUSES: ReadonlySet<string> = new Set(['active', 'locked']);
+
 export const invalidCredentials = () => new UnauthorizedError('invalid tenant, username or password', 'invalid_credentials');
 const invalidRefresh = (why = 'refresh token is invalid, expired or revoked') => new UnauthorizedError(why, 'invalid_refresh_token');
 
@@ -55,41 +59,41 @@ function dummyHash(auth: Config['auth']): Promise<string> {
   return h;
 }
 
-const loginState = (u: UserRow): LoginState => ({
-  status: u.status,
-  failedLoginCount: u.failed_login_count,
-  lockedUntil: u.locked_until,
-});
-
+/**
+ * Logs an operator in. The login name's guess budget is reserved before any password is checked, for
+ * unknown tenants and usernames too, so a lock (423) neither lets concurrent guesses through nor tells
+ * which names exist. `tenant` is the tenant the route resolved from the code (undefined when unknown).
+ */
 export async function login(
-  db: Knex,
-  config: Config,
-  input: { tenantCode: string; username: string; password: string; ip: string | null },
+  deps: { db: Knex; guard: LoginGuard; config: Config },
+  input: { tenant: TenantRow | undefined; tenantCode: string; username: string; password: string; ip: string | null },
   audit: SessionAudit,
 ): Promise<TokenPair> {
-  const tenant = await findTenantByCode(db, input.tenantCode);
+  const { db, guard, config } = deps;
+  const { tenant } = input;
   const user = tenant ? await findUserForLogin(db, tenant.id, input.username) : undefined;
+  const keys = await loginNameKeys(db, input.tenantCode, input.username);
+  const name = { tenant: tenant ? tenant.id : `code:${keys.tenantCode}`, username: keys.username };
+  const slot = await guard.reserve(name);
+  if (!slot.allowed) throw lockedError(slot.remainingMs);
   if (!tenant || !user) {
     await verifyPassword(await dummyHash(config.auth), input.password);
     throw invalidCredentials();
   }
   const actor = { tenantId: tenant.id, actorType: 'user' as const, actorId: user.id };
-  if (isLocked(loginState(user), new Date())) throw lockedError(user);
 
   if (!(await verifyPassword(user.password_hash, input.password))) {
+    const failure = afterFailedGuess(slot.attempt, config.auth, new Date());
     await db.transaction(async (trx) => {
-      const fresh = await lockUserRow(trx, user.id);
-      const now = new Date();
-      if (!fresh || isLocked(loginState(fresh), now)) return;
-      const change = afterFailedLogin(loginState(fresh), config.auth, now);
-      await recordLoginState(trx, user.id, change);
-      await audit(trx, actor, 'auth.login_failed', { type: 'user', id: user.id }, { failed_login_count: change.failedLoginCount });
-      if (change.lockedNow) {
-        await audit(trx, actor, 'user.locked', { type: 'user', id: user.id }, { locked_until: change.lockedUntil, reason: 'failed_logins' });
+      await recordFailedLogin(trx, user.id, failure);
+      await audit(trx, actor, 'auth.login_failed', { type: 'user', id: user.id }, { failed_login_count: failure.failedLoginCount });
+      if (failure.lockedUntil) {
+        await audit(trx, actor, 'user.locked', { type: 'user', id: user.id }, { locked_until: failure.lockedUntil, reason: 'failed_logins' });
       }
     });
     throw invalidCredentials();
   }
+  await guard.clear(name);
   // Only someone who knows the password learns the account's or tenant's state.
   if (user.status === 'inactive') throw new ForbiddenError('operator account is deactivated', 'account_inactive');
   if (tenant.status === 'suspended') throw new ForbiddenError('tenant is suspended', 'tenant_suspended');
@@ -100,23 +104,24 @@ export async function login(
     await audit(trx, actor, 'auth.login', { type: 'user', id: user.id }, { family_id: issued.familyId });
     return issued;
   });
-  const [publicUser] = await withRoles(db, [{ ...user, ...afterSuccessfulLogin(), failed_login_count: 0, status: 'active', locked_until: null }]);
-  return tokenPair(config, { userId: user.id, tenantId: tenant.id, refresh, user: publicUser });
+  const [publicUser] = await withRoles(db, [{ ...user, failed_login_count: 0, status: 'active', locked_until: null }]);
+  return tokenPair(config, { userId: user.id, tenantId: tenant.id, tokenVersion: user.token_version, refresh, user: publicUser });
 }
 
-function lockedError(user: UserRow): AppError {
-  return new AppError(423, 'account_locked', 'operator account is locked', {
-    locked_until: user.locked_until,
-    retry_after_seconds: secondsUntilUnlock(loginState(user), new Date()),
+/** The same answer for every locked login name, real or not. */
+function lockedError(remainingMs: number): AppError {
+  return new AppError(423, 'account_locked', 'too many failed logins; try again later', {
+    locked_until: new Date(Date.now() + remainingMs).toISOString(),
+    retry_after_seconds: secondsUntilUnlock(remainingMs),
   });
 }
 
 function tokenPair(
   config: Config,
-  s: { userId: string; tenantId: string; refresh: { token: string; expiresAt: Date }; user: PublicUser },
+  s: { userId: string; tenantId: string; tokenVersion: number; refresh: { token: string; expiresAt: Date }; user: PublicUser },
 ): TokenPair {
   return {
-    access_token: signAccessToken(config.auth, { sub: s.userId, tid: s.tenantId, kind: 'user' }),
+    access_token: signAccessToken(config.auth, { sub: s.userId, tid: s.tenantId, kind: 'user', ver: s.tokenVersion }),
     refresh_token: s.refresh.token,
     token_type: 'Bearer',
     expires_in: config.auth.accessTokenTtl,
@@ -126,7 +131,7 @@ function tokenPair(
 }
 
 type RefreshOutcome =
-  | { ok: true; row: RefreshTokenRow; next: { token: string; expiresAt: Date } }
+  | { ok: true; row: RefreshTokenRow; next: { token: string; expiresAt: Date }; tokenVersion: number }
   | { ok: false; error: AppError };
 
 /**
@@ -154,7 +159,8 @@ export async function refreshSession(
     }
     if (row.expires_at.getTime() <= Date.now()) return { ok: false, error: invalidRefresh() };
     const access = await loadUserAccess(trx, row.user_id);
-    if (!access || access.status !== 'active') {
+    // A login lock only blocks new logins: a session already open goes on refreshing.
+    if (!access || !SESSION_STATUSES.has(access.status)) {
       await revokeFamily(trx, row.family_id);
       return { ok: false, error: invalidRefresh('operator is not active') };
     }
@@ -169,12 +175,12 @@ export async function refreshSession(
       ip,
     });
     await markRotated(trx, row.id, next.id);
-    return { ok: true, row, next };
+    return { ok: true, row, next, tokenVersion: access.tokenVersion };
   }));
   if (!outcome.ok) throw outcome.error;
   const userRow = await db('users').where({ id: outcome.row.user_id }).first();
   const [user] = await withRoles(db, [userRow]);
-  return tokenPair(config, { userId: outcome.row.user_id, tenantId: outcome.row.tenant_id, refresh: outcome.next, user });
+  return tokenPair(config, { userId: outcome.row.user_id, tenantId: outcome.row.tenant_id, tokenVersion: outcome.tokenVersion, refresh: outcome.next, user });
 }
 
 /** Revokes the presented token's whole family (this login on every device it was refreshed on). */

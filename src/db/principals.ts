@@ -5,8 +5,8 @@ import { parseJson } from './json';
 export async function loadUserAccess(
   db: Knex,
   userId: string,
-): Promise<{ tenantId: string; status: string; lockedUntil: Date | null; permissions: string[] } | undefined> {
-  const user = await db('users').select('tenant_id', 'status', 'locked_until').where({ id: userId }).first();
+): Promise<{ tenantId: string; status: string; tokenVersion: number; permissions: string[] } | undefined> {
+  const user = await db('users').select('tenant_id', 'status', 'token_version').where({ id: userId }).first();
   if (!user) return undefined;
   const roles = await db('user_roles as ur')
     .join('roles as r', 'r.id', 'ur.role_id')
@@ -14,7 +14,7 @@ export async function loadUserAccess(
     .select('r.permissions');
   const permissions = new Set<string>();
   for (const r of roles) for (const p of parseJson<string[]>(r.permissions, [])) permissions.add(p);
-  return { tenantId: user.tenant_id, status: user.status, lockedUntil: user.locked_until, permissions: [...permissions] };
+  return { tenantId: user.tenant_id, status: user.status, tokenVersion: Number(user.token_version), permissions: [...permissions] };
 }
 
 export async function findApiKeyByHash(

@@ -35,6 +35,8 @@ export interface UserRow {
   real_name: string | null;
   avatar_url: string | null;
   password_hash: string;
+  /** Access tokens carry the version they were signed at; raising it ends them all (password reset …). */
+  token_version: number;
   status: 'active' | 'inactive' | 'locked' | 'deleted';
   last_login_time: Date | null;
   last_login_ip: string | null;
@@ -67,11 +69,6 @@ export type PublicUser = Omit<UserRow, 'password_hash'> & { roles: Array<{ id: s
 /** The operator a login names (deleted operators do not exist for login). */
 export async function findUserForLogin(db: Db, tenantId: string, username: string): Promise<UserRow | undefined> {
   return db('users').where({ tenant_id: tenantId, username }).whereNot({ status: 'deleted' }).first();
-}
-
-/** Row lock for the lockout counter, so concurrent bad passwords all count. */
-export async function lockUserRow(trx: Knex.Transaction, id: string): Promise<UserRow | undefined> {
-  return trx('users').where({ id }).forUpdate().first();
 }
 
 /** A live (not deleted) operator of the tenant; another tenant's id is simply not found. */
@@ -167,4 +164,43 @@ export async function countTenantAdmins(db: Db, tenantId: string): Promise<numbe
     .countDistinct({ n: 'u.id' })
     .first();
   return Number(row?.n ?? 0);
+}
+
+// Login names compare under the columns' collation (case and accents folded, trailing spaces ignored);
+// the lockout keys on the collation's sort key so that every spelling resolving alike shares a budget.
+const COLLATION_KEY = `HEX(WEIGHT_STRING(RTRIM(CONVERT(? USING utf8mb4)) COLLATE utf8mb4_unicode_ci))`;
+
+/** Collation keys of a login's tenant code and username, whether or not they exist. */
+export async function loginNameKeys(db: Db, tenantCode: string, username: string): Promise<{ tenantCode: string; username: string }> {
+  const [rows] = await db.raw(`SELECT ${COLLATION_KEY} AS t, ${COLLATION_KEY} AS u`, [tenantCode, username]);
+  return { tenantCode: String(rows[0].t), username: String(rows[0].u) };
+}
+
+/** The lockout name (tenant id, username collation key) of an operator, to clear its lock. */
+export async function loginNameOfUser(db: Db, userId: string): Promise<{ tenant: string; username: string } | undefined> {
+  const row = await db('users').where({ id: userId }).first('tenant_id', 'username');
+  if (!row) return undefined;
+  const keys = await loginNameKeys(db, '', row.username);
+  return { tenant: row.tenant_id, username: keys.username };
+}
+
+/**
+ * Mirrors a failed password check onto the operator's row (shown by the users API). Concurrent failures
+ * may land out of order, so the count only grows within a window and only the failure that spent the
+ * budget writes the lock.
+ */
+export async function recordFailedLogin(db: Db, id: string, f: { windowStart: boolean; failedLoginCount: number; lockedUntil: Date | null }): Promise<void> {
+  const patch: Record<string, unknown> = f.windowStart
+    ? { failed_login_count: f.failedLoginCount, status: db.raw(`IF(status = 'locked', 'active', status)`), locked_until: null }
+    : { failed_login_count: db.raw('GREATEST(failed_login_count, ?)', [f.failedLoginCount]) };
+  if (f.lockedUntil) Object.assign(patch, { status: db.raw(`IF(status = 'active', 'locked', status)`), locked_until: f.lockedUntil });
+  await db('users').where({ id }).update(patch);
+}
+
+/**
+ * Ends every access token of the operator at once (they carry the old version): after a password reset,
+ * a deactivation or a deletion.
+ */
+export async function bumpTokenVersion(db: Db, id: string): Promise<void> {
+  await db('users').where({ id }).increment('token_version', 1);
 }

@@ -1,55 +1,37 @@
 /**
- * Login lockout decisions, free of I/O: after `maxFailures` consecutive bad passwords the operator is
- * locked until `now + lockSeconds`; an expired lock counts as unlocked and starts a fresh count.
+ * Login lockout decisions, free of I/O. Every login name (tenant + username, whether or not they exist)
+ * has a budget of `maxFailures` password checks per lock window; a check is reserved before the password
+ * is verified (src/auth/login-guard.ts), so concurrent guesses cannot exceed the budget. The reservation
+ * that spends the budget starts the lock. A lock blocks new logins only: sessions already open go on.
  */
 export interface LockoutPolicy {
   maxFailures: number;
   lockSeconds: number;
 }
 
-export interface LoginState {
-  status: string;
+/** What the operator's row shows after its `attempt`-th reserved check of the window failed. */
+export interface FailedGuess {
+  /** The first failure of a fresh window (an earlier lock has run out). */
+  windowStart: boolean;
   failedLoginCount: number;
+  /** Set when this failure spent the budget. */
   lockedUntil: Date | null;
 }
 
-export interface LoginStateChange {
-  status: string;
-  failedLoginCount: number;
-  lockedUntil: Date | null;
-  /** True when this failure is the one that locked the account. */
-  lockedNow: boolean;
+export function afterFailedGuess(attempt: number, policy: LockoutPolicy, now: Date): FailedGuess {
+  const locks = policy.maxFailures > 0 && attempt >= policy.maxFailures;
+  return {
+    windowStart: attempt <= 1,
+    failedLoginCount: attempt,
+    lockedUntil: locks ? new Date(now.getTime() + policy.lockSeconds * 1000) : null,
+  };
 }
 
-/** Locked by failures (until locked_until) or by hand (status locked with no end). */
-export function isLocked(s: LoginState, now: Date): boolean {
-  return s.status === 'locked' && (s.lockedUntil === null || s.lockedUntil.getTime() > now.getTime());
-}
-
-function lockExpired(s: LoginState, now: Date): boolean {
-  return s.status === 'locked' && s.lockedUntil !== null && s.lockedUntil.getTime() <= now.getTime();
-}
-
-export function afterFailedLogin(s: LoginState, policy: LockoutPolicy, now: Date): LoginStateChange {
-  const previous = lockExpired(s, now) ? 0 : s.failedLoginCount;
-  const failedLoginCount = previous + 1;
-  if (policy.maxFailures > 0 && failedLoginCount >= policy.maxFailures) {
-    return {
-      status: 'locked',
-      failedLoginCount,
-      lockedUntil: new Date(now.getTime() + policy.lockSeconds * 1000),
-      lockedNow: true,
-    };
-  }
-  return { status: s.status === 'locked' ? 'active' : s.status, failedLoginCount, lockedUntil: null, lockedNow: false };
-}
-
-export function afterSuccessfulLogin(): Omit<LoginStateChange, 'lockedNow'> {
+export function afterSuccessfulLogin(): { status: 'active'; failedLoginCount: 0; lockedUntil: null } {
   return { status: 'active', failedLoginCount: 0, lockedUntil: null };
 }
 
-/** Seconds until an automatic unlock (for the 423 response), or undefined for a manual lock. */
-export function secondsUntilUnlock(s: LoginState, now: Date): number | undefined {
-  if (!s.lockedUntil) return undefined;
-  return Math.max(1, Math.ceil((s.lockedUntil.getTime() - now.getTime()) / 1000));
+/** Whole seconds until a lock ends (at least 1), for `retry_after_seconds`. */
+export function secondsUntilUnlock(remainingMs: number): number {
+  return Math.max(1, Math.ceil(remainingMs / 1000));
 }

@@ -1,30 +1,21 @@
-import { afterFailedLogin, afterSuccessfulLogin, isLocked, secondsUntilUnlock } from '../../src/domain/login-lockout';
+import { afterFailedGuess, afterSuccessfulLogin, secondsUntilUnlock } from '../../src/domain/login-lockout';
 import { nextTenantStatus, nextUserStatus } from '../../src/domain/lifecycles';
 import { permissionsBeyond, unknownPermissions } from '../../src/domain/permission-grants';
 
 const policy = { maxFailures: 3, lockSeconds: 60 };
 const now = new Date('2026-11-23T10:00:00Z');
-const active = { status: 'active', failedLoginCount: 0, lockedUntil: null };
 
-test('the Nth consecutive failure locks until now + lockSeconds', () => {
-  const one = afterFailedLogin(active, policy, now);
-  expect(one).toEqual({ status: 'active', failedLoginCount: 1, lockedUntil: null, lockedNow: false });
-  const three = afterFailedLogin({ ...active, failedLoginCount: 2 }, policy, now);
-  expect(three).toEqual({ status: 'locked', failedLoginCount: 3, lockedUntil: new Date('2026-11-23T10:01:00Z'), lockedNow: true });
-  expect(isLocked(three, now)).toBe(true);
-  expect(secondsUntilUnlock(three, now)).toBe(60);
-});
-
-test('an expired lock is open and a new failure starts counting from zero', () => {
-  const expired = { status: 'locked', failedLoginCount: 3, lockedUntil: new Date('2026-11-23T09:59:59Z') };
-  expect(isLocked(expired, now)).toBe(false);
-  expect(afterFailedLogin(expired, policy, now)).toMatchObject({ status: 'active', failedLoginCount: 1, lockedNow: false });
+test('the failure that spends the budget locks until now + lockSeconds; earlier ones only count', () => {
+  expect(afterFailedGuess(1, policy, now)).toEqual({ windowStart: true, failedLoginCount: 1, lockedUntil: null });
+  expect(afterFailedGuess(2, policy, now)).toEqual({ windowStart: false, failedLoginCount: 2, lockedUntil: null });
+  expect(afterFailedGuess(3, policy, now)).toEqual({ windowStart: false, failedLoginCount: 3, lockedUntil: new Date('2026-11-23T10:01:00Z') });
   expect(afterSuccessfulLogin()).toEqual({ status: 'active', failedLoginCount: 0, lockedUntil: null });
 });
 
-test('a manual lock (no end) stays locked; maxFailures 0 disables lockout', () => {
-  expect(isLocked({ status: 'locked', failedLoginCount: 0, lockedUntil: null }, now)).toBe(true);
-  expect(afterFailedLogin({ ...active, failedLoginCount: 99 }, { maxFailures: 0, lockSeconds: 60 }, now).status).toBe('active');
+test('maxFailures 0 disables lockout; retry_after_seconds rounds up to at least 1', () => {
+  expect(afterFailedGuess(99, { maxFailures: 0, lockSeconds: 60 }, now).lockedUntil).toBeNull();
+  expect(secondsUntilUnlock(59_001)).toBe(60);
+  expect(secondsUntilUnlock(0)).toBe(1);
 });
 
 test('status machines refuse illegal steps with the current state', () => {

@@ -2,11 +2,12 @@ import express, { Router, type Request, type RequestHandler, type Response } fro
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { z } from 'zod';
+import { LoginGuard } from '../../auth/login-guard';
 import { checkPlatformAdmin, platformAccessToken } from '../../auth/platform-admin';
 import { login, logout, refreshSession, type SessionAudit } from '../../auth/sessions';
 import type { AppContext } from '../../context';
 import { getApiKey } from '../../db/api-keys';
-import { findTenant } from '../../db/tenants';
+import { findTenant, findTenantByCode, type TenantRow } from '../../db/tenants';
 import { withRoles } from '../../db/users';
 import { TooManyRequestsError, UnauthorizedError, ValidationError } from '../../errors';
 import { redisKey } from '../../redis';
@@ -50,16 +51,16 @@ documentRoute({ method: 'get', path: '/api/v1/auth/me', tag, summary: 'Who the c
 documentRoute({ method: 'post', path: '/api/v1/platform/login', tag: 'Platform', public: true, summary: 'Platform admin login (credentials from config)', body: PlatformLoginBody, response: PlatformToken, errors: [400, 401, 429] });
 
 /**
- * Login attempts per client IP and tenant code, counted in Redis so every API replica shares the
+ * Login attempts per client IP and tenant, counted in Redis so every API replica shares the
  * budget. Over the limit: 429 with Retry-After.
  */
-function loginRateLimit(ctx: AppContext, name: string, keyOf: (req: Request) => string, perMinute = ctx.config.auth.loginRatePerMinute): RequestHandler {
+function loginRateLimit(ctx: AppContext, name: string, keyOf: (req: Request, res: Response) => string, perMinute = ctx.config.auth.loginRatePerMinute): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
     limit: perMinute,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? 'unknown')}|${keyOf(req)}`,
+    keyGenerator: (req, res) => `${ipKeyGenerator(req.ip ?? 'unknown')}|${keyOf(req, res)}`,
     store: new RedisStore({
       prefix: `${redisKey(ctx.config.redis.prefix, 'ratelimit', name)}:`,
       sendCommand: (command: string, ...args: string[]) => ctx.redis.call(command, ...args) as Promise<RedisReply>,
@@ -89,18 +90,24 @@ function sessionAudit(req: Request): SessionAudit {
 export function authPublicRouter(ctx: AppContext): Router {
   const router = Router();
   const json = express.json({ limit: ctx.config.http.bodyLimit });
-  const tenantCodeOf = (req: Request) => String((req.body as { tenant_code?: unknown } | undefined)?.tenant_code ?? '').toLowerCase().slice(0, 50);
-  const loginLimit = loginRateLimit(ctx, 'login', tenantCodeOf);
+  const guard = new LoginGuard(ctx.redis, ctx.config.redis.prefix, ctx.config.auth);
+  // The limit keys on the tenant the code resolves to: "beta", " BETA" and "béta" name one tenant (the
+  // column's collation) and share one budget. Unknown codes share one bucket per IP.
+  const resolveTenant: RequestHandler = async (req, res, next) => {
+    const code = (req.body as { tenant_code?: unknown } | undefined)?.tenant_code;
+    res.locals.loginTenant = typeof code === 'string' && code.trim() ? await findTenantByCode(ctx.db, code.trim()) : undefined;
+    next();
+  };
+  const loginLimit = loginRateLimit(ctx, 'login', (_req, res) => (res.locals.loginTenant as TenantRow | undefined)?.id ?? 'unknown-tenant');
   // Refresh tokens cannot be guessed, so their limit only stops runaway clients (many share an office IP).
   const refreshLimit = loginRateLimit(ctx, 'refresh', () => '', ctx.config.auth.loginRatePerMinute * 10);
   const platformLimit = loginRateLimit(ctx, 'platform-login', () => 'platform');
 
-  router.post('/api/v1/auth/login', json, loginLimit, async (req, res) => {
+  router.post('/api/v1/auth/login', json, resolveTenant, loginLimit, async (req, res) => {
     const input = body(req, LoginBodyWithSession);
     const tokens = await login(
-      ctx.db,
-      ctx.config,
-      { tenantCode: input.tenant_code, username: input.username, password: input.password, ip: requestIp(req) },
+      { db: ctx.db, guard, config: ctx.config },
+      { tenant: res.locals.loginTenant as TenantRow | undefined, tenantCode: input.tenant_code, username: input.username, password: input.password, ip: requestIp(req) },
       sessionAudit(req),
     );
     res.json(input.session === 'cookie' ? intoCookie(req, res, tokens) : tokens);

@@ -1,13 +1,14 @@
 import { Router, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { LoginGuard } from '../../auth/login-guard';
 import { hashPassword } from '../../auth/passwords';
 import type { AppContext } from '../../context';
 import { revokeKeysCreatedBy } from '../../db/api-keys';
 import { permissionsOfUser } from '../../db/principals';
 import { revokeUserRefreshTokens } from '../../db/refresh-tokens';
 import { findTenantRoles, setUserRoles } from '../../db/roles';
-import { duplicateUserField, getUser, insertUser, updateUser, usersQuery, withRoles, type UserRow } from '../../db/users';
+import { bumpTokenVersion, duplicateUserField, getUser, insertUser, loginNameOfUser, updateUser, usersQuery, withRoles, type UserRow } from '../../db/users';
 import { nextUserStatus, type UserAction } from '../../domain/lifecycles';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../errors';
 import { auditRequest } from '../audit';
@@ -103,6 +104,11 @@ async function loadUserToChange(trx: Knex.Transaction, req: Request, tenantId: s
 
 export function usersRouter(ctx: AppContext): Router {
   const router = Router();
+  const guard = new LoginGuard(ctx.redis, ctx.config.redis.prefix, ctx.config.auth);
+  const clearLoginLock = async (userId: string) => {
+    const name = await loginNameOfUser(ctx.db, userId);
+    if (name) await guard.clear(name);
+  };
   const reply = async (res: Response, tenantId: string, id: string, status = 200) => {
     const [user] = await withRoles(ctx.db, [await loadUser(ctx.db, tenantId, id)]);
     res.status(status).json(user);
@@ -177,9 +183,12 @@ export function usersRouter(ctx: AppContext): Router {
         locked_until: null,
         ...(user.status === 'locked' ? { status: 'active' } : {}),
       });
+      // The old password's sessions end: refresh tokens revoked, access tokens outdated.
+      await bumpTokenVersion(trx, id);
       const revoked = await revokeUserRefreshTokens(trx, id);
       await auditRequest(trx, req, 'user.password_reset', { type: 'user', id }, { sessions_revoked: revoked });
     });
+    await clearLoginLock(id);
     await reply(res, tenantId, id);
   });
 
@@ -196,11 +205,13 @@ export function usersRouter(ctx: AppContext): Router {
       if (action === 'unlock') Object.assign(patch, { failed_login_count: 0, locked_until: null });
       await keepingAnAdmin(trx, tenantId, () => updateUser(trx, tenantId, id, patch));
       const ending = action === 'deactivate' || action === 'delete';
+      if (ending) await bumpTokenVersion(trx, id);
       const revoked = ending ? await revokeUserRefreshTokens(trx, id) : undefined;
       // Keys die with their creator (and stay revoked if the operator is re-activated).
       const keysRevoked = ending ? await revokeKeysCreatedBy(trx, tenantId, [id]) : undefined;
       await auditRequest(trx, req, `user.${action}`, { type: 'user', id }, { from: user.status, to: status, sessions_revoked: revoked, api_keys_revoked: keysRevoked });
     });
+    if (action === 'unlock') await clearLoginLock(id);
     if (action === 'delete') {
       res.status(204).end();
       return;
