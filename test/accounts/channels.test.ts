@@ -31,17 +31,18 @@ afterAll(async () => {
 const api = (path: string) => `${a.env.url}/api/v1${path}`;
 
 test('a wechaty account needs valid credentials; a simulator account takes none', async () => {
-  const missing = await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'wx0', channel: 'wechaty' } });
+  const own = await createTenant(a.env); // no account of another test in its count
+  const missing = await http('POST', api('/accounts'), { token: own.adminToken, body: { account_name: 'wx0', channel: 'wechaty' } });
   expect(missing.status).toBe(400);
   expect(missing.body.error.details.fields).toEqual([{ field: 'credentials', message: 'required for the wechaty channel' }]);
-  const bad = await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'wx0', channel: 'wechaty', credentials: { token: 'x', endpoint: 'no port', extra: 1 } } });
+  const bad = await http('POST', api('/accounts'), { token: own.adminToken, body: { account_name: 'wx0', channel: 'wechaty', credentials: { token: 'x', endpoint: 'no port', extra: 1 } } });
   expect(bad.status).toBe(400);
   expect(bad.body.error.details.fields.map((f: any) => f.field).sort()).toEqual(['credentials', 'credentials.endpoint', 'credentials.token']);
-  const extra = await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'sim0', credentials: { token: TOKEN } } });
+  const extra = await http('POST', api('/accounts'), { token: own.adminToken, body: { account_name: 'sim0', credentials: { token: TOKEN } } });
   expect(extra.status).toBe(400);
-  const unknown = await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'x', channel: 'carrier-pigeon' } });
+  const unknown = await http('POST', api('/accounts'), { token: own.adminToken, body: { account_name: 'x', channel: 'carrier-pigeon' } });
   expect(unknown.status).toBe(400);
-  expect(await a.env.ctx.db('wework_accounts').where({ tenant_id: t.tenantId }).count({ n: '*' }).first()).toMatchObject({ n: 0 });
+  expect(await a.env.ctx.db('wework_accounts').where({ tenant_id: own.tenantId }).count({ n: '*' }).first()).toMatchObject({ n: 0 });
 });
 
 test('credentials are stored sealed, shown only as a hint, never logged in the audit trail', async () => {

@@ -48,13 +48,14 @@ const settled = (id: string) =>
   waitForEvent(env, id, (row) => ['processed', 'ignored', 'failed'].includes(row.status) && (row.status !== 'failed' || row.retry_count >= 5), 'settled (processed, ignored, or failed after 5 tries)');
 
 test('account events (online, offline, login progress) reach the account handler once each and end processed', async () => {
+  const own = await insertAccount(env, tenant.tenantId); // other tests send events for the shared account
   const ids: string[] = [];
   for (const [n, payload] of [
     [NOTIFY.online, { user_info: { name: 'a' } }],
     [NOTIFY.offline, { scene: 'kicked' }],
     [NOTIFY.loginProgress, { state: 'waiting_confirm' }],
   ] as const) {
-    const res = await postCallback(env, callback(account.guid, n, payload));
+    const res = await postCallback(env, callback(own.guid, n, payload));
     expect(res.status).toBe(200);
     ids.push(res.body.id);
   }
@@ -64,7 +65,7 @@ test('account events (online, offline, login progress) reach the account handler
     expect(row.process_time).toBeInstanceOf(Date);
     expect(row.tenant_id).toBe(tenant.tenantId);
   }
-  const mine = accountCalls.filter((c) => c.guid === account.guid);
+  const mine = accountCalls.filter((c) => c.guid === own.guid);
   expect(mine.map((c) => c.notify_type).sort()).toEqual([NOTIFY.online, NOTIFY.offline, NOTIFY.loginProgress].sort());
   expect(mine.find((c) => c.notify_type === NOTIFY.offline)?.payload).toEqual({ scene: 'kicked' });
 });

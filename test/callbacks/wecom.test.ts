@@ -18,32 +18,39 @@ describe('WeCom official callback endpoints', () => {
 
   beforeAll(async () => {
     env = await createTestEnv('cbwecom', { api: true });
+    // The tenant WeCom posts to, configured here so each test stands alone (the configuration test uses its own).
     tenant = await createTenant(env);
-  });
-  afterAll(() => env.close());
-
-  test('configuration: validated, set by tenant:write, secrets never returned', async () => {
-    const bad = await http('PUT', `${env.url}/api/v1/callbacks/wecom/config`, {
-      token: tenant.adminToken,
-      body: { corp_id: cfg.receiveId, token: 'has space', encoding_aes_key: 'short' },
-    });
-    expect(bad.status).toBe(400);
-    expect(bad.body.error.details.fields.map((f: { field: string }) => f.field).sort()).toEqual(['body.encoding_aes_key', 'body.token']);
-    expect((await http('GET', `${env.url}/api/v1/callbacks/wecom/config`, { token: tenant.adminToken })).status).toBe(404);
-
     const put = await http('PUT', `${env.url}/api/v1/callbacks/wecom/config`, {
       token: tenant.adminToken,
       body: { corp_id: cfg.receiveId, token: cfg.token, encoding_aes_key: cfg.encodingAesKey },
     });
+    if (put.status !== 200) throw new Error(`configure WeCom callbacks: ${put.status} ${JSON.stringify(put.body)}`);
+  });
+  afterAll(() => env.close());
+
+  test('configuration: validated, set by tenant:write, secrets never returned', async () => {
+    const fresh = await createTenant(env);
+    const bad = await http('PUT', `${env.url}/api/v1/callbacks/wecom/config`, {
+      token: fresh.adminToken,
+      body: { corp_id: cfg.receiveId, token: 'has space', encoding_aes_key: 'short' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.fields.map((f: { field: string }) => f.field).sort()).toEqual(['body.encoding_aes_key', 'body.token']);
+    expect((await http('GET', `${env.url}/api/v1/callbacks/wecom/config`, { token: fresh.adminToken })).status).toBe(404);
+
+    const put = await http('PUT', `${env.url}/api/v1/callbacks/wecom/config`, {
+      token: fresh.adminToken,
+      body: { corp_id: cfg.receiveId, token: cfg.token, encoding_aes_key: cfg.encodingAesKey },
+    });
     expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ corp_id: cfg.receiveId, token_set: true, encoding_aes_key_set: true, callback_url: expect.stringContaining(`/callbacks/wecom/${tenant.tenantId}`) });
-    const viewer = await createUserWithRole(env, tenant, 'viewer');
+    expect(put.body).toMatchObject({ corp_id: cfg.receiveId, token_set: true, encoding_aes_key_set: true, callback_url: expect.stringContaining(`/callbacks/wecom/${fresh.tenantId}`) });
+    const viewer = await createUserWithRole(env, fresh, 'viewer');
     const got = await http('GET', `${env.url}/api/v1/callbacks/wecom/config`, { token: viewer.token });
     expect(got.status).toBe(200);
     expect(JSON.stringify(got.body)).not.toContain(cfg.encodingAesKey);
     expect(JSON.stringify(got.body)).not.toContain(cfg.token);
     expect((await http('PUT', `${env.url}/api/v1/callbacks/wecom/config`, { token: viewer.token, body: {} })).status).toBe(403);
-    expect(await env.ctx.db('audit_logs').where({ action: 'wecom_callback_config.update', tenant_id: tenant.tenantId }).first()).toBeTruthy();
+    expect(await env.ctx.db('audit_logs').where({ action: 'wecom_callback_config.update', tenant_id: fresh.tenantId }).first()).toBeTruthy();
   });
 
   test('URL verification answers the decrypted echostr as plain text', async () => {

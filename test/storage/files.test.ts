@@ -49,32 +49,33 @@ describe.each(['local', 'minio'] as const)('files with the %s driver', (driver) 
   });
 
   test('upload streams into tenant storage with size and sha256; list, get, presigned download, delete', async () => {
+    const own = await createTenant(env); // its file list holds only what this test uploads
     const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
-    const up = await upload(env, a.adminToken, bytes, { name: '../../etc/产品图.png' });
+    const up = await upload(env, own.adminToken, bytes, { name: '../../etc/产品图.png' });
     expect(up.status).toBe(201);
-    expect(up.body).toMatchObject({ purpose: 'media', file_name: '产品图.png', content_type: 'image/png', size_bytes: 3000, created_by: a.adminId });
+    expect(up.body).toMatchObject({ purpose: 'media', file_name: '产品图.png', content_type: 'image/png', size_bytes: 3000, created_by: own.adminId });
     expect(up.body.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     const id = up.body.id;
 
     const row = await env.ctx.db('files').where({ id }).first();
-    expect(row.object_key).toBe(tenantObjectKey(a.tenantId, 'media', id));
+    expect(row.object_key).toBe(tenantObjectKey(own.tenantId, 'media', id));
     expect((await env.ctx.storage.stat(row.object_key))!.size).toBe(3000);
 
-    const list = await http('GET', `${env.url}/api/v1/files`, { token: a.adminToken });
+    const list = await http('GET', `${env.url}/api/v1/files`, { token: own.adminToken });
     expect(list.status).toBe(200);
     expect(list.body.data.map((f: { id: string }) => f.id)).toEqual([id]);
-    expect((await http('GET', `${env.url}/api/v1/files/${id}`, { token: a.adminToken })).body.size_bytes).toBe(3000);
+    expect((await http('GET', `${env.url}/api/v1/files/${id}`, { token: own.adminToken })).body.size_bytes).toBe(3000);
 
-    const link = await http('GET', `${env.url}/api/v1/files/${id}/download-url?expires_in=120`, { token: a.adminToken });
+    const link = await http('GET', `${env.url}/api/v1/files/${id}/download-url?expires_in=120`, { token: own.adminToken });
     expect(link.status).toBe(200);
     const dl = await fetch(link.body.url);
     expect(dl.status).toBe(200);
     expect(Buffer.from(await dl.arrayBuffer()).equals(bytes)).toBe(true);
     expect(dl.headers.get('content-type')).toBe('image/png');
 
-    const del = await http('DELETE', `${env.url}/api/v1/files/${id}`, { token: a.adminToken });
+    const del = await http('DELETE', `${env.url}/api/v1/files/${id}`, { token: own.adminToken });
     expect(del.status).toBe(204);
-    expect((await http('GET', `${env.url}/api/v1/files/${id}`, { token: a.adminToken })).status).toBe(404);
+    expect((await http('GET', `${env.url}/api/v1/files/${id}`, { token: own.adminToken })).status).toBe(404);
     expect(await env.ctx.storage.stat(row.object_key)).toBeNull();
     expect((await fetch(link.body.url)).status).toBe(404);
     const audit = await env.ctx.db('audit_logs').where({ target_id: id }).orderBy('id').pluck('action');
