@@ -340,9 +340,19 @@ class Slice {
     let capped = false;
     let sentAny = false;
     let refilling: Promise<void> | null = null;
-    const stopping = () => Date.now() >= until || this.lockLost() || this.offline;
+    // The first error of a claim or a lane: every lane stops taking messages, and it is rethrown once all
+    // lanes have returned (no lane may outlive the slice, which releases the account lock).
+    let failure: { err: unknown } | null = null;
+    const stopping = () => Date.now() >= until || this.lockLost() || this.offline || failure !== null;
     const refill = async () => {
-      const rows = await this.claimUnthrottled(source);
+      let rows: ClaimedMessage[] | 'capped';
+      try {
+        rows = await this.claimUnthrottled(source);
+      } catch (err) {
+        failure ??= { err };
+        exhausted = true;
+        return;
+      }
       if (rows === 'capped') {
         capped = true;
         exhausted = true;
@@ -362,7 +372,7 @@ class Slice {
       return refilling;
     };
     const lane = async () => {
-      for (;;) {
+      while (!failure) {
         const pending = ensure();
         const m = queue.shift();
         if (!m) {
@@ -373,22 +383,44 @@ class Slice {
           return;
         }
         sentAny = true;
-        await this.sendAndRecord(m, false);
-        if (this.inFlightWrites.length > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
+        try {
+          await this.sendAndRecord(m, false);
+          if (this.inFlightWrites.length > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
+        } catch (err) {
+          failure ??= { err };
+        }
       }
     };
     await Promise.all(Array.from({ length: this.opts.concurrency }, lane));
+    if (refilling) await refilling;
+    if (failure) {
+      // Claimed and never sent: back to pending (the writer keeps them until MySQL answers).
+      for (const m of queue.splice(0)) this.record(m, { kind: 'requeue' });
+      throw (failure as { err: unknown }).err;
+    }
     if (sentAny) return 'sent';
     return capped ? 'capped' : 'empty';
   }
 
   /** One message: skipped (offline, rate limited, task stopped) or sent; the result goes to the writer. */
   private async sendAndRecord(m: ClaimedMessage, orphan: boolean, knownStatus?: string): Promise<void> {
-    const stopped = knownStatus ?? (await this.statusFor(m, orphan));
+    let stopped: string;
+    try {
+      stopped = knownStatus ?? (await this.statusFor(m, orphan));
+    } catch (err) {
+      // MySQL did not answer: not sent, so back to pending rather than left to the orphan pass.
+      this.record(m, { kind: 'requeue' });
+      throw err;
+    }
     const skip = this.offline || Date.now() < this.rateLimitedUntil;
     const outcome: SendOutcome =
       stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
     if (outcome.kind === 'sent') this.sent += 1;
+    this.record(m, outcome);
+  }
+
+  /** Hands a result to the writer; the slice awaits it (drainWrites) before it releases the account. */
+  private record(m: ClaimedMessage, outcome: SendOutcome): void {
     const write = this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome });
     // Owned here: drainWrites awaits it; until then a rejection (writer closed) must not go unhandled.
     write.catch(() => undefined);
@@ -439,10 +471,22 @@ class Slice {
       }
     } else {
       let next = 0;
+      let failure: { err: unknown } | null = null;
       const lane = async () => {
-        while (next < rows.length) await this.sendAndRecord(rows[next++], orphans);
+        while (next < rows.length && !failure) {
+          try {
+            await this.sendAndRecord(rows[next++], orphans);
+          } catch (err) {
+            failure ??= { err };
+          }
+        }
       };
+      // Every lane returns before this does; the first error is rethrown after (no lane outlives the slice).
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, lane));
+      if (failure) {
+        for (const m of rows.slice(next)) this.record(m, { kind: 'requeue' });
+        throw (failure as { err: unknown }).err;
+      }
     }
     // Let this batch's status write overlap the next claim; bound what may be outstanding.
     await this.drainWrites(this.opts.batchSize);

@@ -6,6 +6,7 @@ import { PrivateMariaDb } from '../../scripts/chaos/private-services';
 import { taskCounts } from '../../src/db/task-counters';
 import { expandTask } from '../../src/sending/expand';
 import type { SendResult } from '../../src/sending/send-outcome';
+import { keys as sendKeys } from '../../src/sending/redis-scripts';
 import { StatusWriter } from '../../src/sending/status-writer';
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
@@ -41,6 +42,16 @@ async function createTask(accountIds: string[], total: number): Promise<string> 
   });
   expect(res.status).toBe(201);
   return res.body.id;
+}
+
+/** Where a task that did not finish stands: message statuses, the task's counters, the sender's Redis keys. */
+async function stuckState(taskId: string, accountIds: string[]): Promise<string> {
+  const byStatus = await env.ctx.db('messages').where({ batch_id: taskId }).select('account_id', 'status').count({ n: '*' }).groupBy('account_id', 'status');
+  const task = await env.ctx.db('batch_send_tasks').where({ id: taskId }).first();
+  const keys = await Promise.all(
+    accountIds.flatMap((a) => [sendKeys.accountLock(env.config.redis.prefix, a), sendKeys.sleep(env.config.redis.prefix, a)]).map(async (k) => `${k}=${await env.ctx.redis.get(k)} pttl ${await env.ctx.redis.pttl(k)}`),
+  );
+  return JSON.stringify({ byStatus, task, keys, ledger: env.sim.control.ledger.summary() });
 }
 
 test('the status writer keeps the results of flushes that fail while MariaDB is down, writes them once it is back, and counts each once', async () => {
@@ -103,6 +114,8 @@ test('a worker process lives through kill -9 of MariaDB mid-task: the task compl
   const done = await waitFor(() => env.ctx.db('batch_send_tasks').where({ id }).first(), 'task completion after the restart', {
     timeoutMs: 120_000,
     until: (row) => row?.status === 'completed',
+  }).catch(async (err: Error) => {
+    throw new Error(`${err.message}\n${await stuckState(id, [a1.id, a2.id])}\nworker output:\n${worker?.output().slice(-6000)}`);
   });
   expect(worker.exit).toBeUndefined();
   expect(unhandled).toBe(0);
