@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isStoreUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../db/unavailable';
 import { AppError, NotFoundError } from '../errors';
 import { logger } from '../logger';
 
@@ -11,15 +12,20 @@ function fromDriver(err: unknown): AppError | undefined {
   if (e?.code === 'ER_DUP_ENTRY') return new AppError(409, 'duplicate', 'a resource with the same unique value already exists');
   if (e?.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'request body too large');
   if (e?.type === 'entity.parse.failed') return new AppError(400, 'invalid_json', 'request body is not valid JSON');
+  // MySQL or Redis unreachable for a moment: not the caller's fault and not a bug; retrying will work.
+  if (isStoreUnavailable(err)) {
+    return new AppError(503, 'service_unavailable', 'a backing service is unavailable; retry shortly', { retry_after_seconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
+  }
   return undefined;
 }
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const known = err instanceof AppError ? err : fromDriver(err);
   if (!known) logger.error({ err, path: req.path, requestId: req.requestId }, 'unhandled error');
+  else if (known.status === 503 && !(err instanceof AppError)) logger.warn({ err: (err as Error).message, path: req.path, requestId: req.requestId }, 'backing service unavailable');
   const e = known ?? new AppError(500, 'internal_error', 'internal server error');
   if (res.headersSent) return;
-  if (e.status === 429) {
+  if (e.status === 429 || e.status === 503) {
     const retry = (e.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds;
     if (retry) res.setHeader('Retry-After', String(retry));
   }

@@ -1,7 +1,7 @@
 import { eventKey } from '../../src/callbacks/ingest';
 import { insertCallbackEvents } from '../../src/db/callbacks';
 import { NOTIFY } from '../../src/gateway/callback-protocol';
-import { callbackSweeperJob, sweepCallbacks } from '../../src/cron/jobs/callback-sweeper';
+import { callbackSweeperJob, PROCESSING_TIMEOUT_MS, sweepCallbacks } from '../../src/cron/jobs/callback-sweeper';
 import { CRON_JOBS } from '../../src/cron/jobs';
 import { QUEUE } from '../../src/queues/names';
 import { Queues } from '../../src/queues/queues';
@@ -71,13 +71,14 @@ test('with the queue unreachable a callback is still stored and acknowledged; th
   expect(row.error_message).toBe(`no handler for notify_type ${NOTIFY.groupChange}`);
 });
 
-test('a claim abandoned by a dead worker is released by the sweeper and processed', async () => {
+test('a claim abandoned by a dead worker is released by the sweeper after a lease of about a minute, and processed', async () => {
+  expect(PROCESSING_TIMEOUT_MS).toBeLessThanOrEqual(60_000);
   const res = await postCallback({ ...env, url: deadRedisApi.url }, callback('g-stuck', NOTIFY.contactChange, {}));
-  // Simulate a worker that claimed the event and died 10 minutes ago.
-  await env.ctx.db('callback_events').where({ id: res.body.id }).update({ status: 'processing', process_time: new Date(Date.now() - 10 * 60_000) });
-  // A recent claim is not touched.
+  // Simulate a worker that claimed the event and was killed 70 seconds ago.
+  await env.ctx.db('callback_events').where({ id: res.body.id }).update({ status: 'processing', process_time: new Date(Date.now() - 70_000) });
+  // A claim younger than the lease is not touched.
   const fresh = await postCallback({ ...env, url: deadRedisApi.url }, callback('g-busy', NOTIFY.contactChange, {}));
-  await env.ctx.db('callback_events').where({ id: fresh.body.id }).update({ status: 'processing', process_time: new Date() });
+  await env.ctx.db('callback_events').where({ id: fresh.body.id }).update({ status: 'processing', process_time: new Date(Date.now() - 30_000) });
 
   const swept = await sweepCallbacks(env.ctx, new Date(), { receivedGraceMs: 24 * 3600_000 });
   expect(swept).toMatchObject({ reclaimed: 1 });

@@ -6,8 +6,12 @@ import type { CronJob } from '../job';
 
 /** A received event younger than this is probably still on its way through the queue. */
 export const RECEIVED_GRACE_MS = 10_000;
-/** A processing claim older than this belongs to a worker that died (processing takes milliseconds). */
-export const PROCESSING_TIMEOUT_MS = 5 * 60_000;
+/**
+ * The lease of a processing claim: older than this, it belongs to a worker that died (processing takes
+ * milliseconds), and the event is taken again. Safe if the first worker was only slow: finishing checks
+ * the claim in the same transaction, so one of the two applies the event and the other rolls back.
+ */
+export const PROCESSING_TIMEOUT_MS = 60_000;
 const PAGE = 1000;
 /** Per run; a backlog larger than this (Redis down for long under load) drains over the next runs. */
 const MAX_PER_RUN = 50_000;
