@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-services.sh
 echo "[start] building"
 npx tsc -p tsconfig.build.json
+bash scripts/build-console.sh
 node dist/scripts/migrate.js latest
 node dist/scripts/seed-demo.js
 exec node dist/src/main.js --role "${ROLE:-all}"

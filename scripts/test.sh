@@ -8,6 +8,7 @@ bash scripts/ensure-services.sh
 [ -f scripts/ensure-test-peers.sh ] && bash scripts/ensure-test-peers.sh
 echo "[test] type-checking"
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p src/console/tsconfig.json --noEmit
 seed_args=()
 case " $* " in
   *" --seed"*) ;;

@@ -8,6 +8,7 @@ import type { AppContext } from '../context';
 import { logContext, logger } from '../logger';
 import { httpRequestDuration } from '../metrics/prometheus';
 import { authenticate } from './authenticate';
+import { consoleRouter } from './console-static';
 import { errorHandler, notFound } from './error-handler';
 import { openApiDocument } from './openapi';
 import { healthRouter } from './routes/health';
@@ -44,6 +45,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(cors({ origin: origins.includes('*') ? true : origins, exposedHeaders: ['X-Request-Id', 'Retry-After'] }));
 
   app.use(healthRouter(ctx));
+  app.use(consoleRouter());
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });

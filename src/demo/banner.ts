@@ -1,3 +1,4 @@
+import { consoleDir } from '../api/console-static';
 import type { Config } from '../config';
 
 /** What `npm start` prints once the demo data is ready: who can log in, and where. */
@@ -12,12 +13,9 @@ export interface BannerInput {
   consoleUrl?: string;
 }
 
-/**
- * Hook for the web console (issue 11): return `${publicUrl}/console` here once the API serves it, and
- * the banner prints it first (it is where a person starts).
- */
-export function consoleUrl(_config: Config): string | undefined {
-  return undefined;
+/** The web console's URL when it is built (the api role serves it at /console); printed first, it is where a person starts. */
+export function consoleUrl(config: Config): string | undefined {
+  return consoleDir() ? `${config.http.publicUrl.replace(/\/$/, '')}/console/` : undefined;
 }
 
 export function startBanner(b: BannerInput): string {

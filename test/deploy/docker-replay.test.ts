@@ -303,8 +303,8 @@ describe('the services, started as compose starts them', () => {
   });
 
   test('the API serves its documents from the pruned tree', async () => {
-    // Pages whose files the image must carry. The web console (issue 11) adds '/console/' here.
-    for (const path of ['/openapi.json', '/docs/']) {
+    // Pages whose files the image must carry, the web console's built files among them.
+    for (const path of ['/openapi.json', '/docs/', '/console/']) {
       const res = await http('GET', `${apiUrl()}${path}`);
       expect({ path, status: res.status }).toEqual({ path, status: 200 });
     }

@@ -1,0 +1,60 @@
+/** English. zh-CN.ts is typed by this shape, so the two cannot drift apart. */
+export const en = {
+  app: { name: 'WeWork Platform' },
+  form: { required: 'Required' },
+  live: { on: 'Live', off: 'Offline' },
+  common: { actions: 'Actions', close: 'Close', create: 'Create', loading: 'Loading…', next: 'Next', previous: 'Previous', remove: 'Remove', save: 'Save', saved: 'Saved' },
+  nav: { label: 'Main menu', dashboard: 'Dashboard', accounts: 'Accounts', templates: 'Templates', tasks: 'Campaigns', settings: 'Settings', signOut: 'Sign out' },
+  signIn: {
+    title: 'Sign in',
+    tenant: 'Tenant code',
+    username: 'Username',
+    password: 'Password',
+    submit: 'Sign in',
+    invalid: 'Wrong tenant, username or password.',
+    locked: 'This operator is locked after too many failed sign-ins, until {{until}}.',
+    rateLimited: 'Too many sign-in attempts. Try again in {{seconds}} s.',
+    suspended: 'This tenant is suspended.',
+    inactive: 'This operator is deactivated.',
+    unreachable: 'The service cannot be reached.',
+  },
+  status: {
+    created: 'Created', logging_in: 'Logging in', waiting_scan: 'Waiting for scan', waiting_confirm: 'Waiting for confirmation', need_verify: 'Needs code',
+    online: 'Online', offline: 'Offline', error: 'Error', recovering: 'Recovering', running: 'Running', paused: 'Paused', completed: 'Completed', failed: 'Failed',
+    cancelled: 'Cancelled', pending: 'Pending', sending: 'Sending', sent: 'Sent', delivered: 'Delivered', unknown: 'Unknown', active: 'Active', inactive: 'Inactive', locked: 'Locked',
+  },
+  dashboard: {
+    sent: 'Sent today', delivered: 'Delivered today', failed: 'Failed today', pending: 'Waiting', activeTasks: 'Active campaigns', noActive: 'No campaign running',
+    alerts: 'Alerts (24 h)', noAlerts: 'No alerts', chart: 'Messages per hour (24 h)',
+    alert: { account: 'Account', task: 'Campaign', callback: 'Callback' },
+  },
+  accounts: { create: 'Add account', name: 'Name', status: 'Status', lastLogin: 'Last login', login: 'Log in', logout: 'Log out', history: 'History' },
+  login: {
+    title: 'Log in with WeCom', scan: 'Scan', confirm: 'Confirm', verify: 'Verify', online: 'Online', qrAlt: 'Login QR code: scan it with WeCom',
+    preparing: 'Preparing the QR code…', confirmOnPhone: 'Scanned. Confirm the login on the phone.', code: 'Code', submitCode: 'Submit code',
+    done: 'The account is online.', failed: 'The login did not succeed.',
+  },
+  templates: {
+    create: 'New template', name: 'Name', type: 'Type', text: 'Text', title: 'Title', pagePath: 'Page path', upload: 'File', usage: 'Used',
+    variables: 'Variables', varName: 'Variable name', sample: 'Sample value', required: 'Required', addVariable: 'Add variable',
+    placeholderHint: 'Use {{name}} for a variable.',
+    types: { text: 'Text', image: 'Image', file: 'File', link: 'Link', miniprogram: 'Mini program', at: '@ mention' },
+  },
+  tasks: {
+    create: 'New campaign', name: 'Name', status: 'Status', progress: 'Progress', created: 'Created', pause: 'Pause', resume: 'Resume', cancel: 'Cancel',
+    retryFailed: 'Retry {{count}} failed', rate: 'Per min', eta: 'ETA', reasons: 'Why recipients failed', recipients: 'Recipients', all: 'All',
+    conversation: 'Conversation', errorCode: 'Error code', errorMessage: 'Error message', attempts: 'Retries',
+    counts: { total: 'Total', sent: 'Sent', success: 'Succeeded', failed: 'Failed', pending: 'Pending' },
+  },
+  wizard: {
+    accounts: 'Sending accounts', audience: 'Audience', content: 'Content', strategy: 'Strategy', review: 'Review', manual: 'List', csv: 'CSV file', groups: 'All groups',
+    manualHint: 'One conversation id per line', count: 'Count recipients', recipients: '{{count}} recipients · {{duplicates}} repeated · {{problems}} problems',
+    line: 'Line', problem: 'Problem', fromTemplate: 'From a template', inline: 'Write text', pickTemplate: 'Pick a template',
+    variables: 'Shared variables', variablesHint: 'name=value, one per line', rate: 'Messages per minute per account (0 = no limit)',
+    attempts: 'Attempts per message', threshold: 'Pause after this many errors in a row (0 = never)', back: 'Back', next: 'Next', start: 'Create and start',
+  },
+  settings: {
+    users: 'Operators', roles: 'Roles', apiKeys: 'API keys', username: 'Username', status: 'Status', role: 'Role', permissions: 'Permissions',
+    newKey: 'New API key', keyName: 'Name', prefix: 'Prefix', revoke: 'Revoke', shownOnce: 'Copy the key now: it is shown only once.',
+  },
+};

@@ -1,0 +1,64 @@
+import type { en } from './en';
+
+type Shape<T> = { [K in keyof T]: T[K] extends string ? string : Shape<T[K]> };
+
+/** 简体中文（默认语言）。 */
+export const zhCN: Shape<typeof en> = {
+  app: { name: '企微运营平台' },
+  form: { required: '必填' },
+  live: { on: '实时', off: '未连接' },
+  common: { actions: '操作', close: '关闭', create: '创建', loading: '加载中…', next: '下一页', previous: '上一页', remove: '删除', save: '保存', saved: '已保存' },
+  nav: { label: '主菜单', dashboard: '总览', accounts: '账号', templates: '模板', tasks: '群发任务', settings: '设置', signOut: '退出' },
+  signIn: {
+    title: '登录',
+    tenant: '租户代码',
+    username: '用户名',
+    password: '密码',
+    submit: '登录',
+    invalid: '租户、用户名或密码错误。',
+    locked: '登录失败次数过多，该账号已锁定至 {{until}}。',
+    rateLimited: '登录尝试过于频繁，请 {{seconds}} 秒后再试。',
+    suspended: '该租户已被停用。',
+    inactive: '该操作员已被停用。',
+    unreachable: '无法连接服务。',
+  },
+  status: {
+    created: '已创建', logging_in: '登录中', waiting_scan: '等待扫码', waiting_confirm: '等待确认', need_verify: '需要验证码',
+    online: '在线', offline: '离线', error: '异常', recovering: '恢复中', running: '发送中', paused: '已暂停', completed: '已完成', failed: '失败',
+    cancelled: '已取消', pending: '待发送', sending: '发送中', sent: '已发送', delivered: '已送达', unknown: '结果未知', active: '启用', inactive: '停用', locked: '锁定',
+  },
+  dashboard: {
+    sent: '今日已发送', delivered: '今日已送达', failed: '今日失败', pending: '等待中', activeTasks: '进行中的任务', noActive: '没有进行中的任务',
+    alerts: '告警（24 小时）', noAlerts: '暂无告警', chart: '每小时消息数（24 小时）',
+    alert: { account: '账号', task: '任务', callback: '回调' },
+  },
+  accounts: { create: '添加账号', name: '名称', status: '状态', lastLogin: '最近登录', login: '登录', logout: '退出登录', history: '状态记录' },
+  login: {
+    title: '企业微信扫码登录', scan: '扫码', confirm: '确认', verify: '验证', online: '在线', qrAlt: '登录二维码：请用企业微信扫描',
+    preparing: '正在生成二维码…', confirmOnPhone: '已扫码，请在手机上确认登录。', code: '验证码', submitCode: '提交验证码',
+    done: '账号已上线。', failed: '登录未成功。',
+  },
+  templates: {
+    create: '新建模板', name: '名称', type: '类型', text: '文本', title: '标题', pagePath: '页面路径', upload: '文件', usage: '使用次数',
+    variables: '变量', varName: '变量名', sample: '示例值', required: '必填', addVariable: '添加变量',
+    placeholderHint: '用 {{name}} 插入变量。',
+    types: { text: '文本', image: '图片', file: '文件', link: '链接', miniprogram: '小程序', at: '@提醒' },
+  },
+  tasks: {
+    create: '新建群发', name: '名称', status: '状态', progress: '进度', created: '创建时间', pause: '暂停', resume: '继续', cancel: '取消',
+    retryFailed: '重试 {{count}} 个失败', rate: '每分钟', eta: '预计剩余', reasons: '失败原因', recipients: '接收人', all: '全部',
+    conversation: '会话', errorCode: '错误码', errorMessage: '错误信息', attempts: '重试次数',
+    counts: { total: '总数', sent: '已发送', success: '成功', failed: '失败', pending: '待发送' },
+  },
+  wizard: {
+    accounts: '发送账号', audience: '接收人', content: '内容', strategy: '策略', review: '确认', manual: '名单', csv: 'CSV 文件', groups: '全部群聊',
+    manualHint: '每行一个会话 ID', count: '统计接收人', recipients: '{{count}} 个接收人 · {{duplicates}} 个重复 · {{problems}} 个问题',
+    line: '行', problem: '问题', fromTemplate: '使用模板', inline: '直接输入', pickTemplate: '选择模板',
+    variables: '公共变量', variablesHint: '每行一个 name=value', rate: '每个账号每分钟条数（0 为不限）',
+    attempts: '每条消息尝试次数', threshold: '连续错误多少次后暂停（0 为不暂停）', back: '上一步', next: '下一步', start: '创建并开始',
+  },
+  settings: {
+    users: '操作员', roles: '角色', apiKeys: 'API 密钥', username: '用户名', status: '状态', role: '角色', permissions: '权限',
+    newKey: '新建 API 密钥', keyName: '名称', prefix: '前缀', revoke: '吊销', shownOnce: '请立即复制：密钥只显示这一次。',
+  },
+};

@@ -1,0 +1,58 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { lazy, StrictMode, Suspense } from 'react';
+import { createRoot } from 'react-dom/client';
+import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
+import './i18n';
+import './styles.css';
+import { RequireSession } from './require-session';
+
+/**
+ * Routes load lazily: the sign-in page ships React, the router and its own form, and each screen
+ * arrives when first opened (the budget is checked by test/console/bundle-budget.test.ts).
+ */
+const SignIn = lazy(() => import('./pages/SignIn'));
+const Shell = lazy(() => import('./pages/Shell'));
+const Dashboard = lazy(() => import('./pages/Dashboard'));
+const Accounts = lazy(() => import('./pages/Accounts'));
+const Templates = lazy(() => import('./pages/Templates'));
+const Tasks = lazy(() => import('./pages/Tasks'));
+const TaskDetail = lazy(() => import('./pages/TaskDetail'));
+const NewTask = lazy(() => import('./pages/NewTask'));
+const Settings = lazy(() => import('./pages/Settings'));
+
+const queryClient = new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } } });
+
+const router = createBrowserRouter(
+  [
+    { path: '/sign-in', element: <SignIn /> },
+    {
+      element: (
+        <RequireSession>
+          <Shell />
+        </RequireSession>
+      ),
+      children: [
+        { index: true, element: <Navigate to="/dashboard" replace /> },
+        { path: '/dashboard', element: <Dashboard /> },
+        { path: '/accounts', element: <Accounts /> },
+        { path: '/templates', element: <Templates /> },
+        { path: '/tasks', element: <Tasks /> },
+        { path: '/tasks/new', element: <NewTask /> },
+        { path: '/tasks/:id', element: <TaskDetail /> },
+        { path: '/settings', element: <Settings /> },
+      ],
+    },
+    { path: '*', element: <Navigate to="/dashboard" replace /> },
+  ],
+  { basename: '/console' },
+);
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>
+      <Suspense fallback={<div className="boot" role="status" aria-label="loading" />}>
+        <RouterProvider router={router} />
+      </Suspense>
+    </QueryClientProvider>
+  </StrictMode>,
+);

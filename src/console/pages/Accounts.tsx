@@ -1,0 +1,131 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { App, Button, Drawer, Form, Input, Modal, Space, Table, Timeline } from 'antd';
+import { useCallback, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { api, unwrap } from '../api/client';
+import { StatusTag } from '../components/StatusTag';
+import { LoginDialog } from '../components/LoginDialog';
+import { useCan } from '../me';
+import { useLiveEvent } from '../realtime';
+import type { components } from '../api/schema';
+
+type Account = components['schemas']['Account'];
+interface StatusEvent {
+  account_id: string;
+  new_status: Account['status'];
+}
+
+export default function Accounts() {
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const { message } = App.useApp();
+  const canWrite = useCan('accounts:write');
+  const canLogin = useCan('accounts:login');
+  const [creating, setCreating] = useState(false);
+  const [loginFor, setLoginFor] = useState<string | null>(null);
+  const [historyFor, setHistoryFor] = useState<Account | null>(null);
+  const list = useQuery({ queryKey: ['accounts'], queryFn: async () => unwrap(await api.GET('/api/v1/accounts', { params: { query: { limit: 200 } } })) });
+
+  // The status chip follows account.status at once; the list is re-read behind it.
+  const onStatus = useCallback(
+    (e: StatusEvent) => {
+      qc.setQueryData(['accounts'], (old: { data: Account[]; next_cursor: string | null } | undefined) =>
+        old ? { ...old, data: old.data.map((a) => (a.id === e.account_id ? { ...a, status: e.new_status } : a)) } : old,
+      );
+      void qc.invalidateQueries({ queryKey: ['account-history', e.account_id] });
+    },
+    [qc],
+  );
+  useLiveEvent('account.status', onStatus);
+
+  const create = useMutation({
+    mutationFn: async (v: { account_name: string }) => unwrap(await api.POST('/api/v1/accounts', { body: { account_name: v.account_name } })),
+    onSuccess: () => {
+      setCreating(false);
+      void qc.invalidateQueries({ queryKey: ['accounts'] });
+    },
+    onError: (e) => void message.error(e.message),
+  });
+  const logout = useMutation({
+    mutationFn: async (id: string) => unwrap(await api.POST('/api/v1/accounts/{id}/logout', { params: { path: { id } } })),
+    onError: (e) => void message.error(e.message),
+  });
+
+  return (
+    <div data-testid="accounts">
+      <div className="toolbar">
+        <h2>{t('nav.accounts')}</h2>
+        {canWrite && (
+          <Button type="primary" onClick={() => setCreating(true)} data-testid="account-create">
+            {t('accounts.create')}
+          </Button>
+        )}
+      </div>
+      <Table<Account>
+        rowKey="id"
+        size="small"
+        loading={list.isLoading}
+        dataSource={list.data?.data ?? []}
+        pagination={false}
+        scroll={{ x: 600 }}
+        columns={[
+          { title: t('accounts.name'), dataIndex: 'account_name' },
+          { title: t('accounts.status'), dataIndex: 'status', render: (s: string, a) => <StatusTag status={s} testId={`account-status-${a.account_name}`} /> },
+          { title: t('accounts.lastLogin'), dataIndex: 'last_login_time', render: (v: string | null) => (v ? new Date(v).toLocaleString() : '—') },
+          {
+            title: t('common.actions'),
+            render: (_: unknown, a) => (
+              <Space wrap>
+                {canLogin && a.status !== 'online' && (
+                  <Button size="small" onClick={() => setLoginFor(a.id)} data-testid={`account-login-${a.account_name}`}>
+                    {t('accounts.login')}
+                  </Button>
+                )}
+                {canLogin && a.status === 'online' && (
+                  <Button size="small" onClick={() => logout.mutate(a.id)}>
+                    {t('accounts.logout')}
+                  </Button>
+                )}
+                <Button size="small" onClick={() => setHistoryFor(a)}>
+                  {t('accounts.history')}
+                </Button>
+              </Space>
+            ),
+          },
+        ]}
+      />
+      <Modal open={creating} title={t('accounts.create')} onCancel={() => setCreating(false)} footer={null} destroyOnHidden>
+        <Form layout="vertical" onFinish={(v: { account_name: string }) => create.mutate(v)}>
+          <Form.Item label={t('accounts.name')} name="account_name" rules={[{ required: true, message: t('form.required') }]}>
+            <Input data-testid="account-name" autoFocus />
+          </Form.Item>
+          <Button type="primary" htmlType="submit" loading={create.isPending} data-testid="account-create-submit">
+            {t('common.create')}
+          </Button>
+        </Form>
+      </Modal>
+      {loginFor && <LoginDialog accountId={loginFor} onClose={() => setLoginFor(null)} />}
+      <Drawer open={Boolean(historyFor)} onClose={() => setHistoryFor(null)} title={`${t('accounts.history')} · ${historyFor?.account_name ?? ''}`}>
+        {historyFor && <History accountId={historyFor.id} />}
+      </Drawer>
+    </div>
+  );
+}
+
+function History({ accountId }: { accountId: string }) {
+  const h = useQuery({
+    queryKey: ['account-history', accountId],
+    queryFn: async () => unwrap(await api.GET('/api/v1/accounts/{id}/history', { params: { path: { id: accountId }, query: { limit: 50 } } })),
+  });
+  return (
+    <Timeline
+      items={(h.data?.data ?? []).map((e) => ({
+        children: (
+          <span>
+            {new Date(e.created_at).toLocaleString()} · {e.old_status ?? '∅'} → <StatusTag status={e.new_status} /> {e.reason ?? ''}
+          </span>
+        ),
+      }))}
+    />
+  );
+}

@@ -1,0 +1,98 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { Card, Col, Empty, List, Progress, Row, Statistic, Typography } from 'antd';
+import { useCallback, useMemo } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
+import { api, unwrap } from '../api/client';
+import { SeriesChart } from '../components/SeriesChart';
+import { StatusTag } from '../components/StatusTag';
+import { useLiveEvent } from '../realtime';
+
+export default function Dashboard() {
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const dash = useQuery({ queryKey: ['dashboard'], queryFn: async () => unwrap(await api.GET('/api/v1/dashboard')) });
+  const report = useQuery({ queryKey: ['report', 'hour'], queryFn: async () => unwrap(await api.GET('/api/v1/reports/messages', { params: { query: { granularity: 'hour' } } })) });
+  // Live: any account or task change refreshes the figures (coalesced by react-query).
+  const refresh = useCallback(() => void qc.invalidateQueries({ queryKey: ['dashboard'] }), [qc]);
+  useLiveEvent('account.status', refresh);
+  useLiveEvent('task.status', refresh);
+  useLiveEvent('task.progress', refresh);
+
+  const chart = useMemo(() => {
+    const s = report.data?.series ?? [];
+    return {
+      times: s.map((p) => Date.parse(p.period) / 1000),
+      series: [
+        { label: t('dashboard.sent'), values: s.map((p) => p.success), color: '#52c41a' },
+        { label: t('dashboard.failed'), values: s.map((p) => p.failed), color: '#ff4d4f' },
+      ],
+    };
+  }, [report.data, t]);
+
+  const d = dash.data;
+  return (
+    <div data-testid="dashboard">
+      <div className="toolbar">
+        <h2>{t('nav.dashboard')}</h2>
+      </div>
+      <Row gutter={[12, 12]}>
+        {(['online', 'offline', 'error', 'waiting_scan'] as const).map((s) => (
+          <Col xs={12} md={6} key={s}>
+            <Card size="small">
+              <Statistic title={t(`status.${s}`)} value={d?.accounts[s] ?? 0} data-testid={`accounts-${s}`} />
+            </Card>
+          </Col>
+        ))}
+        {(['sent', 'delivered', 'failed', 'pending'] as const).map((k) => (
+          <Col xs={12} md={6} key={k}>
+            <Card size="small">
+              <Statistic title={t(`dashboard.${k}`)} value={d?.today[k] ?? 0} data-testid={`today-${k}`} />
+            </Card>
+          </Col>
+        ))}
+        <Col xs={24} lg={12}>
+          <Card size="small" title={t('dashboard.activeTasks')}>
+            {d?.active_tasks.length ? (
+              <List
+                dataSource={d.active_tasks}
+                renderItem={(task) => (
+                  <List.Item>
+                    <Link to={`/tasks/${task.id}`}>{task.name}</Link> <StatusTag status={task.status} />
+                    <Progress percent={Math.round(task.progress_percent)} size="small" style={{ maxWidth: 200 }} />
+                  </List.Item>
+                )}
+              />
+            ) : (
+              <Empty description={t('dashboard.noActive')} />
+            )}
+          </Card>
+        </Col>
+        <Col xs={24} lg={12}>
+          <Card size="small" title={t('dashboard.alerts')}>
+            {d?.alerts.length ? (
+              <List
+                dataSource={d.alerts}
+                renderItem={(a) => (
+                  <List.Item>
+                    <Typography.Text>
+                      {t(`dashboard.alert.${a.kind}`)} <StatusTag status={a.status} /> {a.message ?? ''}
+                    </Typography.Text>
+                    <Typography.Text type="secondary">{new Date(a.at).toLocaleTimeString()}</Typography.Text>
+                  </List.Item>
+                )}
+              />
+            ) : (
+              <Empty description={t('dashboard.noAlerts')} />
+            )}
+          </Card>
+        </Col>
+        <Col span={24}>
+          <Card size="small" title={t('dashboard.chart')}>
+            {report.data && <SeriesChart label={t('dashboard.chart')} times={chart.times} series={chart.series} />}
+          </Card>
+        </Col>
+      </Row>
+    </div>
+  );
+}

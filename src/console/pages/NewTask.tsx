@@ -1,0 +1,232 @@
+import { useQuery } from '@tanstack/react-query';
+import { Alert, Button, Card, Descriptions, Form, Input, InputNumber, Radio, Select, Space, Steps, Table } from 'antd';
+import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useNavigate } from 'react-router';
+import { api, unwrap, uploadFile } from '../api/client';
+import type { components } from '../api/schema';
+
+type Preview = components['schemas']['AudiencePreview'];
+type Audience = 'manual' | 'import' | 'group';
+
+/**
+ * The campaign wizard: sending accounts → audience (with the recipient count and the CSV's bad rows
+ * before anything is created) → content → strategy → review, create and start.
+ */
+export default function NewTask() {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const [step, setStep] = useState(0);
+  const [name, setName] = useState('');
+  const [accountIds, setAccountIds] = useState<string[]>([]);
+  const [audience, setAudience] = useState<Audience>('manual');
+  const [manual, setManual] = useState('');
+  const [fileId, setFileId] = useState<string | null>(null);
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [source, setSource] = useState<'template' | 'inline'>('template');
+  const [templateId, setTemplateId] = useState<string | undefined>();
+  const [text, setText] = useState('');
+  const [variables, setVariables] = useState('');
+  const [rate, setRate] = useState(60);
+  const [attempts, setAttempts] = useState(3);
+  const [threshold, setThreshold] = useState(20);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const accounts = useQuery({ queryKey: ['accounts'], queryFn: async () => unwrap(await api.GET('/api/v1/accounts', { params: { query: { limit: 200 } } })) });
+  const templates = useQuery({ queryKey: ['templates'], queryFn: async () => unwrap(await api.GET('/api/v1/templates', { params: { query: { limit: 200 } } })) });
+
+  const targets = () =>
+    manual
+      .split(/[\n,]/)
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((conversation_id) => ({ conversation_id }));
+  const audienceBody = () => ({
+    target_type: audience,
+    account_ids: accountIds,
+    ...(audience === 'manual' ? { targets: targets() } : {}),
+    ...(audience === 'import' && fileId ? { file_id: fileId } : {}),
+  });
+  const shared = () => Object.fromEntries(variables.split('\n').map((l) => l.split('=')).filter((p) => p.length === 2 && p[0].trim()).map(([k, v]) => [k.trim(), v.trim()]));
+
+  const countAudience = async () => {
+    setError(null);
+    try {
+      setPreview(unwrap(await api.POST('/api/v1/tasks/audience', { body: audienceBody() as never })));
+    } catch (e) {
+      setPreview(null);
+      setError((e as Error).message);
+    }
+  };
+
+  const createAndStart = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const task = unwrap(
+        await api.POST('/api/v1/tasks', {
+          body: {
+            name,
+            ...audienceBody(),
+            ...(source === 'template' ? { template_id: templateId } : { content: { type: 'text', text } }),
+            variables: shared(),
+            send_strategy: { rate_per_minute: rate, retry: { max_attempts: attempts }, error_threshold: threshold },
+          } as never,
+        }),
+      );
+      unwrap(await api.POST('/api/v1/tasks/{id}/start', { params: { path: { id: task.id } } }));
+      navigate(`/tasks/${task.id}`);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const canNext = [name.trim() !== '' && accountIds.length > 0, Boolean(preview && preview.count > 0), source === 'template' ? Boolean(templateId) : text.trim() !== '', true, true][step];
+  const steps = [t('wizard.accounts'), t('wizard.audience'), t('wizard.content'), t('wizard.strategy'), t('wizard.review')];
+
+  return (
+    <Card title={t('tasks.create')} data-testid="new-task">
+      <Steps current={step} size="small" items={steps.map((title) => ({ title }))} responsive />
+      <div style={{ marginTop: 16 }}>
+        {step === 0 && (
+          <Form layout="vertical">
+            <Form.Item label={t('tasks.name')} required>
+              <Input value={name} onChange={(e) => setName(e.target.value)} data-testid="task-name" autoFocus />
+            </Form.Item>
+            <Form.Item label={t('wizard.accounts')} required>
+              <Select
+                mode="multiple"
+                value={accountIds}
+                onChange={setAccountIds}
+                data-testid="task-accounts"
+                options={(accounts.data?.data ?? []).map((a) => ({ value: a.id, label: `${a.account_name} (${t(`status.${a.status}`)})` }))}
+              />
+            </Form.Item>
+          </Form>
+        )}
+        {step === 1 && (
+          <Space direction="vertical" style={{ width: '100%' }}>
+            <Radio.Group
+              value={audience}
+              onChange={(e) => {
+                setAudience(e.target.value as Audience);
+                setPreview(null);
+              }}
+              options={[
+                { value: 'manual', label: t('wizard.manual') },
+                { value: 'import', label: t('wizard.csv') },
+                { value: 'group', label: t('wizard.groups') },
+              ]}
+            />
+            {audience === 'manual' && (
+              <Input.TextArea rows={6} value={manual} onChange={(e) => setManual(e.target.value)} placeholder={t('wizard.manualHint')} data-testid="task-targets" aria-label={t('wizard.manual')} />
+            )}
+            {audience === 'import' && (
+              <input
+                type="file"
+                accept=".csv,text/csv"
+                aria-label={t('wizard.csv')}
+                data-testid="task-csv"
+                onChange={async (e) => {
+                  const f = e.target.files?.[0];
+                  if (!f) return;
+                  try {
+                    setFileId((await uploadFile(f, 'import')).id);
+                  } catch (err) {
+                    setError((err as Error).message);
+                  }
+                }}
+              />
+            )}
+            <Button onClick={countAudience} data-testid="audience-count" disabled={audience === 'import' && !fileId}>
+              {t('wizard.count')}
+            </Button>
+            {preview && (
+              <Alert
+                type={preview.problem_count ? 'warning' : 'success'}
+                data-testid="audience-result"
+                title={t('wizard.recipients', { count: preview.count, duplicates: preview.duplicates, problems: preview.problem_count })}
+              />
+            )}
+            {preview && preview.problems.length > 0 && (
+              <Table
+                size="small"
+                rowKey={(p) => `${p.line ?? ''}-${p.index ?? ''}-${p.error}`}
+                dataSource={preview.problems}
+                pagination={false}
+                data-testid="audience-problems"
+                columns={[
+                  { title: t('wizard.line'), render: (_: unknown, p) => p.line ?? (p.index !== undefined ? `#${p.index + 1}` : '') },
+                  { title: t('wizard.problem'), dataIndex: 'error' },
+                ]}
+              />
+            )}
+          </Space>
+        )}
+        {step === 2 && (
+          <Space direction="vertical" style={{ width: '100%' }}>
+            <Radio.Group
+              value={source}
+              onChange={(e) => setSource(e.target.value as 'template' | 'inline')}
+              options={[
+                { value: 'template', label: t('wizard.fromTemplate') },
+                { value: 'inline', label: t('wizard.inline') },
+              ]}
+            />
+            {source === 'template' ? (
+              <Select
+                style={{ width: '100%' }}
+                value={templateId}
+                onChange={setTemplateId}
+                placeholder={t('wizard.pickTemplate')}
+                data-testid="task-template"
+                options={(templates.data?.data ?? []).map((x) => ({ value: x.id, label: x.name }))}
+              />
+            ) : (
+              <Input.TextArea rows={4} value={text} onChange={(e) => setText(e.target.value)} data-testid="task-text" aria-label={t('wizard.inline')} />
+            )}
+            <Input.TextArea rows={3} value={variables} onChange={(e) => setVariables(e.target.value)} placeholder={t('wizard.variablesHint')} aria-label={t('wizard.variables')} data-testid="task-variables" />
+          </Space>
+        )}
+        {step === 3 && (
+          <Form layout="vertical">
+            <Form.Item label={t('wizard.rate')}>
+              <InputNumber min={0} max={6000} value={rate} onChange={(v) => setRate(Number(v ?? 0))} data-testid="task-rate" />
+            </Form.Item>
+            <Form.Item label={t('wizard.attempts')}>
+              <InputNumber min={1} max={10} value={attempts} onChange={(v) => setAttempts(Number(v ?? 1))} />
+            </Form.Item>
+            <Form.Item label={t('wizard.threshold')}>
+              <InputNumber min={0} max={100000} value={threshold} onChange={(v) => setThreshold(Number(v ?? 0))} data-testid="task-threshold" />
+            </Form.Item>
+          </Form>
+        )}
+        {step === 4 && (
+          <Descriptions column={1} size="small" bordered>
+            <Descriptions.Item label={t('tasks.name')}>{name}</Descriptions.Item>
+            <Descriptions.Item label={t('wizard.accounts')}>{accountIds.length}</Descriptions.Item>
+            <Descriptions.Item label={t('wizard.audience')}>{preview?.count ?? 0}</Descriptions.Item>
+            <Descriptions.Item label={t('wizard.rate')}>{rate}</Descriptions.Item>
+          </Descriptions>
+        )}
+        {error && <Alert type="error" title={error} role="alert" style={{ marginTop: 12 }} />}
+        <Space style={{ marginTop: 16 }}>
+          {step > 0 && <Button onClick={() => setStep(step - 1)}>{t('wizard.back')}</Button>}
+          {step < 4 && (
+            <Button type="primary" disabled={!canNext} onClick={() => setStep(step + 1)} data-testid="wizard-next">
+              {t('wizard.next')}
+            </Button>
+          )}
+          {step === 4 && (
+            <Button type="primary" loading={busy} onClick={createAndStart} data-testid="task-start">
+              {t('wizard.start')}
+            </Button>
+          )}
+        </Space>
+      </div>
+    </Card>
+  );
+}

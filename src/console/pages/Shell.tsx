@@ -1,0 +1,76 @@
+import { App, Button, ConfigProvider, Grid, Layout, Menu, Tag } from 'antd';
+import enUS from 'antd/locale/en_US';
+import zhCN from 'antd/locale/zh_CN';
+import { Suspense } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Outlet, useLocation, useNavigate } from 'react-router';
+import { LanguageSwitch } from '../components/LanguageSwitch';
+import { useMe } from '../me';
+import { useLiveConnected } from '../realtime';
+import { signOut } from '../session';
+
+const ITEMS = ['dashboard', 'accounts', 'templates', 'tasks', 'settings'] as const;
+
+export default function Shell() {
+  const { t, i18n } = useTranslation();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const me = useMe().data;
+  const live = useLiveConnected();
+  const screens = Grid.useBreakpoint();
+  const phone = !screens.md;
+  const selected = ITEMS.find((k) => location.pathname.startsWith(`/${k}`)) ?? 'dashboard';
+  const menu = (
+    <Menu
+      mode={phone ? 'horizontal' : 'inline'}
+      selectedKeys={[selected]}
+      items={ITEMS.map((k) => ({ key: k, label: t(`nav.${k}`) }))}
+      onClick={(e) => navigate(`/${e.key}`)}
+      aria-label={t('nav.label')}
+      data-testid="nav"
+    />
+  );
+  return (
+    <ConfigProvider locale={i18n.language === 'en' ? enUS : zhCN}>
+      <App>
+      <Layout style={{ minHeight: '100vh' }}>
+        {!phone && (
+          <Layout.Sider theme="light" width={200}>
+            <nav>{menu}</nav>
+          </Layout.Sider>
+        )}
+        <Layout>
+          <Layout.Header className="shell-header">
+            <h1>{t('app.name')}</h1>
+            <span style={{ display: 'flex', gap: 8, alignItems: 'center' }}>
+              <Tag color={live ? 'green' : 'default'} data-testid="live-indicator">
+                {live ? t('live.on') : t('live.off')}
+              </Tag>
+              {!phone && <span data-testid="whoami">{me?.user?.username}</span>}
+              <LanguageSwitch />
+              <Button
+                size="small"
+                data-testid="sign-out"
+                onClick={async () => {
+                  await signOut();
+                  navigate('/sign-in', { replace: true });
+                }}
+              >
+                {t('nav.signOut')}
+              </Button>
+            </span>
+          </Layout.Header>
+          {phone && <nav>{menu}</nav>}
+          <Layout.Content className="shell-content">
+            <main>
+              <Suspense fallback={<div role="status" aria-label="loading" />}>
+                <Outlet />
+              </Suspense>
+            </main>
+          </Layout.Content>
+        </Layout>
+      </Layout>
+      </App>
+    </ConfigProvider>
+  );
+}

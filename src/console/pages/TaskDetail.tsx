@@ -1,0 +1,171 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Alert, App, Button, Card, Col, Descriptions, Progress, Row, Segmented, Space, Statistic, Table, Tag } from 'antd';
+import { useCallback, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useNavigate, useParams } from 'react-router';
+import { api, unwrap } from '../api/client';
+import type { components } from '../api/schema';
+import { StatusTag } from '../components/StatusTag';
+import { useCan } from '../me';
+import { useLiveEvent } from '../realtime';
+
+type Progress = components['schemas']['TaskProgress'];
+type Recipient = components['schemas']['TaskRecipient'];
+const FILTERS = ['all', 'failed', 'unknown', 'pending', 'sent', 'delivered', 'cancelled'] as const;
+
+export default function TaskDetail() {
+  const { id = '' } = useParams();
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const { message } = App.useApp();
+  const canControl = useCan('tasks:control');
+  const canWrite = useCan('tasks:write');
+  const [filter, setFilter] = useState<(typeof FILTERS)[number]>('all');
+  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+
+  const task = useQuery({ queryKey: ['task', id], queryFn: async () => unwrap(await api.GET('/api/v1/tasks/{id}', { params: { path: { id } } })) });
+  const progress = useQuery({ queryKey: ['task-progress', id], queryFn: async () => unwrap(await api.GET('/api/v1/tasks/{id}/progress', { params: { path: { id } } })) });
+  const summary = useQuery({ queryKey: ['task-summary', id], queryFn: async () => unwrap(await api.GET('/api/v1/tasks/{id}/recipients/summary', { params: { path: { id } } })) });
+  const cursor = cursors[cursors.length - 1];
+  const recipients = useQuery({
+    queryKey: ['task-recipients', id, filter, cursor],
+    queryFn: async () =>
+      unwrap(await api.GET('/api/v1/tasks/{id}/recipients', { params: { path: { id }, query: { limit: 20, ...(filter !== 'all' ? { status: filter } : {}), ...(cursor ? { cursor } : {}) } } })),
+  });
+
+  // Live: task.progress carries counts, percent, rate and ETA; the tables follow at their own pace.
+  const onProgress = useCallback(
+    (e: Progress) => {
+      if (e.task_id !== id) return;
+      qc.setQueryData(['task-progress', id], e);
+      void qc.invalidateQueries({ queryKey: ['task-summary', id] });
+      void qc.invalidateQueries({ queryKey: ['task-recipients', id] });
+    },
+    [id, qc],
+  );
+  const onStatus = useCallback(
+    (e: { task_id: string }) => {
+      if (e.task_id !== id) return;
+      void qc.invalidateQueries({ queryKey: ['task', id] });
+      void qc.invalidateQueries({ queryKey: ['task-progress', id] });
+    },
+    [id, qc],
+  );
+  useLiveEvent('task.progress', onProgress);
+  useLiveEvent('task.status', onStatus);
+
+  const act = useMutation({
+    mutationFn: async (action: 'pause' | 'resume' | 'cancel') => unwrap(await api.POST(`/api/v1/tasks/{id}/${action}` as '/api/v1/tasks/{id}/pause', { params: { path: { id } } })),
+    onSuccess: (row) => {
+      qc.setQueryData(['task', id], row);
+      void qc.invalidateQueries({ queryKey: ['task-progress', id] });
+    },
+    onError: (e) => void message.error(e.message),
+  });
+  const retry = useMutation({
+    mutationFn: async () => unwrap(await api.POST('/api/v1/tasks/{id}/retry-failed', { params: { path: { id } }, body: { start: true } })),
+    onSuccess: (row) => navigate(`/tasks/${row.id}`),
+    onError: (e) => void message.error(e.message),
+  });
+
+  const p = progress.data;
+  const status = p?.status ?? task.data?.status ?? 'created';
+  const failed = summary.data?.by_status.failed ?? 0;
+  const finished = status === 'completed' || status === 'failed' || status === 'cancelled';
+  return (
+    <div data-testid="task-detail" data-status={status}>
+      <div className="toolbar">
+        <h2>
+          {task.data?.name} <StatusTag status={status} testId="task-status" />
+        </h2>
+        <Space wrap>
+          {canControl && status === 'running' && (
+            <Button onClick={() => act.mutate('pause')} data-testid="task-pause">
+              {t('tasks.pause')}
+            </Button>
+          )}
+          {canControl && status === 'paused' && (
+            <Button onClick={() => act.mutate('resume')} data-testid="task-resume">
+              {t('tasks.resume')}
+            </Button>
+          )}
+          {canControl && (status === 'running' || status === 'paused' || status === 'created') && (
+            <Button danger onClick={() => act.mutate('cancel')} data-testid="task-cancel">
+              {t('tasks.cancel')}
+            </Button>
+          )}
+          {canWrite && finished && failed > 0 && (
+            <Button type="primary" onClick={() => retry.mutate()} loading={retry.isPending} data-testid="task-retry">
+              {t('tasks.retryFailed', { count: failed })}
+            </Button>
+          )}
+        </Space>
+      </div>
+      {task.data?.error_message && <Alert type="warning" title={task.data.error_message} style={{ marginBottom: 12 }} />}
+      <Card size="small">
+        <Progress percent={Math.floor(p?.percent ?? 0)} status={status === 'failed' ? 'exception' : status === 'completed' ? 'success' : 'active'} data-testid="task-progress" aria-label={t('tasks.progress')} />
+        <Row gutter={[12, 12]}>
+          {(['total', 'sent', 'success', 'failed', 'pending'] as const).map((k) => (
+            <Col xs={8} md={4} key={k}>
+              <Statistic title={t(`tasks.counts.${k}`)} value={p?.counts[k] ?? 0} data-testid={`count-${k}`} />
+            </Col>
+          ))}
+          <Col xs={8} md={2}>
+            <Statistic title={t('tasks.rate')} value={p?.rate ?? 0} precision={0} />
+          </Col>
+          <Col xs={8} md={2}>
+            <Statistic title={t('tasks.eta')} value={p?.eta_seconds ?? '—'} suffix={p?.eta_seconds != null ? 's' : ''} />
+          </Col>
+        </Row>
+      </Card>
+      {(summary.data?.reasons.length ?? 0) > 0 && (
+        <Card size="small" title={t('tasks.reasons')} style={{ marginTop: 12 }}>
+          <Descriptions column={1} size="small">
+            {summary.data!.reasons.map((r) => (
+              <Descriptions.Item key={`${r.status}-${r.error_code}`} label={<Tag color="red">{r.error_code ?? '—'}</Tag>}>
+                {r.count} · {r.example_message ?? ''}
+              </Descriptions.Item>
+            ))}
+          </Descriptions>
+        </Card>
+      )}
+      <Card size="small" title={t('tasks.recipients')} style={{ marginTop: 12 }}>
+        <Segmented
+          options={FILTERS.map((f) => ({ value: f, label: f === 'all' ? t('tasks.all') : `${t(`status.${f}`)} ${summary.data?.by_status[f] ?? ''}` }))}
+          value={filter}
+          onChange={(v) => {
+            setFilter(v as (typeof FILTERS)[number]);
+            setCursors([undefined]);
+          }}
+          data-testid="recipient-filter"
+          style={{ marginBottom: 8, maxWidth: '100%', overflowX: 'auto' }}
+        />
+        <Table<Recipient>
+          rowKey="id"
+          size="small"
+          loading={recipients.isLoading}
+          dataSource={recipients.data?.data ?? []}
+          pagination={false}
+          scroll={{ x: 600 }}
+          data-testid="recipients"
+          columns={[
+            { title: t('tasks.conversation'), dataIndex: 'conversation_id' },
+            { title: t('tasks.status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
+            { title: t('tasks.errorCode'), dataIndex: 'error_code', render: (v: string | null) => v ?? '' },
+            { title: t('tasks.errorMessage'), dataIndex: 'error_message', render: (v: string | null) => v ?? '' },
+            { title: t('tasks.attempts'), dataIndex: 'retry_count' },
+          ]}
+        />
+        <Space style={{ marginTop: 8 }}>
+          <Button disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
+            {t('common.previous')}
+          </Button>
+          <Button disabled={!recipients.data?.next_cursor} onClick={() => setCursors([...cursors, recipients.data!.next_cursor!])} data-testid="recipients-next">
+            {t('common.next')}
+          </Button>
+        </Space>
+      </Card>
+    </div>
+  );
+}

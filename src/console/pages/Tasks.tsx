@@ -1,0 +1,55 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { Button, Progress, Table } from 'antd';
+import { useCallback } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link, useNavigate } from 'react-router';
+import { api, unwrap } from '../api/client';
+import type { components } from '../api/schema';
+import { StatusTag } from '../components/StatusTag';
+import { useCan } from '../me';
+import { useLiveEvent } from '../realtime';
+
+type Task = components['schemas']['Task'];
+
+export default function Tasks() {
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const canWrite = useCan('tasks:write');
+  const list = useQuery({ queryKey: ['tasks'], queryFn: async () => unwrap(await api.GET('/api/v1/tasks', { params: { query: { limit: 100 } } })) });
+  const onProgress = useCallback(
+    (e: { task_id: string; status: Task['status']; percent: number }) =>
+      qc.setQueryData(['tasks'], (old: { data: Task[]; next_cursor: string | null } | undefined) =>
+        old ? { ...old, data: old.data.map((x) => (x.id === e.task_id ? { ...x, status: e.status, progress_percent: e.percent } : x)) } : old,
+      ),
+    [qc],
+  );
+  useLiveEvent('task.progress', onProgress);
+  useLiveEvent('task.status', useCallback(() => void qc.invalidateQueries({ queryKey: ['tasks'] }), [qc]));
+  return (
+    <div data-testid="tasks">
+      <div className="toolbar">
+        <h2>{t('nav.tasks')}</h2>
+        {canWrite && (
+          <Button type="primary" onClick={() => navigate('/tasks/new')} data-testid="task-create">
+            {t('tasks.create')}
+          </Button>
+        )}
+      </div>
+      <Table<Task>
+        rowKey="id"
+        size="small"
+        loading={list.isLoading}
+        dataSource={list.data?.data ?? []}
+        pagination={false}
+        scroll={{ x: 600 }}
+        columns={[
+          { title: t('tasks.name'), dataIndex: 'name', render: (v: string, r) => <Link to={`/tasks/${r.id}`}>{v}</Link> },
+          { title: t('tasks.status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
+          { title: t('tasks.progress'), dataIndex: 'progress_percent', render: (p: number) => <Progress percent={Math.round(p)} size="small" /> },
+          { title: t('tasks.created'), dataIndex: 'created_at', render: (v: string) => new Date(v).toLocaleString() },
+        ]}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,226 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { App, Button, Checkbox, Col, Form, Input, Modal, Row, Select, Space, Table } from 'antd';
+import { useMemo, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { api, unwrap, uploadFile } from '../api/client';
+import type { components } from '../api/schema';
+import { useCan } from '../me';
+
+type Template = components['schemas']['Template'];
+type Content = Record<string, unknown> & { type: string };
+interface Variable {
+  name: string;
+  required?: boolean;
+  default?: string;
+  sample?: string;
+}
+
+const TYPES = ['text', 'image', 'file', 'link', 'miniprogram', 'at'] as const;
+
+/** {{name}} placeholders filled with sample values (or defaults) for the phone preview. */
+function fill(text: string, vars: Variable[]): string {
+  return text.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (m, name: string) => {
+    const v = vars.find((x) => x.name === name);
+    return v?.sample || v?.default || m;
+  });
+}
+
+export function PhonePreview({ content, vars }: { content: Content; vars: Variable[] }) {
+  const body =
+    content.type === 'text' || content.type === 'at'
+      ? fill(String(content.text ?? ''), vars)
+      : content.type === 'link'
+        ? `🔗 ${fill(String(content.title ?? ''), vars)}\n${String(content.url ?? '')}`
+        : content.type === 'miniprogram'
+          ? `▣ ${String(content.title ?? '')}`
+          : content.type === 'image'
+            ? `🖼 ${String(content.file_id ?? content.url ?? '')}`
+            : `📎 ${String(content.file_name ?? content.file_id ?? content.url ?? '')}`;
+  return (
+    <div className="phone" aria-label="preview" data-testid="template-preview">
+      <div className="bubble">{body}</div>
+    </div>
+  );
+}
+
+export default function Templates() {
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const { message } = App.useApp();
+  const canWrite = useCan('templates:write');
+  const [open, setOpen] = useState(false);
+  const list = useQuery({ queryKey: ['templates'], queryFn: async () => unwrap(await api.GET('/api/v1/templates', { params: { query: { limit: 200 } } })) });
+  return (
+    <div data-testid="templates">
+      <div className="toolbar">
+        <h2>{t('nav.templates')}</h2>
+        {canWrite && (
+          <Button type="primary" onClick={() => setOpen(true)} data-testid="template-create">
+            {t('templates.create')}
+          </Button>
+        )}
+      </div>
+      <Table<Template>
+        rowKey="id"
+        size="small"
+        loading={list.isLoading}
+        dataSource={list.data?.data ?? []}
+        pagination={false}
+        scroll={{ x: 500 }}
+        columns={[
+          { title: t('templates.name'), dataIndex: 'name' },
+          { title: t('templates.type'), dataIndex: 'type', render: (v: string) => t(`templates.types.${v}`) },
+          { title: t('templates.variables'), dataIndex: 'variables', render: (v: Variable[]) => v.map((x) => `${x.name}${x.required ? '*' : ''}`).join(', ') },
+          { title: t('templates.usage'), dataIndex: 'usage_count' },
+        ]}
+      />
+      {open && (
+        <TemplateEditor
+          onClose={() => setOpen(false)}
+          onSaved={() => {
+            setOpen(false);
+            void qc.invalidateQueries({ queryKey: ['templates'] });
+            void message.success(t('common.saved'));
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+function TemplateEditor({ onClose, onSaved }: { onClose: () => void; onSaved: () => void }) {
+  const { t } = useTranslation();
+  const [form] = Form.useForm();
+  const values = Form.useWatch([], form) as { name?: string; type?: string; text?: string; title?: string; url?: string; file_id?: string; file_name?: string; app_id?: string; page_path?: string; variables?: Variable[] } | undefined;
+  const [error, setError] = useState<string | null>(null);
+  const type = values?.type ?? 'text';
+  const content = useMemo<Content>(() => {
+    const v = values ?? {};
+    switch (type) {
+      case 'text':
+      case 'at':
+        return { type, text: v.text ?? '', ...(type === 'at' ? { user_ids: [] } : {}) };
+      case 'link':
+        return { type, title: v.title ?? '', url: v.url ?? '' };
+      case 'miniprogram':
+        return { type, title: v.title ?? '', app_id: v.app_id ?? '', page_path: v.page_path ?? '' };
+      default:
+        return { type, ...(v.file_id ? { file_id: v.file_id } : {}), ...(v.url ? { url: v.url } : {}), ...(v.file_name ? { file_name: v.file_name } : {}) };
+    }
+  }, [type, values]);
+  const vars = (values?.variables ?? []).filter((v) => v?.name);
+  const save = useMutation({
+    mutationFn: async () =>
+      unwrap(
+        await api.POST('/api/v1/templates', {
+          body: {
+            name: values?.name ?? '',
+            content: content as never,
+            variables: vars.map((v) => ({ name: v.name, required: Boolean(v.required), ...(v.default ? { default: v.default } : {}) })),
+            preview_data: Object.fromEntries(vars.filter((v) => v.sample).map((v) => [v.name, v.sample!])),
+          },
+        }),
+      ),
+    onSuccess: onSaved,
+    onError: (e) => setError(e.message),
+  });
+  return (
+    <Modal open width={860} title={t('templates.create')} onCancel={onClose} onOk={() => form.submit()} okText={t('common.save')} okButtonProps={{ loading: save.isPending, ...({ 'data-testid': 'template-save' } as object) }}>
+      <Row gutter={16}>
+        <Col xs={24} md={14}>
+          <Form form={form} layout="vertical" initialValues={{ type: 'text', variables: [] }} onFinish={() => save.mutate()}>
+            <Form.Item label={t('templates.name')} name="name" rules={[{ required: true, message: t('form.required') }]}>
+              <Input data-testid="template-name" />
+            </Form.Item>
+            <Form.Item label={t('templates.type')} name="type">
+              <Select options={TYPES.map((x) => ({ value: x, label: t(`templates.types.${x}`) }))} />
+            </Form.Item>
+            {(type === 'text' || type === 'at') && (
+              <Form.Item label={t('templates.text')} name="text" rules={[{ required: true, message: t('form.required') }]} extra={t('templates.placeholderHint')}>
+                <Input.TextArea rows={4} data-testid="template-text" />
+              </Form.Item>
+            )}
+            {(type === 'link' || type === 'miniprogram') && (
+              <Form.Item label={t('templates.title')} name="title" rules={[{ required: true, message: t('form.required') }]}>
+                <Input />
+              </Form.Item>
+            )}
+            {type === 'link' && (
+              <Form.Item label="URL" name="url" rules={[{ required: true, message: t('form.required') }]}>
+                <Input />
+              </Form.Item>
+            )}
+            {type === 'miniprogram' && (
+              <>
+                <Form.Item label="App ID" name="app_id" rules={[{ required: true, message: t('form.required') }]}>
+                  <Input />
+                </Form.Item>
+                <Form.Item label={t('templates.pagePath')} name="page_path" rules={[{ required: true, message: t('form.required') }]}>
+                  <Input />
+                </Form.Item>
+              </>
+            )}
+            {(type === 'image' || type === 'file') && (
+              <Form.Item label={t('templates.upload')} name="file_id" rules={[{ required: true, message: t('form.required') }]}>
+                <FileField onName={(n) => form.setFieldValue('file_name', n)} />
+              </Form.Item>
+            )}
+            <Form.List name="variables">
+              {(fields, { add, remove }) => (
+                <>
+                  {fields.map((f) => (
+                    <Space key={f.key} wrap align="baseline">
+                      <Form.Item name={[f.name, 'name']} rules={[{ required: true, pattern: /^[A-Za-z_][\w]*$/, message: t('templates.varName') }]}>
+                        <Input placeholder={t('templates.varName')} data-testid={`var-name-${f.name}`} />
+                      </Form.Item>
+                      <Form.Item name={[f.name, 'sample']}>
+                        <Input placeholder={t('templates.sample')} data-testid={`var-sample-${f.name}`} />
+                      </Form.Item>
+                      <Form.Item name={[f.name, 'required']} valuePropName="checked">
+                        <Checkbox>{t('templates.required')}</Checkbox>
+                      </Form.Item>
+                      <Button onClick={() => remove(f.name)}>{t('common.remove')}</Button>
+                    </Space>
+                  ))}
+                  <Button onClick={() => add({ required: false })} data-testid="var-add">
+                    {t('templates.addVariable')}
+                  </Button>
+                </>
+              )}
+            </Form.List>
+            {error && <p role="alert">{error}</p>}
+          </Form>
+        </Col>
+        <Col xs={24} md={10}>
+          <PhonePreview content={content} vars={vars} />
+        </Col>
+      </Row>
+    </Modal>
+  );
+}
+
+function FileField({ value, onChange, onName }: { value?: string; onChange?: (v: string) => void; onName: (n: string) => void }) {
+  const { t } = useTranslation();
+  const [busy, setBusy] = useState(false);
+  return (
+    <Space>
+      <input
+        type="file"
+        aria-label={t('templates.upload')}
+        onChange={async (e) => {
+          const file = e.target.files?.[0];
+          if (!file) return;
+          setBusy(true);
+          try {
+            const saved = await uploadFile(file, 'media');
+            onChange?.(saved.id);
+            onName(saved.file_name);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      />
+      {busy ? t('common.loading') : value}
+    </Space>
+  );
+}
