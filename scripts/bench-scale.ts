@@ -177,8 +177,26 @@ async function runChild(mode: string): Promise<void> {
     }
   }
   const report = () => JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, heapMb: Math.round(process.memoryUsage().heapUsed / 1048576) });
+  // Where a neighbour's wait comes from: the event loop's delay and the DB pool's queue (sampled every 20 ms).
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const pool = (ctx.db.client as { pool: { numUsed(): number; numPendingAcquires(): number } }).pool;
+  const poolSeen = { used: 0, pending: 0 };
+  setInterval(() => {
+    poolSeen.used = Math.max(poolSeen.used, pool.numUsed());
+    poolSeen.pending = Math.max(poolSeen.pending, pool.numPendingAcquires());
+  }, 20).unref();
+  const stats = () => {
+    const out = JSON.stringify({ loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6, poolUsedMax: poolSeen.used, poolPendingMax: poolSeen.pending });
+    loop.reset();
+    poolSeen.used = 0;
+    poolSeen.pending = 0;
+    return out;
+  };
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line.trim() === 'rss') process.stdout.write(`rss ${report()}\n`);
+    if (line.trim() === 'stats') process.stdout.write(`stats ${stats()}\n`);
   });
   process.stdout.write(`ready ${url}\n`);
   process.on('SIGTERM', () => {
@@ -196,6 +214,8 @@ interface Child {
   url: string;
   next(prefix: string): Promise<string>;
   rss(): Promise<{ maxRssKb: number; heapMb: number }>;
+  /** Event-loop delay and DB pool use since the previous call. */
+  stats(): Promise<{ loopP99Ms: number; loopMaxMs: number; poolUsedMax: number; poolPendingMax: number }>;
   stop(): Promise<{ maxRssKb: number; heapMb: number }>;
 }
 
@@ -227,6 +247,10 @@ async function spawnChild(mode: 'worker' | 'api' | 'all', env: Record<string, st
     async rss() {
       child.stdin!.write('rss\n');
       return JSON.parse(await next('rss'));
+    },
+    async stats() {
+      child.stdin!.write('stats\n');
+      return JSON.parse(await next('stats'));
     },
     async stop() {
       child.kill('SIGTERM');
@@ -672,11 +696,13 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
       };
       const phase = async (label: string, n: number, during?: () => Promise<boolean>) => {
         const runs: Array<{ total: number; startAnswer: number; valid: boolean }> = [];
+        await app.stats();
         for (let i = 0; i < n; i += 1) {
           const r = await runB();
           runs.push({ ...r, valid: during ? await during() : true });
         }
-        console.log(`   B ${label.padEnd(22)} start → completed ${runs.map((r) => `${sec(r.total)}${r.valid ? '' : '*'}`).join(', ')} s (start answered in ${runs.map((r) => r.startAnswer.toFixed(0)).join(', ')} ms)`);
+        const st = await app.stats();
+        console.log(`   B ${label.padEnd(22)} start → completed ${runs.map((r) => `${sec(r.total)}${r.valid ? '' : '*'}`).join(', ')} s (start answered in ${runs.map((r) => r.startAnswer.toFixed(0)).join(', ')} ms); process: event-loop delay p99 ${st.loopP99Ms.toFixed(0)} ms, max ${st.loopMaxMs.toFixed(0)} ms; DB pool up to ${st.poolUsedMax} used, ${st.poolPendingMax} waiting`);
         return runs;
       };
       console.log(`\nnoisy. one all-roles process; A: ${fmt(NOISY_TARGETS)}-target import, ${ACCOUNTS} accounts, unthrottled; B: 5-target tasks on its own account (* = A had left that phase before B finished)`);

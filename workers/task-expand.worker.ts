@@ -4,7 +4,7 @@ import { QUEUE } from '../src/queues/names';
 import { createRedis } from '../src/redis';
 import { expandTask } from '../src/sending/expand';
 import type { ExpandJob } from '../src/sending/kicks';
-import { DRAIN_JOB, drainCancelledTask } from '../src/sending/task-drain';
+import { DRAIN_JOB, runDrainJob } from '../src/sending/task-drain';
 import type { RunningWorker } from './index';
 
 /**
@@ -14,7 +14,7 @@ import type { RunningWorker } from './index';
 export function startTaskExpandWorker(ctx: AppContext, opts: { concurrency?: number } = {}): RunningWorker {
   const connection = createRedis(ctx.config.redis, 'blocking');
   connection.on('error', () => undefined);
-  const worker = new Worker<ExpandJob>(QUEUE.taskExpand, async (job) => (job.name === DRAIN_JOB ? void (await drainCancelledTask(ctx, job.data.taskId)) : expandTask(ctx, job.data.taskId)), {
+  const worker = new Worker<ExpandJob>(QUEUE.taskExpand, async (job) => (job.name === DRAIN_JOB ? runDrainJob(ctx, job.data.taskId) : expandTask(ctx, job.data.taskId)), {
     connection,
     prefix: ctx.config.redis.prefix,
     concurrency: opts.concurrency ?? 4,
