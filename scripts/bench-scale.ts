@@ -694,15 +694,43 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
           await sleep(20);
         }
       };
+      /** What MariaDB was running meanwhile: statements sampled every 200 ms, by kind and state (average concurrent). */
+      const sampleStatements = () => {
+        const seen = new Map<string, number>();
+        let samples = 0;
+        let busy = false;
+        const timer = setInterval(() => {
+          if (busy) return;
+          busy = true;
+          void ctx.db
+            .raw(`SELECT INFO AS q, STATE AS st FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO NOT LIKE '%PROCESSLIST%'`)
+            .then(([rows]: [Array<{ q: string; st: string }>]) => {
+              samples += 1;
+              for (const r of rows) {
+                const k = `${r.q.replace(/\s+/g, ' ').replace(/`/g, '').slice(0, 48)} [${r.st}]`;
+                seen.set(k, (seen.get(k) ?? 0) + 1);
+              }
+            })
+            .catch(() => undefined)
+            .finally(() => (busy = false));
+        }, 200);
+        return () => {
+          clearInterval(timer);
+          return [...seen].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${(n / Math.max(1, samples)).toFixed(1)}× ${k}`);
+        };
+      };
       const phase = async (label: string, n: number, during?: () => Promise<boolean>) => {
         const runs: Array<{ total: number; startAnswer: number; valid: boolean }> = [];
         await app.stats();
+        const statements = sampleStatements();
         for (let i = 0; i < n; i += 1) {
           const r = await runB();
           runs.push({ ...r, valid: during ? await during() : true });
         }
         const st = await app.stats();
+        const top = statements();
         console.log(`   B ${label.padEnd(22)} start → completed ${runs.map((r) => `${sec(r.total)}${r.valid ? '' : '*'}`).join(', ')} s (start answered in ${runs.map((r) => r.startAnswer.toFixed(0)).join(', ')} ms); process: event-loop delay p99 ${st.loopP99Ms.toFixed(0)} ms, max ${st.loopMaxMs.toFixed(0)} ms; DB pool up to ${st.poolUsedMax} used, ${st.poolPendingMax} waiting`);
+        for (const line of top) console.log(`      MariaDB: ${line}`);
         return runs;
       };
       console.log(`\nnoisy. one all-roles process; A: ${fmt(NOISY_TARGETS)}-target import, ${ACCOUNTS} accounts, unthrottled; B: 5-target tasks on its own account (* = A had left that phase before B finished)`);
