@@ -10,6 +10,7 @@ import { startApiServer, type RunningApi } from '../../src/server';
 import { startCallbackProcessWorker } from '../../workers/callback-process.worker';
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
+import { waitFor } from '../helpers/wait';
 import { callback, eventRow, insertAccount, postCallback, queuedEventIds, waitForEvent } from './support';
 
 /**
@@ -106,8 +107,13 @@ test('a backlog larger than one page is swept in one run', async () => {
   }));
   for (let i = 0; i < events.length; i += 500) await insertCallbackEvents(env.ctx.db, events.slice(i, i + 500));
   try {
-    const swept = await sweepCallbacks(env.ctx, new Date(Date.now() + 60_000));
-    expect(swept.requeued).toBeGreaterThanOrEqual(2500);
+    // On a loaded machine a page's enqueue may pass its 2 s limit: the run then stops and leaves the rest
+    // to the next run (by design). Run again until one run hands the whole backlog over.
+    const swept = await waitFor(() => sweepCallbacks(env.ctx, new Date(Date.now() + 60_000)), 'one sweep run that hands over all 2500 events (three pages)', {
+      until: (r) => r.requeued >= 2500,
+      timeoutMs: 45_000,
+    });
+    expect(swept.enqueue_failed).toBe(0);
     const ids = (await env.ctx.db('callback_events').where({ guid: 'g-backlog' }).select('id')).map((r: { id: string }) => r.id);
     const jobs = await Promise.all(ids.map((id: string) => queue().getJob(id)));
     expect(jobs.filter(Boolean)).toHaveLength(2500);

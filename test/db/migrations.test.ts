@@ -21,6 +21,8 @@ async function tableNames(): Promise<string[]> {
 }
 
 test('migrations run forward, roll back to nothing, and forward again to the same schema', async () => {
+  await rollbackAll(db); // from an empty database, whichever test of this file ran before
+  expect(await tableNames()).toEqual([]);
   const applied = await migrateLatest(db);
   expect(applied).toEqual(MIGRATIONS.map(([name]) => name));
   const first = await dumpSchema(db);

@@ -4,7 +4,7 @@ const s = sendingSuite('permanentfail');
 
 test('permanent failures fail the message with the gateway code, the rest go', async () => {
   const { env, tasks } = s;
-  env.sim.control.configure({ permanent_targets: ['conv-1', 'conv-2'] });
+  env.sim.control.configure({ permanent_targets: ['conv-1', 'conv-2'], failure_rate: 0 }); // whatever a test before set
   const a = await onlineAccount(env, s.tenant.tenantId);
   const id = await tasks.create({ account_ids: [a.id], targets: targets(10) });
   await tasks.start(id);
