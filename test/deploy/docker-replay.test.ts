@@ -207,6 +207,16 @@ afterAll(async () => {
 
 const apiUrl = () => `http://127.0.0.1:${running.api.env.PORT}`;
 
+/**
+ * Tests run in a random order (npm test --randomize), so the docker-stop test may come before the others:
+ * each test first starts again, as compose would, any long-running service that is no longer running.
+ */
+beforeEach(async () => {
+  const stopped = LONG_RUNNING.filter((name) => running[name] && (running[name].child.exitCode !== null || running[name].child.signalCode !== null));
+  for (const name of stopped) running[name] = startService(name);
+  await Promise.all(stopped.map((name) => running[name].started));
+});
+
 describe('the image', () => {
   test('runs as a non-root user, and the replayed services did too', () => {
     expect(image.user).toBeDefined();
