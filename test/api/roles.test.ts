@@ -67,6 +67,7 @@ test('built-in roles cannot be edited or deleted', async () => {
   expect(edit.body.error).toMatchObject({ code: 'system_role', details: { role_code: 'viewer' } });
   expect((await api('DELETE', `/roles/${t.roleIds.admin}`, t.adminToken)).body.error.code).toBe('system_role');
   const list = await api('GET', '/roles?is_system=true', t.adminToken);
+  expect(list.body.data.map((r: { id: string }) => r.id)).toContain(t.roleIds.admin); // not vacuous: the built-in roles are listed
   expect(list.body.data.every((r: { is_system: boolean }) => r.is_system)).toBe(true);
   expect(list.body.data).toHaveLength(3);
 });
