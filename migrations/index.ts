@@ -11,6 +11,7 @@ import * as revokeOrphanedApiKeys from './20261130_1900_revoke_orphaned_api_keys
 import * as taskRetryOf from './20261130_2000_task_retry_of';
 import * as taskCounters from './20261130_2100_task_counters';
 import * as usersTokenVersion from './20261130_2200_users_token_version';
+import * as pendingReceipts from './20261130_2300_pending_receipts';
 
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
@@ -29,4 +30,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261130_2000_task_retry_of', taskRetryOf],
   ['20261130_2100_task_counters', taskCounters],
   ['20261130_2200_users_token_version', usersTokenVersion],
+  ['20261130_2300_pending_receipts', pendingReceipts],
 ];

@@ -281,6 +281,19 @@ CREATE TABLE `message_templates` (
   CONSTRAINT `fk_templates_tenant` FOREIGN KEY (`tenant_id`) REFERENCES `tenants` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='message templates with variables';
 
+CREATE TABLE `pending_receipts` (
+  `account_id` varchar(36) NOT NULL,
+  `wework_msg_id` varchar(100) NOT NULL COMMENT 'the gateway message id the receipt names',
+  `status` enum('delivered','failed') NOT NULL,
+  `error_code` varchar(50) DEFAULT NULL,
+  `error_message` text DEFAULT NULL,
+  `receipt_time` datetime(3) NOT NULL COMMENT 'when the platform says it happened',
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  PRIMARY KEY (`account_id`,`wework_msg_id`),
+  KEY `idx_wework_msg_id` (`wework_msg_id`),
+  KEY `idx_created_at` (`created_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='receipts waiting for their message to be recorded as sent';
+
 CREATE TABLE `refresh_tokens` (
   `id` varchar(36) NOT NULL,
   `tenant_id` varchar(36) NOT NULL,

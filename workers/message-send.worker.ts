@@ -6,7 +6,7 @@ import { DEFAULT_SENDER_OPTIONS, runAccountSlice, type SenderOptions } from '../
 import { kickAccounts, type AccountSliceJob } from '../src/sending/kicks';
 import { StatusWriter } from '../src/sending/status-writer';
 import { startSweeper } from '../src/sending/sweeper';
-import { settleTasks } from '../src/sending/task-outcomes';
+import { afterStatusFlush } from '../src/sending/task-outcomes';
 import type { RunningWorker } from './index';
 
 /**
@@ -21,7 +21,8 @@ export function startMessageSendWorker(
 ): RunningWorker {
   const connection = createRedis(ctx.config.redis, 'blocking');
   connection.on('error', () => undefined);
-  const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => settleTasks(ctx, flushed));
+  const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => afterStatusFlush(ctx, flushed));
+
   const senderOpts = { ...DEFAULT_SENDER_OPTIONS, pacingMarginPct: ctx.config.sending.pacingMarginPct, ...opts.sender };
   const worker = new Worker<AccountSliceJob>(
     QUEUE.messageSend,

@@ -1,83 +1,190 @@
 import type { Knex } from 'knex';
 import type { AppContext } from '../context';
 import type { DeliveryReceipt } from '../gateway/callback-protocol';
+import { withDeadlockRetry } from '../db/deadlock-retry';
 import { addTaskCounts } from '../db/task-counters';
 import { publishProgress } from './task-events';
 
 /**
- * Delivery receipts (callback notify_type 3): a sent message becomes delivered, or failed with the
- * platform's reason. Conditional on status = 'sent', so applying the same receipts twice changes
- * nothing the second time, and task counters move by exactly the rows changed (delivered_count up; a
- * failed receipt moves one message from success_count to failed_count).
+ * Delivery receipts (callback notify_type 3, or a status query's answers): a sent message becomes
+ * delivered, or failed with the platform's reason. Conditional on status = 'sent', so applying the same
+ * receipts twice changes nothing the second time, and task counters move by exactly the rows changed
+ * (delivered up; a failed receipt moves one message from success to failed).
  *
- * Receipts can overtake the sender's batched status write (the row is still `sending` and has no
- * wework_msg_id yet). Those are not lost: after applying what matched, this throws
- * UnmatchedReceiptsError (retryable), and the callback processor retries the event later.
+ * A receipt can overtake the sender's batched status write (the row is still `sending`, without its
+ * gateway message id), or arrive while that write waits out a MySQL outage. Such receipts are kept in
+ * `pending_receipts` and applied when the message's `sent` status lands: the status writer looks for
+ * them after each flush that recorded sends, and this function looks for the message again after
+ * keeping one. Whichever of the two commits last sees the other's row, so none is missed; the pending
+ * row is taken under a row lock and deleted in the transaction that applies it, so none is applied twice.
  */
-export class UnmatchedReceiptsError extends Error {
-  readonly retryable = true;
-  constructor(readonly msgIds: string[]) {
-    super(`${msgIds.length} receipt(s) match no sent message yet: ${msgIds.slice(0, 5).join(', ')}`);
-    this.name = 'UnmatchedReceiptsError';
-  }
-}
-
 export interface ReceiptResult {
   delivered: number;
   failed: number;
   /** Receipts for messages already past `sent` (duplicates): ignored. */
   ignored: number;
+  /** Receipts whose message is not recorded as sent yet: kept until it is. */
+  kept: number;
 }
 
-export async function applyDeliveryReceipts(
-  ctx: Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>,
-  guid: string,
-  receipts: DeliveryReceipt[],
-): Promise<ReceiptResult> {
-  const result: ReceiptResult = { delivered: 0, failed: 0, ignored: 0 };
+type Ctx = Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>;
+
+interface MatchedRow {
+  id: string;
+  created_at: Date;
+  batch_id: string | null;
+  status: string;
+  wework_msg_id: string;
+}
+
+/** Receipts older than this whose message never showed up are dropped (a gateway's stray ids). */
+export const PENDING_RECEIPT_TTL_MS = 7 * 24 * 3600_000;
+
+export async function applyDeliveryReceipts(ctx: Ctx, guid: string, receipts: DeliveryReceipt[]): Promise<ReceiptResult> {
+  const result: ReceiptResult = { delivered: 0, failed: 0, ignored: 0, kept: 0 };
   if (!receipts.length) return result;
   const account = await ctx.db('wework_accounts').select('id').where({ guid }).first();
   if (!account) return { ...result, ignored: receipts.length };
   const latest = new Map<string, DeliveryReceipt>();
   for (const r of receipts) latest.set(r.msg_id, r);
-  const msgIds = [...latest.keys()];
-  const touched = new Set<string>();
-  const unmatched: string[] = [];
-
-  await ctx.db.transaction(async (trx) => {
-    const rows: Array<{ id: string; created_at: Date; batch_id: string | null; status: string; wework_msg_id: string }> = await trx('messages')
+  let unmatched: string[] = [];
+  const touched = await ctx.db.transaction(async (trx) => {
+    const rows: MatchedRow[] = await trx('messages')
       .select('id', 'created_at', 'batch_id', 'status', 'wework_msg_id')
       .where({ account_id: account.id })
-      .whereIn('wework_msg_id', msgIds);
+      .whereIn('wework_msg_id', [...latest.keys()]);
     const found = new Set(rows.map((r) => r.wework_msg_id));
-    for (const m of msgIds) if (!found.has(m)) unmatched.push(m);
-    const sent = rows.filter((r) => r.status === 'sent');
-    result.ignored += rows.length - sent.length;
-    const perTask = new Map<string, { delivered: number; failed: number }>();
-    // One multi-row UPDATE per (task, outcome): counters move by exactly the rows it changed.
-    const groups = new Map<string, typeof sent>();
-    for (const r of sent) {
-      const key = `${latest.get(r.wework_msg_id)!.status}|${r.batch_id ?? ''}`;
-      groups.set(key, [...(groups.get(key) ?? []), r]);
-    }
-    for (const [key, group] of groups) {
-      const [kind, taskId] = key.split('|') as ['delivered' | 'failed', string];
-      const n = await updateGroup(trx, group, kind, latest);
-      result[kind] += n;
-      if (taskId && n) {
-        const c = perTask.get(taskId) ?? { delivered: 0, failed: 0 };
-        c[kind] += n;
-        perTask.set(taskId, c);
-      }
-    }
-    for (const [taskId, c] of [...perTask].sort(([a], [b]) => a.localeCompare(b))) {
-      await addTaskCounts(trx, taskId, { delivered: c.delivered, success: -c.failed, failed: c.failed });
-      touched.add(taskId);
-    }
+    unmatched = [...latest.keys()].filter((m) => !found.has(m));
+    if (unmatched.length) await keepPending(trx, account.id, unmatched.map((m) => latest.get(m)!));
+    result.kept = unmatched.length;
+    return applyToRows(trx, rows, latest, result);
   });
-  for (const taskId of touched) await publishProgress(ctx, taskId).catch(() => undefined);
-  if (unmatched.length) throw new UnmatchedReceiptsError(unmatched);
+  await publishAll(ctx, touched);
+  // Kept: the sender's write may have committed while this transaction ran; look once more.
+  if (unmatched.length) {
+    const late = await applyPendingReceipts(ctx, { accountId: account.id, weworkMsgIds: unmatched });
+    result.kept -= late.delivered + late.failed + late.ignored;
+    result.delivered += late.delivered;
+    result.failed += late.failed;
+    result.ignored += late.ignored;
+  }
   return result;
+}
+
+/**
+ * Applies kept receipts whose message is now recorded: those naming `weworkMsgIds` (after a status
+ * flush, or after keeping them), or, without a filter, any (the reconciliation job's sweep, up to
+ * `limit`). A receipt whose message has moved past `sent` meanwhile is dropped as a duplicate.
+ */
+export async function applyPendingReceipts(
+  ctx: Ctx,
+  filter: { accountId?: string; weworkMsgIds?: string[]; limit?: number } = {},
+): Promise<Omit<ReceiptResult, 'kept'>> {
+  const none = { delivered: 0, failed: 0, ignored: 0 };
+  if (filter.weworkMsgIds && !filter.weworkMsgIds.length) return none;
+  // Kept receipts whose message exists now (a plain read), then those rows locked: a concurrent
+  // applier waits on the lock and then finds them gone.
+  const q = ctx.db('pending_receipts as p')
+    .select('p.account_id', 'p.wework_msg_id')
+    .whereExists((w) => w.select(ctx.db.raw('1')).from('messages as m').whereRaw('m.wework_msg_id = p.wework_msg_id AND m.account_id = p.account_id'))
+    .limit(filter.limit ?? 1000);
+  if (filter.accountId) q.where('p.account_id', filter.accountId);
+  if (filter.weworkMsgIds) q.whereIn('p.wework_msg_id', filter.weworkMsgIds);
+  const candidates: Array<{ account_id: string; wework_msg_id: string }> = await q;
+  if (!candidates.length) return none;
+  const applied = await withDeadlockRetry(() => ctx.db.transaction((trx) => applyLocked(trx, candidates)));
+  await publishAll(ctx, applied.touched);
+  return { delivered: applied.result.delivered, failed: applied.result.failed, ignored: applied.result.ignored };
+}
+
+/** Locks the candidates' kept receipts (those still there), applies them to their messages and deletes them. */
+async function applyLocked(trx: Knex.Transaction, candidates: Array<{ account_id: string; wework_msg_id: string }>): Promise<{ result: ReceiptResult; touched: Set<string> }> {
+  const result: ReceiptResult = { delivered: 0, failed: 0, ignored: 0, kept: 0 };
+  const touched = new Set<string>();
+  const pending: PendingRow[] = await trx('pending_receipts')
+    .select('account_id', 'wework_msg_id', 'status', 'error_code', 'error_message', 'receipt_time')
+    .whereIn(['account_id', 'wework_msg_id'], candidates.map((c) => [c.account_id, c.wework_msg_id]))
+    .forUpdate();
+  const byAccount = new Map<string, PendingRow[]>();
+  for (const p of pending) byAccount.set(p.account_id, [...(byAccount.get(p.account_id) ?? []), p]);
+  for (const [accountId, list] of byAccount) {
+    const latest = new Map<string, DeliveryReceipt>(list.map((p) => [p.wework_msg_id, receiptOf(p)]));
+    const rows: MatchedRow[] = await trx('messages')
+      .select('id', 'created_at', 'batch_id', 'status', 'wework_msg_id')
+      .where({ account_id: accountId })
+      .whereIn('wework_msg_id', [...latest.keys()]);
+    for (const t of await applyToRows(trx, rows, latest, result)) touched.add(t);
+    const matched = [...new Set(rows.map((r) => r.wework_msg_id))];
+    if (matched.length) await trx('pending_receipts').where({ account_id: accountId }).whereIn('wework_msg_id', matched).delete();
+  }
+  return { result, touched };
+}
+
+interface PendingRow {
+  account_id: string;
+  wework_msg_id: string;
+  status: 'delivered' | 'failed';
+  error_code: string | null;
+  error_message: string | null;
+  receipt_time: Date;
+}
+
+const receiptOf = (p: PendingRow): DeliveryReceipt => ({
+  kind: 'receipt',
+  msg_id: p.wework_msg_id,
+  status: p.status,
+  error_code: p.error_code ?? undefined,
+  error_message: p.error_message ?? undefined,
+  at: p.receipt_time.getTime(),
+});
+
+/** Drops kept receipts older than `PENDING_RECEIPT_TTL_MS` (their message never appeared). */
+export async function purgeStalePendingReceipts(db: Knex, now: Date, limit = 10_000): Promise<number> {
+  return db('pending_receipts').where('created_at', '<', new Date(now.getTime() - PENDING_RECEIPT_TTL_MS)).limit(limit).delete();
+}
+
+async function keepPending(trx: Knex.Transaction, accountId: string, receipts: DeliveryReceipt[]): Promise<void> {
+  const rows = receipts.map((r) => [accountId, r.msg_id.slice(0, 100), r.status, r.error_code?.slice(0, 50) ?? null, r.error_message ?? null, atOf(r)]);
+  // The latest receipt for a message wins (a failure reported after a delivery, or the reverse).
+  await trx.raw(
+    `INSERT INTO pending_receipts (account_id, wework_msg_id, status, error_code, error_message, receipt_time) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
+     ON DUPLICATE KEY UPDATE status = VALUES(status), error_code = VALUES(error_code), error_message = VALUES(error_message), receipt_time = VALUES(receipt_time)`,
+    rows.flat() as Knex.RawBinding[],
+  );
+}
+
+/** Applies receipts to the matched rows still `sent`; moves the counters; returns the tasks touched. */
+async function applyToRows(trx: Knex.Transaction, rows: MatchedRow[], latest: Map<string, DeliveryReceipt>, result: ReceiptResult): Promise<Set<string>> {
+  const touched = new Set<string>();
+  const sent = rows.filter((r) => r.status === 'sent');
+  result.ignored += rows.length - sent.length;
+  const perTask = new Map<string, { delivered: number; failed: number }>();
+  // One multi-row UPDATE per (task, outcome): counters move by exactly the rows it changed.
+  const groups = new Map<string, MatchedRow[]>();
+  for (const r of sent) {
+    const key = `${latest.get(r.wework_msg_id)!.status}|${r.batch_id ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  for (const [key, group] of groups) {
+    const [kind, taskId] = key.split('|') as ['delivered' | 'failed', string];
+    const n = await updateGroup(trx, group, kind, latest);
+    result[kind] += n;
+    result.ignored += group.length - n;
+    if (taskId && n) {
+      const c = perTask.get(taskId) ?? { delivered: 0, failed: 0 };
+      c[kind] += n;
+      perTask.set(taskId, c);
+    }
+  }
+  for (const [taskId, c] of [...perTask].sort(([a], [b]) => a.localeCompare(b))) {
+    await addTaskCounts(trx, taskId, { delivered: c.delivered, success: -c.failed, failed: c.failed });
+    touched.add(taskId);
+  }
+  return touched;
+}
+
+async function publishAll(ctx: Ctx, taskIds: Set<string>): Promise<void> {
+  for (const taskId of taskIds) await publishProgress(ctx, taskId).catch(() => undefined);
 }
 
 const atOf = (rec: DeliveryReceipt) => new Date(rec.at > 1e12 ? rec.at : rec.at * 1000);

@@ -28,6 +28,8 @@ export interface FlushedTask {
 
 export interface FlushedTasks {
   tasks: Map<string, FlushedTask>;
+  /** Gateway message ids recorded as sent by the flush: receipts kept for them can now be applied. */
+  sentGatewayIds?: string[];
 }
 
 export type AfterFlush = (flushed: FlushedTasks) => Promise<void>;
@@ -372,5 +374,5 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     const c = counts.get(taskId) ?? { sent: 0, failed: 0, unknown: 0 };
     await addTaskCounts(trx, taskId, { sent: c.sent + c.failed + c.unknown, success: c.sent, failed: c.failed, unknown: c.unknown, cancelled: cancelled.get(taskId) ?? 0 });
   }
-  return { tasks };
+  return { tasks, sentGatewayIds: byKind('sent').map((r) => (r.outcome as { gatewayMessageId: string }).gatewayMessageId) };
 }

@@ -1,10 +1,25 @@
 import type { AppContext } from '../context';
 import { completeIfDone } from '../db/tasks';
 import { doneOf, taskCounts } from '../db/task-counters';
+import { applyPendingReceipts } from './receipts';
 import type { FlushedTask, FlushedTasks } from './status-writer';
 import { emitTaskStatus, publishProgress } from './task-events';
 
 type Ctx = Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>;
+
+/**
+ * The status writer's after-flush hook in the worker role: receipts that overtook these sends (kept in
+ * pending_receipts) are applied first, so the progress published next includes them; then the tasks
+ * are settled. A failure here is logged by the writer; the reconciliation job applies what was missed.
+ */
+export async function afterStatusFlush(ctx: Ctx, flushed: FlushedTasks): Promise<void> {
+  if (flushed.sentGatewayIds?.length) {
+    await applyPendingReceipts(ctx, { weworkMsgIds: flushed.sentGatewayIds }).catch((err) =>
+      ctx.logger.warn({ err: (err as Error).message }, 'kept receipts not applied after a flush; the reconciliation job will'),
+    );
+  }
+  await settleTasks(ctx, flushed);
+}
 
 /**
  * After counters moved: carry the consecutive-error streak, pause a task whose streak reached its

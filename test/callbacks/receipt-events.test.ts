@@ -5,6 +5,9 @@ import { NOTIFY } from '../../src/gateway/callback-protocol';
 import { startCallbackProcessWorker } from '../../workers/callback-process.worker';
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
+import { applyDeliveryReceipts, applyPendingReceipts } from '../../src/sending/receipts';
+import { StatusWriter } from '../../src/sending/status-writer';
+import { afterStatusFlush } from '../../src/sending/task-outcomes';
 import { callback, insertAccount, postCallback, waitForEvent } from './support';
 
 /** Delivery receipts end to end through the sending module's real receipt handler. */
@@ -35,6 +38,23 @@ async function sentMessage(tenantId: string, accountId: string, taskId: string, 
     send_time: new Date(),
   });
   return id;
+}
+
+async function runningTask(t: { tenantId: string; adminId: string }, accountId: string, total: number): Promise<string> {
+  const taskId = newId();
+  await env.ctx.db('batch_send_tasks').insert({
+    id: taskId,
+    tenant_id: t.tenantId,
+    creator_id: t.adminId,
+    task_name: 'early receipts',
+    account_id: accountId,
+    message_content: JSON.stringify({ type: 'text', text: 'hi' }),
+    target_type: 'manual',
+    target_config: JSON.stringify({}),
+    status: 'running',
+    total_count: total,
+  });
+  return taskId;
 }
 
 test('receipts mark messages delivered/failed with callback_time and move the task counters, once', async () => {
@@ -75,16 +95,54 @@ test('receipts mark messages delivered/failed with callback_time and move the ta
   expect(await taskCounts(env.ctx.db, taskId)).toMatchObject({ delivered: 1, success: 1, failed: 1 });
 });
 
-test('a receipt that overtakes the sender is retried until its message is known, then applied', async () => {
+test('a receipt that overtakes the sender is kept (the event is processed at once) and applied when the status write lands, once', async () => {
   const t = await createTenant(env);
   const acct = await insertAccount(env, t.tenantId);
+  const taskId = await runningTask(t, acct.id, 1);
   // The message is still being sent: no wework_msg_id yet.
-  const msgId = await sentMessage(t.tenantId, acct.id, newId(), null, 'sending');
-  const res = await postCallback(env, callback(acct.guid, NOTIFY.messages, { messages: [{ kind: 'receipt', msg_id: 'gw-late', status: 'delivered', at: Math.floor(Date.now() / 1000) }] }));
-  const failedOnce = await waitForEvent(env, res.body.id, (r) => r.retry_count >= 1, 'a first failed try');
-  expect(failedOnce.error_message).toMatch(/match no sent message/);
-  // The sender's status write lands.
-  await env.ctx.db('messages').where({ id: msgId }).update({ status: 'sent', wework_msg_id: 'gw-late' });
-  await waitForEvent(env, res.body.id, (r) => r.status === 'processed', 'processed once the message is known');
+  const msgId = await sentMessage(t.tenantId, acct.id, taskId, null, 'sending');
+  const receipt = { kind: 'receipt', msg_id: 'gw-late', status: 'delivered', at: Math.floor(Date.now() / 1000) };
+  const res = await postCallback(env, callback(acct.guid, NOTIFY.messages, { messages: [receipt] }));
+  const row = await waitForEvent(env, res.body.id, (r) => r.status !== 'received' && r.status !== 'processing', 'the receipt event handled');
+  expect(row).toMatchObject({ status: 'processed', retry_count: 0 });
+  expect(await env.ctx.db('pending_receipts').where({ account_id: acct.id })).toEqual([expect.objectContaining({ wework_msg_id: 'gw-late', status: 'delivered' })]);
+  expect((await env.ctx.db('messages').where({ id: msgId }).first()).status).toBe('sending');
+
+  // The sender's status write lands (however late: here after the callback's retries would have run out).
+  const m = await env.ctx.db('messages').where({ id: msgId }).first();
+  const writer = new StatusWriter(env.ctx.db, env.ctx.logger, (flushed) => afterStatusFlush(env.ctx, flushed), { maxBatch: 10, maxDelayMs: 1 });
+  await writer.record({ id: msgId, createdAt: m.created_at, taskId, tenantId: t.tenantId, outcome: { kind: 'sent', gatewayMessageId: 'gw-late' } });
+  await writer.close();
   expect((await env.ctx.db('messages').where({ id: msgId }).first()).status).toBe('delivered');
+  expect(await env.ctx.db('pending_receipts').where({ account_id: acct.id })).toEqual([]);
+  expect(await taskCounts(env.ctx.db, taskId)).toMatchObject({ sent: 1, success: 1, delivered: 1 });
+
+  // The gateway repeats the receipt (a new event): nothing moves twice.
+  const again = await postCallback(env, callback(acct.guid, NOTIFY.messages, { messages: [receipt] }));
+  await waitForEvent(env, again.body.id, (r) => r.status === 'processed', 'the repeated receipt processed');
+  expect(await taskCounts(env.ctx.db, taskId)).toMatchObject({ sent: 1, success: 1, delivered: 1 });
+  expect(await env.ctx.db('pending_receipts').where({ account_id: acct.id })).toEqual([]);
+});
+
+test('kept receipts applied by two appliers at once count once', async () => {
+  const t = await createTenant(env);
+  const acct = await insertAccount(env, t.tenantId);
+  const taskId = await runningTask(t, acct.id, 20);
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) ids.push(await sentMessage(t.tenantId, acct.id, taskId, null, 'sending'));
+  const at = Math.floor(Date.now() / 1000);
+  const receipts = ids.map((_, i) => ({ kind: 'receipt' as const, msg_id: `gw-race-${i}`, status: 'delivered' as const, at }));
+  expect(await applyDeliveryReceipts(env.ctx, acct.guid, receipts)).toMatchObject({ delivered: 0, kept: 20 });
+  // The status write commits without its hook (a worker killed right after the commit).
+  for (let i = 0; i < ids.length; i++) await env.ctx.db('messages').where({ id: ids[i] }).update({ status: 'sent', wework_msg_id: `gw-race-${i}` });
+  await env.ctx.db('task_counters').insert({ task_id: taskId, shard: 0, sent: 20, success: 20 });
+  const [a, b, c] = await Promise.all([
+    applyPendingReceipts(env.ctx, { weworkMsgIds: receipts.map((r) => r.msg_id) }),
+    applyPendingReceipts(env.ctx, { accountId: acct.id }),
+    applyPendingReceipts(env.ctx),
+  ]);
+  expect(a.delivered + b.delivered + c.delivered).toBe(20);
+  expect(await taskCounts(env.ctx.db, taskId)).toMatchObject({ sent: 20, success: 20, delivered: 20 });
+  expect(await env.ctx.db('messages').whereIn('id', ids).where({ status: 'delivered' }).count({ n: '*' }).first()).toEqual({ n: 20 });
+  expect(await env.ctx.db('pending_receipts').where({ account_id: acct.id })).toEqual([]);
 });

@@ -1,4 +1,4 @@
-import { applyDeliveryReceipts, UnmatchedReceiptsError } from '../../src/sending/receipts';
+import { applyDeliveryReceipts } from '../../src/sending/receipts';
 import type { RunningWorker } from '../../workers';
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
@@ -35,9 +35,9 @@ test('receipts mark sent messages delivered or failed, idempotently, with exact 
     { kind: 'receipt' as const, msg_id: rows[1].wework_msg_id, status: 'delivered' as const, at },
     { kind: 'receipt' as const, msg_id: rows[2].wework_msg_id, status: 'failed' as const, error_code: 'blocked', error_message: 'user blocked you', at },
   ];
-  expect(await applyDeliveryReceipts(env.ctx, a.guid, receipts)).toEqual({ delivered: 2, failed: 1, ignored: 0 });
+  expect(await applyDeliveryReceipts(env.ctx, a.guid, receipts)).toEqual({ delivered: 2, failed: 1, ignored: 0, kept: 0 });
   // The same receipts again (a redelivered callback) change nothing.
-  expect(await applyDeliveryReceipts(env.ctx, a.guid, receipts)).toEqual({ delivered: 0, failed: 0, ignored: 3 });
+  expect(await applyDeliveryReceipts(env.ctx, a.guid, receipts)).toEqual({ delivered: 0, failed: 0, ignored: 3, kept: 0 });
   const task = (await http('GET', api(`/tasks/${id}`), { token: t.adminToken })).body;
   expect(task).toMatchObject({ total_count: 4, sent_count: 4, success_count: 3, failed_count: 1, delivered_count: 2 });
   const after = await env.ctx.db('messages').where({ batch_id: id }).orderBy('conversation_id');
@@ -45,9 +45,15 @@ test('receipts mark sent messages delivered or failed, idempotently, with exact 
   expect(after[0].callback_time).toBeTruthy();
   expect(after[2]).toMatchObject({ error_code: 'blocked', error_message: 'user blocked you' });
 
-  // Another account's guid cannot touch these messages; unknown message ids ask for a retry.
+  // Another account's guid cannot touch these messages: its receipt is kept for a message of its own.
   const other = await onlineAccount(env, t.tenantId);
-  await expect(applyDeliveryReceipts(env.ctx, other.guid, [{ kind: 'receipt', msg_id: rows[3].wework_msg_id, status: 'delivered', at }])).rejects.toBeInstanceOf(UnmatchedReceiptsError);
+  expect(await applyDeliveryReceipts(env.ctx, other.guid, [{ kind: 'receipt', msg_id: rows[3].wework_msg_id, status: 'delivered', at }])).toEqual({
+    delivered: 0,
+    failed: 0,
+    ignored: 0,
+    kept: 1,
+  });
   expect((await env.ctx.db('messages').where({ id: rows[3].id }).first()).status).toBe('sent');
-  expect(await applyDeliveryReceipts(env.ctx, 'no-such-guid', receipts)).toEqual({ delivered: 0, failed: 0, ignored: 3 });
+  expect(await env.ctx.db('pending_receipts').where({ account_id: other.id })).toHaveLength(1);
+  expect(await applyDeliveryReceipts(env.ctx, 'no-such-guid', receipts)).toEqual({ delivered: 0, failed: 0, ignored: 3, kept: 0 });
 });
