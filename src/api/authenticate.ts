@@ -28,7 +28,7 @@ export async function resolvePrincipal(db: Knex, config: Config, credential: str
     }
     await assertTenantActive(db, key.tenantId);
     void touchApiKey(db, key.id).catch(() => undefined);
-    return { kind: 'api_key', id: key.id, tenantId: key.tenantId, permissions: new Set(key.permissions) };
+    return { kind: 'api_key', id: key.id, tenantId: key.tenantId, permissions: new Set(key.permissions), expiresAt: key.expiresAt ?? undefined };
   }
   const claims = verifyAccessToken(config.auth, credential);
   if (!claims) throw new UnauthorizedError('invalid or expired access token', 'invalid_token');
@@ -43,7 +43,7 @@ export async function resolvePrincipal(db: Knex, config: Config, credential: str
   }
   if (claims.ver !== access.tokenVersion) throw new UnauthorizedError('access token was revoked (password changed)', 'invalid_token');
   await assertTenantActive(db, access.tenantId);
-  return { kind: 'user', id: claims.sub, tenantId: access.tenantId, permissions: new Set(access.permissions) };
+  return { kind: 'user', id: claims.sub, tenantId: access.tenantId, permissions: new Set(access.permissions), expiresAt: new Date(claims.exp * 1000) };
 }
 
 async function assertTenantActive(db: Knex, tenantId: string): Promise<void> {

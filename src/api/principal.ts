@@ -7,6 +7,8 @@ export interface Principal {
   id: string;
   tenantId?: string;
   permissions: ReadonlySet<string>;
+  /** When the credential stops working by itself (access token expiry, API key expires_at). */
+  expiresAt?: Date;
 }
 
 declare module 'express-serve-static-core' {

@@ -4,6 +4,9 @@ import type Redis from 'ioredis';
 /** Room every socket of a tenant joins; events are only ever emitted to such rooms. */
 export const tenantRoom = (tenantId: string) => `tenant:${tenantId}`;
 
+/** Room of one principal's sockets (an operator or an API key), to close them when it is revoked. */
+export const principalRoom = (kind: 'user' | 'api_key', id: string) => `${kind}:${id}`;
+
 /** Socket.IO adapter channel prefix, shared by the server's Redis adapter and this emitter. */
 export const socketChannel = (redisPrefix: string) => `${redisPrefix}:socket.io`;
 
@@ -20,5 +23,19 @@ export class RealtimePublisher {
 
   toTenant(tenantId: string, event: string, payload: unknown): void {
     this.emitter.to(tenantRoom(tenantId)).emit(event, payload);
+  }
+
+  /**
+   * Closes sockets on every API process, after a change that ends their credential: a deactivated,
+   * deleted or password-reset operator, revoked API keys, a suspended or deleted tenant. Call it once
+   * the change is committed (a socket connecting meanwhile re-checks its credential after joining).
+   */
+  endSessions(of: { tenantId?: string; userId?: string; apiKeyIds?: readonly string[] }): void {
+    const rooms = [
+      ...(of.tenantId ? [tenantRoom(of.tenantId)] : []),
+      ...(of.userId ? [principalRoom('user', of.userId)] : []),
+      ...(of.apiKeyIds ?? []).map((id) => principalRoom('api_key', id)),
+    ];
+    if (rooms.length > 0) this.emitter.in(rooms).disconnectSockets(true);
   }
 }

@@ -1,15 +1,17 @@
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { Server } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
 import { resolvePrincipal } from '../api/authenticate';
 import type { AppContext } from '../context';
 import { createRedis } from '../redis';
-import { socketChannel, tenantRoom } from './publisher';
+import { principalRoom, socketChannel, tenantRoom } from './publisher';
 
 /**
  * Socket.IO for operators. The handshake must carry an access token (auth.token) or API key; the socket
  * then joins only its own tenant's room, so it can never receive another tenant's events. The Redis
  * adapter lets events published by any process (see RealtimePublisher) reach sockets on any API process.
+ * A socket also joins its principal's room, so revoking the operator or key closes it on every process
+ * (RealtimePublisher.endSessions), and it is closed when its access token or API key expires.
  */
 export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Server {
   const pub = createRedis(ctx.config.redis);
@@ -20,21 +22,30 @@ export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Ser
     cors: { origin: ctx.config.http.corsOrigins.includes('*') ? true : ctx.config.http.corsOrigins },
     adapter: createAdapter(pub, sub, { key: socketChannel(ctx.config.redis.prefix) }),
   });
+  const check = async (token: string) => {
+    const principal = await resolvePrincipal(ctx.db, ctx.config, token);
+    if (!principal.tenantId || principal.kind === 'platform') throw new Error('tenant principal required');
+    return principal;
+  };
   io.use(async (socket, next) => {
     const token = (socket.handshake.auth?.token as string | undefined) ?? undefined;
     if (!token) return next(new Error('unauthorized'));
     try {
-      const principal = await resolvePrincipal(ctx.db, ctx.config, token);
-      if (!principal.tenantId) return next(new Error('tenant principal required'));
+      const principal = await check(token);
       socket.data.tenantId = principal.tenantId;
-      socket.data.principalId = principal.id;
+      socket.data.principal = { kind: principal.kind, id: principal.id };
+      socket.data.expiresAt = principal.expiresAt?.getTime();
       next();
     } catch (err) {
       next(new Error((err as Error).message));
     }
   });
   io.on('connection', (socket) => {
-    void socket.join(tenantRoom(socket.data.tenantId as string));
+    const { kind, id } = socket.data.principal as { kind: 'user' | 'api_key'; id: string };
+    void socket.join([tenantRoom(socket.data.tenantId as string), principalRoom(kind, id)]);
+    closeAtExpiry(socket, socket.data.expiresAt as number | undefined);
+    // A revocation committed between the handshake's check and the join found no socket to close: check again.
+    check(socket.handshake.auth.token as string).catch(() => socket.disconnect(true));
   });
   ctx.onClose(async () => {
     await new Promise<void>((resolve) => io.close(() => resolve()));
@@ -42,4 +53,22 @@ export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Ser
     sub.disconnect();
   });
   return io;
+}
+
+// setTimeout holds at most ~24.8 days; longer waits re-arm.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function closeAtExpiry(socket: Socket, expiresAt: number | undefined): void {
+  if (expiresAt === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    const wait = expiresAt - Date.now();
+    if (wait <= 0) {
+      socket.disconnect(true);
+      return;
+    }
+    timer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS));
+  };
+  arm();
+  socket.once('disconnect', () => clearTimeout(timer));
 }

@@ -73,16 +73,18 @@ export function apiKeysRouter(ctx: AppContext): Router {
   router.delete('/api-keys/:id', requirePermission('api_keys:write'), async (req, res) => {
     const tenantId = tenantIdOf(req);
     const { id } = params(req, IdParams);
-    await ctx.db.transaction(async (trx) => {
+    const revoked = await ctx.db.transaction(async (trx) => {
       const key = await getApiKey(trx, tenantId, id);
       if (!key) throw new NotFoundError('api_key', id);
       assertNotOutranked(req, { type: 'api_key', id, permissions: key.permissions });
-      if (key.revoked_at) return; // revoking twice is a no-op, and not a new audited action
+      if (key.revoked_at) return []; // revoking twice is a no-op, and not a new audited action
       await revokeApiKey(trx, tenantId, id);
       // Keys this key created go with it: a leaked key cannot leave a successor behind.
       const descendants = await revokeKeysCreatedBy(trx, tenantId, [id]);
       await auditRequest(trx, req, 'api_key.revoke', { type: 'api_key', id }, { name: key.name, api_keys_revoked: descendants });
+      return [id, ...descendants];
     });
+    ctx.realtime.endSessions({ apiKeyIds: revoked });
     res.json(await getApiKey(ctx.db, tenantId, id));
   });
   return router;

@@ -172,6 +172,8 @@ export function platformRouter(ctx: AppContext): Router {
       }
       await auditPlatform(trx, req, id, `tenant.${action}`, { type: 'tenant', id }, { from: tenant.status, to: status, revoked });
     });
+    // Realtime sockets of a suspended or deleted tenant close on every API process.
+    if (action !== 'resume') ctx.realtime.endSessions({ tenantId: id });
     res.json(await getTenantAnyStatus(ctx.db, id));
   };
   router.post('/platform/tenants/:id/suspend', transition('suspend'));

@@ -188,6 +188,7 @@ export function usersRouter(ctx: AppContext): Router {
       const revoked = await revokeUserRefreshTokens(trx, id);
       await auditRequest(trx, req, 'user.password_reset', { type: 'user', id }, { sessions_revoked: revoked });
     });
+    ctx.realtime.endSessions({ userId: id });
     await clearLoginLock(id);
     await reply(res, tenantId, id);
   });
@@ -198,7 +199,7 @@ export function usersRouter(ctx: AppContext): Router {
     if (action !== 'unlock' && action !== 'activate' && id === principalOf(req).id) {
       throw new ConflictError(`you cannot ${action} yourself`, 'cannot_target_self');
     }
-    await ctx.db.transaction(async (trx) => {
+    const keysRevoked = await ctx.db.transaction(async (trx) => {
       const user = await loadUserToChange(trx, req, tenantId, id);
       const status = nextUserStatus(user.status, action);
       const patch: Record<string, unknown> = { status };
@@ -210,7 +211,9 @@ export function usersRouter(ctx: AppContext): Router {
       // Keys die with their creator (and stay revoked if the operator is re-activated).
       const keysRevoked = ending ? await revokeKeysCreatedBy(trx, tenantId, [id]) : undefined;
       await auditRequest(trx, req, `user.${action}`, { type: 'user', id }, { from: user.status, to: status, sessions_revoked: revoked, api_keys_revoked: keysRevoked });
+      return keysRevoked;
     });
+    if (keysRevoked) ctx.realtime.endSessions({ userId: id, apiKeyIds: keysRevoked });
     if (action === 'unlock') await clearLoginLock(id);
     if (action === 'delete') {
       res.status(204).end();
