@@ -15,8 +15,9 @@ type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 
  * - tasks whose scheduled start passed are started;
  * - running tasks whose expansion is unfinished and nobody expands are re-queued (resume from cursor);
  * - running tasks whose messages are all terminal are ended;
- * - online accounts with pending or orphaned `sending` messages get a sender (unless one holds the
- *   account, or it is waiting for a window, the daily cap or the gateway);
+ * - online accounts with claimable messages (pending singles, pending messages of running tasks) or
+ *   orphaned `sending` ones get a sender (unless one holds the account, or it is waiting for a window,
+ *   the daily cap or the gateway);
  * - cancelled tasks that still have pending messages get a drain (lost, or a retry came back after it).
  */
 export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions: number; ended: number; drains: number; kicked: number }> {
@@ -61,10 +62,19 @@ export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions
     stats.drains += 1;
   }
 
-  const accounts: string[] = await ctx.db('wework_accounts as a')
-    .where('a.status', 'online')
-    .whereExists((q) => q.select(ctx.db.raw('1')).from('messages as m').whereRaw('m.account_id = a.id').whereIn('m.status', ['pending', 'sending']))
-    .pluck('a.id');
+  // Accounts with work a sender could do now: orphans in `sending`, pending single messages, pending
+  // messages of a running task. A paused or cancelled task's pending rows are not work: kicking their
+  // accounts every second made each idle sender scan them all (a paused 1M-message task, forever). Each
+  // EXISTS is a range of idx_account_claim (account_id, status, batch_id, …).
+  const [rows] = (await ctx.db.raw(
+    `SELECT a.id FROM wework_accounts a
+      WHERE a.status = 'online' AND (
+        EXISTS (SELECT 1 FROM messages m WHERE m.account_id = a.id AND m.status = 'sending')
+        OR EXISTS (SELECT 1 FROM messages m WHERE m.account_id = a.id AND m.status = 'pending' AND m.batch_id IS NULL)
+        OR EXISTS (SELECT 1 FROM batch_send_tasks t JOIN messages m ON m.account_id = a.id AND m.status = 'pending' AND m.batch_id = t.id
+                    WHERE t.tenant_id = a.tenant_id AND t.status = 'running'))`,
+  )) as [Array<{ id: string }>];
+  const accounts = rows.map((r) => r.id);
   if (accounts.length) {
     const pipe = ctx.redis.pipeline();
     for (const id of accounts) pipe.exists(keys.sleep(prefix, id)).exists(keys.accountLock(prefix, id));
