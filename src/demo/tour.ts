@@ -42,6 +42,8 @@ export interface TourResult {
 export class TourError extends Error {}
 
 const TERMINAL_TASK = ['completed', 'failed', 'cancelled'];
+/** Account states in which a login (the operator's or an automatic recovery) is in progress. */
+const LOGIN_UNDER_WAY = ['recovering', 'logging_in', 'waiting_scan', 'waiting_confirm'];
 
 export async function runTour(opts: TourOptions): Promise<TourResult> {
   const log = opts.log ?? (() => undefined);
@@ -214,19 +216,26 @@ async function bringOnline(
       });
     }
     // An automatic recovery may be under way: let it finish before deciding anything.
-    if (['recovering', 'logging_in', 'waiting_scan', 'waiting_confirm'].includes(account.status)) {
+    if (LOGIN_UNDER_WAY.includes(account.status)) {
       log(`The account is ${account.status}; following it...`);
       account = await waitFor('the account to settle', stepTimeout, async () => {
         const a = await api('GET', `/api/v1/accounts/${id}`, 'read the account');
-        return ['recovering', 'logging_in', 'waiting_scan', 'waiting_confirm'].includes(a.status) ? undefined : a;
+        return LOGIN_UNDER_WAY.includes(a.status) ? undefined : a;
       });
     }
     if (account.status === 'online') return account;
 
     if (!instanceLost(account)) {
       if (account.status === 'need_verify') throw new TourError('the gateway asks for a verification code; submit it with POST /api/v1/accounts/{id}/verify');
-      await api('POST', `/api/v1/accounts/${id}/login`, 'start the login');
-      log('Login started; waiting for the QR code to be scanned (the simulator does it)...');
+      try {
+        await api('POST', `/api/v1/accounts/${id}/login`, 'start the login');
+        log('Login started; waiting for the QR code to be scanned (the simulator does it)...');
+      } catch (err) {
+        // The service's own recovery may have started a login since the account was read: follow that one.
+        const now = await api('GET', `/api/v1/accounts/${id}`, 'read the account');
+        if (!LOGIN_UNDER_WAY.includes(now.status)) throw err;
+        log(`A login is already under way (${now.status}, started by the service's recovery); following it...`);
+      }
       account = await waitFor('the account to come online', stepTimeout, async () => {
         const a = await api('GET', `/api/v1/accounts/${id}`, 'read the account');
         if (a.status === 'need_verify') throw new TourError('the gateway asks for a verification code; submit it with POST /api/v1/accounts/{id}/verify');
