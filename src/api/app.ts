@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import pinoHttp from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import type { AppContext } from '../context';
-import { logContext, logger } from '../logger';
+import { logContext } from '../logger';
 import { httpRequestDuration } from '../metrics/prometheus';
+import { accessLog } from './access-log';
 import { authenticate } from './authenticate';
 import { consoleRouter } from './console-static';
 import { errorHandler, notFound } from './error-handler';
+import { jsonBody, requireValidClientIp } from './input-guards';
 import { openApiDocument } from './openapi';
 import { healthRouter } from './routes/health';
 import { apiRouters, publicRouters, webhookRouters } from './routes';
@@ -27,14 +28,9 @@ export function createApp(ctx: AppContext): Express {
     res.setHeader('X-Request-Id', req.requestId);
     logContext.run({ requestId: req.requestId }, next);
   });
+  app.use(requireValidClientIp);
   for (const make of webhookRouters) app.use(make(ctx));
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req) => (req as express.Request).requestId ?? randomUUID(),
-      autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
-    }),
-  );
+  app.use(accessLog(ctx.logger));
   app.use((req, res, next) => {
     const end = httpRequestDuration.startTimer();
     res.on('finish', () => end({ method: req.method, route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
@@ -55,7 +51,7 @@ export function createApp(ctx: AppContext): Express {
   for (const make of publicRouters) app.use(make(ctx));
 
   const api = express.Router();
-  api.use(express.json({ limit: ctx.config.http.bodyLimit }));
+  api.use(jsonBody(ctx.config.http.bodyLimit));
   api.use(authenticate(ctx.db, ctx.config));
   for (const make of apiRouters) api.use(make(ctx));
   app.use('/api/v1', api);

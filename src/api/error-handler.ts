@@ -2,21 +2,20 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isStoreUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../db/unavailable';
 import { AppError, NotFoundError } from '../errors';
 import { logger } from '../logger';
+import { fromBodyParser } from './input-guards';
 
 /** JSON 404 for any route nobody answered. */
 export const notFound: RequestHandler = (req, _res, next) => next(new NotFoundError('route', `${req.method} ${req.path}`));
 
-/** MySQL duplicate-key errors become 409 so a race between two creates never surfaces as a 500. */
+/** MySQL duplicate-key errors become 409 so a race between two creates never surfaces as a 500; body-parser errors their own 4xx. */
 function fromDriver(err: unknown): AppError | undefined {
   const e = err as { code?: string; type?: string; status?: number; message?: string };
   if (e?.code === 'ER_DUP_ENTRY') return new AppError(409, 'duplicate', 'a resource with the same unique value already exists');
-  if (e?.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'request body too large');
-  if (e?.type === 'entity.parse.failed') return new AppError(400, 'invalid_json', 'request body is not valid JSON');
   // MySQL or Redis unreachable for a moment: not the caller's fault and not a bug; retrying will work.
   if (isStoreUnavailable(err)) {
     return new AppError(503, 'service_unavailable', 'a backing service is unavailable; retry shortly', { retry_after_seconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
   }
-  return undefined;
+  return fromBodyParser(err);
 }
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {

@@ -12,6 +12,7 @@ import { body, params, query } from '../validate';
 import { ApiKeyOut, IdParams } from './access-schemas';
 import { assertNotOutranked, checkGrantablePermissions } from './grants';
 import { documentRoute } from './route-docs';
+import { isoDateOrDateTimeAsDate } from '../fields';
 
 /** `wwp_` plus 8 secret characters identify a key in listings without revealing it. */
 const DISPLAY_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
@@ -19,8 +20,7 @@ const DISPLAY_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
 const CreateApiKeyBody = z.object({
   name: z.string().trim().min(1).max(100),
   permissions: z.array(z.string().min(1).max(64)).min(1).max(100),
-  expires_at: z.coerce
-    .date()
+  expires_at: isoDateOrDateTimeAsDate
     .refine((d) => d.getTime() > Date.now(), 'must be in the future')
     .optional(),
 });

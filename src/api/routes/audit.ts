@@ -8,6 +8,7 @@ import { paginate, pageQuery, pageResponse } from '../pagination';
 import { tenantIdOf } from '../principal';
 import { query } from '../validate';
 import { documentRoute } from './route-docs';
+import { isoDateOrDateTimeAsDate } from '../fields';
 
 export const AuditLogOut = registry.register(
   'AuditLog',
@@ -33,8 +34,8 @@ export const AuditFilterQuery = pageQuery.extend({
   target_id: z.string().max(100).optional(),
   actor_id: z.string().max(100).optional(),
   actor_type: z.enum(['user', 'api_key', 'platform', 'system']).optional(),
-  from: z.coerce.date().optional().describe('inclusive, ISO 8601'),
-  to: z.coerce.date().optional().describe('exclusive, ISO 8601'),
+  from: isoDateOrDateTimeAsDate.optional().describe('inclusive, ISO 8601'),
+  to: isoDateOrDateTimeAsDate.optional().describe('exclusive, ISO 8601'),
 });
 
 export function auditFiltersOf(q: z.infer<typeof AuditFilterQuery>): AuditFilters {

@@ -1,4 +1,4 @@
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { z } from 'zod';
@@ -15,6 +15,7 @@ import { principalOf } from '../principal';
 import { body } from '../validate';
 import { ApiKeyOut, TenantOut, TokenResponse, UserOut } from './access-schemas';
 import { auditAs } from '../audit';
+import { jsonBody } from '../input-guards';
 import { documentRoute } from './route-docs';
 import { assertJsonRequest, clearRefreshCookie, refreshCookieOf, setRefreshCookie } from './refresh-cookie';
 
@@ -89,7 +90,7 @@ function sessionAudit(req: Request): SessionAudit {
 /** Login, refresh, logout and platform login: they run before (and without) bearer authentication. */
 export function authPublicRouter(ctx: AppContext): Router {
   const router = Router();
-  const json = express.json({ limit: ctx.config.http.bodyLimit });
+  const json = jsonBody(ctx.config.http.bodyLimit);
   const guard = new LoginGuard(ctx.redis, ctx.config.redis.prefix, ctx.config.auth);
   // The limit keys on the tenant the code resolves to: "beta", " BETA" and "béta" name one tenant (the
   // column's collation) and share one budget. Unknown codes share one bucket per IP.

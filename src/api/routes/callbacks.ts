@@ -26,6 +26,7 @@ import { ErrorBody, registry } from '../openapi';
 import { decodeCursor, encodeCursor, pageQuery } from '../pagination';
 import { tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
+import { isoDateOrDateTimeAsDate } from '../fields';
 
 /** Largest callback body accepted; gateways batch messages, but nothing legitimate comes near this. */
 export const CALLBACK_BODY_LIMIT = 256 * 1024;
@@ -193,10 +194,7 @@ export function gatewayCallbackRouter(ctx: AppContext): Router {
 
 const STATUSES = ['received', 'processing', 'processed', 'failed', 'ignored'] as const;
 
-const isoDate = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time')
-  .transform((s) => new Date(s));
+const isoDate = isoDateOrDateTimeAsDate;
 
 const ListQuery = pageQuery.extend({
   status: z.enum(STATUSES).optional(),

@@ -15,6 +15,7 @@ import { pageQuery, pageResponse } from '../pagination';
 import { tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { documentRoute } from './route-docs';
+import { isoDateTime } from '../fields';
 
 const STATUSES = MESSAGE_STATUSES;
 const idParams = z.object({ id: z.string().uuid() });
@@ -27,7 +28,7 @@ const sendBody = z
     template_id: z.string().uuid().optional(),
     variables: variableValuesSchema.optional(),
     priority: z.number().int().min(1).max(10).default(5),
-    scheduled_time: z.string().datetime({ offset: true }).optional(),
+    scheduled_time: isoDateTime.optional(),
   })
   .superRefine((b, c) => {
     if (!b.template_id === !b.content) c.addIssue({ code: 'custom', path: ['content'], message: 'give exactly one of template_id or content' });
@@ -38,8 +39,8 @@ const listQuery = pageQuery.extend({
   status: z.enum(STATUSES).optional(),
   account_id: z.string().uuid().optional(),
   conversation_id: z.string().max(MAX_CONVERSATION_ID).optional(),
-  from: z.string().datetime({ offset: true }).optional().describe('created at or after'),
-  to: z.string().datetime({ offset: true }).optional().describe('created before'),
+  from: isoDateTime.optional().describe('created at or after'),
+  to: isoDateTime.optional().describe('created before'),
 });
 
 const MessageOut = z

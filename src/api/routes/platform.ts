@@ -17,6 +17,7 @@ import { IdParams, Password, TenantOut, TimeZone, UserOut } from './access-schem
 import { AuditLogOut, AuditFilterQuery, auditFiltersOf } from './audit';
 import { auditPlatform } from '../audit';
 import { documentRoute } from './route-docs';
+import { httpUrl } from '../fields';
 
 const nullableText = (max: number) => z.string().trim().max(max).nullable();
 
@@ -27,7 +28,7 @@ export const TenantSelfFields = {
   contact_phone: nullableText(20),
   contact_email: z.string().trim().email().max(100).nullable(),
   timezone: TimeZone,
-  webhook_url: z.string().url().max(500).nullable(),
+  webhook_url: httpUrl.nullable(),
   config: z.record(z.unknown()),
 };
 

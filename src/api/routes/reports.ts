@@ -8,6 +8,7 @@ import { requirePermission } from '../authenticate';
 import { ErrorBody, registry } from '../openapi';
 import { tenantIdOf } from '../principal';
 import { query } from '../validate';
+import { isoDateTime } from '../fields';
 
 /**
  * Send reports from the hourly roll-up (message_statistics; see src/db/statistics.ts for what each
@@ -18,8 +19,8 @@ const MAX_SPAN_DAYS: Record<Granularity, number> = { hour: 31, day: 400 };
 const DEFAULT_SPAN_MS: Record<Granularity, number> = { hour: 24 * 3_600_000, day: 30 * 86_400_000 };
 
 const rangeQuery = z.object({
-  from: z.string().datetime({ offset: true }).optional().openapi({ description: 'inclusive, ISO-8601; default: 24 h (hour) or 30 days (day) before `to`' }),
-  to: z.string().datetime({ offset: true }).optional().openapi({ description: 'exclusive, ISO-8601; default now' }),
+  from: isoDateTime.optional().openapi({ description: 'inclusive, ISO-8601; default: 24 h (hour) or 30 days (day) before `to`' }),
+  to: isoDateTime.optional().openapi({ description: 'exclusive, ISO-8601; default now' }),
   granularity: z.enum(['hour', 'day']).default('hour'),
   account_id: z.string().max(36).optional(),
   timezone: z

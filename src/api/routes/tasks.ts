@@ -18,6 +18,7 @@ import { paginate, pageQuery, pageResponse } from '../pagination';
 import { principalOf, tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { documentRoute } from './route-docs';
+import { isoDateTime } from '../fields';
 
 const idParams = z.object({ id: z.string().uuid() });
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24h)');
@@ -52,8 +53,8 @@ export const targetSchema = z.object({
 export const audienceFilterSchema = z.object({
   conversation_type: z.enum(['private', 'group']).optional(),
   tags: z.array(z.string().min(1).max(50)).max(20).optional(),
-  last_message_after: z.string().datetime({ offset: true }).optional(),
-  last_message_before: z.string().datetime({ offset: true }).optional(),
+  last_message_after: isoDateTime.optional(),
+  last_message_before: isoDateTime.optional(),
 });
 
 const taskBody = z
@@ -70,7 +71,7 @@ const taskBody = z
     filter: audienceFilterSchema.optional(),
     send_strategy: sendStrategySchema,
     priority: z.number().int().min(1).max(10).default(5),
-    scheduled_time: z.string().datetime({ offset: true }).optional().describe('starts by itself at this time'),
+    scheduled_time: isoDateTime.optional().describe('starts by itself at this time'),
   })
   .superRefine((b, c) => {
     if (!b.account_ids && !b.account_id) c.addIssue({ code: 'custom', path: ['account_ids'], message: 'account_ids (or account_id) is required' });

@@ -20,6 +20,7 @@ import { IdParams, Password, UserOut } from './access-schemas';
 import { assertNotOutranked, assertWithinOwnPermissions } from './grants';
 import { keepingAnAdmin } from './last-admin';
 import { documentRoute } from './route-docs';
+import { httpUrl } from '../fields';
 
 const RoleIds = z.array(z.string().min(1).max(36)).max(50);
 const CreateUserBody = z.object({
@@ -35,7 +36,7 @@ const UpdateUserBody = z
     email: z.string().trim().email().max(100),
     real_name: z.string().trim().max(50).nullable(),
     phone: z.string().trim().max(20).nullable(),
-    avatar_url: z.string().url().max(500).nullable(),
+    avatar_url: httpUrl.nullable(),
   })
   .partial()
   .strict();
