@@ -46,6 +46,11 @@ function mapStrings(value: unknown, fn: (s: string) => string): unknown {
   return value;
 }
 
+/** The caller's own value for `name`: inherited properties (`constructor`, `toString`, `__proto__`) are never values. */
+function ownValue(values: VariableValues, name: string): VariableValue {
+  return Object.hasOwn(values, name) ? values[name] : undefined;
+}
+
 function asText(v: VariableValue): string | undefined {
   if (v === null || v === undefined) return undefined;
   return typeof v === 'string' ? v : String(v);
@@ -78,14 +83,14 @@ export function renderContent<T>(content: T, definitions: readonly VariableDefin
   const missing: string[] = [];
   for (const name of used) {
     const def = defs.get(name);
-    const value = asText(values[name]) ?? def?.default;
+    const value = asText(ownValue(values, name)) ?? def?.default;
     if (value !== undefined) resolved.set(name, value);
     else if (!def || def.required) missing.push(name);
     else resolved.set(name, '');
   }
   // Required variables must be satisfied even when the content does not currently use them.
   for (const def of definitions) {
-    if (def.required && !used.includes(def.name) && asText(values[def.name]) === undefined && def.default === undefined) missing.push(def.name);
+    if (def.required && !used.includes(def.name) && asText(ownValue(values, def.name)) === undefined && def.default === undefined) missing.push(def.name);
   }
   if (missing.length) {
     throw new UnprocessableError('missing_variables', `missing template variables: ${missing.join(', ')}`, { missing });

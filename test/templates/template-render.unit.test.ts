@@ -62,4 +62,16 @@ describe('renderContent', () => {
     expect(placeholdersOf({ t: '{{ a }} {{b.c}} {{1x}} {{ }} {a}' })).toEqual(['a', 'b.c']);
     expect(renderContent({ type: 'text', text: '{{1x}}' }, [], {}).content).toEqual({ type: 'text', text: '{{1x}}' });
   });
+
+  test('placeholders resolve own properties only: inherited names are neither values nor given', () => {
+    // {{constructor}} used to render `function Object() { [native code] }`, and a required toString counted as given.
+    expect(() => renderContent({ type: 'text', text: 'x {{constructor}}' }, [], {})).toThrow(/constructor/);
+    expect(renderContent({ type: 'text', text: '[{{constructor}}][{{hasOwnProperty}}]' }, [{ name: 'constructor' }, { name: 'hasOwnProperty' }], {}).content).toEqual({
+      type: 'text',
+      text: '[][]',
+    });
+    expect(() => renderContent({ type: 'text', text: 'hi' }, [{ name: 'toString', required: true }], {})).toThrow(/toString/);
+    const own = JSON.parse('{"constructor":"c","__proto__":"p"}');
+    expect(renderContent({ type: 'text', text: '{{constructor}} {{__proto__}}' }, [], own).content).toEqual({ type: 'text', text: 'c p' });
+  });
 });
