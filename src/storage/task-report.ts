@@ -9,11 +9,17 @@ import { saveTenantFile } from './tenant-files';
 const PAGE = 2000;
 const COLUMNS = ['message_id', 'conversation_id', 'account_id', 'status', 'error_code', 'error_message', 'send_time', 'callback_time', 'created_at'] as const;
 
-/** RFC 4180 field: quoted when it holds a comma, quote or line break; a leading =+-@ is defused for spreadsheets. */
+/**
+ * Spreadsheets run a cell as a formula when it starts with = + - @ (OWASP "CSV injection"), and some also
+ * after leading tabs, carriage returns or spaces, or with the full-width forms ＝ ＋ － ＠ that they fold to ASCII.
+ */
+const FORMULA_START = /^[\s]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]|^[\t\r]/;
+
+/** RFC 4180 field: quoted when it holds a comma, quote or line break; a formula start is defused with a leading `'`. */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
   let s = value instanceof Date ? value.toISOString() : String(value);
-  if (/^[=+\-@]/.test(s)) s = `'${s}`;
+  if (FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
