@@ -9,6 +9,8 @@ import { http } from '../helpers/http';
 import { rejectedCount } from './support';
 
 const newAesKey = () => randomBytes(32).toString('base64').slice(0, 43);
+/** Signed requests must carry a time within CALLBACK_TOLERANCE_SECONDS of now. */
+const nowTs = (offsetSeconds = 0) => String(Math.floor(Date.now() / 1000) + offsetSeconds);
 
 describe('WeCom official callback endpoints', () => {
   let env: TestEnv;
@@ -55,7 +57,8 @@ describe('WeCom official callback endpoints', () => {
 
   test('URL verification answers the decrypted echostr as plain text', async () => {
     const echo = encryptMessage(cfg.encodingAesKey, '8217357917374567', cfg.receiveId);
-    const q = { timestamp: '1700000000', nonce: 'abc', echostr: echo, msg_signature: computeSignature(cfg.token, '1700000000', 'abc', echo) };
+    const ts = nowTs();
+    const q = { timestamp: ts, nonce: 'abc', echostr: echo, msg_signature: computeSignature(cfg.token, ts, 'abc', echo) };
     const res = await request(url(tenant.tenantId, q));
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
@@ -65,20 +68,21 @@ describe('WeCom official callback endpoints', () => {
   test('URL verification refuses a bad signature, a wrong corp id and unknown tenants', async () => {
     const before = await rejectedCount(env, 'wecom_40001');
     const echo = encryptMessage(cfg.encodingAesKey, '1', cfg.receiveId);
-    const badSig = await http('GET', url(tenant.tenantId, { timestamp: '1', nonce: 'n', echostr: echo, msg_signature: 'deadbeef' }));
+    const t = nowTs();
+    const badSig = await http('GET', url(tenant.tenantId, { timestamp: t, nonce: 'n', echostr: echo, msg_signature: 'deadbeef' }));
     expect(badSig.status).toBe(401);
     expect(badSig.body.error).toMatchObject({ code: 'wecom_invalid_signature', details: { wecom_code: -40001 } });
     expect(await rejectedCount(env, 'wecom_40001')).toBe(before + 1);
 
     const foreign = encryptMessage(cfg.encodingAesKey, '1', 'another-corp');
-    const wrongCorp = await http('GET', url(tenant.tenantId, { timestamp: '1', nonce: 'n', echostr: foreign, msg_signature: computeSignature(cfg.token, '1', 'n', foreign) }));
+    const wrongCorp = await http('GET', url(tenant.tenantId, { timestamp: t, nonce: 'n', echostr: foreign, msg_signature: computeSignature(cfg.token, t, 'n', foreign) }));
     expect(wrongCorp.status).toBe(401);
     expect(wrongCorp.body.error.details.wecom_code).toBe(-40005);
 
     const other = await createTenant(env);
-    const unknown = await http('GET', url(other.tenantId, { timestamp: '1', nonce: 'n', echostr: echo, msg_signature: computeSignature(cfg.token, '1', 'n', echo) }));
+    const unknown = await http('GET', url(other.tenantId, { timestamp: t, nonce: 'n', echostr: echo, msg_signature: computeSignature(cfg.token, t, 'n', echo) }));
     expect(unknown.status).toBe(404);
-    const missing = await http('GET', url(tenant.tenantId, { timestamp: '1', nonce: 'n' }));
+    const missing = await http('GET', url(tenant.tenantId, { timestamp: t, nonce: 'n' }));
     expect(missing.status).toBe(400);
   });
 
@@ -110,23 +114,46 @@ describe('WeCom official callback endpoints', () => {
 
   test('a posted event with a bad signature or under the wrong corp id is refused and not stored', async () => {
     const before = Number((await env.ctx.db('callback_events').count({ n: '*' }))[0].n);
-    const { encrypt, signature } = encryptToXml(cfg, '<xml><MsgType>text</MsgType></xml>', '1700000000', 'n');
+    const t = nowTs();
+    const { encrypt, signature } = encryptToXml(cfg, '<xml><MsgType>text</MsgType></xml>', t, 'n');
     const body = `<xml><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`;
-    const bad = await http('POST', url(tenant.tenantId, { msg_signature: signature, timestamp: '1700000009', nonce: 'n' }), { body, headers: { 'content-type': 'text/xml' } });
+    const bad = await http('POST', url(tenant.tenantId, { msg_signature: signature, timestamp: nowTs(9), nonce: 'n' }), { body, headers: { 'content-type': 'text/xml' } });
     expect(bad.status).toBe(401);
     expect(bad.body.error.details.wecom_code).toBe(-40001);
 
-    const foreign = encryptToXml({ ...cfg, receiveId: 'other-corp' }, '<xml/>', '1700000000', 'n');
-    const wrong = await http('POST', url(tenant.tenantId, { msg_signature: foreign.signature, timestamp: '1700000000', nonce: 'n' }), {
+    const foreign = encryptToXml({ ...cfg, receiveId: 'other-corp' }, '<xml/>', t, 'n');
+    const wrong = await http('POST', url(tenant.tenantId, { msg_signature: foreign.signature, timestamp: t, nonce: 'n' }), {
       body: `<xml><Encrypt><![CDATA[${foreign.encrypt}]]></Encrypt></xml>`,
       headers: { 'content-type': 'text/xml' },
     });
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.details.wecom_code).toBe(-40005);
 
-    const garbage = await http('POST', url(tenant.tenantId, { msg_signature: signature, timestamp: '1700000000', nonce: 'n' }), { body: 'not xml', headers: { 'content-type': 'text/xml' } });
+    const garbage = await http('POST', url(tenant.tenantId, { msg_signature: signature, timestamp: t, nonce: 'n' }), { body: 'not xml', headers: { 'content-type': 'text/xml' } });
     expect(garbage.status).toBe(400);
     expect(garbage.body.error.details.wecom_code).toBe(-40002);
     expect(Number((await env.ctx.db('callback_events').count({ n: '*' }))[0].n)).toBe(before);
+  });
+
+  test('a correctly signed request outside CALLBACK_TOLERANCE_SECONDS is refused (old samples, late replays) and not stored', async () => {
+    const before = Number((await env.ctx.db('callback_events').count({ n: '*' }))[0].n);
+    const rejectedBefore = await rejectedCount(env, 'wecom_stale');
+    // Tencent's published sample time (2014) and a replay just past the default 300 s window, both ways.
+    for (const ts of ['1409304348', nowTs(-301), nowTs(301)]) {
+      const echo = encryptMessage(cfg.encodingAesKey, 'e', cfg.receiveId);
+      const get = await http('GET', url(tenant.tenantId, { timestamp: ts, nonce: 'n', echostr: echo, msg_signature: computeSignature(cfg.token, ts, 'n', echo) }));
+      expect(get.status).toBe(401);
+      expect(get.body.error).toMatchObject({ code: 'wecom_stale_timestamp', details: { field: 'query.timestamp' } });
+      const inner = `<xml><MsgType><![CDATA[text]]></MsgType><MsgId>${ts}</MsgId><Content>hi</Content></xml>`;
+      const { encrypt, signature } = encryptToXml(cfg, inner, ts, 'n');
+      const post = await http('POST', url(tenant.tenantId, { msg_signature: signature, timestamp: ts, nonce: 'n' }), {
+        body: `<xml><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`,
+        headers: { 'content-type': 'text/xml' },
+      });
+      expect(post.status).toBe(401);
+      expect(post.body.error.code).toBe('wecom_stale_timestamp');
+    }
+    expect(Number((await env.ctx.db('callback_events').count({ n: '*' }))[0].n)).toBe(before);
+    expect(await rejectedCount(env, 'wecom_stale')).toBe(rejectedBefore + 6);
   });
 });

@@ -79,7 +79,7 @@ registry.registerPath({
   request: { params: PathParams, query: VerifyQuery },
   responses: {
     200: { description: 'decrypted echostr', content: { 'text/plain': { schema: z.string() } } },
-    401: { description: 'signature or corp id check failed (details.wecom_code)', content: { 'application/json': { schema: ErrorBody } } },
+    401: { description: 'signature or corp id check failed (details.wecom_code), or timestamp outside CALLBACK_TOLERANCE_SECONDS', content: { 'application/json': { schema: ErrorBody } } },
     404: { description: 'no WeCom callback configuration for this tenant', content: { 'application/json': { schema: ErrorBody } } },
   },
 });
@@ -93,7 +93,7 @@ registry.registerPath({
   responses: {
     200: { description: 'stored', content: { 'text/plain': { schema: z.string() } } },
     400: { description: 'bad XML, base64 or ciphertext (details.wecom_code)', content: { 'application/json': { schema: ErrorBody } } },
-    401: { description: 'signature or corp id check failed (details.wecom_code)', content: { 'application/json': { schema: ErrorBody } } },
+    401: { description: 'signature or corp id check failed (details.wecom_code), or timestamp outside CALLBACK_TOLERANCE_SECONDS', content: { 'application/json': { schema: ErrorBody } } },
     404: { description: 'no WeCom callback configuration for this tenant', content: { 'application/json': { schema: ErrorBody } } },
   },
 });
@@ -102,6 +102,16 @@ registry.registerPath({
 export function wecomCallbackRouter(ctx: AppContext): Router {
   const router = Router();
   const ingestor = new CallbackIngestor(ctx, { maxInFlight: 2 });
+
+  const tolerance = ctx.config.gateway.callbackToleranceSeconds;
+  /** A signed request is only good near its own time: an old one (Tencent's published samples, a replay after the replay keys were purged) is refused. */
+  function assertFresh(timestamp: string): void {
+    if (Math.abs(Date.now() / 1000 - Number(timestamp)) <= tolerance) return;
+    throw rejected(
+      'wecom_stale',
+      new AppError(401, 'wecom_stale_timestamp', `timestamp is more than ${tolerance} s away from now (CALLBACK_TOLERANCE_SECONDS)`, { field: 'query.timestamp' }),
+    );
+  }
 
   async function configFor(req: Request): Promise<WecomCallbackConfig> {
     const { tenantId } = parse(PathParams, req.params, 'params');
@@ -113,6 +123,7 @@ export function wecomCallbackRouter(ctx: AppContext): Router {
   router.get('/callbacks/wecom/:tenantId', async (req, res) => {
     const cfg = await configFor(req);
     const q = parse(VerifyQuery, req.query, 'query');
+    assertFresh(q.timestamp);
     let echo: string;
     try {
       echo = verifyUrl(cryptConfig(cfg), q.msg_signature, q.timestamp, q.nonce, q.echostr);
@@ -126,6 +137,7 @@ export function wecomCallbackRouter(ctx: AppContext): Router {
   router.post('/callbacks/wecom/:tenantId', rawBody(CALLBACK_BODY_LIMIT), async (req, res) => {
     const cfg = await configFor(req);
     const q = parse(SignedQuery, req.query, 'query');
+    assertFresh(q.timestamp);
     const xml = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     let inner: string;
     let fields: Record<string, unknown>;
