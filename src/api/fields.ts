@@ -13,12 +13,14 @@ export const isStorableTime = (ms: number): boolean => Number.isFinite(ms) && ms
 
 const OUT_OF_RANGE = 'must lie between 1000-01-01 and 9999-12-31 (UTC)';
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = z.string().datetime({ offset: true });
 
 /** An ISO 8601 date-time with `Z` or an offset, within the storable range; stays a string. */
 export const isoDateTime = z
   .string()
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset (e.g. 2026-01-31T09:00:00Z)' })
-  .refine((s) => isStorableTime(Date.parse(s)), OUT_OF_RANGE);
+  // zod runs refinements after a failed format check too: only a well-formed date gets the range message.
+  .refine((s) => !DATE_TIME.safeParse(s).success || isStorableTime(Date.parse(s)), OUT_OF_RANGE);
 
 /** Same as `isoDateTime`, read as a Date. */
 export const isoDateTimeAsDate = isoDateTime.transform((s) => new Date(s));
@@ -26,9 +28,18 @@ export const isoDateTimeAsDate = isoDateTime.transform((s) => new Date(s));
 /** A query bound: an ISO 8601 date (`2026-01-31`, UTC midnight) or date-time, within the storable range, read as a Date. */
 export const isoDateOrDateTimeAsDate = z
   .string()
-  .refine((s) => DATE_ONLY.test(s) || z.string().datetime({ offset: true }).safeParse(s).success, 'must be an ISO 8601 date or date-time')
-  .refine((s) => isStorableTime(Date.parse(DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s)), OUT_OF_RANGE)
-  .transform((s) => new Date(DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s))
+  .transform((s, c) => {
+    const text = DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s;
+    if (!DATE_TIME.safeParse(text).success) {
+      c.addIssue({ code: 'custom', message: 'must be an ISO 8601 date or date-time' });
+      return z.NEVER;
+    }
+    if (!isStorableTime(Date.parse(text))) {
+      c.addIssue({ code: 'custom', message: OUT_OF_RANGE });
+      return z.NEVER;
+    }
+    return new Date(text);
+  })
   .openapi({ type: 'string', format: 'date-time' });
 
 /** http(s) URLs only: `javascript:`, `data:` and the like are refused wherever a URL is stored or shown. */
@@ -36,4 +47,4 @@ export const httpUrl = z
   .string()
   .url()
   .max(500)
-  .refine((s) => /^https?:$/i.test(new URL(s).protocol), 'must be an http(s) URL');
+  .refine((s) => !URL.canParse(s) || /^https?:$/.test(new URL(s).protocol), 'must be an http(s) URL');

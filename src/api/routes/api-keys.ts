@@ -21,7 +21,7 @@ const CreateApiKeyBody = z.object({
   name: z.string().trim().min(1).max(100),
   permissions: z.array(z.string().min(1).max(64)).min(1).max(100),
   expires_at: isoDateOrDateTimeAsDate
-    .refine((d) => d.getTime() > Date.now(), 'must be in the future')
+    .refine((d) => !(d instanceof Date) || d.getTime() > Date.now(), 'must be in the future')
     .optional(),
 });
 const ListApiKeysQuery = pageQuery.extend({ status: z.enum(['active', 'revoked']).optional() });
