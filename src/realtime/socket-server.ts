@@ -5,6 +5,7 @@ import { resolvePrincipal } from '../api/authenticate';
 import type { AppContext } from '../context';
 import { createRedis } from '../redis';
 import { principalRoom, socketChannel, tenantRoom } from './publisher';
+import { AppError, ForbiddenError } from '../errors';
 
 /**
  * Socket.IO for operators. The handshake must carry an access token (auth.token) or API key; the socket
@@ -24,12 +25,13 @@ export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Ser
   });
   const check = async (token: string) => {
     const principal = await resolvePrincipal(ctx.db, ctx.config, token);
-    if (!principal.tenantId || principal.kind === 'platform') throw new Error('tenant principal required');
+    if (!principal.tenantId || principal.kind === 'platform') throw new ForbiddenError('tenant principal required');
     return principal;
   };
   io.use(async (socket, next) => {
-    const token = (socket.handshake.auth?.token as string | undefined) ?? undefined;
-    if (!token) return next(new Error('unauthorized'));
+    // Clients may send anything as auth: a non-string token is a plain refusal, never a TypeError's text.
+    const token: unknown = socket.handshake.auth?.token;
+    if (typeof token !== 'string' || !token) return next(new Error('unauthorized'));
     try {
       const principal = await check(token);
       socket.data.tenantId = principal.tenantId;
@@ -37,7 +39,10 @@ export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Ser
       socket.data.expiresAt = principal.expiresAt?.getTime();
       next();
     } catch (err) {
-      next(new Error((err as Error).message));
+      // Only our own refusals (401/403) are worth telling the client; anything else stays in the log.
+      if (err instanceof AppError) return next(new Error(err.message));
+      ctx.logger.error({ err }, 'socket authentication failed');
+      next(new Error('authentication unavailable'));
     }
   });
   io.on('connection', (socket) => {

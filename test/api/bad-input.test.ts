@@ -1,6 +1,7 @@
 import { newId } from '../../src/db/ids';
 import { createTenant, createTestEnv, createUserWithRole, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
+import { connectSocket } from '../helpers/socket';
 
 /**
  * Each kind of bad input found answering 500 in the audit now gets a clean 4xx that names the field
@@ -159,5 +160,22 @@ describe('URLs are http(s) only', () => {
     expect((await http('PATCH', api(`/users/${user.userId}`), { token: tenant.adminToken, body: { avatar_url: 'http://cdn.example.test/a.png' } })).status).toBe(200);
     const row = await env.ctx.db('tenants').where({ id: tenant.tenantId }).first();
     expect(row.webhook_url).toBe('https://hooks.example.test/x');
+  });
+});
+
+describe('Socket.IO handshake', () => {
+  test('a token that is not a string is a plain "unauthorized", never internal error text', async () => {
+    for (const token of [12345, { $gt: '' }, ['a', 'b'], true, null]) {
+      const err: Error = await connectSocket(env.url, { token }).then(
+        (s) => {
+          s.close();
+          return new Error('connected');
+        },
+        (e: Error) => e,
+      );
+      expect({ token, message: err.message }).toEqual({ token, message: 'unauthorized' });
+    }
+    const ok = await connectSocket(env.url, { token: tenant.adminToken });
+    ok.close();
   });
 });
