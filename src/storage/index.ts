@@ -8,5 +8,5 @@ export * from './types';
 /** MinIO when MINIO_ENDPOINT is set, otherwise the local directory FILES_DIR (embedded default). */
 export function createFileStorage(config: Config): FileStorage {
   if (config.minio) return new MinioFileStorage(config.minio);
-  return new LocalFileStorage(config.files.dir, config.http, config.auth.jwtSecret);
+  return new LocalFileStorage(config.files.dir);
 }

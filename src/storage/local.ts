@@ -5,23 +5,16 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertSafeKey, ObjectNotFoundError, type FileStorage, type ObjectInfo } from './types';
-import { signDownloadToken } from './url-signing';
 
 /**
  * Files in a local directory (the embedded default when MinIO is not configured). Writes go to a
  * temporary name and are renamed into place, so a failed upload never leaves a partial object.
- * Presigned URLs point at the API's `GET /files/download?token=…`, which verifies the HMAC.
  */
 export class LocalFileStorage implements FileStorage {
   readonly driver = 'local' as const;
   private readonly root: string;
 
-  constructor(
-    dir: string,
-    /** Read at call time: the API's public base URL (PUBLIC_URL). */
-    private readonly http: { readonly publicUrl: string },
-    private readonly secret: string,
-  ) {
+  constructor(dir: string) {
     this.root = path.resolve(dir);
   }
 
@@ -61,17 +54,6 @@ export class LocalFileStorage implements FileStorage {
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
-  }
-
-  async presignedGetUrl(key: string, opts: { expiresSeconds: number; fileName?: string; contentType?: string }): Promise<string> {
-    assertSafeKey(key);
-    const token = signDownloadToken(this.secret, {
-      k: key,
-      e: Math.floor(Date.now() / 1000) + opts.expiresSeconds,
-      ct: opts.contentType,
-      fn: opts.fileName,
-    });
-    return `${this.http.publicUrl.replace(/\/$/, '')}/files/download?token=${encodeURIComponent(token)}`;
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

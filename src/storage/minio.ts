@@ -108,15 +108,6 @@ export class MinioFileStorage implements FileStorage {
     await this.client.removeObject(this.bucket, key);
   }
 
-  async presignedGetUrl(key: string, opts: { expiresSeconds: number; fileName?: string; contentType?: string }): Promise<string> {
-    assertSafeKey(key);
-    await this.ensureBucket();
-    const headers: Record<string, string> = {};
-    if (opts.fileName) headers['response-content-disposition'] = contentDisposition(opts.fileName);
-    if (opts.contentType) headers['response-content-type'] = opts.contentType;
-    return this.client.presignedGetObject(this.bucket, key, opts.expiresSeconds, headers);
-  }
-
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     await this.ensureBucket();
     for await (const item of this.client.listObjectsV2(this.bucket, prefix, true)) {

@@ -21,8 +21,6 @@ export interface FileStorage {
   stat(key: string): Promise<ObjectInfo | null>;
   /** Removes the object; absent objects are not an error. */
   delete(key: string): Promise<void>;
-  /** A URL anyone holding it can GET until it expires. */
-  presignedGetUrl(key: string, opts: { expiresSeconds: number; fileName?: string; contentType?: string }): Promise<string>;
   /** Every object under `prefix` (for orphan cleanup). */
   list(prefix: string): AsyncIterable<ObjectInfo>;
 }

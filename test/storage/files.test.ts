@@ -137,6 +137,25 @@ describe.each(['local', 'minio'] as const)('files with the %s driver', (driver) 
     expect((await http('GET', `${env.url}/api/v1/files?purpose=import`, { token: viewer.token })).body.data.map((f: { id: string }) => f.id)).toEqual([csv.body.id]);
   });
 
+  test('download links stop working while the tenant is suspended, and again after it resumes', async () => {
+    const t = await createTenant(env);
+    const up = await upload(env, t.adminToken, Buffer.from('quarterly numbers'), { name: 'q.txt', type: 'text/plain' });
+    expect(up.status).toBe(201);
+    const link = await http('GET', `${env.url}/api/v1/files/${up.body.id}/download-url`, { token: t.adminToken });
+    expect(link.body.url.startsWith(`${env.url}/files/download?token=`)).toBe(true);
+    expect(await (await fetch(link.body.url)).text()).toBe('quarterly numbers');
+
+    const { username, password } = env.config.auth.platformAdmin;
+    const platform = (await http('POST', `${env.url}/api/v1/platform/login`, { body: { username, password } })).body.access_token;
+    expect((await http('POST', `${env.url}/api/v1/platform/tenants/${t.tenantId}/suspend`, { token: platform })).status).toBe(200);
+    const refused = await fetch(link.body.url);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as any).error.code).toBe('tenant_suspended');
+
+    expect((await http('POST', `${env.url}/api/v1/platform/tenants/${t.tenantId}/resume`, { token: platform })).status).toBe(200);
+    expect(await (await fetch(link.body.url)).text()).toBe('quarterly numbers');
+  });
+
   test('task report: every message of the task as CSV in storage, downloadable; other tenants get 404', async () => {
     const taskId = newId();
     const accountId = newId();

@@ -3,11 +3,11 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { listTenantFiles, softDeleteTenantFile, type FileRow } from '../../db/files';
-import { AppError, ForbiddenError, NotFoundError, ValidationError } from '../../errors';
+import { AppError, NotFoundError, ValidationError } from '../../errors';
 import { contentDisposition } from '../../storage/minio';
 import { getTenantFile, saveTenantFile } from '../../storage/tenant-files';
 import { FILE_PURPOSES, type FilePurpose } from '../../storage/types';
-import { verifyDownloadToken } from '../../storage/url-signing';
+import { downloadLink, openDownload } from '../../storage/download-links';
 import { auditRequest } from '../audit';
 import { requirePermission } from '../authenticate';
 import { ErrorBody, registry } from '../openapi';
@@ -107,7 +107,7 @@ registry.registerPath({
   method: 'get',
   path: '/api/v1/files/{id}/download-url',
   tags: ['files'],
-  summary: 'Presigned download URL (files:read)',
+  summary: 'Signed download URL (files:read); it stops working once the file is deleted or the tenant suspended',
   request: { params: idParams, query: urlQuery },
   responses: { 200: { description: 'url', content: json(z.object({ url: z.string(), expires_at: z.string() })) }, 404: errors[404] },
 });
@@ -117,12 +117,12 @@ registry.registerPath({
   method: 'get',
   path: '/files/download',
   tags: ['files'],
-  summary: 'Download through a presigned link of the local driver (the token is the credential; no bearer needed)',
+  summary: 'Download through a signed link (the token is the credential; no bearer needed)',
   security: [],
   request: { query: z.object({ token: z.string() }) },
   responses: {
     200: { description: 'the file bytes', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
-    403: { description: 'invalid or expired link', content: json(ErrorBody) },
+    403: { description: 'invalid or expired link, or the tenant is suspended', content: json(ErrorBody) },
     404: { description: 'file gone', content: json(ErrorBody) },
   },
 });
@@ -214,8 +214,8 @@ export function filesRouter(ctx: AppContext): Router {
     const { id } = params(req, idParams);
     const { expires_in } = query(req, urlQuery);
     const file = await getTenantFile(ctx, tenantIdOf(req), id);
-    const url = await ctx.storage.presignedGetUrl(file.object_key, { expiresSeconds: expires_in, fileName: file.file_name, contentType: file.content_type });
-    res.json({ url, expires_at: new Date(Date.now() + expires_in * 1000).toISOString() });
+    const link = downloadLink(ctx, file, expires_in);
+    res.json({ url: link.url, expires_at: link.expiresAt.toISOString() });
   });
 
   router.delete('/files/:id', requirePermission('files:write'), async (req, res) => {
@@ -235,25 +235,18 @@ export function filesRouter(ctx: AppContext): Router {
 }
 
 /**
- * `GET /files/download?token=…` for the local driver's presigned URLs (public: the HMAC token is the
- * credential). With MinIO, URLs point at MinIO itself and this route answers 404.
+ * `GET /files/download?token=…`: every download link of either driver (public: the HMAC token is the
+ * credential). The tenant must still be active and the file not deleted (see download-links.ts).
  */
 export function fileDownloadRouter(ctx: AppContext): Router {
   const router = Router();
   router.get('/files/download', async (req, res) => {
-    if (ctx.storage.driver !== 'local') throw new NotFoundError('route');
     const token = typeof req.query.token === 'string' ? req.query.token : '';
-    const check = verifyDownloadToken(ctx.config.auth.jwtSecret, token);
-    if (!check.ok) {
-      throw new ForbiddenError(check.reason === 'expired' ? 'download link expired' : 'invalid download link', check.reason === 'expired' ? 'download_link_expired' : 'invalid_download_token');
-    }
-    const info = await ctx.storage.stat(check.grant.k);
-    if (!info) throw new NotFoundError('file');
-    const body = await ctx.storage.get(check.grant.k);
-    res.setHeader('Content-Type', check.grant.ct ?? 'application/octet-stream');
-    res.setHeader('Content-Length', String(info.size));
+    const { grant, size, body } = await openDownload(ctx, token);
+    res.setHeader('Content-Type', grant.ct ?? 'application/octet-stream');
+    res.setHeader('Content-Length', String(size));
     res.setHeader('Cache-Control', 'private, no-store');
-    if (check.grant.fn) res.setHeader('Content-Disposition', contentDisposition(check.grant.fn));
+    if (grant.fn) res.setHeader('Content-Disposition', contentDisposition(grant.fn));
     body.on('error', () => res.destroy());
     body.pipe(res);
   });

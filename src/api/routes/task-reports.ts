@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
+import { downloadLink } from '../../storage/download-links';
 import { exportTaskReport } from '../../storage/task-report';
 import { auditRequest } from '../audit';
 import { requirePermission } from '../authenticate';
@@ -36,8 +37,8 @@ export function taskReportsRouter(ctx: AppContext): Router {
     const { id } = params(req, idParams);
     const file = await exportTaskReport(ctx, tenantIdOf(req), id, principalOf(req).id);
     await auditRequest(ctx.db, req, 'task.report_export', { type: 'task', id }, { file_id: file.id, size_bytes: file.size_bytes });
-    const url = await ctx.storage.presignedGetUrl(file.object_key, { expiresSeconds: URL_TTL_SECONDS, fileName: file.file_name, contentType: file.content_type });
-    res.status(201).json({ file: presentFile(file), download_url: url, expires_at: new Date(Date.now() + URL_TTL_SECONDS * 1000).toISOString() });
+    const link = downloadLink(ctx, file, URL_TTL_SECONDS);
+    res.status(201).json({ file: presentFile(file), download_url: link.url, expires_at: link.expiresAt.toISOString() });
   });
   return router;
 }
