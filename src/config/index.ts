@@ -91,6 +91,10 @@ export const configSchema = z
     SIMULATOR_AUTO_LOGIN_DELAY_MS: int(1500),
     SIMULATOR_QR_TTL_SECONDS: int(120),
     SIMULATOR_SEND_RATE_PER_MINUTE: int(60),
+    // When set, the simulator's /_control API requires `Authorization: Bearer <token>` (it can log accounts in and out).
+    SIMULATOR_CONTROL_TOKEN: optionalString,
+    // When set, GET /metrics requires `Authorization: Bearer <token>` (Prometheus: `authorization: { credentials: … }`).
+    METRICS_TOKEN: optionalString,
     // Account login / recovery (issue 3).
     ACCOUNT_LOGIN_TIMEOUT_SECONDS: int(180),
     ACCOUNT_LOGIN_POLL_MS: int(2000),
@@ -171,14 +175,29 @@ export const PRODUCTION_REQUIRED = [
   'REDIS_URL',
   'JWT_SECRET',
   'PLATFORM_ADMIN_PASSWORD',
+  'GATEWAY_API_KEY',
   'GATEWAY_CALLBACK_SECRET',
   'PUBLIC_URL',
   'CHANNEL_SECRET_KEYS',
 ] as const;
 
+/**
+ * Development values of secrets, published in the README and docs/configuration.md: everyone knows them,
+ * so production refuses them even when they are set explicitly.
+ */
+export const PUBLISHED_SECRET_DEFAULTS: Readonly<Record<string, readonly string[]>> = {
+  JWT_SECRET: ['dev-only-secret-change-me-please'],
+  PLATFORM_ADMIN_PASSWORD: ['platform-admin-pass', 'demo-admin-pass'],
+  GATEWAY_API_KEY: ['simulator-key'],
+  GATEWAY_CALLBACK_SECRET: ['simulator-callback-secret'],
+  WECHATY_GATEWAY_API_KEY: ['wechaty-gateway-key'],
+  SIMULATOR_CONTROL_TOKEN: ['simulator-key', 'simulator-callback-secret'],
+  METRICS_TOKEN: ['simulator-key', 'simulator-callback-secret'],
+};
+
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { host: string; port: number; publicUrl: string; corsOrigins: string[]; bodyLimit: string; trustProxy: string[] };
+  http: { host: string; port: number; publicUrl: string; corsOrigins: string[]; bodyLimit: string; trustProxy: string[]; metricsToken?: string };
   logLevel: Env['LOG_LEVEL'];
   logFormat: Env['LOG_FORMAT'];
   db: { host: string; port: number; user: string; password: string; database: string; poolMax: number };
@@ -210,6 +229,8 @@ export interface Config {
     autoLoginDelayMs: number;
     qrTtlSeconds: number;
     sendRatePerMinute: number;
+    /** Bearer token the /_control API requires; unset = open (keep the simulator on a private network). */
+    controlToken?: string;
   };
   /** Channels: the default of new accounts, the key ring of channel secrets, the Wechaty gateway. */
   channels: { defaultChannel: 'simulator' | 'wechaty'; keyRing: KeyRing };
@@ -255,6 +276,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (source.NODE_ENV === 'production') {
     const missing = PRODUCTION_REQUIRED.find((name) => !source[name]);
     if (missing) throw new ConfigError(`invalid configuration: ${missing}: must be set in production`);
+    const published = Object.keys(PUBLISHED_SECRET_DEFAULTS).find((name) => source[name] !== undefined && PUBLISHED_SECRET_DEFAULTS[name].includes(source[name]!));
+    if (published) throw new ConfigError(`invalid configuration: ${published}: is the published development value; set a secret of your own in production`);
   }
   const parsed = configSchema.safeParse(source);
   if (!parsed.success) {
@@ -272,6 +295,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()),
       bodyLimit: e.BODY_LIMIT,
       trustProxy: e.TRUST_PROXY ?? [],
+      metricsToken: e.METRICS_TOKEN,
     },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
@@ -311,6 +335,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       autoLoginDelayMs: e.SIMULATOR_AUTO_LOGIN_DELAY_MS,
       qrTtlSeconds: e.SIMULATOR_QR_TTL_SECONDS,
       sendRatePerMinute: e.SIMULATOR_SEND_RATE_PER_MINUTE,
+      controlToken: e.SIMULATOR_CONTROL_TOKEN,
     },
     sending: { pacingMarginPct: e.SEND_PACING_MARGIN_PCT },
     channels: {

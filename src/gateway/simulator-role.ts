@@ -10,6 +10,7 @@ export async function startSimulatorRole(ctx: AppContext): Promise<{ url: string
     callbackUrl: config.gateway.callbackUrl,
     callbackSecret: config.gateway.callbackSecret,
     apiKey: config.gateway.apiKey,
+    controlToken: config.simulator.controlToken,
     autoLogin: config.simulator.autoLogin,
     settings: {
       auto_login_delay_ms: config.simulator.autoLoginDelayMs,

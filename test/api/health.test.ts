@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../src/api/app';
 import { createTestEnv, createTenant, type TestEnv } from '../helpers/env';
 import { http } from '../helpers/http';
 
@@ -43,4 +46,22 @@ test('OpenAPI document is served', async () => {
   const res = await http('GET', `${env.url}/openapi.json`);
   expect(res.status).toBe(200);
   expect(res.body.openapi).toBe('3.0.3');
+});
+
+test('with METRICS_TOKEN set, /metrics needs it as a bearer token (the exposure is documented)', async () => {
+  const config = { ...env.config, http: { ...env.config.http, metricsToken: 'scrape-secret-123' } };
+  const server = createServer(createApp({ ...env.ctx, config }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  try {
+    const open = await http('GET', url);
+    expect(open.status).toBe(401);
+    expect(open.headers['www-authenticate']).toMatch(/Bearer/);
+    expect((await http('GET', url, { token: 'wrong' })).status).toBe(401);
+    const scraped = await http('GET', url, { token: 'scrape-secret-123' });
+    expect(scraped.status).toBe(200);
+    expect(scraped.body).toContain('http_request_duration_seconds');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, parseTrustProxy } from '../../src/config';
+import { ConfigError, loadConfig, parseTrustProxy, PUBLISHED_SECRET_DEFAULTS } from '../../src/config';
 import { parseRoles } from '../../src/main';
 
 test('defaults suit a development machine', () => {
@@ -20,6 +20,34 @@ test('a bad value is reported with the variable name', () => {
 
 test('production refuses development defaults for secrets', () => {
   expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/must be set in production/);
+});
+
+describe('production refuses the published development secrets even when set explicitly', () => {
+  const production = {
+    NODE_ENV: 'production',
+    DB_HOST: 'db',
+    DB_PASSWORD: 'db-password-of-our-own',
+    REDIS_URL: 'redis://redis:6379',
+    JWT_SECRET: 'a-jwt-secret-of-our-own-0123456789',
+    PLATFORM_ADMIN_PASSWORD: 'an admin password of our own',
+    GATEWAY_API_KEY: 'a-gateway-key-of-our-own',
+    GATEWAY_CALLBACK_SECRET: 'a-callback-secret-of-our-own',
+    PUBLIC_URL: 'https://wwp.example.test',
+    CHANNEL_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  };
+  test('own secrets load', () => {
+    expect(loadConfig(production).env).toBe('production');
+  });
+  test.each(Object.entries(PUBLISHED_SECRET_DEFAULTS).flatMap(([name, values]) => values.map((value) => [name, value])))('%s=%s is refused', (name, value) => {
+    expect(() => loadConfig({ ...production, [name]: value })).toThrow(new RegExp(`${name}: is the published development value`));
+  });
+  test('the documented defaults are all covered', () => {
+    expect(PUBLISHED_SECRET_DEFAULTS.JWT_SECRET).toContain(loadConfig({}).auth.jwtSecret);
+    expect(PUBLISHED_SECRET_DEFAULTS.PLATFORM_ADMIN_PASSWORD).toContain(loadConfig({}).auth.platformAdmin.password);
+    expect(PUBLISHED_SECRET_DEFAULTS.GATEWAY_API_KEY).toContain(loadConfig({}).gateway.apiKey);
+    expect(PUBLISHED_SECRET_DEFAULTS.GATEWAY_CALLBACK_SECRET).toContain(loadConfig({}).gateway.callbackSecret);
+    expect(PUBLISHED_SECRET_DEFAULTS.WECHATY_GATEWAY_API_KEY).toContain(loadConfig({}).wechaty.apiKey);
+  });
 });
 
 test('roles parse from --role or ROLE, and unknown roles are refused', () => {

@@ -291,3 +291,20 @@ describe('control API and callback delivery', () => {
     expect(stats.callbacks.dropped_after_retries).toBe(before + 1);
   });
 });
+
+test('with a control token set, /_control needs it as a bearer token; the gateway API keeps its own key', async () => {
+  const guarded = await startSimulator({ callbackSecret: SECRET, apiKey: API_KEY, controlToken: 'control-secret-1' });
+  try {
+    expect((await http('GET', `${guarded.url}/_control/stats`)).status).toBe(401);
+    expect((await http('POST', `${guarded.url}/_control/reset`, { token: 'wrong', body: {} })).status).toBe(401);
+    expect((await http('GET', `${guarded.url}/_control/stats`, { token: 'control-secret-1' })).status).toBe(200);
+    const client = new HttpGatewayClient({ url: guarded.url, apiKey: API_KEY, timeoutMs: 15_000 });
+    try {
+      expect((await client.createInstance({ label: 'x' })).guid).toBeTruthy();
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await guarded.close();
+  }
+});

@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import type { AppContext } from '../../context';
 import { promRegistry } from '../../metrics/prometheus';
+import { bearerMatches } from '../../auth/bearer-token';
+import { UnauthorizedError } from '../../errors';
 
 /** Liveness (process answers), readiness (MySQL and Redis answer), Prometheus metrics. Unauthenticated. */
 export function healthRouter(ctx: AppContext): Router {
@@ -27,7 +29,13 @@ export function healthRouter(ctx: AppContext): Router {
     const ok = mysql === 'ok' && redis === 'ok';
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { mysql, redis } });
   });
-  router.get('/metrics', async (_req, res) => {
+  const metricsToken = ctx.config.http.metricsToken;
+  router.get('/metrics', async (req, res) => {
+    // Metrics name tenants and volumes: with METRICS_TOKEN set, only the scraper holding it reads them.
+    if (metricsToken && !bearerMatches(req.get('authorization'), metricsToken)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+      throw new UnauthorizedError('METRICS_TOKEN required as a bearer token', 'unauthorized');
+    }
     res.setHeader('Content-Type', promRegistry.contentType);
     res.send(await promRegistry.metrics());
   });

@@ -5,6 +5,7 @@ import { API_KEY_HEADER, FILE_NAME_HEADER, IDEMPOTENCY_HEADER } from '../protoco
 import type { OfflineScene } from '../types';
 import { CallbackSender } from './callback-sender';
 import { SimError, SimulatorEngine, type SimulatorSettings } from './engine';
+import { bearerMatches } from '../../auth/bearer-token';
 
 export interface SimulatorOptions {
   port?: number;
@@ -14,6 +15,8 @@ export interface SimulatorOptions {
   callbackSecret: string;
   /** Required in X-Api-Key on the gateway API when set. */
   apiKey?: string;
+  /** Required as `Authorization: Bearer …` on the /_control API when set. */
+  controlToken?: string;
   autoLogin?: boolean;
   settings?: Partial<SimulatorSettings>;
   limits?: { maxInstances: number; maxLedgerKeys: number; maxPendingReceipts: number };
@@ -55,7 +58,7 @@ const SCENES = new Set<OfflineScene>(['logout', 'kicked', 'expired', 'network'])
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
   const callbacks = new CallbackSender({ url: opts.callbackUrl, secret: opts.callbackSecret, ...opts.callbackQueue });
   const engine = new SimulatorEngine(callbacks, { ...opts.settings, ...(opts.autoLogin !== undefined ? { auto_login: opts.autoLogin } : {}) }, opts.limits);
-  const app = buildSimulatorApp(engine, callbacks, opts.apiKey);
+  const app = buildSimulatorApp(engine, callbacks, opts.apiKey, opts.controlToken);
   const server: Server = createServer(app);
   server.keepAliveTimeout = 60_000;
   const host = opts.host ?? '127.0.0.1';
@@ -80,7 +83,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   };
 }
 
-export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSender, apiKey?: string): express.Express {
+export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSender, apiKey?: string, controlToken?: string): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -149,6 +152,11 @@ export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSe
   });
 
   const control = express.Router();
+  // The control API logs accounts in and out and reads the ledger: with a token set, only its holders.
+  control.use('/_control', (req, _res, next) => {
+    if (controlToken && !bearerMatches(req.get('authorization'), controlToken)) return next(new SimError(401, 'unauthorized', 'SIMULATOR_CONTROL_TOKEN required as a bearer token'));
+    next();
+  });
   control.use(express.json({ limit: '1mb' }));
   control.get('/_control/stats', (_req, res) => {
     res.json({ ...engine.stats(), callbacks: { ...callbacks.stats, pending: callbacks.pending }, settings: engine.settings });
