@@ -70,6 +70,51 @@ export function undeclaredPlaceholders(content: unknown, definitions: readonly V
   return placeholdersOf(content).filter((n) => !declared.has(n));
 }
 
+/** At most this many distinct placeholders per content: bounds the work of every render (route, expansion). */
+export const MAX_PLACEHOLDERS = 100;
+
+export interface CompiledTemplate<T> {
+  /** Distinct placeholders of the content, in first-seen order. */
+  placeholders: string[];
+  /** Names a caller must give a value for (no default; required, or undeclared and used). */
+  needed: string[];
+  /** `needed` names without a non-null own value once the sets are merged left to right. */
+  missing(...values: VariableValues[]): string[];
+  /** The rendered content; throws 422 missing_variables like renderContent. */
+  render(...values: VariableValues[]): T;
+}
+
+/**
+ * Parses `content` once for many renders (a task's targets): the placeholder scan and the definitions
+ * lookup happen here, so each target costs one pass over the content's strings and a lookup per name.
+ */
+export function compileTemplate<T>(content: T, definitions: readonly VariableDefinition[]): CompiledTemplate<T> {
+  const defs = new Map(definitions.map((d) => [d.name, d]));
+  const placeholders = placeholdersOf(content);
+  const used = new Set(placeholders);
+  const needed = [
+    ...placeholders.filter((n) => defs.get(n)?.default === undefined && (!defs.has(n) || defs.get(n)!.required)),
+    ...definitions.filter((d) => d.required && d.default === undefined && !used.has(d.name)).map((d) => d.name),
+  ];
+  // Like merging the sets left to right: the last set holding the name decides (a null there means none).
+  const valueOf = (name: string, sets: VariableValues[]): string | undefined => {
+    for (let i = sets.length - 1; i >= 0; i--) if (Object.hasOwn(sets[i], name)) return asText(sets[i][name]);
+    return undefined;
+  };
+  const missing = (...sets: VariableValues[]) => needed.filter((n) => valueOf(n, sets) === undefined);
+  return {
+    placeholders,
+    needed,
+    missing,
+    render(...sets) {
+      const absent = missing(...sets);
+      if (absent.length) throw new UnprocessableError('missing_variables', `missing template variables: ${absent.join(', ')}`, { missing: absent });
+      const resolved = new Map(placeholders.map((n) => [n, valueOf(n, sets) ?? defs.get(n)?.default ?? '']));
+      return mapStrings(content, (str) => str.replace(PLACEHOLDER, (_m, name: string) => resolved.get(name) ?? '')) as T;
+    },
+  };
+}
+
 /**
  * Renders `content`. A placeholder resolves to the given value, else the definition's default; a
  * placeholder that resolves to nothing is missing when it is declared required or not declared at all
@@ -77,30 +122,13 @@ export function undeclaredPlaceholders(content: unknown, definitions: readonly V
  * one 422 `missing_variables` listing them all. Declared optional variables without value render empty.
  */
 export function renderContent<T>(content: T, definitions: readonly VariableDefinition[], values: VariableValues = {}): RenderResult<T> {
-  const defs = new Map(definitions.map((d) => [d.name, d]));
-  const used = placeholdersOf(content);
-  const resolved = new Map<string, string>();
-  const missing: string[] = [];
-  for (const name of used) {
-    const def = defs.get(name);
-    const value = asText(ownValue(values, name)) ?? def?.default;
-    if (value !== undefined) resolved.set(name, value);
-    else if (!def || def.required) missing.push(name);
-    else resolved.set(name, '');
-  }
-  // Required variables must be satisfied even when the content does not currently use them.
-  for (const def of definitions) {
-    if (def.required && !used.includes(def.name) && asText(ownValue(values, def.name)) === undefined && def.default === undefined) missing.push(def.name);
-  }
-  if (missing.length) {
-    throw new UnprocessableError('missing_variables', `missing template variables: ${missing.join(', ')}`, { missing });
-  }
-  // One pass over the original string: replacements are never re-scanned.
-  const rendered = mapStrings(content, (s) => s.replace(PLACEHOLDER, (_m, name: string) => resolved.get(name) ?? '')) as T;
-  const usedSet = new Set(used);
+  const template = compileTemplate(content, definitions);
+  const rendered = template.render(values);
+  const declared = new Set(definitions.map((d) => d.name));
+  const usedSet = new Set(template.placeholders);
   return {
     content: rendered,
-    unknownPlaceholders: used.filter((n) => !defs.has(n)),
+    unknownPlaceholders: template.placeholders.filter((n) => !declared.has(n)),
     unusedValues: Object.keys(values).filter((k) => !usedSet.has(k)),
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import '../api/openapi'; // extends zod with .openapi()
+import { MAX_PLACEHOLDERS, placeholdersOf } from '../domain/template-render';
 
 /**
  * Message content for every type the gateway sends, as accepted by templates, tasks and single messages.
@@ -36,6 +37,10 @@ export const messageContentSchema = z
     if ((c.type === 'image' || c.type === 'file') && !c.file_id && !c.url) {
       ctx.addIssue({ code: 'custom', path: ['file_id'], message: 'file_id or url is required' });
     }
+    // Every render costs a lookup per placeholder, for each of up to 10,000 targets: bound it.
+    if (placeholdersOf(c).length > MAX_PLACEHOLDERS) {
+      ctx.addIssue({ code: 'too_big', type: 'array', maximum: MAX_PLACEHOLDERS, inclusive: true, path: [], message: `at most ${MAX_PLACEHOLDERS} distinct {{placeholders}}` });
+    }
   })
   .openapi('MessageContent');
 
@@ -48,4 +53,7 @@ export const variableDefinitionSchema = z.object({
   description: z.string().max(500).optional(),
 });
 
-export const variableValuesSchema = z.record(z.union([z.string().max(4000), z.number(), z.boolean(), z.null()]));
+export const MAX_VARIABLE_VALUES = 100;
+export const variableValuesSchema = z
+  .record(z.union([z.string().max(4000), z.number(), z.boolean(), z.null()]))
+  .refine((v) => Object.keys(v).length <= MAX_VARIABLE_VALUES, `at most ${MAX_VARIABLE_VALUES} variables`);

@@ -2,7 +2,7 @@ import type { AppContext } from '../context';
 import { insertMessagesIgnore, type NewMessage } from '../db/messages';
 import { getTask, type TaskRow } from '../db/tasks';
 import { toJson } from '../db/json';
-import { renderContent, type VariableDefinition } from '../domain/template-render';
+import { compileTemplate, type VariableDefinition, type VariableValues } from '../domain/template-render';
 import { AppError, InvalidTransitionError } from '../errors';
 import { applyTaskAction } from './task-control';
 import { kickAccounts } from './kicks';
@@ -101,6 +101,8 @@ async function seenTargets(ctx: ExpandCtx, task: TaskRow): Promise<KeySet> {
 
 async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lockLost: () => boolean): Promise<'done' | 'stopped'> {
   const p = prepare(task);
+  // One placeholder scan per task, not per target.
+  const template = compileTemplate(p.content, p.definitions);
   const seen = await seenTargets(ctx, task);
   const idAt = taskMessageIds(task.id, p.createdAt.getTime());
   let position = task.expansion_cursor;
@@ -163,7 +165,7 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
         problems.push({ index, error: `account ${t.accountId} is not a sending account of this task` });
       } else {
         try {
-          const rendered = t.content ? { content: t.content } : renderContent(p.content, p.definitions, { ...(p.commonValues as Record<string, string>), ...t.variables });
+          const rendered = t.content ? { content: t.content } : { content: template.render(p.commonValues as VariableValues, t.variables ?? {}) };
           if (!seen.add(dedupeKeyOf(task, accountId, t.conversationId))) {
             duplicates += 1;
           } else {

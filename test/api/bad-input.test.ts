@@ -179,3 +179,38 @@ describe('Socket.IO handshake', () => {
     ok.close();
   });
 });
+
+describe('the work of one request is bounded (finding 9)', () => {
+  test('more than 100 distinct placeholders in a content, or 100 variables per target, is a 400 naming the field', async () => {
+    const text = Array.from({ length: 1000 }, (_, i) => `{{v${i}}}`).join(' ');
+    const many = await http('POST', api('/tasks'), {
+      token: tenant.adminToken,
+      body: { name: 't', account_ids: [accountId], content: { type: 'text', text }, target_type: 'manual', targets: [{ conversation_id: 'c1' }] },
+    });
+    expect(many.status).toBe(400);
+    expect(fieldsOf(many)).toEqual(['body.content']);
+    const template = await http('POST', api('/templates'), { token: tenant.adminToken, body: { name: 'many', content: { type: 'text', text } } });
+    expect(template.status).toBe(400);
+    const variables = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`v${i}`, 'x']));
+    const wide = await http('POST', api('/tasks'), {
+      token: tenant.adminToken,
+      body: { name: 't', account_ids: [accountId], content: { type: 'text', text: 'hi' }, target_type: 'manual', targets: [{ conversation_id: 'c1', variables }] },
+    });
+    expect(wide.status).toBe(400);
+    expect(fieldsOf(wide)).toEqual(['body.targets.0.variables']);
+  });
+
+  test('10,000 targets with 100 placeholders each are checked in one pass and missing values still named per target', async () => {
+    const names = Array.from({ length: 100 }, (_, i) => `v${i}`);
+    const text = names.map((n) => `{{${n}}}`).join(' ');
+    const all = Object.fromEntries(names.map((n) => [n, 'x']));
+    const targets = Array.from({ length: 10_000 }, (_, i) => ({ conversation_id: `c${i}`, variables: i === 4321 ? { ...all, v7: null } : { v99: `t${i}` } }));
+    const { v99: _omit, ...shared } = all;
+    const res = await http('POST', api('/tasks'), {
+      token: tenant.adminToken,
+      body: { name: 'wide', account_ids: [accountId], content: { type: 'text', text }, variables: shared, target_type: 'manual', targets },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.error.details.targets).toEqual([{ index: 4321, missing: ['v7'] }]);
+  });
+});

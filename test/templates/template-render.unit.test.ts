@@ -1,4 +1,4 @@
-import { placeholdersOf, renderContent, undeclaredPlaceholders } from '../../src/domain/template-render';
+import { compileTemplate, placeholdersOf, renderContent, undeclaredPlaceholders } from '../../src/domain/template-render';
 import { UnprocessableError } from '../../src/errors';
 
 describe('renderContent', () => {
@@ -73,5 +73,20 @@ describe('renderContent', () => {
     expect(() => renderContent({ type: 'text', text: 'hi' }, [{ name: 'toString', required: true }], {})).toThrow(/toString/);
     const own = JSON.parse('{"constructor":"c","__proto__":"p"}');
     expect(renderContent({ type: 'text', text: '{{constructor}} {{__proto__}}' }, [], own).content).toEqual({ type: 'text', text: 'c p' });
+  });
+});
+
+describe('compileTemplate', () => {
+  const defs = [{ name: 'a', required: true }, { name: 'b', default: 'B' }, { name: 'c' }, { name: 'r', required: true }];
+  const content = { type: 'text', text: '{{a}} {{b}} {{c}} {{x}}' };
+  test('needed names, missing per value sets (merged left to right, own non-null values only), same output as renderContent', () => {
+    const t = compileTemplate(content, defs);
+    expect(t.placeholders).toEqual(['a', 'b', 'c', 'x']);
+    expect(t.needed).toEqual(['a', 'x', 'r']);
+    expect(t.missing({ a: '1' }, { x: 2, r: true })).toEqual([]);
+    expect(t.missing({ a: '1', x: '2', r: 'y' }, { a: null })).toEqual(['a']);
+    expect(t.missing({}, { toString: undefined } as never)).toEqual(['a', 'x', 'r']);
+    expect(t.render({ a: '1', x: 'X', r: 'R' }, { a: 'A' })).toEqual(renderContent(content, defs, { a: 'A', x: 'X', r: 'R' }).content);
+    expect(() => t.render({ a: '1' })).toThrow(/missing template variables: x, r/);
   });
 });

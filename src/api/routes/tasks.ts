@@ -5,7 +5,7 @@ import { newId } from '../../db/ids';
 import { decodeTask, decodeTasks, findTask, insertTask, TARGET_TYPES, taskListQuery, type SendStrategy, type TaskRow } from '../../db/tasks';
 import { findTemplate, markTemplateUsed } from '../../db/templates';
 import { TASK_STATUSES } from '../../domain/task-state';
-import { renderContent, type VariableDefinition } from '../../domain/template-render';
+import { compileTemplate, type VariableDefinition } from '../../domain/template-render';
 import { NotFoundError, UnprocessableError, ValidationError } from '../../errors';
 import { messageContentSchema, variableValuesSchema } from '../../sending/content-schema';
 import { enqueueExpansion } from '../../sending/kicks';
@@ -214,11 +214,13 @@ export function tasksRouter(ctx: AppContext): Router {
     // Manual targets are all known now: refuse the task rather than skip targets later.
     if (b.target_type === 'manual') {
       const problems: Array<{ index: number; missing: string[] }> = [];
+      // The content is scanned once; each target costs a lookup per needed name (bounded by MAX_PLACEHOLDERS).
+      const template = compileTemplate(content, definitions);
+      const shared = b.variables ?? {};
       b.targets!.forEach((target, index) => {
-        try {
-          renderContent(content, definitions, { ...b.variables, ...target.variables });
-        } catch (err) {
-          if (problems.length < 20) problems.push({ index, missing: ((err as UnprocessableError).details as { missing: string[] }).missing });
+        if (problems.length < 20 && template.needed.length) {
+          const missing = template.missing(shared, target.variables ?? {});
+          if (missing.length) problems.push({ index, missing });
         }
         if (target.account_id && !accountIds.includes(target.account_id)) {
           throw new ValidationError([{ field: `body.targets.${index}.account_id`, message: 'not one of account_ids' }]);
