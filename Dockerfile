@@ -1,4 +1,4 @@
-# One image for every role; pick the role with ROLE (api, worker, cron, simulator; see `--role` in
+# One image for every role; pick the role with ROLE (api, worker, cron, simulator, gateway-wechaty; see `--role` in
 # src/main.ts). The suite replays this file step by step (test/deploy/docker-replay.test.ts): keep the
 # build in COPY and RUN lines it can follow.
 FROM node:20-bookworm-slim AS build

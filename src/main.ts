@@ -7,12 +7,13 @@ import { installUnhandledRejectionNet } from './unhandled-rejections';
 import { startApiServer } from './server';
 import { WORKERS } from '../workers';
 import { startSimulatorRole } from './gateway/simulator-role';
+import { startWechatyGatewayRole } from './gateway/wechaty/role';
 
 /**
- * One entry, several roles: `api`, `worker`, `cron`, `simulator`, or `all` (development). The same build
- * runs as one process on a laptop or as separately scaled deployments.
+ * One entry, several roles: `api`, `worker`, `cron`, `simulator`, `gateway-wechaty`, or `all`
+ * (development). The same build runs as one process on a laptop or as separately scaled deployments.
  */
-export const ROLES = ['api', 'worker', 'cron', 'simulator'] as const;
+export const ROLES = ['api', 'worker', 'cron', 'simulator', 'gateway-wechaty'] as const;
 export type Role = (typeof ROLES)[number];
 
 export function parseRoles(argv: string[], env: NodeJS.ProcessEnv): Role[] {
@@ -21,7 +22,7 @@ export function parseRoles(argv: string[], env: NodeJS.ProcessEnv): Role[] {
   if (raw === 'all') return [...ROLES];
   const roles = raw.split(',').map((r) => r.trim());
   for (const r of roles) {
-    if (!(ROLES as readonly string[]).includes(r)) throw new ConfigError(`invalid configuration: ROLE: unknown role "${r}" (api, worker, cron, simulator, all)`);
+    if (!(ROLES as readonly string[]).includes(r)) throw new ConfigError(`invalid configuration: ROLE: unknown role "${r}" (${ROLES.join(', ')}, all)`);
   }
   return roles as Role[];
 }
@@ -48,6 +49,11 @@ async function main(): Promise<void> {
     const sim = await startSimulatorRole(ctx);
     stops.push(sim.close);
     logger.info({ url: sim.url }, 'gateway simulator listening');
+  }
+  if (roles.includes('gateway-wechaty')) {
+    const gw = await startWechatyGatewayRole(ctx);
+    stops.push(gw.close);
+    logger.info({ url: gw.url }, 'wechaty gateway listening');
   }
   if (roles.includes('api')) {
     const api = await startApiServer(ctx);

@@ -122,6 +122,14 @@ export const configSchema = z
     WECHATY_RECONNECT_BASE_MS: int(2_000),
     WECHATY_RECONNECT_MAX_MS: int(60_000),
     WECHATY_HEARTBEAT_TIMEOUT_SECONDS: int(90),
+    // How often the gateway pings each provider session (ding → dong), and its QR lifetime when the
+    // provider gives none.
+    WECHATY_KEEPALIVE_SECONDS: int(30),
+    WECHATY_QR_TTL_SECONDS: int(120),
+    // Session ownership between gateway copies: a lease renewed every third of this; a killed copy's
+    // sessions are taken over after it lapses. Each copy's own URL for the others to forward to.
+    WECHATY_LEASE_MS: int(15_000),
+    WECHATY_GATEWAY_ADVERTISE_URL: optionalString,
 
     INFLUX_URL: optionalString,
     INFLUX_TOKEN: z.string().default(''),
@@ -246,6 +254,10 @@ export interface Config {
     reconnectBaseMs: number;
     reconnectMaxMs: number;
     heartbeatTimeoutSeconds: number;
+    keepaliveSeconds: number;
+    qrTtlSeconds: number;
+    leaseMs: number;
+    advertiseUrl: string;
   };
   /** Sending pipeline: paced sends hold `pacingMarginPct` percent below the configured rate. */
   sending: { pacingMarginPct: number };
@@ -354,6 +366,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       reconnectBaseMs: e.WECHATY_RECONNECT_BASE_MS,
       reconnectMaxMs: e.WECHATY_RECONNECT_MAX_MS,
       heartbeatTimeoutSeconds: e.WECHATY_HEARTBEAT_TIMEOUT_SECONDS,
+      keepaliveSeconds: e.WECHATY_KEEPALIVE_SECONDS,
+      qrTtlSeconds: e.WECHATY_QR_TTL_SECONDS,
+      leaseMs: e.WECHATY_LEASE_MS,
+      advertiseUrl: e.WECHATY_GATEWAY_ADVERTISE_URL ?? `http://${e.WECHATY_GATEWAY_HOST}:${e.WECHATY_GATEWAY_PORT}`,
     },
     accounts: {
       loginTimeoutSeconds: e.ACCOUNT_LOGIN_TIMEOUT_SECONDS,

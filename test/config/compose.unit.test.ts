@@ -14,7 +14,7 @@ const secrets = throwawaySecrets();
 const db = databaseService(compose);
 
 test('the app services are the roles and the one-shot migration', () => {
-  expect(APP_SERVICES).toEqual(expect.arrayContaining(['api', 'worker', 'cron', 'simulator', 'migrate']));
+  expect(APP_SERVICES).toEqual(expect.arrayContaining(['api', 'worker', 'cron', 'simulator', 'gateway-wechaty', 'migrate']));
 });
 
 test.each(APP_SERVICES)('service %s gets every variable production config requires, and the config loads', (name) => {

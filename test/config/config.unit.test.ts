@@ -53,7 +53,7 @@ describe('production refuses the published development secrets even when set exp
 test('roles parse from --role or ROLE, and unknown roles are refused', () => {
   expect(parseRoles(['node', 'main', '--role', 'api,worker'], {})).toEqual(['api', 'worker']);
   expect(parseRoles(['node', 'main'], { ROLE: 'cron' })).toEqual(['cron']);
-  expect(parseRoles(['node', 'main'], {})).toEqual(['api', 'worker', 'cron', 'simulator']);
+  expect(parseRoles(['node', 'main'], {})).toEqual(['api', 'worker', 'cron', 'simulator', 'gateway-wechaty']);
   expect(() => parseRoles(['node', 'main', '--role', 'web'], {})).toThrow(/unknown role "web"/);
 });
 

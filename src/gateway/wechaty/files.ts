@@ -1,0 +1,56 @@
+import type { Knex } from 'knex';
+import type { Readable } from 'node:stream';
+import type { FileStorage } from '../../storage/types';
+import { GatewayError } from '../errors';
+import { clientModules } from './puppet-client';
+import type { FileResolver } from './sender';
+
+/** Largest file the gateway hands to a provider (WeCom's own limit for files is 20 MB). */
+export const MAX_FILE_BYTES = 20 * 1024 * 1024;
+/** Files up to this size travel inside the send request (gRPC's default message limit is 4 MiB). */
+export const INLINE_MAX_BYTES = 1024 * 1024;
+/** How long a provider may take to fetch a larger file from the platform's storage. */
+const URL_TTL_SECONDS = 3600;
+
+/**
+ * Files of image/file messages as FileBoxes. A `file_id` is a platform file of the account's own tenant:
+ * small ones are read from the platform's storage and sent inline (base64), larger ones as a presigned
+ * URL of that storage, which the provider must be able to reach. A `url` is handed over as a URL box.
+ */
+export function platformFileResolver(db: Knex, storage: FileStorage): FileResolver {
+  return async (guid, c) => {
+    const { FileBox } = clientModules();
+    if (c.file_id) {
+      const row: { object_key: string; file_name: string; size_bytes: number } | undefined = await db('files as f')
+        .join('wework_accounts as a', 'a.tenant_id', 'f.tenant_id')
+        .where('a.guid', guid)
+        .andWhere('f.id', c.file_id)
+        .whereNull('f.deleted_at')
+        .first('f.object_key', 'f.file_name', 'f.size_bytes');
+      if (!row) throw new GatewayError('permanent', 'file_not_found', `file ${c.file_id} not found`);
+      if (Number(row.size_bytes) > MAX_FILE_BYTES) throw new GatewayError('permanent', 'file_too_large', `file ${c.file_id} exceeds ${MAX_FILE_BYTES} bytes`);
+      if (Number(row.size_bytes) > INLINE_MAX_BYTES) {
+        const url = await storage.presignedGetUrl(row.object_key, { expiresSeconds: URL_TTL_SECONDS, fileName: c.file_name ?? row.file_name });
+        return FileBox.fromUrl(url, { name: c.file_name ?? row.file_name });
+      }
+      const data = await readAll(await storage.get(row.object_key), MAX_FILE_BYTES);
+      return FileBox.fromBase64(data.toString('base64'), c.file_name ?? row.file_name);
+    }
+    if (c.url) return FileBox.fromUrl(c.url, { name: c.file_name ?? (new URL(c.url).pathname.split('/').pop() || 'file') });
+    throw new GatewayError('permanent', 'content_rejected', 'file_id or url is required');
+  };
+}
+
+async function readAll(stream: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > max) {
+      stream.destroy();
+      throw new GatewayError('permanent', 'file_too_large', `file exceeds ${max} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

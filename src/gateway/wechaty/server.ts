@@ -1,0 +1,246 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { request } from 'undici';
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors';
+import { API_KEY_HEADER, IDEMPOTENCY_HEADER, type WireStatus } from '../protocol';
+import type { MessageContent } from '../types';
+import type { SessionHost } from './host';
+import type { WechatySender } from './sender';
+import type { WechatySession } from './session';
+
+/**
+ * The gateway REST protocol (src/gateway/protocol.ts) in front of the Wechaty sessions. A request for an
+ * instance whose session another copy owns is forwarded there once (marked, so it never loops).
+ */
+export interface WechatyServerOptions {
+  host: SessionHost;
+  sender: WechatySender;
+  apiKey: string;
+  log: Logger;
+}
+
+const FORWARDED = 'x-wechaty-forwarded';
+const MESSAGE_TYPES = new Set(['text', 'image', 'file', 'link', 'miniprogram', 'at']);
+
+/** HTTP answer of a gateway error, as the platform's HTTP client maps it back (http-client.ts). */
+function httpOf(err: GatewayError): { status: number; code: string } {
+  switch (err.kind) {
+    case 'rate_limited':
+      return { status: 429, code: 'rate_limited' };
+    case 'account_offline':
+      return { status: 409, code: 'account_offline' };
+    case 'outcome_unknown':
+      return { status: 409, code: 'outcome_unknown' };
+    case 'retryable':
+      return { status: 503, code: err.code };
+    default:
+      return { status: err.code === 'instance_not_found' ? 404 : err.code === 'bad_request' || err.code === 'bad_credentials' ? 400 : 422, code: err.code };
+  }
+}
+
+export function buildWechatyApp(o: WechatyServerOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, _res, next) => {
+    if (req.get(API_KEY_HEADER) !== o.apiKey) return next(new GatewayError('permanent', 'unauthorized', 'bad or missing API key'));
+    next();
+  });
+  app.use(express.json({ limit: '1mb' }));
+
+  /** The local session of `:guid`, or the request forwarded to its owner (then undefined). */
+  const sessionOf = async (req: Request, res: Response): Promise<WechatySession | undefined> => {
+    const guid = req.params.guid as string;
+    const where = await o.host.locate(guid);
+    if ('missing' in where) throw new GatewayError('permanent', 'instance_not_found', `no instance ${guid}`);
+    if ('here' in where) return where.here;
+    if (req.get(FORWARDED)) throw new GatewayError('retryable', 'ownership_moved', 'the instance is changing owner; try again');
+    await forward(req, res, where.remote.url, o.apiKey);
+    return undefined;
+  };
+
+  app.get('/health', (_req, res) => {
+    res.json({ ok: true, sessions: o.host.size });
+  });
+  app.post('/instances', async (req, res) => {
+    const label = typeof req.body?.label === 'string' ? req.body.label.slice(0, 100) : '';
+    const guid = await o.host.create(label, req.body?.credentials);
+    res.status(201).json({ guid });
+  });
+  app.post('/instances/status/query', async (req, res) => {
+    const guids = req.body?.guids;
+    if (!Array.isArray(guids) || guids.length > 1000 || guids.some((g) => typeof g !== 'string')) {
+      throw new GatewayError('permanent', 'bad_request', 'guids must be an array of at most 1000 strings');
+    }
+    res.json({ instances: await statuses(o, guids as string[], Boolean(req.get(FORWARDED))) });
+  });
+  app.put('/instances/:guid/credentials', async (req, res) => {
+    if (!(await o.host.updateCredentials(req.params.guid, req.body?.credentials))) throw new GatewayError('permanent', 'instance_not_found', 'no such instance');
+    res.status(204).end();
+  });
+  app.delete('/instances/:guid', async (req, res) => {
+    const s = await o.host.locate(req.params.guid).catch(() => undefined);
+    if (s && 'remote' in s && !req.get(FORWARDED)) return forward(req, res, s.remote.url, o.apiKey);
+    await o.host.delete(req.params.guid);
+    res.status(204).end();
+  });
+  app.post('/instances/:guid/login', async (req, res) => {
+    const s = await sessionOf(req, res);
+    if (!s) return;
+    await o.host.setWanted(s.guid, true);
+    res.json(await s.startLogin());
+  });
+  app.get('/instances/:guid/login', async (req, res) => {
+    const s = await sessionOf(req, res);
+    if (s) res.json(s.progress());
+  });
+  app.post('/instances/:guid/login/verify', async (req, res) => {
+    const code = req.body?.code;
+    if (typeof code !== 'string' || !code || code.length > 32) throw new GatewayError('permanent', 'bad_request', 'code required');
+    const s = await sessionOf(req, res);
+    if (s) res.json(await s.submitVerifyCode(code));
+  });
+  app.delete('/instances/:guid/login', async (req, res) => {
+    const s = await sessionOf(req, res);
+    if (!s) return;
+    await s.cancelLogin();
+    if (s.phase !== 'online') await o.host.setWanted(s.guid, false);
+    res.status(204).end();
+  });
+  app.post('/instances/:guid/logout', async (req, res) => {
+    const s = await sessionOf(req, res);
+    if (!s) return;
+    await s.logout();
+    await o.host.setWanted(s.guid, false);
+    res.status(204).end();
+  });
+  app.get('/instances/:guid/status', async (req, res) => {
+    const s = await sessionOf(req, res);
+    if (s) res.json(s.status());
+  });
+  app.get('/instances/:guid/conversations', async (req, res) => {
+    const s = await sessionOf(req, res);
+    if (s) res.json({ conversations: await conversationsOf(s) });
+  });
+  app.post('/instances/:guid/messages', async (req, res) => {
+    const key = req.get(IDEMPOTENCY_HEADER) ?? req.body?.idempotency_key;
+    const conversationId = req.body?.conversation_id;
+    const content = req.body?.content as MessageContent | undefined;
+    if (typeof key !== 'string' || !key || key.length > 200) throw new GatewayError('permanent', 'bad_request', 'Idempotency-Key required');
+    if (typeof conversationId !== 'string' || !conversationId) throw new GatewayError('permanent', 'bad_request', 'conversation_id required');
+    if (!content || typeof content !== 'object' || !MESSAGE_TYPES.has(content.type)) throw new GatewayError('permanent', 'bad_request', 'content.type must be a supported message type');
+    const s = await sessionOf(req, res);
+    if (!s) return;
+    const out = await o.sender.send(s, key, conversationId, content);
+    res.json({ message_id: out.messageId, duplicate: out.duplicate });
+  });
+  app.post('/instances/:guid/media', () => {
+    // Files travel by the platform's file id (read from its storage) or URL, not by upload.
+    throw new GatewayError('permanent', 'not_supported', 'upload media to the platform and send its file_id');
+  });
+
+  app.use((_req, _res, next) => next(new GatewayError('permanent', 'not_found', 'no such route')));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof GatewayError) {
+      const { status, code } = err.code === 'unauthorized' ? { status: 401, code: 'unauthorized' } : err.code === 'not_found' ? { status: 404, code: 'not_found' } : httpOf(err);
+      if (err.retryAfterMs !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+      res.status(status).json({ error: { code, message: err.message, ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}) } });
+      return;
+    }
+    const e = err as { status?: number; message?: string };
+    if (e.status && e.status < 500) {
+      res.status(e.status).json({ error: { code: 'bad_request', message: e.message ?? 'bad request' } });
+      return;
+    }
+    o.log.error({ err: (err as Error)?.message }, 'wechaty gateway: request failed');
+    res.status(500).json({ error: { code: 'internal_error', message: 'gateway error' } });
+  });
+  return app;
+}
+
+async function conversationsOf(s: WechatySession) {
+  const puppet = s.online();
+  const [contactIds, roomIds] = await Promise.all([puppet.contactList(), puppet.roomList()]);
+  const self = puppet.currentUserId;
+  const out = [];
+  for (const id of roomIds.slice(0, 5000)) {
+    const r = await puppet.roomPayload(id).catch(() => undefined);
+    if (r) out.push({ conversation_id: id, name: r.topic ?? '', type: 'group' as const, member_count: r.memberIdList?.length ?? 0, ...(r.avatar ? { avatar_url: r.avatar } : {}) });
+  }
+  for (const id of contactIds.slice(0, 20000)) {
+    if (id === self) continue;
+    const c = await puppet.contactPayload(id).catch(() => undefined);
+    // Type 1 = individual (official accounts and corporations are not conversations to send to).
+    if (c && (c.type === undefined || c.type === 1)) out.push({ conversation_id: id, name: c.alias || c.name || '', type: 'private' as const, member_count: 2, ...(c.avatar ? { avatar_url: c.avatar } : {}) });
+  }
+  return out;
+}
+
+async function statuses(o: WechatyServerOptions, guids: string[], forwarded: boolean): Promise<WireStatus[]> {
+  const out: WireStatus[] = [];
+  const byOwner = new Map<string, string[]>();
+  for (const g of guids) {
+    const local = o.host.localSession(g);
+    if (local) {
+      out.push(local.status());
+      continue;
+    }
+    const where = forwarded ? undefined : await o.host.locate(g).catch(() => undefined);
+    if (where && 'here' in where) out.push(where.here.status());
+    else if (where && 'remote' in where) byOwner.set(where.remote.url, [...(byOwner.get(where.remote.url) ?? []), g]);
+    else out.push({ guid: g, online: false, last_heartbeat: null });
+  }
+  for (const [url, gs] of byOwner) {
+    try {
+      const res = await request(`${url}/instances/status/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [API_KEY_HEADER]: o.apiKey, [FORWARDED]: '1' },
+        body: JSON.stringify({ guids: gs }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await res.body.json()) as { instances?: WireStatus[] };
+      out.push(...(body.instances ?? gs.map((g) => ({ guid: g, online: false, last_heartbeat: null }))));
+    } catch {
+      out.push(...gs.map((g) => ({ guid: g, online: false, last_heartbeat: null })));
+    }
+  }
+  return out;
+}
+
+/** Sends the request on to the copy that owns the session and relays its answer. */
+async function forward(req: Request, res: Response, ownerUrl: string, apiKey: string): Promise<void> {
+  try {
+    const upstream = await request(`${ownerUrl}${req.originalUrl}`, {
+      method: req.method as 'GET',
+      headers: {
+        [API_KEY_HEADER]: apiKey,
+        [FORWARDED]: '1',
+        'content-type': 'application/json',
+        ...(req.get(IDEMPOTENCY_HEADER) ? { [IDEMPOTENCY_HEADER]: req.get(IDEMPOTENCY_HEADER)! } : {}),
+      },
+      body: req.method === 'GET' || req.method === 'DELETE' ? undefined : JSON.stringify(req.body ?? {}),
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await upstream.body.text();
+    res.status(upstream.statusCode);
+    const retryAfter = upstream.headers['retry-after'];
+    if (typeof retryAfter === 'string') res.setHeader('Retry-After', retryAfter);
+    if (text) res.type('application/json').send(text);
+    else res.end();
+  } catch {
+    // The owner is unreachable: for a send the outcome is unknown only if it may have arrived there.
+    throw new GatewayError('retryable', 'owner_unreachable', 'the gateway copy hosting this account did not answer');
+  }
+}
+
+export async function listen(app: express.Express, port: number, host: string): Promise<{ server: Server; url: string }> {
+  const server = createServer(app);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return { server, url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}` };
+}

@@ -1,0 +1,174 @@
+import { Readable } from 'node:stream';
+import { newId } from '../../src/db/ids';
+import { isGatewayError } from '../../src/gateway/errors';
+import { createTenant, type TestTenant } from '../helpers/env';
+import { http } from '../helpers/http';
+import { PROCESS_TEST_TIMEOUT_MS } from '../helpers/processes';
+import { waitFor } from '../helpers/wait';
+import { waitForStatus } from '../accounts/support';
+import { createWechatyAccount, loginByScan, startWechatyEnv, type WechatyEnv } from './wechaty-support';
+
+/**
+ * The gateway-wechaty role against a real PuppetServer (upstream wechaty-puppet-service) with
+ * PuppetMock behind it: login by scan through the platform's API, every message type arriving at the
+ * mock, idempotent sends, incoming messages becoming conversations, the provider restarting.
+ */
+jest.setTimeout(PROCESS_TEST_TIMEOUT_MS);
+
+let w: WechatyEnv;
+let t: TestTenant;
+const TOKEN = 'insecure_wx_gateway_token_A1';
+let acct: { id: string; guid: string; port: number };
+let userId: string;
+
+beforeAll(async () => {
+  w = await startWechatyEnv('wxgw');
+  t = await createTenant(w.a.env, { maxAccounts: 20 });
+  acct = await createWechatyAccount(w, t, TOKEN);
+}, PROCESS_TEST_TIMEOUT_MS);
+afterAll(async () => {
+  await w?.close();
+});
+
+const api = (p: string) => `${w.a.env.url}/api/v1${p}`;
+
+test('login by scan through the API: the QR is rendered, statuses move live, the account goes online', async () => {
+  userId = await loginByScan(w, t, acct, TOKEN);
+  const hist = (await http('GET', api(`/accounts/${acct.id}/history?limit=50`), { token: t.adminToken })).body.data.map((h: any) => h.new_status).reverse();
+  expect(hist).toEqual(expect.arrayContaining(['logging_in', 'waiting_scan', 'waiting_confirm', 'online']));
+  expect(hist.indexOf('waiting_scan')).toBeLessThan(hist.indexOf('waiting_confirm'));
+
+  const status = await w.client.getStatus(acct.guid);
+  expect(status).toMatchObject({ guid: acct.guid, online: true, userInfo: { id: userId, name: 'Mock Operator' } });
+  expect(status.lastHeartbeat).toBeInstanceOf(Date);
+});
+
+test('the QR the provider sent is the one shown, as a PNG', async () => {
+  const other = await createWechatyAccount(w, t, 'insecure_wx_gateway_token_Q2');
+  await w.peer.scan('insecure_wx_gateway_token_Q2', 2, 'https://login.mock.test/qr/shown');
+  expect((await http('POST', api(`/accounts/${other.id}/login`), { token: t.adminToken })).status).toBe(202);
+  await waitForStatus(w.a, t, other.id, 'waiting_scan', 40_000);
+  const res = await fetch(api(`/accounts/${other.id}/qr`), { headers: { authorization: `Bearer ${t.adminToken}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/image\/png/);
+  const png = Buffer.from(await res.arrayBuffer());
+  expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  // The PNG encodes the provider's QR content: the same bytes the gateway renders from that content.
+  const { renderQrPng } = await import('../../src/gateway/qr-png');
+  expect(png.equals(await renderQrPng('https://login.mock.test/qr/shown'))).toBe(true);
+  await http('POST', api(`/accounts/${other.id}/logout`), { token: t.adminToken });
+});
+
+test('each message type arrives at the mock, with the provider message id as the result', async () => {
+  const [alice, bob] = await w.peer.contacts(TOKEN, ['Alice', 'Bob']);
+  const room = await w.peer.room(TOKEN, 'Team', [alice, bob]);
+  const storeFile = async (name: string, bytes: Buffer) => {
+    const id = newId();
+    const key = `tenants/${t.tenantId}/media/${id}.bin`;
+    await w.a.env.ctx.storage.put(key, Readable.from([bytes]), { contentType: 'application/octet-stream' });
+    await w.a.env.ctx.db('files').insert({ id, tenant_id: t.tenantId, purpose: 'media', object_key: key, file_name: name, content_type: 'application/octet-stream', size_bytes: bytes.length });
+    return { id, key };
+  };
+  const bytes = Buffer.alloc(30_000, 7);
+  const { id: fileId, key } = await storeFile('report.bin', bytes);
+  // Above the inline limit: the provider fetches it from the platform's storage by presigned URL.
+  const big = Buffer.alloc(1_300_000, 9);
+  const { id: bigId } = await storeFile('big.bin', big);
+
+  const send = (idempotencyKey: string, conversationId: string, content: any) => w.client.sendMessage({ guid: acct.guid, conversationId, content, idempotencyKey });
+  const results = [
+    await send('m-text', alice, { type: 'text', text: 'hello Alice' }),
+    await send('m-at', room, { type: 'at', text: '@Bob look', user_ids: [bob] }),
+    await send('m-link', bob, { type: 'link', title: 'Docs', url: 'https://docs.example.test/a', description: 'read me' }),
+    await send('m-mini', bob, { type: 'miniprogram', app_id: 'wx123', title: 'Shop', page_path: 'pages/index' }),
+    await send('m-file', alice, { type: 'file', file_id: fileId }),
+    await send('m-image', room, { type: 'image', file_id: fileId, file_name: 'pic.bin' }),
+    await send('m-big', alice, { type: 'file', file_id: bigId }),
+  ];
+  const sent = await w.peer.sent(TOKEN);
+  expect(sent.map((s) => [s.kind, s.conversation_id])).toEqual([
+    ['text', alice],
+    ['text', room],
+    ['url', bob],
+    ['miniprogram', bob],
+    ['file', alice],
+    ['file', room],
+    ['file', alice],
+  ]);
+  expect(results.map((r) => r.gatewayMessageId)).toEqual(sent.map((s) => s.message_id));
+  expect(results.every((r) => !r.duplicate)).toBe(true);
+  expect(sent[0].text).toBe('hello Alice');
+  expect(sent[1].mention_ids).toEqual([bob]);
+  expect(sent[2].payload).toMatchObject({ title: 'Docs', url: 'https://docs.example.test/a', description: 'read me' });
+  expect(sent[3].payload).toMatchObject({ appid: 'wx123', title: 'Shop', pagePath: 'pages/index' });
+  expect(sent[4].file).toMatchObject({ name: 'report.bin', size: bytes.length });
+  expect(sent[5].file).toMatchObject({ name: 'pic.bin', size: bytes.length });
+  expect(sent[6].file).toMatchObject({ name: 'big.bin', size: big.length });
+
+  // Another tenant's file is not reachable through this account.
+  const other = await createTenant(w.a.env);
+  const foreign = newId();
+  await w.a.env.ctx.db('files').insert({ id: foreign, tenant_id: other.tenantId, purpose: 'media', object_key: `${key}.foreign`, file_name: 'x.bin', content_type: 'application/octet-stream', size_bytes: 1 });
+  const err = await send('m-foreign', alice, { type: 'file', file_id: foreign }).catch((e) => e);
+  expect(isGatewayError(err) && err.kind).toBe('permanent');
+  expect(err.code).toBe('file_not_found');
+  expect((await w.peer.sent(TOKEN)).length).toBe(7);
+});
+
+test('a repeated idempotency key answers the first result and is not sent again, also when concurrent', async () => {
+  const before = (await w.peer.sent(TOKEN)).length;
+  const req = { guid: acct.guid, conversationId: 'dup-target', content: { type: 'text' as const, text: 'once' }, idempotencyKey: 'dup-key-1' };
+  const first = await w.client.sendMessage(req);
+  const again = await w.client.sendMessage(req);
+  expect(again).toEqual({ gatewayMessageId: first.gatewayMessageId, duplicate: true });
+  const together = await Promise.all([1, 2, 3].map(() => w.client.sendMessage({ ...req, idempotencyKey: 'dup-key-2' })));
+  expect(new Set(together.map((r) => r.gatewayMessageId)).size).toBe(1);
+  expect(together.filter((r) => !r.duplicate).length).toBe(1);
+  const sent = (await w.peer.sent(TOKEN)).slice(before);
+  expect(sent.map((s) => s.text)).toEqual(['once', 'once']);
+});
+
+test('an incoming message is stored as a callback and updates the conversation', async () => {
+  const [carol] = await w.peer.contacts(TOKEN, ['Carol']);
+  await w.peer.incoming(TOKEN, carol, 'hi from Carol');
+  const conv = await waitFor(
+    () => w.a.env.ctx.db('conversations').where({ account_id: acct.id, conversation_id: carol }).first(),
+    'the conversation of the incoming message',
+    { timeoutMs: 30_000 },
+  );
+  expect(conv).toMatchObject({ last_msg_content: 'hi from Carol', unread_count: 1 });
+  const events = await w.a.env.ctx.db('callback_events').where({ guid: acct.guid, notify_type: 3 });
+  expect(events.length).toBeGreaterThanOrEqual(1);
+  expect(events.some((e: any) => String(typeof e.raw_data === 'string' ? e.raw_data : JSON.stringify(e.raw_data)).includes('hi from Carol'))).toBe(true);
+});
+
+test('the provider restarts: the account recovers and sends resume', async () => {
+  await w.peer.stopServer(TOKEN);
+  await waitFor(async () => (await w.client.getStatus(acct.guid)).online === false, 'the gateway to see the provider gone', { timeoutMs: 30_000 });
+  const offline = await w.client.sendMessage({ guid: acct.guid, conversationId: 'x', content: { type: 'text', text: 'while down' }, idempotencyKey: 'down-1' }).catch((e) => e);
+  expect(isGatewayError(offline) && offline.kind).toBe('account_offline');
+  await w.peer.startServer(TOKEN);
+  await waitForStatus(w.a, t, acct.id, 'online', 60_000);
+  await waitFor(async () => (await w.client.getStatus(acct.guid)).online, 'the gateway session back online', { timeoutMs: 60_000 });
+  const hist = (await http('GET', api(`/accounts/${acct.id}/history?limit=100`), { token: t.adminToken })).body.data.map((h: any) => h.new_status);
+  expect(hist).toContain('recovering');
+  const before = (await w.peer.sent(TOKEN)).length;
+  const res = await w.client.sendMessage({ guid: acct.guid, conversationId: 'after-restart', content: { type: 'text', text: 'back' }, idempotencyKey: 'after-1' });
+  const sent = await w.peer.sent(TOKEN);
+  expect(sent.slice(before)).toEqual([expect.objectContaining({ message_id: res.gatewayMessageId, conversation_id: 'after-restart', text: 'back' })]);
+  // The refused send while down was not recorded: the same key may now go out once.
+  await w.client.sendMessage({ guid: acct.guid, conversationId: 'x', content: { type: 'text', text: 'while down' }, idempotencyKey: 'down-1' });
+  expect((await w.peer.sent(TOKEN)).filter((s) => s.text === 'while down').length).toBe(1);
+});
+
+test('the provider token is never logged by the gateway nor returned by the API', async () => {
+  const listed = await http('GET', api('/accounts'), { token: t.adminToken });
+  const one = await http('GET', api(`/accounts/${acct.id}`), { token: t.adminToken });
+  expect(JSON.stringify([listed.body, one.body])).not.toContain(TOKEN);
+  expect(w.gateway.output()).toMatch(/wechaty/);
+  expect(w.gateway.output()).not.toContain(TOKEN);
+  // At rest in Redis the gateway keeps it sealed.
+  const keys = await w.a.env.ctx.redis.keys(`${w.a.env.config.redis.prefix}:wx:inst:*`);
+  expect(keys.length).toBeGreaterThan(0);
+  for (const k of keys) expect(JSON.stringify(await w.a.env.ctx.redis.hgetall(k))).not.toContain(TOKEN);
+});
