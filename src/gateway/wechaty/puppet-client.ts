@@ -77,8 +77,21 @@ export function createPuppet(creds: WechatyCredentials): PuppetLike {
   const internals = puppet as unknown as { serializeFileBox(box: { type: number }): Promise<string> };
   const serialize = internals.serializeFileBox.bind(puppet);
   internals.serializeFileBox = async (box) => (box.type === base64Type ? JSON.stringify(box) : serialize(box));
+  // Stopping the client must not stop the account at the provider: the client's stop() sends a Stop RPC,
+  // and so does its own clean-up after a failed start, a call that waits for the channel and reaches a
+  // provider coming back later. Only a deleted instance stops the provider's puppet (detachPuppet).
+  const lifecycle = puppet as unknown as { onStop(): Promise<void>; _grpcManager?: { _client?: { stop: unknown } } };
+  const onStop = lifecycle.onStop.bind(puppet);
+  lifecycle.onStop = async () => {
+    const client = lifecycle._grpcManager?._client;
+    if (client && !stopsProvider.has(puppet)) client.stop = (_req: unknown, cb: (err: null) => void) => cb(null);
+    return onStop();
+  };
   return puppet;
 }
+
+/** Clients whose stop() may stop the hosted account (their instance was deleted). */
+const stopsProvider = new WeakSet<object>();
 
 /**
  * Stops a client without stopping the account at the provider: the Stop RPC (which stops the hosted
@@ -89,12 +102,8 @@ export function createPuppet(creds: WechatyCredentials): PuppetLike {
  */
 export async function detachPuppet(p: PuppetLike, opts: { stopProvider?: boolean; timeoutMs?: number } = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 5_000;
-  const internals = p as unknown as {
-    _grpcManager?: { _client?: { stop?: unknown } };
-    _payloadStore?: { stop(): Promise<void>; miscellaneous?: { close(): Promise<void> } };
-  };
-  const client = internals._grpcManager?._client;
-  if (client && !opts.stopProvider) (client as { stop: unknown }).stop = (_req: unknown, cb: (err: null) => void) => cb(null);
+  const internals = p as unknown as { _payloadStore?: { stop(): Promise<void>; miscellaneous?: { close(): Promise<void> } } };
+  if (opts.stopProvider) stopsProvider.add(p);
   p.removeAllListeners();
   // Errors from a client being dropped are expected; without a listener they would be thrown.
   p.on('error', () => undefined);

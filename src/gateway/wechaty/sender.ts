@@ -25,22 +25,28 @@ export class WechatySender {
   ) {}
 
   async send(session: WechatySession, key: string, conversationId: string, content: MessageContent): Promise<SendOutcome> {
+    // A repeat of a key whose first request is still running here waits for it (registered before any
+    // await, so two requests arriving together cannot both reach the ledger).
     const running = session.inflight.get(key);
-    if (running) return { messageId: await running, duplicate: true };
+    if (running) return { messageId: (await running).messageId, duplicate: true };
     // Offline: refuse before touching the ledger (nothing was attempted).
     const puppet = session.online();
-    const r = await this.ledger.reserve(session.guid, key);
+    const p = this.reserveAndDeliver(session.guid, puppet, key, conversationId, content);
+    session.inflight.set(key, p);
+    try {
+      return await p;
+    } finally {
+      session.inflight.delete(key);
+    }
+  }
+
+  private async reserveAndDeliver(guid: string, puppet: PuppetLike, key: string, conversationId: string, content: MessageContent): Promise<SendOutcome> {
+    const r = await this.ledger.reserve(guid, key);
     if (r.kind === 'exists') {
       if (r.entry.state === 'sent') return { messageId: r.entry.messageId, duplicate: true };
       throw new GatewayError('outcome_unknown', 'outcome_unknown', 'an earlier send with this key may have gone out; it is not repeated');
     }
-    const p = this.deliver(session.guid, puppet, key, conversationId, content);
-    session.inflight.set(key, p);
-    try {
-      return { messageId: await p, duplicate: false };
-    } finally {
-      session.inflight.delete(key);
-    }
+    return { messageId: await this.deliver(guid, puppet, key, conversationId, content), duplicate: false };
   }
 
   private async deliver(guid: string, puppet: PuppetLike, key: string, conversationId: string, content: MessageContent): Promise<string> {

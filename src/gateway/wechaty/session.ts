@@ -77,7 +77,7 @@ export class WechatySession {
   private detaching: Promise<void> = Promise.resolve();
   private readonly waiters = new Set<() => void>();
   /** Sends in flight by idempotency key: a repeat of the key while the first runs waits for it. */
-  readonly inflight = new Map<string, Promise<string>>();
+  readonly inflight = new Map<string, Promise<{ messageId: string; duplicate: boolean }>>();
 
   constructor(
     readonly guid: string,
@@ -100,6 +100,12 @@ export class WechatySession {
     this.connectInFlight = true;
     try {
       await this.connectOnce();
+    } catch (err) {
+      // Never left without a way back: anything unexpected is one more failed attempt.
+      this.log.error({ guid: this.guid, err: describeError(err).message.slice(0, 200) }, 'wechaty: connect attempt crashed');
+      this.puppet = undefined;
+      this.connectInFlight = false;
+      this.scheduleReconnect();
     } finally {
       this.connectInFlight = false;
     }
@@ -132,6 +138,7 @@ export class WechatySession {
       return;
     }
     if (gen !== this.generation) return;
+    this.log.info({ guid: this.guid, attempt: this.reconnectAttempt }, 'wechaty: connected');
     this.reconnectAttempt = 0;
     this.lastEventAt = Date.now();
     // The login event of a session the provider kept may already have arrived during start().
@@ -166,8 +173,7 @@ export class WechatySession {
   }
 
   private drop(puppet: PuppetLike): void {
-    const previous = this.detaching;
-    this.detaching = previous.then(() => detachPuppet(puppet));
+    this.detaching = this.detaching.then(() => detachPuppet(puppet)).catch(() => undefined);
   }
 
   private startKeepalive(gen: number): void {
