@@ -103,6 +103,8 @@ export const configSchema = z
     ACCOUNT_RECOVERY_MAX_RETRIES: int(5),
     // Sending: paced sends keep this percentage below the configured per-account rate (strict gateway limiters).
     SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(2),
+    // Sent messages still without a receipt after this long are asked about at the gateway (issue 8).
+    RECONCILE_AFTER_SECONDS: int(300),
     // Where the gateway (or simulator) POSTs callbacks; defaults to this API.
     CALLBACK_URL: optionalString,
     // Channels (issue 10): new accounts' channel when the request names none; secrets of channels at rest.
@@ -259,8 +261,11 @@ export interface Config {
     leaseMs: number;
     advertiseUrl: string;
   };
-  /** Sending pipeline: paced sends hold `pacingMarginPct` percent below the configured rate. */
-  sending: { pacingMarginPct: number };
+  /**
+   * Sending pipeline: paced sends hold `pacingMarginPct` percent below the configured rate; messages
+   * `sent` longer than `reconcileAfterSeconds` without a receipt are asked about at the gateway.
+   */
+  sending: { pacingMarginPct: number; reconcileAfterSeconds: number };
   accounts: { loginTimeoutSeconds: number; loginPollMs: number; recoveryBaseDelayMs: number; recoveryMaxDelayMs: number; recoveryMaxRetries: number };
   influx: { url: string | undefined; token: string; org: string; bucket: string };
   minio:
@@ -349,7 +354,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sendRatePerMinute: e.SIMULATOR_SEND_RATE_PER_MINUTE,
       controlToken: e.SIMULATOR_CONTROL_TOKEN,
     },
-    sending: { pacingMarginPct: e.SEND_PACING_MARGIN_PCT },
+    sending: { pacingMarginPct: e.SEND_PACING_MARGIN_PCT, reconcileAfterSeconds: e.RECONCILE_AFTER_SECONDS },
     channels: {
       defaultChannel: e.DEFAULT_ACCOUNT_CHANNEL,
       keyRing: e.CHANNEL_SECRET_KEYS ? parseKeyRing(e.CHANNEL_SECRET_KEYS) : developmentKeyRing(),

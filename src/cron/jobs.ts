@@ -1,6 +1,7 @@
 import { accountWatchdogJob } from './jobs/account-watchdog';
 import { callbackSweeperJob } from './jobs/callback-sweeper';
 import type { CronJob } from './job';
+import { messageReconcileJob } from './jobs/message-reconcile';
 import { messageStatsRollupJob } from './jobs/message-stats-rollup';
 import { metricsSamplerJob } from './jobs/metrics-sampler';
 import { partitionMaintenanceJob } from './jobs/partition-maintenance';
@@ -16,6 +17,7 @@ export const CRON_JOBS: CronJob[] = [
   retentionCleanupJob,
   stuckTaskJob,
   messageStatsRollupJob,
+  messageReconcileJob,
   metricsSamplerJob,
   secretRekeyJob,
 ];

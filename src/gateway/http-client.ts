@@ -6,9 +6,11 @@ import {
   IDEMPOTENCY_HEADER,
   conversationFromWire,
   loginStartFromWire,
+  messageStatusFromWire,
   progressFromWire,
   statusFromWire,
   type WireConversation,
+  type WireMessageStatus,
   type WireProgress,
   type WireQr,
   type WireStatus,
@@ -20,6 +22,7 @@ import type {
   InstanceStatus,
   LoginProgress,
   LoginStart,
+  MessageStatus,
   SendMessageRequest,
   SendMessageResult,
 } from './types';
@@ -199,6 +202,12 @@ export class HttpGatewayClient implements GatewayClient {
       headers: { [IDEMPOTENCY_HEADER]: req.idempotencyKey },
     });
     return { gatewayMessageId: res.message_id, duplicate: res.duplicate };
+  }
+
+  async queryMessageStatus(guid: string, messageIds: string[]): Promise<MessageStatus[]> {
+    if (messageIds.length === 0) return [];
+    const res = await this.call<{ messages: WireMessageStatus[] }>('POST', `${HttpGatewayClient.seg(guid)}/messages/status/query`, { json: { message_ids: messageIds } });
+    return res.messages.map(messageStatusFromWire);
   }
 
   async uploadMedia(guid: string, media: { fileName: string; contentType: string; data: Buffer }): Promise<{ fileId: string }> {

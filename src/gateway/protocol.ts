@@ -1,4 +1,4 @@
-import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, LoginStart, OfflineScene } from './types';
+import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, LoginStart, MessageStatus, OfflineScene } from './types';
 
 /**
  * The gateway's REST protocol (JSON over HTTP, API key in `X-Api-Key`), spoken by the HTTP client and
@@ -20,6 +20,9 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
  *   GET    /instances/:guid/conversations                              → 200 {conversations: WireConversation[]}
  *   POST   /instances/:guid/messages       {conversation_id, content}  + header Idempotency-Key
  *                                                                      → 200 {message_id, duplicate}
+ *   POST   /instances/:guid/messages/status/query {message_ids: string[]} (≤ 100)
+ *                                                                      → 200 {messages: WireMessageStatus[]}
+ *                                                                         one per id asked, in any order
  *   POST   /instances/:guid/media          raw bytes, Content-Type, X-File-Name → 201 {file_id}
  *
  * Errors answer `{error: {code, message, retry_after_ms?}}`:
@@ -30,6 +33,12 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
  *   409 code outcome_unknown → the gateway cannot tell whether an earlier send with this key went out;
  *       it will never send it again (the message ends `unknown`)
  *   5xx → retryable
+ *
+ * Message status query (issue 8): a gateway gives up on a callback after a few attempts (the service was
+ * down, say), so a receipt can be lost on the way. The service asks about messages still `sent` after a
+ * while: `delivered`/`failed` (with error_code, error_message) and `at` (ISO time of the event) are the
+ * receipt it sent or would send, `sent` means no receipt yet, `unknown` that the gateway has no record
+ * of the id (evicted, or never accepted).
  *
  * Changes for channels (issue 10): `credentials` on create and PUT …/credentials (gateways that need no
  * secrets, like the simulator, accept and ignore them); a login start may answer progress instead of a
@@ -102,6 +111,22 @@ export function progressToWire(p: LoginProgress): WireProgress {
       return p as WireProgress;
   }
 }
+
+export interface WireMessageStatus {
+  message_id: string;
+  status: 'sent' | 'delivered' | 'failed' | 'unknown';
+  error_code?: string;
+  error_message?: string;
+  at?: string;
+}
+
+export const messageStatusFromWire = (w: WireMessageStatus): MessageStatus => ({
+  messageId: w.message_id,
+  status: w.status,
+  errorCode: w.error_code,
+  errorMessage: w.error_message,
+  at: w.at ? new Date(w.at) : undefined,
+});
 
 export const statusFromWire = (w: WireStatus): InstanceStatus => ({
   guid: w.guid,

@@ -6,6 +6,7 @@ import type {
   InstanceStatus,
   LoginProgress,
   LoginStart,
+  MessageStatus,
   SendMessageRequest,
   SendMessageResult,
 } from './types';
@@ -132,6 +133,10 @@ export class ChannelRouter implements GatewayClient {
 
   async sendMessage(req: SendMessageRequest): Promise<SendMessageResult> {
     return (await this.client(req.guid)).sendMessage(req);
+  }
+
+  async queryMessageStatus(guid: string, messageIds: string[]): Promise<MessageStatus[]> {
+    return (await this.client(guid)).queryMessageStatus(guid, messageIds);
   }
 
   async uploadMedia(guid: string, media: { fileName: string; contentType: string; data: Buffer }): Promise<{ fileId: string }> {

@@ -64,6 +64,22 @@ export interface SendMessageResult {
   duplicate: boolean;
 }
 
+/**
+ * What the gateway knows of a message it accepted: `delivered` or `failed` (the receipt it sent or
+ * would send), `sent` (accepted, no receipt yet) or `unknown` (it has no record of that id).
+ */
+export interface MessageStatus {
+  messageId: string;
+  status: 'sent' | 'delivered' | 'failed' | 'unknown';
+  errorCode?: string;
+  errorMessage?: string;
+  /** When the receipt's event happened. */
+  at?: Date;
+}
+
+/** Message ids asked at most per status query. */
+export const MESSAGE_STATUS_QUERY_MAX = 100;
+
 /** What a new instance needs: a label, and for channels with secrets the account's credentials. */
 export interface InstanceSpec {
   label?: string;
@@ -95,6 +111,11 @@ export interface GatewayClient {
   getStatuses(guids: string[]): Promise<InstanceStatus[]>;
   listConversations(guid: string): Promise<GatewayConversation[]>;
   sendMessage(req: SendMessageRequest): Promise<SendMessageResult>;
+  /**
+   * Where messages sent through the instance stand, by gateway message id (at most
+   * MESSAGE_STATUS_QUERY_MAX): the reconciliation job asks about sends whose receipt never came.
+   */
+  queryMessageStatus(guid: string, messageIds: string[]): Promise<MessageStatus[]>;
   uploadMedia(guid: string, media: { fileName: string; contentType: string; data: Buffer }): Promise<{ fileId: string }>;
   /** Releases pooled connections. */
   close(): Promise<void>;

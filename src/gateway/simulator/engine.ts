@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { NOTIFY } from '../callback-protocol';
 import { renderQrPng } from '../qr-png';
-import type { WireConversation, WireProgress, WireQr, WireStatus } from '../protocol';
+import type { WireConversation, WireMessageStatus, WireProgress, WireQr, WireStatus } from '../protocol';
 import type { OfflineScene } from '../types';
 import type { CallbackSender } from './callback-sender';
 import { DeliveryLedger } from './ledger';
@@ -32,6 +32,11 @@ export interface SimulatorSettings {
   receipt_failure_rate: number;
   /** Idempotency can be switched off to prove the ledger sees duplicates. */
   idempotency: boolean;
+  /**
+   * Share of receipts never called back, as a gateway that gave up after its retries: the message
+   * status query still answers them (the service's reconciliation finds them that way).
+   */
+  receipt_drop_rate: number;
 }
 
 export const DEFAULT_SETTINGS: SimulatorSettings = {
@@ -50,6 +55,7 @@ export const DEFAULT_SETTINGS: SimulatorSettings = {
   receipt_delay_ms: 50,
   receipt_failure_rate: 0,
   idempotency: true,
+  receipt_drop_rate: 0,
 };
 
 type Phase = 'idle' | 'waiting_scan' | 'waiting_confirm' | 'need_verify' | 'online' | 'offline' | 'qr_expired' | 'cancelled';
@@ -73,6 +79,8 @@ interface Instance {
   loginFailure?: { kind: 'retryable' | 'permanent'; remaining: number };
   bucket: Bucket;
   timers: Set<NodeJS.Timeout>;
+  /** Messages delivered through this instance (fault runs watch each account resume). */
+  deliveries: number;
 }
 
 /** An error answer of the simulated gateway. */
@@ -99,7 +107,9 @@ export class SimulatorEngine {
   settings: SimulatorSettings;
   private readonly receipts: Array<{ due: number; guid: string; msgId: string }> = [];
   private readonly receiptTimer: NodeJS.Timeout;
-  readonly counters = { receipts_dropped: 0, rate_limited: 0, injected_failures: 0, ack_losses: 0 };
+  readonly counters = { receipts_dropped: 0, receipts_withheld: 0, rate_limited: 0, injected_failures: 0, ack_losses: 0 };
+  /** What became of each delivered message (by gateway message id), for the status query; bounded. */
+  private readonly outcomes = new Map<string, { guid: string; status: 'sent' | 'delivered' | 'failed'; at?: number }>();
 
   constructor(
     private readonly callbacks: CallbackSender,
@@ -125,6 +135,7 @@ export class SimulatorEngine {
       // Infinity: full at first use, whatever the rate is by then.
       bucket: { tokens: Number.POSITIVE_INFINITY, at: Date.now() },
       timers: new Set(),
+      deliveries: 0,
     });
     return { guid };
   }
@@ -272,12 +283,26 @@ export class SimulatorEngine {
       throw new SimError(429, 'rate_limited', 'per-account send rate exceeded', taken.retryAfterMs);
     }
     this.ledger.recordDelivery(key);
+    inst.deliveries += 1;
+    this.rememberOutcome(messageId, { guid, status: 'sent' });
     this.queueReceipt(guid, messageId);
     if (this.settings.ack_loss_rate > 0 && Math.random() < this.settings.ack_loss_rate) {
       this.counters.ack_losses++;
       throw new SimError(503, 'upstream_timeout', 'injected: delivered but acknowledgement lost');
     }
     return { message_id: messageId, duplicate: false };
+  }
+
+  /** The status query: per id, the receipt sent (or withheld), `sent` before it, `unknown` if never delivered here. */
+  messageStatuses(guid: string, messageIds: string[]): WireMessageStatus[] {
+    return messageIds.map((id) => {
+      const o = this.outcomes.get(id);
+      if (!o || o.guid !== guid) return { message_id: id, status: 'unknown' };
+      if (o.status === 'failed') {
+        return { message_id: id, status: 'failed', error_code: 'recipient_unreachable', error_message: 'simulated delivery failure', at: new Date(o.at!).toISOString() };
+      }
+      return o.at ? { message_id: id, status: o.status, at: new Date(o.at).toISOString() } : { message_id: id, status: o.status };
+    });
   }
 
   uploadMedia(guid: string, size: number): { file_id: string } {
@@ -368,6 +393,7 @@ export class SimulatorEngine {
       qr_expires_at: inst.qr ? new Date(inst.qr.expiresAt).toISOString() : null,
       verify_code: inst.verify?.code ?? null,
       stalled: inst.stalledAt !== undefined,
+      deliveries: inst.deliveries,
     };
   }
 
@@ -392,6 +418,7 @@ export class SimulatorEngine {
     for (const inst of this.instances.values()) this.clearTimers(inst);
     this.instances.clear();
     this.ledger.reset();
+    this.outcomes.clear();
     this.receipts.length = 0;
     this.settings = { ...DEFAULT_SETTINGS, ...settings };
     for (const k of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[k] = 0;
@@ -452,6 +479,11 @@ export class SimulatorEngine {
     inst.timers.clear();
   }
 
+  private rememberOutcome(msgId: string, o: { guid: string; status: 'sent' | 'delivered' | 'failed'; at?: number }): void {
+    if (!this.outcomes.has(msgId) && this.outcomes.size >= this.limits.maxLedgerKeys) this.outcomes.delete(this.outcomes.keys().next().value as string);
+    this.outcomes.set(msgId, o);
+  }
+
   private queueReceipt(guid: string, msgId: string): void {
     if (this.receipts.length >= this.limits.maxPendingReceipts) {
       this.counters.receipts_dropped++;
@@ -467,6 +499,11 @@ export class SimulatorEngine {
     if (n === 0) return;
     for (const r of this.receipts.splice(0, n)) {
       const failed = this.settings.receipt_failure_rate > 0 && Math.random() < this.settings.receipt_failure_rate;
+      this.rememberOutcome(r.msgId, { guid: r.guid, status: failed ? 'failed' : 'delivered', at: now });
+      if (this.settings.receipt_drop_rate > 0 && Math.random() < this.settings.receipt_drop_rate) {
+        this.counters.receipts_withheld++;
+        continue;
+      }
       this.callbacks.enqueue(r.guid, NOTIFY.messages, {
         messages: [
           failed

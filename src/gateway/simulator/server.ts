@@ -146,6 +146,13 @@ export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSe
   gw.get('/instances/:guid/conversations', (req, res) => {
     res.json({ conversations: engine.conversations(req.params.guid) });
   });
+  gw.post('/instances/:guid/messages/status/query', (req, res) => {
+    const ids = req.body?.message_ids;
+    if (!Array.isArray(ids) || ids.length > 100 || ids.some((m) => typeof m !== 'string')) {
+      throw new SimError(400, 'bad_request', 'message_ids must be an array of at most 100 strings');
+    }
+    res.json({ messages: engine.messageStatuses(req.params.guid, ids as string[]) });
+  });
   gw.post('/instances/:guid/messages', (req, res) => {
     const key = req.get(IDEMPOTENCY_HEADER) ?? req.body?.idempotency_key;
     res.json(engine.send(req.params.guid, { ...req.body, idempotency_key: key }));
@@ -245,6 +252,7 @@ const NUMERIC: (keyof SimulatorSettings)[] = [
   'ack_loss_rate',
   'receipt_delay_ms',
   'receipt_failure_rate',
+  'receipt_drop_rate',
 ];
 
 /** Validates a settings patch from the control API (unknown keys are an error, so typos don't pass silently). */
