@@ -7,13 +7,24 @@ import {
   issueRefreshToken,
   markRotated,
   revokeFamily,
+  revokeUserRefreshTokens,
   type RefreshTokenRow,
 } from '../db/refresh-tokens';
 import { getTenantStatus, type TenantRow } from '../db/tenants';
 import { withDeadlockRetry } from '../db/deadlock-retry';
-import { findUserForLogin, loginNameKeys, recordFailedLogin, recordLoginState, withRoles, type PublicUser } from '../db/users';
+import {
+  bumpTokenVersion,
+  findUserForLogin,
+  loginNameKeys,
+  loginNameOfUser,
+  recordFailedLogin,
+  recordLoginState,
+  withRoles,
+  type PublicUser,
+  type UserRow,
+} from '../db/users';
 import { afterFailedGuess, afterSuccessfulLogin, secondsUntilUnlock } from '../domain/login-lockout';
-import { AppError, ForbiddenError, UnauthorizedError } from '../errors';
+import { AppError, ForbiddenError, UnauthorizedError, UnprocessableError } from '../errors';
 import { signAccessToken } from './access-tokens';
 import type { LoginGuard } from './login-guard';
 import { hashPassword, verifyPassword } from './passwords';
@@ -83,14 +94,7 @@ export async function login(
   const actor = { tenantId: tenant.id, actorType: 'user' as const, actorId: user.id };
 
   if (!(await verifyPassword(user.password_hash, input.password))) {
-    const failure = afterFailedGuess(slot.attempt, config.auth, new Date());
-    await db.transaction(async (trx) => {
-      await recordFailedLogin(trx, user.id, failure);
-      await audit(trx, actor, 'auth.login_failed', { type: 'user', id: user.id }, { failed_login_count: failure.failedLoginCount });
-      if (failure.lockedUntil) {
-        await audit(trx, actor, 'user.locked', { type: 'user', id: user.id }, { locked_until: failure.lockedUntil, reason: 'failed_logins' });
-      }
-    });
+    await recordWrongPassword(db, config, audit, actor, slot.attempt);
     throw invalidCredentials();
   }
   await guard.clear(name);
@@ -106,6 +110,59 @@ export async function login(
   });
   const [publicUser] = await withRoles(db, [{ ...user, failed_login_count: 0, status: 'active', locked_until: null }]);
   return tokenPair(config, { userId: user.id, tenantId: tenant.id, tokenVersion: user.token_version, refresh, user: publicUser });
+}
+
+/** A wrong password of a real operator: its row mirrors the spent budget, and the audit log says so. */
+async function recordWrongPassword(
+  db: Knex,
+  config: Config,
+  audit: SessionAudit,
+  actor: { tenantId: string; actorType: 'user'; actorId: string },
+  attempt: number,
+): Promise<void> {
+  const failure = afterFailedGuess(attempt, config.auth, new Date());
+  const target = { type: 'user', id: actor.actorId };
+  await db.transaction(async (trx) => {
+    await recordFailedLogin(trx, actor.actorId, failure);
+    await audit(trx, actor, 'auth.login_failed', target, { failed_login_count: failure.failedLoginCount });
+    if (failure.lockedUntil) await audit(trx, actor, 'user.locked', target, { locked_until: failure.lockedUntil, reason: 'failed_logins' });
+  });
+}
+
+/**
+ * An operator changes its own password. The current password is a guess like a login's (same budget,
+ * same lock), so a stolen access token cannot be used to find it. On success every other session ends
+ * (refresh tokens revoked, access tokens outdated by the token version) and a fresh pair is returned.
+ */
+export async function changePassword(
+  deps: { db: Knex; guard: LoginGuard; config: Config },
+  input: { userId: string; currentPassword: string; newPassword: string; ip: string | null },
+  audit: SessionAudit,
+): Promise<TokenPair> {
+  const { db, guard, config } = deps;
+  const user = (await db('users').where({ id: input.userId }).first()) as UserRow | undefined;
+  const name = await loginNameOfUser(db, input.userId);
+  if (!user || !name) throw new UnauthorizedError('user is not active', 'invalid_token');
+  const actor = { tenantId: user.tenant_id, actorType: 'user' as const, actorId: user.id };
+  const slot = await guard.reserve(name);
+  if (!slot.allowed) throw lockedError(slot.remainingMs);
+  if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
+    await recordWrongPassword(db, config, audit, actor, slot.attempt);
+    throw new UnprocessableError('wrong_password', 'current_password is wrong', { field: 'body.current_password' });
+  }
+  await guard.clear(name);
+  const passwordHash = await hashPassword(config.auth, input.newPassword);
+  const { refresh, tokenVersion } = await db.transaction(async (trx) => {
+    await trx('users').where({ id: user.id }).update({ password_hash: passwordHash, failed_login_count: 0, locked_until: null, status: trx.raw(`IF(status = 'locked', 'active', status)`) });
+    await bumpTokenVersion(trx, user.id);
+    const revoked = await revokeUserRefreshTokens(trx, user.id);
+    const issued = await issueRefreshToken(trx, { tenantId: user.tenant_id, userId: user.id, ttlSeconds: config.auth.refreshTokenTtl, ip: input.ip });
+    await audit(trx, actor, 'user.password_change', { type: 'user', id: user.id }, { sessions_revoked: revoked, family_id: issued.familyId });
+    const row = await trx('users').where({ id: user.id }).first('token_version');
+    return { refresh: issued, tokenVersion: Number(row.token_version) };
+  });
+  const [publicUser] = await withRoles(db, [await db('users').where({ id: user.id }).first()]);
+  return tokenPair(config, { userId: user.id, tenantId: user.tenant_id, tokenVersion, refresh, user: publicUser });
 }
 
 /** The same answer for every locked login name, real or not. */

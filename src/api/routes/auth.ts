@@ -4,16 +4,16 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { z } from 'zod';
 import { LoginGuard } from '../../auth/login-guard';
 import { checkPlatformAdmin, platformAccessToken } from '../../auth/platform-admin';
-import { login, logout, refreshSession, type SessionAudit } from '../../auth/sessions';
+import { changePassword, login, logout, refreshSession, type SessionAudit } from '../../auth/sessions';
 import type { AppContext } from '../../context';
 import { getApiKey } from '../../db/api-keys';
 import { findTenant, findTenantByCode, type TenantRow } from '../../db/tenants';
 import { withRoles } from '../../db/users';
-import { TooManyRequestsError, UnauthorizedError, ValidationError } from '../../errors';
+import { ForbiddenError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../../errors';
 import { redisKey } from '../../redis';
 import { principalOf } from '../principal';
 import { body } from '../validate';
-import { ApiKeyOut, TenantOut, TokenResponse, UserOut } from './access-schemas';
+import { ApiKeyOut, Password, TenantOut, TokenResponse, UserOut } from './access-schemas';
 import { auditAs } from '../audit';
 import { jsonBody } from '../input-guards';
 import { documentRoute } from './route-docs';
@@ -33,6 +33,11 @@ const LoginBodyWithSession = LoginBody.extend({
 const RefreshBody = z.object({
   refresh_token: z.string().min(1).max(200).optional().describe('absent: the refresh cookie is used (and rotated)'),
 });
+const ChangePasswordBody = z.object({
+  current_password: z.string().min(1).max(200),
+  new_password: Password,
+  session: LoginBodyWithSession.shape.session,
+});
 const PlatformLoginBody = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) });
 const PlatformToken = z.object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number().int() });
 const MeResponse = z.object({
@@ -48,6 +53,7 @@ const tag = 'Auth';
 documentRoute({ method: 'post', path: '/api/v1/auth/login', tag, public: true, summary: 'Operator login: access token (JWT) and refresh token', body: LoginBodyWithSession, response: TokenResponse, errors: [400, 401, 403, 423, 429] });
 documentRoute({ method: 'post', path: '/api/v1/auth/refresh', tag, public: true, summary: 'Rotate a refresh token (the old one is revoked; reusing it revokes the whole login)', body: RefreshBody, response: TokenResponse, errors: [400, 401, 403, 429] });
 documentRoute({ method: 'post', path: '/api/v1/auth/logout', tag, public: true, summary: 'Revoke a refresh token and every token rotated from the same login', body: RefreshBody, errors: [400] });
+documentRoute({ method: 'post', path: '/api/v1/auth/password', tag, summary: "Change the caller's own password: every other session ends (access and refresh tokens, sockets); a new token pair is returned. A wrong current password counts toward the login lockout", body: ChangePasswordBody, response: TokenResponse, errors: [400, 401, 403, 422, 423] });
 documentRoute({ method: 'get', path: '/api/v1/auth/me', tag, summary: 'Who the credential belongs to, with its permissions', response: MeResponse, errors: [401, 403] });
 documentRoute({ method: 'post', path: '/api/v1/platform/login', tag: 'Platform', public: true, summary: 'Platform admin login (credentials from config)', body: PlatformLoginBody, response: PlatformToken, errors: [400, 401, 429] });
 
@@ -151,9 +157,22 @@ export function authPublicRouter(ctx: AppContext): Router {
   return router;
 }
 
-/** `GET /auth/me`, behind authentication. */
+/** `GET /auth/me` and `POST /auth/password`, behind authentication. */
 export function authRouter(ctx: AppContext): Router {
   const router = Router();
+  const guard = new LoginGuard(ctx.redis, ctx.config.redis.prefix, ctx.config.auth);
+  router.post('/auth/password', async (req, res) => {
+    const p = principalOf(req);
+    if (p.kind !== 'user') throw new ForbiddenError('only an operator has a password to change', 'operator_required');
+    const input = body(req, ChangePasswordBody);
+    const tokens = await changePassword(
+      { db: ctx.db, guard, config: ctx.config },
+      { userId: p.id, currentPassword: input.current_password, newPassword: input.new_password, ip: requestIp(req) },
+      sessionAudit(req),
+    );
+    ctx.realtime.endSessions({ userId: p.id });
+    res.json(input.session === 'cookie' ? intoCookie(req, res, tokens) : tokens);
+  });
   router.get('/auth/me', async (req, res) => {
     const p = principalOf(req);
     const tenant = p.tenantId ? ((await findTenant(ctx.db, p.tenantId)) ?? null) : null;
