@@ -1,5 +1,5 @@
 import type { AppContext } from '../context';
-import { getTask } from '../db/tasks';
+import { getTask, type TaskRow } from '../db/tasks';
 import { computeProgress, type TaskProgress } from '../domain/progress';
 import type { TaskStatus } from '../domain/task-state';
 import { keys } from './redis-scripts';
@@ -14,8 +14,8 @@ export function emitTaskStatus(ctx: Ctx, tenantId: string, taskId: string, statu
 }
 
 /** Current progress of a task from its counters, with the rate measured since the previous snapshot. */
-export async function progressSnapshot(ctx: Ctx, taskId: string, opts: { remember?: boolean } = {}): Promise<(TaskProgress & { task_id: string; status: TaskStatus; tenant_id: string }) | null> {
-  const t = await getTask(ctx.db, taskId);
+export async function progressSnapshot(ctx: Ctx, taskId: string, opts: { remember?: boolean; task?: TaskRow } = {}): Promise<(TaskProgress & { task_id: string; status: TaskStatus; tenant_id: string }) | null> {
+  const t = opts.task ?? (await getTask(ctx.db, taskId));
   if (!t) return null;
   const now = Date.now();
   const sampleKey = keys.progressSample(ctx.config.redis.prefix, taskId);

@@ -276,7 +276,7 @@ export function tasksRouter(ctx: AppContext): Router {
     const { id } = params(req, idParams);
     const t = await findTask(db, tenantIdOf(req), id);
     if (!t) throw new NotFoundError('task', id);
-    const snap = await progressSnapshot(ctx, id);
+    const snap = await progressSnapshot(ctx, id, { task: t });
     const { tenant_id: _tenant, ...payload } = snap!;
     res.json(payload);
   });
