@@ -2,7 +2,6 @@ import type { Readable } from 'node:stream';
 import type { AppContext } from '../context';
 import type { FileRow } from '../db/files';
 import { ForbiddenError, NotFoundError } from '../errors';
-import { tenantPrefix } from './types';
 import { signDownloadToken, verifyDownloadToken, type DownloadGrant } from './url-signing';
 
 /**
@@ -11,22 +10,18 @@ import { signDownloadToken, verifyDownloadToken, type DownloadGrant } from './ur
  * re-checks what may have changed since the link was handed out: the tenant is still active and the file
  * not deleted. With MinIO the bytes stream through the API.
  */
-export function downloadLink(ctx: AppContext, file: Pick<FileRow, 'object_key' | 'file_name' | 'content_type'>, expiresSeconds: number): { url: string; expiresAt: Date } {
+export function downloadLink(ctx: Pick<AppContext, 'config'>, file: LinkedFile, expiresSeconds: number): { url: string; expiresAt: Date } {
   const expires = Math.floor(Date.now() / 1000) + expiresSeconds;
   const token = signDownloadToken(ctx.config.auth.jwtSecret, { k: file.object_key, e: expires, ct: file.content_type, fn: file.file_name });
   return { url: `${ctx.config.http.publicUrl.replace(/\/$/, '')}/files/download?token=${encodeURIComponent(token)}`, expiresAt: new Date(expires * 1000) };
 }
 
+export type LinkedFile = Pick<FileRow, 'object_key' | 'file_name'> & { content_type?: string };
+
 export interface OpenedDownload {
   grant: DownloadGrant;
   size: number;
   body: Readable;
-}
-
-/** `tenants/<tenantId>/<purpose>/<fileId>` → its tenant and file ids. */
-function idsOfKey(key: string): { tenantId: string; fileId: string } | undefined {
-  const m = /^tenants\/([^/]+)\/[^/]+\/([^/]+)$/.exec(key);
-  return m && key.startsWith(tenantPrefix(m[1])) ? { tenantId: m[1], fileId: m[2] } : undefined;
 }
 
 /** Checks a link's token, its tenant and its file, then opens the object; 403 / 404 otherwise. */
@@ -35,11 +30,10 @@ export async function openDownload(ctx: AppContext, token: string): Promise<Open
   if (!check.ok) {
     throw check.reason === 'expired' ? new ForbiddenError('download link expired', 'download_link_expired') : new ForbiddenError('invalid download link', 'invalid_download_token');
   }
-  const ids = idsOfKey(check.grant.k);
-  if (!ids) throw new NotFoundError('file');
+  // object_key is unique: the row names the file's tenant, whatever the key looks like.
   const row = await ctx.db('files as f')
     .join('tenants as t', 't.id', 'f.tenant_id')
-    .where({ 'f.id': ids.fileId, 'f.tenant_id': ids.tenantId, 'f.object_key': check.grant.k })
+    .where('f.object_key', check.grant.k)
     .whereNull('f.deleted_at')
     .first('t.status as tenant_status');
   if (!row || row.tenant_status === 'deleted') throw new NotFoundError('file');

@@ -71,7 +71,7 @@ test('each message type arrives at the mock, with the provider message id as the
   };
   const bytes = Buffer.alloc(30_000, 7);
   const { id: fileId, key } = await storeFile('report.bin', bytes);
-  // Above the inline limit: the provider fetches it from the platform's storage by presigned URL.
+  // Above the inline limit: the provider fetches it through the platform's signed download link.
   const big = Buffer.alloc(1_300_000, 9);
   const { id: bigId } = await storeFile('big.bin', big);
 

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { Readable } from 'node:stream';
+import type { AppContext } from '../../context';
+import { downloadLink } from '../../storage/download-links';
 import type { FileStorage } from '../../storage/types';
 import { GatewayError } from '../errors';
 import { clientModules } from './puppet-client';
@@ -14,10 +16,10 @@ const URL_TTL_SECONDS = 3600;
 
 /**
  * Files of image/file messages as FileBoxes. A `file_id` is a platform file of the account's own tenant:
- * small ones are read from the platform's storage and sent inline (base64), larger ones as a presigned
- * URL of that storage, which the provider must be able to reach. A `url` is handed over as a URL box.
+ * small ones are read from the platform's storage and sent inline (base64), larger ones as a signed
+ * download link of the platform (PUBLIC_URL/files/download), which the provider must be able to reach. A `url` is handed over as a URL box.
  */
-export function platformFileResolver(db: Knex, storage: FileStorage): FileResolver {
+export function platformFileResolver(db: Knex, storage: FileStorage, links: Pick<AppContext, 'config'>): FileResolver {
   return async (guid, c) => {
     const { FileBox } = clientModules();
     if (c.file_id) {
@@ -30,7 +32,7 @@ export function platformFileResolver(db: Knex, storage: FileStorage): FileResolv
       if (!row) throw new GatewayError('permanent', 'file_not_found', `file ${c.file_id} not found`);
       if (Number(row.size_bytes) > MAX_FILE_BYTES) throw new GatewayError('permanent', 'file_too_large', `file ${c.file_id} exceeds ${MAX_FILE_BYTES} bytes`);
       if (Number(row.size_bytes) > INLINE_MAX_BYTES) {
-        const url = await storage.presignedGetUrl(row.object_key, { expiresSeconds: URL_TTL_SECONDS, fileName: c.file_name ?? row.file_name });
+        const { url } = downloadLink(links, { object_key: row.object_key, file_name: c.file_name ?? row.file_name }, URL_TTL_SECONDS);
         return FileBox.fromUrl(url, { name: c.file_name ?? row.file_name });
       }
       const data = await readAll(await storage.get(row.object_key), MAX_FILE_BYTES);

@@ -46,7 +46,7 @@ export async function startWechatyGatewayRole(ctx: AppContext): Promise<{ url: s
       startTimeoutMs: 30_000,
     },
   });
-  const sender = new WechatySender(new SendLedger(ctx.redis, config.redis.prefix), platformFileResolver(ctx.db, ctx.storage), w.sendTimeoutMs);
+  const sender = new WechatySender(new SendLedger(ctx.redis, config.redis.prefix), platformFileResolver(ctx.db, ctx.storage, ctx), w.sendTimeoutMs);
   const app = buildWechatyApp({ host, sender, apiKey: w.apiKey, log });
   const { server, url } = await listen(app, w.port, w.listenHost);
   // Sessions that should run and that nobody holds (this copy restarted) come back at once.
