@@ -61,9 +61,11 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-function pidOf(name: string): number | undefined {
+/** The process listening on a local TCP port (the shared MariaDB and Redis; other copies may run on this machine). */
+function pidOfPort(port: number): number | undefined {
   try {
-    return Number(execFileSync('pidof', ['-s', name], { encoding: 'utf8' }).trim()) || undefined;
+    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+    return Number(/pid=(\d+)/.exec(out)?.[1]) || undefined;
   } catch {
     return undefined;
   }
@@ -287,8 +289,8 @@ async function main(): Promise<void> {
       const worker = spawnChild('worker', childEnv);
       await worker.lines.next();
       const started = Date.now();
-      const mysqlPid = pidOf('mariadbd') ?? pidOf('mysqld');
-      const redisPid = pidOf('redis-server');
+      const mysqlPid = pidOfPort(config.db.port);
+      const redisPid = pidOfPort(Number(new URL(config.redis.url).port || 6379));
       const cpu0 = [cpuSeconds(worker.child.pid), cpuSeconds(process.pid), cpuSeconds(mysqlPid), cpuSeconds(redisPid)];
       await applyTaskAction(ctx, tenantId, taskId, 'start');
       let expandedMs = 0;
@@ -423,8 +425,8 @@ async function main(): Promise<void> {
             while (sim.control.ledger.summary().unique_keys < shape.accounts && Date.now() - t0 < 30_000) await sleep(100);
             const warmMs = Date.now() - t0;
             await sleep(2_000);
-            const mysqlPid = pidOf('mariadbd') ?? pidOf('mysqld');
-            const redisPid = pidOf('redis-server');
+            const mysqlPid = pidOfPort(config.db.port);
+            const redisPid = pidOfPort(Number(new URL(config.redis.url).port || 6379));
             const pids = [worker.child.pid, process.pid, mysqlPid, redisPid];
             const cpu0 = pids.map(cpuSeconds);
             const rl0 = sim.control.counters.rate_limited;
