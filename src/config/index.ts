@@ -102,7 +102,7 @@ export const configSchema = z
     ACCOUNT_RECOVERY_MAX_DELAY_MS: int(300_000),
     ACCOUNT_RECOVERY_MAX_RETRIES: int(5),
     // Sending: paced sends keep this percentage below the configured per-account rate (strict gateway limiters).
-    SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(2),
+    SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(1),
     // Sent messages still without a receipt after this long are asked about at the gateway (issue 8).
     RECONCILE_AFTER_SECONDS: int(300),
     // Where the gateway (or simulator) POSTs callbacks; defaults to this API.

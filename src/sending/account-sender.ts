@@ -1,7 +1,7 @@
 import type { AppContext } from '../context';
 import { claimMessages, nextScheduledAt, orphanedSending, singlesPriority, type ClaimedMessage } from '../db/messages';
 import { parseJson } from '../db/json';
-import { getTask, runningTasksOfAccount, type SendStrategy } from '../db/tasks';
+import { getTask, type SendStrategy } from '../db/tasks';
 import {
   capDay,
   isWithinWindow,
@@ -16,29 +16,36 @@ import {
 } from '../domain/throttle';
 import { isGatewayError } from '../gateway/errors';
 import type { MessageContent } from '../gateway/types';
-import { acquireLock, keys, senderRedis } from './redis-scripts';
+import type { SendLimits } from './limits';
+import { keys, senderRedis } from './redis-scripts';
 import type { SendOutcome } from './send-outcome';
 import type { StatusWriter } from './status-writer';
+import type { TaskDirectory } from './task-directory';
+import type { TimerHeap } from './timer-heap';
 
 /**
- * The per-account sender: one "slice" of work on one account, run by a message-send job. Only the
- * holder of the account's Redis lock sends for that account, so an account's pace, its offline state
- * and its slowness concern its own slice only; other accounts' slices run in parallel jobs.
+ * The per-account sender: one run over one account's queue, by the worker process holding the account's
+ * lease (src/sending/scheduler.ts). Only the lease holder sends for an account, so an account's pace,
+ * its offline state and its slowness concern its own run only; the runs of many accounts interleave on
+ * one event loop, waiting on the process's one timer heap (no timer, no BullMQ job per account).
  *
- * A slice: re-sends what a dead sender left in `sending` (same idempotency key: the gateway dedupes),
- * then repeatedly picks the highest-priority source with an open window (running tasks using this
- * account, or single messages), takes daily-cap units and GCRA slots in Redis, claims that many
- * messages (pending → sending), sends each at its slot, and hands results to the batched status writer.
+ * A run: re-sends what a dead sender left in `sending` (same idempotency key: the gateway dedupes), then
+ * repeatedly picks the highest-priority source with an open window (running tasks using this account,
+ * or single messages). Paced sources are claimed ahead: daily-cap units and GCRA slots for the next
+ * `claimAheadMs` are taken in one Redis call, that many messages claimed (pending → sending), and each
+ * sent at its slot, while the next claim is already in flight; nothing is ever sent before its slot.
+ * Results go to the batched status writer; claimed messages not sent when the run ends go back to
+ * pending, and their cap units and slots are given back.
  */
 export interface SenderOptions {
-  /** How long one slice may run before handing over (ms). */
+  /** Unthrottled: how long one source is drained before the sources are looked at again (ms). */
   budgetMs: number;
   /** Messages claimed at most per step. */
   batchSize: number;
   /** Parallel gateway calls per account when unthrottled. */
   concurrency: number;
-  /** How far ahead GCRA slots may be reserved (ms). */
-  horizonMs: number;
+  /** Paced: how far ahead slots are reserved and messages claimed (ms); the next claim starts when less than half of it is left. */
+  claimAheadMs: number;
   lockTtlMs: number;
   /** Pace of single messages when the account's config has no `rate_per_minute`. */
   singlesRatePerMinute: number;
@@ -52,24 +59,35 @@ export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
   budgetMs: 10_000,
   batchSize: 500,
   concurrency: 16,
-  horizonMs: 1_000,
+  claimAheadMs: 5_000,
   // Short so a killed worker's accounts send again within seconds (renewed every third of it).
   lockTtlMs: 3_000,
   singlesRatePerMinute: 60,
   offlineRecheckMs: 5_000,
-  pacingMarginPct: 2,
+  pacingMarginPct: 1,
 };
 
 const SINGLES_RETRY: RetryPolicy = { maxAttempts: 3, backoffMs: 5_000, backoff: 'exponential' };
 
 export type SenderCtx = Pick<AppContext, 'db' | 'redis' | 'gateway' | 'config' | 'logger'>;
 
+/** What a run shares with every other run of its process. */
+export interface SenderDeps {
+  ctx: SenderCtx;
+  writer: StatusWriter;
+  clock: TimerHeap;
+  directory: TaskDirectory;
+  limits: SendLimits;
+  /** True once the run must stop: the account's lease may be someone else's, or the process is closing. */
+  mustStop(): boolean;
+}
+
 export interface SliceResult {
   sent: number;
-  /** Run another slice after this delay (short waits); long waits are left to the sweeper. */
+  /** Run again after this delay (short waits); long waits are left to the sweeper. */
   continueInMs?: number;
-  /** Why the slice stopped (diagnostics, tests). */
-  reason: 'busy' | 'no_account' | 'offline' | 'drained' | 'budget' | 'window' | 'daily_cap' | 'lock_lost' | 'waiting_retry';
+  /** Why the run stopped (diagnostics, tests). */
+  reason: 'busy' | 'no_account' | 'offline' | 'drained' | 'budget' | 'window' | 'daily_cap' | 'lock_lost' | 'waiting_retry' | 'accepted';
 }
 
 interface Source {
@@ -90,7 +108,14 @@ interface AccountInfo {
   maxDaily: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+/** A claimed message waiting for its slot. */
+interface Queued {
+  m: ClaimedMessage;
+  at: number;
+  interval: number;
+}
+
+type Refill = { kind: 'rows' } | { kind: 'wait'; ms: number } | { kind: 'empty' } | { kind: 'capped' } | { kind: 'unthrottled' };
 
 export function retryPolicyOf(s: Partial<SendStrategy> | undefined): RetryPolicy {
   return {
@@ -118,20 +143,15 @@ async function loadAccount(ctx: SenderCtx, accountId: string): Promise<AccountIn
   };
 }
 
-export async function runAccountSlice(ctx: SenderCtx, writer: StatusWriter, accountId: string, opts: SenderOptions = DEFAULT_SENDER_OPTIONS): Promise<SliceResult> {
-  const prefix = ctx.config.redis.prefix;
-  const lock = await acquireLock(ctx.redis, keys.accountLock(prefix, accountId), opts.lockTtlMs);
-  if (!lock) return { sent: 0, reason: 'busy' };
-  try {
-    await ctx.redis.del(keys.sleep(prefix, accountId));
-    const account = await loadAccount(ctx, accountId);
-    // Gone, or its tenant suspended: its messages wait; the sweeper looks again in a minute.
-    if (!account) return await idle(ctx, accountId, 'no_account', 60_000);
-    if (account.status !== 'online' || !account.guid) return await idle(ctx, accountId, 'offline', opts.offlineRecheckMs);
-    return await new Slice(ctx, writer, account, opts, () => lock.lost).run();
-  } finally {
-    await lock.release();
-  }
+/** One run over the account; the caller holds the account's lease for its whole duration. */
+export async function runAccount(deps: SenderDeps, accountId: string, opts: SenderOptions = DEFAULT_SENDER_OPTIONS): Promise<SliceResult> {
+  const { ctx } = deps;
+  await ctx.redis.del(keys.sleep(ctx.config.redis.prefix, accountId));
+  const account = await loadAccount(ctx, accountId);
+  // Gone, or its tenant suspended: its messages wait; the sweeper looks again in a minute.
+  if (!account) return idle(ctx, accountId, 'no_account', 60_000);
+  if (account.status !== 'online' || !account.guid) return idle(ctx, accountId, 'offline', opts.offlineRecheckMs);
+  return new AccountRun(deps, account, opts).run();
 }
 
 /** Marks the account as waiting so the sweeper leaves it alone until `ms` passed. */
@@ -140,43 +160,53 @@ async function idle(ctx: SenderCtx, accountId: string, reason: SliceResult['reas
   return { sent: 0, reason };
 }
 
-class Slice {
+class AccountRun {
   private readonly started = Date.now();
   private sent = 0;
   private offline = false;
-  /** After a rate-limited answer, sends already scheduled in this step go back to pending untried. */
+  /** After a rate-limited answer, sends already claimed go back to pending untried until then. */
   private rateLimitedUntil = 0;
-  /** When this slice last sent a paced message, and when its answer came back (ms). */
+  /** When this run last sent a paced message, and when its answer came back (ms). */
   private lastPacedSend = 0;
   private lastPacedAnswer = 0;
   private readonly r;
+  private readonly ctx: SenderCtx;
+  private readonly writer: StatusWriter;
   private readonly strategies = new Map<string, RetryPolicy>();
-  /** Results handed to the writer and not yet durable; the slice ends only when they are. */
+  /** Results handed to the writer and not yet durable; the run ends only when they are. */
   private inFlightWrites: Promise<void>[] = [];
+  private sources: Source[] = [];
+  private sourcesAt = 0;
+  private closedWaitMs = Number.POSITIVE_INFINITY;
+  private readonly exhausted = new Set<string | null>();
 
   constructor(
-    private readonly ctx: SenderCtx,
-    private readonly writer: StatusWriter,
+    private readonly deps: SenderDeps,
     private readonly account: AccountInfo,
     private readonly opts: SenderOptions,
-    private readonly lockLost: () => boolean,
   ) {
-    this.r = senderRedis(ctx.redis);
+    this.ctx = deps.ctx;
+    this.writer = deps.writer;
+    this.r = senderRedis(deps.ctx.redis);
   }
 
   private get prefix() {
     return this.ctx.config.redis.prefix;
   }
 
-  private outOfTime() {
-    return Date.now() - this.started >= this.opts.budgetMs;
+  private get limitKeys() {
+    return { tat: keys.throttle(this.prefix, this.account.id), cap: keys.cap(this.prefix, this.account.tenantId, capDay(new Date(), this.account.timezone)) };
+  }
+
+  private stopping(): boolean {
+    return this.deps.mustStop() || this.offline;
   }
 
   async run(): Promise<SliceResult> {
     try {
       return await this.work();
     } finally {
-      // Nothing this slice sent may stay unrecorded when the account lock is released.
+      // Nothing this run sent may stay unrecorded when the account's lease is released.
       await this.drainWrites(0);
     }
   }
@@ -192,48 +222,33 @@ class Slice {
   private async work(): Promise<SliceResult> {
     // 1. Orphans: claimed by a sender that died before recording the outcome.
     for (;;) {
-      if (this.lockLost()) return { sent: this.sent, reason: 'lock_lost' };
+      if (this.deps.mustStop()) return { sent: this.sent, reason: 'lock_lost' };
       const orphans = await orphanedSending(this.ctx.db, this.account.id, this.opts.batchSize);
       if (!orphans.length) break;
       const rate = await this.orphanRate(orphans);
-      await this.sendPaced(orphans, rate, 0, 0, true);
+      await this.sendOrphans(orphans, rate);
       if (this.offline) return idle(this.ctx, this.account.id, 'offline', this.opts.offlineRecheckMs);
-      if (this.outOfTime()) return { sent: this.sent, continueInMs: 0, reason: 'budget' };
     }
 
     // 2. Fresh work, highest priority first.
-    let sources: Source[] = [];
-    let closedWaitMs = Number.POSITIVE_INFINITY;
-    let sourcesAt = 0;
-    const exhausted = new Set<string | null>();
     for (;;) {
-      if (this.lockLost()) return { sent: this.sent, reason: 'lock_lost' };
-      if (this.outOfTime()) return { sent: this.sent, continueInMs: 0, reason: 'budget' };
-      if (Date.now() - sourcesAt > 2_000) {
-        ({ sources, closedWaitMs } = await this.loadSources());
-        sourcesAt = Date.now();
-        exhausted.clear();
-      }
-      const source = sources.find((s) => !exhausted.has(s.taskId));
+      if (this.deps.mustStop()) return { sent: this.sent, reason: 'lock_lost' };
+      const source = await this.topSource();
       if (!source) break;
-      const step = await this.step(source);
+      const outcome = pacedIntervalMs(source.ratePerMinute, this.opts.pacingMarginPct) > 0 ? await this.pacedRun() : await this.unthrottledRun(source);
       if (this.offline) return idle(this.ctx, this.account.id, 'offline', this.opts.offlineRecheckMs);
-      if (step === 'capped') {
-        // Look again soon rather than at midnight only: units reserved by another account's slice and not
+      if (outcome === 'capped') {
+        // Look again soon rather than at midnight only: units taken by another account's run and not
         // used are given back, and an administrator may raise the cap.
         return idle(this.ctx, this.account.id, 'daily_cap', Math.min(msUntilNextLocalDay(new Date(), this.account.timezone), 5_000));
       }
-      if (step === 'empty') exhausted.add(source.taskId);
-      if (typeof step === 'number') {
-        if (Date.now() - this.started + step >= this.opts.budgetMs) return { sent: this.sent, continueInMs: step, reason: 'budget' };
-        await sleep(step);
-      }
+      if (outcome === 'budget') return { sent: this.sent, continueInMs: 0, reason: 'budget' };
     }
 
     // 3. Nothing claimable now: say when to look again.
     const next = await nextScheduledAt(this.ctx.db, this.account.id);
     const retryWait = next ? Math.max(0, next.getTime() - Date.now()) : Number.POSITIVE_INFINITY;
-    if (Number.isFinite(closedWaitMs) && closedWaitMs < retryWait) return idle(this.ctx, this.account.id, 'window', closedWaitMs);
+    if (Number.isFinite(this.closedWaitMs) && this.closedWaitMs < retryWait) return idle(this.ctx, this.account.id, 'window', this.closedWaitMs);
     if (Number.isFinite(retryWait)) {
       if (retryWait <= 30_000) return { sent: this.sent, continueInMs: retryWait + 50, reason: 'waiting_retry' };
       return idle(this.ctx, this.account.id, 'waiting_retry', retryWait);
@@ -241,13 +256,24 @@ class Slice {
     return { sent: this.sent, reason: 'drained' };
   }
 
-  private async loadSources(): Promise<{ sources: Source[]; closedWaitMs: number }> {
+  /** The highest-priority source with an open window not found empty since the sources were last read. */
+  private async topSource(): Promise<Source | undefined> {
+    if (Date.now() - this.sourcesAt > 2_000) {
+      await this.loadSources();
+      this.sourcesAt = Date.now();
+      this.exhausted.clear();
+    }
+    return this.sources.find((s) => !this.exhausted.has(s.taskId));
+  }
+
+  private async loadSources(): Promise<void> {
     const now = new Date();
-    const tasks = await runningTasksOfAccount(this.ctx.db, this.account.tenantId, this.account.id);
+    // The first read of a run is at least as new as the run (so as the kick that asked for it).
+    const tasks = await this.deps.directory.runningTasksOf(this.account.tenantId, this.account.id, this.sourcesAt ? 0 : this.started);
     const sources: Source[] = [];
     let closedWaitMs = Number.POSITIVE_INFINITY;
     for (const t of tasks) {
-      const s = t.send_strategy;
+      const s = t.strategy;
       this.strategies.set(t.id, retryPolicyOf(s));
       if (!isWithinWindow(s.window, now, this.account.timezone)) {
         closedWaitMs = Math.min(closedWaitMs, msUntilWindowOpens(s.window, now, this.account.timezone));
@@ -260,7 +286,8 @@ class Slice {
       sources.push({ taskId: null, priority: singles, ratePerMinute: this.singlesRate(), jitter: 0, retry: SINGLES_RETRY });
     }
     sources.sort((a, b) => b.priority - a.priority);
-    return { sources, closedWaitMs };
+    this.sources = sources;
+    this.closedWaitMs = closedWaitMs;
   }
 
   private singlesRate(): number {
@@ -276,83 +303,142 @@ class Slice {
     return t?.send_strategy.rate_per_minute ?? 0;
   }
 
-  /** One claim-and-send step. Returns 'empty', 'capped', 'sent', or ms to wait for the next slot. */
-  private async step(source: Source): Promise<'empty' | 'capped' | 'sent' | number> {
-    const baseInterval = pacedIntervalMs(source.ratePerMinute, this.opts.pacingMarginPct);
-    if (baseInterval <= 0) return this.unthrottledRun(source);
-    const interval = jitteredInterval(baseInterval, source.jitter, Math.random());
-    const want = interval > 0 ? Math.min(this.opts.batchSize, Math.floor(this.opts.horizonMs / interval) + 1) : this.opts.batchSize;
-
-    // Daily cap units first (cheap to give back), then GCRA slots, then the rows.
-    const day = capDay(new Date(), this.account.timezone);
-    const capKey = keys.cap(this.prefix, this.account.tenantId, day);
-    const capped = await this.r.wwpCapReserve(capKey, this.account.maxDaily, want, 48 * 3600_000);
-    if (capped <= 0) return 'capped';
-
-    let slots = { granted: capped, firstOffset: 0, nextTat: '', tatKey: '' };
-    // Slot times are offsets from the reservation; sends keep to that grid however long the claim takes,
-    // so a slow claim delays a send but never squeezes two closer than the interval.
-    let reservedAt = Date.now();
-    if (interval > 0) {
-      const tatKey = keys.throttle(this.prefix, this.account.id);
-      const [granted, firstOffset, waitMs, nextTat] = await this.r.wwpThrottleReserve(tatKey, interval, capped, this.opts.horizonMs);
-      reservedAt = Date.now();
-      if (granted <= 0) {
-        await this.r.decrby(capKey, capped);
-        return Math.max(1, Number(waitMs));
+  /**
+   * Paced sending across the paced sources, claimed ahead: a queue of claimed messages, each with its
+   * slot, is sent slot by slot while the next claim (taken when less than half of `claimAheadMs` is
+   * queued) is in flight, so database and Redis latency never comes out of the account's rate. Ends
+   * when no paced source has due work, the cap is reached, an unthrottled source comes first, or the run
+   * must stop; what is queued and unsent then goes back to pending with its cap units and slots.
+   */
+  private async pacedRun(): Promise<'empty' | 'capped' | 'unthrottled' | 'stopped'> {
+    const queue: Queued[] = [];
+    let refill: Promise<Refill> | null = null;
+    let last: Refill | null = null;
+    const terminal = () => last !== null && (last.kind === 'empty' || last.kind === 'capped' || last.kind === 'unthrottled');
+    const half = this.opts.claimAheadMs / 2;
+    for (;;) {
+      if (this.stopping()) break;
+      const queuedUntil = queue.length ? queue[queue.length - 1].at : 0;
+      if (!refill && !terminal() && queuedUntil - Date.now() < half) refill = this.refillPaced(queue);
+      if (!queue.length) {
+        if (!refill) break;
+        last = await refill;
+        refill = null;
+        if (last.kind === 'wait') {
+          await this.deps.clock.sleep(Math.min(last.ms, 1_000));
+          last = null;
+        }
+        continue;
       }
-      slots = { granted: Number(granted), firstOffset: Number(firstOffset), nextTat, tatKey };
-      if (slots.granted < capped) await this.r.decrby(capKey, capped - slots.granted);
+      const item = queue[0];
+      // The status lookup comes before the wait, so nothing stands between the paced instant and the call.
+      let status = await this.statusFor(item.m, false);
+      if (status === 'running') {
+        const at = nextPacedSendAt({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
+        const waitFrom = Date.now();
+        // Never early: the shared timer may be woken for shutdown, and may fire a millisecond before `at`.
+        while (Date.now() < at && !this.stopping()) await this.deps.clock.sleepUntil(at);
+        if (this.stopping()) break;
+        // A pause or cancel during a long wait still counts (the status is cached process-wide, so this is cheap).
+        if (Date.now() - waitFrom > 400) status = await this.statusFor(item.m, false);
+      }
+      queue.shift();
+      const paced = status === 'running';
+      if (paced) {
+        this.lastPacedSend = Date.now();
+        this.lastInterval = item.interval;
+      }
+      await this.sendAndRecord(item.m, false, status);
+      if (paced) this.lastPacedAnswer = Date.now();
+      if (Date.now() < this.rateLimitedUntil) {
+        // The gateway knows better: everything queued goes back untried; the next claim starts after its wait.
+        await this.release(queue.splice(0));
+        if (refill) await refill;
+        await this.release(queue.splice(0));
+        refill = null;
+        last = null;
+        await this.deps.clock.sleepUntil(this.rateLimitedUntil);
+      }
+      if (this.inFlightWrites.length > this.opts.batchSize) await this.drainWrites(this.opts.batchSize / 2);
     }
-
-    const rows = await claimMessages(this.ctx.db, this.account.id, source.taskId, slots.granted);
-    const unused = slots.granted - rows.length;
-    if (unused > 0) {
-      await this.r.decrby(capKey, unused);
-      if (slots.tatKey) await this.r.wwpThrottleRefund(slots.tatKey, slots.nextTat, String(Number(slots.nextTat) - unused * interval));
-    }
-    if (!rows.length) return 'empty';
-    for (const m of rows) if (m.batch_id) this.strategies.set(m.batch_id, source.retry);
-    await this.sendPaced(rows, 0, slots.firstOffset, interval, false, reservedAt);
-    return 'sent';
+    if (refill) last = await refill;
+    await this.release(queue.splice(0));
+    await this.keepScheduleBehind();
+    if (this.stopping()) return 'stopped';
+    return last && (last.kind === 'capped' || last.kind === 'unthrottled') ? last.kind : 'empty';
   }
+
+  /**
+   * One claim ahead for the top paced source: cap units and GCRA slots in one Redis call, then the rows.
+   * Slot times are offsets from the Redis answer, so a slow claim delays a send but never squeezes two
+   * closer than the interval. Unused units and slots are given back.
+   */
+  private async refillPaced(queue: Queued[]): Promise<Refill> {
+    const source = await this.topSource();
+    if (!source) return { kind: 'empty' };
+    const base = pacedIntervalMs(source.ratePerMinute, this.opts.pacingMarginPct);
+    if (base <= 0) return { kind: 'unthrottled' };
+    const interval = jitteredInterval(base, source.jitter, Math.random());
+    const lk = this.limitKeys;
+    const want = Math.max(1, Math.min(this.opts.batchSize, Math.ceil(this.opts.claimAheadMs / interval)));
+    const res = await this.deps.limits.reserve(lk, { intervalMs: interval, want, horizonMs: this.opts.claimAheadMs, dailyCap: this.account.maxDaily });
+    const answeredAt = Date.now();
+    if (res.capped) return { kind: 'capped' };
+    if (res.granted <= 0) return { kind: 'wait', ms: Math.max(1, res.waitMs) };
+    const rows = await claimMessages(this.ctx.db, this.account.id, source.taskId, res.granted);
+    await this.deps.limits.giveBack(lk, res.granted - rows.length, res, interval);
+    if (!rows.length) {
+      this.exhausted.add(source.taskId);
+      return { kind: 'rows' };
+    }
+    for (const m of rows) if (m.batch_id) this.strategies.set(m.batch_id, source.retry);
+    rows.forEach((m, i) => queue.push({ m, at: answeredAt + res.firstOffsetMs + i * interval, interval }));
+    return { kind: 'rows' };
+  }
+
+  /** Claimed messages never tried go back to pending, with their cap units; their slots when still last. */
+  private async release(items: Queued[]): Promise<void> {
+    if (!items.length) return;
+    for (const q of items) this.record(q.m, { kind: 'requeue' });
+    const tat = await this.ctx.redis.get(this.limitKeys.tat);
+    await this.deps.limits.giveBack(this.limitKeys, items.length, { nextTat: tat ?? '' }, items[0].interval).catch(() => undefined);
+  }
+
+  /** Keeps the shared schedule (a successor run, another process) behind what actually went out. */
+  private async keepScheduleBehind(): Promise<void> {
+    if (!this.lastPacedSend || !this.lastInterval) return;
+    const next = nextPacedSendAt({ slotAt: 0, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: this.lastInterval, marginPct: this.opts.pacingMarginPct });
+    if (next > Date.now()) await this.r.wwpThrottleBackoff(keys.throttle(this.prefix, this.account.id), Math.ceil(next - Date.now())).catch(() => undefined);
+  }
+
+  /** The interval of the last paced send. */
+  private lastInterval = 0;
 
   /** Cap units and rows for an unthrottled batch (cap units not matched by rows are given back). */
   private async claimUnthrottled(source: Source): Promise<ClaimedMessage[] | 'capped'> {
-    const capKey = keys.cap(this.prefix, this.account.tenantId, capDay(new Date(), this.account.timezone));
-    const capped = await this.r.wwpCapReserve(capKey, this.account.maxDaily, this.opts.batchSize, 48 * 3600_000);
-    if (capped <= 0) return 'capped';
-    const rows = await claimMessages(this.ctx.db, this.account.id, source.taskId, capped);
-    if (rows.length < capped) await this.r.decrby(capKey, capped - rows.length);
+    const lk = this.limitKeys;
+    const res = await this.deps.limits.reserve(lk, { intervalMs: 0, want: this.opts.batchSize, horizonMs: 0, dailyCap: this.account.maxDaily });
+    if (res.capped) return 'capped';
+    const rows = await claimMessages(this.ctx.db, this.account.id, source.taskId, res.granted);
+    await this.deps.limits.giveBack(lk, res.granted - rows.length, res, 0);
     return rows;
   }
 
   /**
    * Unthrottled source: `concurrency` lanes pull from one queue that a claimer refills (a batch at a
    * time) when it runs low, so database round trips overlap gateway calls and no lane waits for a
-   * batch to finish. Stops claiming at the budget or when sources are due a refresh; whatever was
-   * claimed is still sent (or set back) before returning.
+   * batch to finish. Stops claiming after `budgetMs` (to look at the sources again) or when the run must
+   * stop; whatever was claimed is still sent (or set back) before returning.
    */
-  private async unthrottledRun(source: Source): Promise<'empty' | 'capped' | 'sent'> {
-    const until = Math.min(this.started + this.opts.budgetMs, Date.now() + 2_000);
+  private async unthrottledRun(source: Source): Promise<'empty' | 'capped' | 'budget'> {
+    const until = Date.now() + this.opts.budgetMs;
     const queue: ClaimedMessage[] = [];
     let exhausted = false;
     let capped = false;
-    let sentAny = false;
     let refilling: Promise<void> | null = null;
-    // The first error of a claim or a lane: every lane stops taking messages, and it is rethrown once all
-    // lanes have returned (no lane may outlive the slice, which releases the account lock).
-    let failure: { err: unknown } | null = null;
-    const stopping = () => Date.now() >= until || this.lockLost() || this.offline || failure !== null;
+    const stopping = () => Date.now() >= until || this.stopping();
     const refill = async () => {
-      let rows: ClaimedMessage[] | 'capped';
-      try {
-        rows = await this.claimUnthrottled(source);
-      } catch (err) {
-        failure ??= { err };
-        exhausted = true;
-        return;
-      }
+      const rows = await this.claimUnthrottled(source);
       if (rows === 'capped') {
         capped = true;
         exhausted = true;
@@ -372,7 +458,7 @@ class Slice {
       return refilling;
     };
     const lane = async () => {
-      while (!failure) {
+      for (;;) {
         const pending = ensure();
         const m = queue.shift();
         if (!m) {
@@ -382,36 +468,19 @@ class Slice {
           }
           return;
         }
-        sentAny = true;
-        try {
-          await this.sendAndRecord(m, false);
-          if (this.inFlightWrites.length > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
-        } catch (err) {
-          failure ??= { err };
-        }
+        await this.sendAndRecord(m, false);
+        if (this.inFlightWrites.length > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
       }
     };
     await Promise.all(Array.from({ length: this.opts.concurrency }, lane));
-    if (refilling) await refilling;
-    if (failure) {
-      // Claimed and never sent: back to pending (the writer keeps them until MySQL answers).
-      for (const m of queue.splice(0)) this.record(m, { kind: 'requeue' });
-      throw (failure as { err: unknown }).err;
-    }
-    if (sentAny) return 'sent';
-    return capped ? 'capped' : 'empty';
+    if (exhausted) this.exhausted.add(source.taskId);
+    if (capped) return 'capped';
+    return exhausted ? 'empty' : 'budget';
   }
 
   /** One message: skipped (offline, rate limited, task stopped) or sent; the result goes to the writer. */
   private async sendAndRecord(m: ClaimedMessage, orphan: boolean, knownStatus?: string): Promise<void> {
-    let stopped: string;
-    try {
-      stopped = knownStatus ?? (await this.statusFor(m, orphan));
-    } catch (err) {
-      // MySQL did not answer: not sent, so back to pending rather than left to the orphan pass.
-      this.record(m, { kind: 'requeue' });
-      throw err;
-    }
+    const stopped = knownStatus ?? (await this.statusFor(m, orphan));
     const skip = this.offline || Date.now() < this.rateLimitedUntil;
     const outcome: SendOutcome =
       stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
@@ -419,7 +488,6 @@ class Slice {
     this.record(m, outcome);
   }
 
-  /** Hands a result to the writer; the slice awaits it (drainWrites) before it releases the account. */
   private record(m: ClaimedMessage, outcome: SendOutcome): void {
     const write = this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome });
     // Owned here: drainWrites awaits it; until then a rejection (writer closed) must not go unhandled.
@@ -429,85 +497,35 @@ class Slice {
 
   /** The task status deciding whether `m` may go out; an orphan may already have been delivered, so it is always re-sent (same key) to learn the truth. */
   private statusFor(m: ClaimedMessage, orphan: boolean): Promise<string> {
-    return m.batch_id && !orphan ? this.taskStatus(m.batch_id) : Promise.resolve('running');
+    return m.batch_id && !orphan ? this.deps.directory.status(m.batch_id) : Promise.resolve('running');
   }
 
-  /**
-   * Sends `rows`, each at its GCRA slot when paced (`interval` given, or taken from `rate` for orphans),
-   * otherwise up to `concurrency` at a time; waits until every result is durably written.
-   */
-  private async sendPaced(rows: ClaimedMessage[], rate: number, firstOffset: number, interval = 0, orphans = false, reservedAt = Date.now()): Promise<void> {
-    let start = reservedAt;
-    if (!interval && rate > 0) {
-      // Orphans: reserve their slots like fresh messages (no cap: they were counted when first claimed).
+  /** Orphans: re-sent at their task's pace (slots reserved like fresh ones, no cap: counted when first claimed). */
+  private async sendOrphans(rows: ClaimedMessage[], rate: number): Promise<void> {
+    const iv = pacedIntervalMs(rate, this.opts.pacingMarginPct);
+    if (iv <= 0) {
+      let next = 0;
+      const lane = async () => {
+        while (next < rows.length) await this.sendAndRecord(rows[next++], true);
+      };
+      await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, lane));
+    } else {
       const tatKey = keys.throttle(this.prefix, this.account.id);
-      const iv = pacedIntervalMs(rate, this.opts.pacingMarginPct);
-      const [granted, offset, waitMs] = await this.r.wwpThrottleReserve(tatKey, iv, rows.length, Math.max(this.opts.horizonMs, rows.length * iv));
-      start = Date.now();
-      if (Number(granted) <= 0) await sleep(Number(waitMs));
-      interval = iv;
-      firstOffset = Number(offset);
-    }
-    if (interval > 0) {
-      // Each send at its slot, but never closer than `interval` to the previous one actually sent (a late
-      // send shifts the rest instead of squeezing the next pair), and one at a time: the next leaves only
-      // once the previous answer is in (see nextPacedSendAt), so a slow request cannot bunch up with its
-      // successor at the gateway.
-      const margin = this.opts.pacingMarginPct;
+      const [granted, offset, waitMs] = await this.r.wwpThrottleReserve(tatKey, iv, rows.length, Math.max(this.opts.claimAheadMs, rows.length * iv));
+      const start = Date.now();
+      if (Number(granted) <= 0) await this.deps.clock.sleep(Number(waitMs));
+      this.lastInterval = iv;
       for (let i = 0; i < rows.length; i += 1) {
-        // The status lookup (a query every half second) comes before the wait, so nothing stands between
-        // the paced instant and the gateway call.
-        const status = await this.statusFor(rows[i], orphans);
-        const at = nextPacedSendAt({ slotAt: start + firstOffset + i * interval, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: interval, marginPct: margin });
-        await sleep(at - Date.now());
+        const at = nextPacedSendAt({ slotAt: start + Number(offset) + i * iv, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: iv, marginPct: this.opts.pacingMarginPct });
+        while (Date.now() < at && !this.deps.mustStop()) await this.deps.clock.sleepUntil(at);
+        if (this.deps.mustStop()) break; // left in `sending`: the next holder re-sends them
         this.lastPacedSend = Date.now();
-        await this.sendAndRecord(rows[i], orphans, status);
+        await this.sendAndRecord(rows[i], true, 'running');
         this.lastPacedAnswer = Date.now();
       }
-      // Keep the shared schedule (other slices, other processes) behind what actually went out.
-      const next = nextPacedSendAt({ slotAt: 0, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: interval, marginPct: margin });
-      if (next > start + firstOffset + rows.length * interval && next > Date.now()) {
-        await this.r.wwpThrottleBackoff(keys.throttle(this.prefix, this.account.id), Math.ceil(next - Date.now())).catch(() => undefined);
-      }
-    } else {
-      let next = 0;
-      let failure: { err: unknown } | null = null;
-      const lane = async () => {
-        while (next < rows.length && !failure) {
-          try {
-            await this.sendAndRecord(rows[next++], orphans);
-          } catch (err) {
-            failure ??= { err };
-          }
-        }
-      };
-      // Every lane returns before this does; the first error is rethrown after (no lane outlives the slice).
-      await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, lane));
-      if (failure) {
-        for (const m of rows.slice(next)) this.record(m, { kind: 'requeue' });
-        throw (failure as { err: unknown }).err;
-      }
+      await this.keepScheduleBehind();
     }
-    // Let this batch's status write overlap the next claim; bound what may be outstanding.
     await this.drainWrites(this.opts.batchSize);
-  }
-
-  private statusCache = new Map<string, { at: number; status: Promise<string> }>();
-
-  /**
-   * The task's status as of at most half a second ago: a pause or cancel takes effect on messages
-   * already claimed but not yet sent, so "stop" means stop within a second, not after the batch.
-   */
-  private taskStatus(taskId: string): Promise<string> {
-    const hit = this.statusCache.get(taskId);
-    if (hit && Date.now() - hit.at < 500) return hit.status;
-    const status = this.ctx.db('batch_send_tasks')
-      .select('status')
-      .where({ id: taskId })
-      .first()
-      .then((r: { status: string } | undefined) => r?.status ?? 'cancelled');
-    this.statusCache.set(taskId, { at: Date.now(), status });
-    return status;
   }
 
   private async sendOne(m: ClaimedMessage): Promise<SendOutcome> {

@@ -4,14 +4,17 @@ import { QUEUE } from '../queues/names';
 /** Payload of a message-send job: "look at this account's queue of messages". */
 export interface AccountSliceJob {
   accountId: string;
+  /** Finish the job with the result of the account's next run instead of at once (tests' barrier). */
+  wait?: boolean;
 }
 
 export const SLICE_JOB = 'account-slice';
 
 /**
  * Asks a sender to work on an account. Kicks within the same half second share one job id, so a burst
- * of kicks (expansion chunks, many single messages) is one job; a sender that finds the account busy
- * exits at once, because whoever holds the account lock drains it.
+ * of kicks (expansion chunks, many single messages) is one job; the job only hands the account to a
+ * worker's send scheduler and ends (a worker that finds the account leased elsewhere leaves it: the
+ * lease holder drains it).
  */
 export async function kickAccounts(ctx: Pick<AppContext, 'queues'>, accountIds: Iterable<string>, delayMs = 0, kind: 'kick' | 'continue' = 'kick'): Promise<void> {
   const ids = [...new Set(accountIds)];

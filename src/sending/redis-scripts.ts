@@ -3,8 +3,9 @@ import type Redis from 'ioredis';
 import { redisKey } from '../redis';
 
 /**
- * Redis state of the sender, all under the platform prefix: per-account GCRA pacing, the tenant daily
- * cap counter and per-account locks. Times come from Redis (`TIME`) so every process shares one clock.
+ * Redis state of the sender, all under the platform prefix: per-account GCRA pacing (orphan re-sends
+ * and back-offs; fresh sends take pace and daily cap together in src/sending/limits.ts), key names, and
+ * the expansion lock. Times come from Redis (`TIME`) so every process shares one clock.
  */
 
 /**
@@ -29,14 +30,6 @@ local nextTat = start + granted * interval
 redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.floor(nextTat - now + 60000))
 return {granted, start - now, 0, tostring(nextTat), tostring(now)}`;
 
-/** throttleRefund — gives back unused slots if nobody reserved after us. KEYS[1]; ARGV[1] expected tat, ARGV[2] new tat. */
-const THROTTLE_REFUND = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-  return 1
-end
-return 0`;
-
 /** throttleBackoff — no slot before now + ARGV[1] ms (the gateway said rate limited). KEYS[1]. */
 const THROTTLE_BACKOFF = `
 local t = redis.call('TIME')
@@ -46,25 +39,13 @@ local want = now + tonumber(ARGV[1])
 if want > tat then redis.call('SET', KEYS[1], tostring(want), 'PX', tonumber(ARGV[1]) + 60000) end
 return want - now`;
 
-/** capReserve — takes up to ARGV[2] of the daily cap ARGV[1]; KEYS[1] the tenant-day counter, ARGV[3] ttl ms. */
-const CAP_RESERVE = `
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local g = math.max(0, math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used))
-if g > 0 then
-  redis.call('INCRBY', KEYS[1], g)
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-return g`;
-
 /** lockRenew / lockRelease — only the token holder may extend or delete. */
 const LOCK_RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const LOCK_RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 interface SenderCommands {
   wwpThrottleReserve(key: string, interval: number, want: number, horizon: number): Promise<[number, number, number, string, string]>;
-  wwpThrottleRefund(key: string, expected: string, next: string): Promise<number>;
   wwpThrottleBackoff(key: string, ms: number): Promise<number>;
-  wwpCapReserve(key: string, cap: number, want: number, ttlMs: number): Promise<number>;
   wwpLockRenew(key: string, token: string, ttlMs: number): Promise<number>;
   wwpLockRelease(key: string, token: string): Promise<number>;
 }
@@ -74,9 +55,7 @@ const defined = new WeakSet<Redis>();
 export function senderRedis(redis: Redis): Redis & SenderCommands {
   if (!defined.has(redis)) {
     redis.defineCommand('wwpThrottleReserve', { numberOfKeys: 1, lua: THROTTLE_RESERVE });
-    redis.defineCommand('wwpThrottleRefund', { numberOfKeys: 1, lua: THROTTLE_REFUND });
     redis.defineCommand('wwpThrottleBackoff', { numberOfKeys: 1, lua: THROTTLE_BACKOFF });
-    redis.defineCommand('wwpCapReserve', { numberOfKeys: 1, lua: CAP_RESERVE });
     redis.defineCommand('wwpLockRenew', { numberOfKeys: 1, lua: LOCK_RENEW });
     redis.defineCommand('wwpLockRelease', { numberOfKeys: 1, lua: LOCK_RELEASE });
     defined.add(redis);

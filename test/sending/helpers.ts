@@ -94,8 +94,8 @@ export function taskApi(env: TestEnv, tenant: TestTenant) {
 }
 
 /**
- * Barrier: runs one sender slice for `accountId` through the message-send queue now and waits until a
- * worker has finished it (a slice that found the account busy is run again). After it, whatever the
+ * Barrier: asks for one sender run of `accountId` through the message-send queue now and waits until a
+ * worker has finished it (asked again when another process held the account). After it, whatever the
  * sender would send for the account in its current state has been tried.
  */
 export async function runSliceNow(env: TestEnv, accountId: string, what = `a sender slice for account ${accountId}`): Promise<void> {
@@ -107,7 +107,7 @@ export async function runSliceNow(env: TestEnv, accountId: string, what = `a sen
     await within(
       (async () => {
         for (;;) {
-          const job = await queue.add(SLICE_JOB, { accountId }, { jobId: `probe-${accountId}-${randomUUID()}` });
+          const job = await queue.add(SLICE_JOB, { accountId, wait: true }, { jobId: `probe-${accountId}-${randomUUID()}` });
           const result = (await job.waitUntilFinished(events)) as { reason?: string } | undefined;
           if (result?.reason !== 'busy') return;
           await new Promise((r) => setTimeout(r, 50));

@@ -1,0 +1,95 @@
+import type Redis from 'ioredis';
+
+/**
+ * Every limit a send must pass, taken in one atomic Redis call: the tenant's daily cap (units) and the
+ * account's GCRA pace (slots `interval` apart, up to `horizon` ahead). Granted = the smaller of the two,
+ * so nothing is taken from one limit that the other refused and no give-back round trip is needed.
+ * Slot arithmetic is reserveSlots in src/domain/throttle.ts; times come from Redis (`TIME`) so every
+ * process shares one clock.
+ *
+ * KEYS[1] the account's theoretical arrival time (ms), KEYS[2] the tenant-day cap counter.
+ * ARGV: interval ms (0 = unthrottled), wanted, horizon ms, daily cap, cap counter TTL ms.
+ * Returns {granted, firstOffsetMs, waitMs, nextTat, capped (1 when the cap left nothing)}.
+ */
+const RESERVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local horizon = tonumber(ARGV[3])
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local capLeft = math.max(0, tonumber(ARGV[4]) - used)
+if capLeft <= 0 then return {0, 0, 0, '', 1} end
+want = math.min(want, capLeft)
+local firstOffset = 0
+local nextTat = ''
+if interval > 0 then
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  local start = math.max(tat, now)
+  local limit = now + horizon
+  if start > limit then return {0, start - now, start - limit, tostring(start), 0} end
+  want = math.min(want, math.floor((limit - start) / interval) + 1)
+  local tatAfter = start + want * interval
+  redis.call('SET', KEYS[1], tostring(tatAfter), 'PX', math.floor(tatAfter - now + 60000))
+  firstOffset = start - now
+  nextTat = tostring(tatAfter)
+end
+redis.call('INCRBY', KEYS[2], want)
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {want, firstOffset, 0, nextTat, 0}`;
+
+/**
+ * Gives back `n` units taken and not used: the cap units always; the pace slots only when no one
+ * reserved after us (KEYS[1] still holds ARGV[2]), then the TAT moves back by n intervals.
+ * KEYS[1] tat, KEYS[2] cap. ARGV: n, expected tat ('' = unthrottled), interval.
+ */
+const GIVE_BACK = `
+local n = tonumber(ARGV[1])
+if n <= 0 then return 0 end
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if used > 0 then redis.call('DECRBY', KEYS[2], math.min(n, used)) end
+if ARGV[2] ~= '' and redis.call('GET', KEYS[1]) == ARGV[2] then
+  redis.call('SET', KEYS[1], tostring(tonumber(ARGV[2]) - n * tonumber(ARGV[3])), 'KEEPTTL')
+  return 1
+end
+return 0`;
+
+export interface Reservation {
+  granted: number;
+  /** First slot, ms after the moment Redis answered (later ones every `interval`). */
+  firstOffsetMs: number;
+  /** Nothing granted by the pace: ms until a slot falls within the horizon. */
+  waitMs: number;
+  /** The TAT this reservation left behind ('' when unthrottled), for giving back. */
+  nextTat: string;
+  /** The daily cap left nothing. */
+  capped: boolean;
+}
+
+type LimitRedis = Redis & {
+  wwpReserve(tat: string, cap: string, interval: number, want: number, horizon: number, dailyCap: number, capTtl: number): Promise<[number, number, number, string, number]>;
+  wwpGiveBack(tat: string, cap: string, n: number, expectedTat: string, interval: number): Promise<number>;
+};
+
+const CAP_TTL_MS = 48 * 3600_000;
+
+export class SendLimits {
+  private readonly r: LimitRedis;
+
+  constructor(redis: Redis) {
+    this.r = redis as LimitRedis;
+    if (!(this.r as { wwpReserve?: unknown }).wwpReserve) {
+      redis.defineCommand('wwpReserve', { numberOfKeys: 2, lua: RESERVE });
+      redis.defineCommand('wwpGiveBack', { numberOfKeys: 2, lua: GIVE_BACK });
+    }
+  }
+
+  async reserve(k: { tat: string; cap: string }, p: { intervalMs: number; want: number; horizonMs: number; dailyCap: number }): Promise<Reservation> {
+    const [granted, firstOffset, waitMs, nextTat, capped] = await this.r.wwpReserve(k.tat, k.cap, p.intervalMs, p.want, p.horizonMs, p.dailyCap, CAP_TTL_MS);
+    return { granted: Number(granted), firstOffsetMs: Number(firstOffset), waitMs: Number(waitMs), nextTat: String(nextTat), capped: Number(capped) === 1 };
+  }
+
+  async giveBack(k: { tat: string; cap: string }, n: number, r: Pick<Reservation, 'nextTat'>, intervalMs: number): Promise<void> {
+    if (n > 0) await this.r.wwpGiveBack(k.tat, k.cap, n, r.nextTat, intervalMs);
+  }
+}

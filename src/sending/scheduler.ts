@@ -1,0 +1,117 @@
+import { DEFAULT_SENDER_OPTIONS, runAccount, type SenderCtx, type SenderOptions, type SliceResult } from './account-sender';
+import { LeaseKeeper } from './leases';
+import { SendLimits } from './limits';
+import { keys } from './redis-scripts';
+import type { StatusWriter } from './status-writer';
+import { TaskDirectory } from './task-directory';
+import { TimerHeap } from './timer-heap';
+
+/**
+ * The send scheduler of one worker process: it holds the leases of the accounts this process sends for
+ * and drives one run per leased account (src/sending/account-sender.ts). A kick (BullMQ message-send
+ * job) only asks it to take an account: the job ends at once, so ten thousand paced accounts hold no
+ * BullMQ job, and their waits share one timer (TimerHeap), their lease renewals one Lua call a second
+ * (LeaseKeeper), their task lookups one cache (TaskDirectory).
+ *
+ * An account stays here while it has work: a run that ends with a short wait (a retry due within 30 s,
+ * an unthrottled budget) is run again after it; a run that ends idle (drained, offline, window closed,
+ * daily cap) releases the lease, and the next kick or the sweeper brings the account back.
+ */
+interface Held {
+  /** Another run was asked for while this one ran. */
+  again: boolean;
+  /** Callers waiting for the result of the next run to start. */
+  waiters: Array<(r: SliceResult) => void>;
+}
+
+export class SendScheduler {
+  readonly clock = new TimerHeap();
+  private readonly leases: LeaseKeeper;
+  private readonly directory: TaskDirectory;
+  private readonly limits: SendLimits;
+  private readonly held = new Map<string, Held>();
+  private readonly drives = new Set<Promise<void>>();
+  private closing = false;
+
+  constructor(
+    private readonly ctx: SenderCtx,
+    private readonly writer: StatusWriter,
+    private readonly opts: SenderOptions = DEFAULT_SENDER_OPTIONS,
+  ) {
+    this.leases = new LeaseKeeper(ctx.redis, (id) => keys.accountLock(ctx.config.redis.prefix, id), opts.lockTtlMs);
+    this.directory = new TaskDirectory(ctx.db);
+    this.limits = new SendLimits(ctx.redis);
+  }
+
+  /** Accounts this process sends for now. */
+  get accounts(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Asks for a run of the account. Answers at once ('accepted', or 'busy' when another process holds the
+   * account); with `wait`, answers with the result of the next run to start instead (tests' barrier).
+   */
+  async wake(accountId: string, wait = false): Promise<SliceResult> {
+    if (this.closing) return { sent: 0, reason: 'busy' };
+    const mine = this.held.get(accountId);
+    if (mine) {
+      mine.again = true;
+      return wait ? new Promise((resolve) => mine.waiters.push(resolve)) : { sent: 0, reason: 'accepted' };
+    }
+    const entry: Held = { again: false, waiters: [] };
+    this.held.set(accountId, entry);
+    let got = false;
+    try {
+      got = await this.leases.acquire(accountId);
+    } catch (err) {
+      this.ctx.logger.warn({ err, accountId }, 'account lease not taken');
+    }
+    if (!got) {
+      this.held.delete(accountId);
+      return { sent: 0, reason: 'busy' };
+    }
+    const result = wait ? new Promise<SliceResult>((resolve) => entry.waiters.push(resolve)) : Promise.resolve<SliceResult>({ sent: 0, reason: 'accepted' });
+    const drive = this.drive(accountId, entry).finally(() => this.drives.delete(drive));
+    this.drives.add(drive);
+    return result;
+  }
+
+  private async drive(accountId: string, entry: Held): Promise<void> {
+    const mustStop = () => this.closing || this.leases.lost(accountId);
+    const deps = { ctx: this.ctx, writer: this.writer, clock: this.clock, directory: this.directory, limits: this.limits, mustStop };
+    let last: SliceResult = { sent: 0, reason: 'busy' };
+    try {
+      for (;;) {
+        entry.again = false;
+        const waiters = entry.waiters.splice(0);
+        try {
+          last = await runAccount(deps, accountId, this.opts);
+        } catch (err) {
+          // A failed run (MySQL or Redis away) is looked at again shortly; the sweeper covers a lost one.
+          this.ctx.logger.warn({ err, accountId }, 'account run failed');
+          last = { sent: 0, reason: 'busy', continueInMs: 1_000 };
+        }
+        for (const w of waiters) w(last);
+        if (mustStop()) break;
+        if (entry.again || entry.waiters.length) continue;
+        if (last.continueInMs === undefined || last.continueInMs > 30_000) break;
+        await this.clock.sleep(last.continueInMs);
+        if (mustStop()) break;
+      }
+    } finally {
+      await this.leases.release(accountId);
+      this.held.delete(accountId);
+      for (const w of entry.waiters.splice(0)) w(last);
+    }
+    // Asked again while the lease was being given back: take the account again.
+    if (entry.again && !this.closing) void this.wake(accountId);
+  }
+
+  /** Stops every run: sends in flight finish and are handed to the writer, claimed ones go back, leases are released. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.clock.close();
+    while (this.drives.size) await Promise.all([...this.drives]);
+  }
+}
