@@ -115,7 +115,7 @@ interface Queued {
   interval: number;
 }
 
-type Refill = { kind: 'rows' } | { kind: 'wait'; ms: number } | { kind: 'empty' } | { kind: 'capped' } | { kind: 'unthrottled' };
+type Refill = { kind: 'rows' } | { kind: 'wait'; ms: number } | { kind: 'empty' } | { kind: 'capped' } | { kind: 'unthrottled' } | { kind: 'failed'; err: unknown };
 
 export function retryPolicyOf(s: Partial<SendStrategy> | undefined): RetryPolicy {
   return {
@@ -319,11 +319,16 @@ class AccountRun {
     for (;;) {
       if (this.stopping()) break;
       const queuedUntil = queue.length ? queue[queue.length - 1].at : 0;
-      if (!refill && !terminal() && queuedUntil - Date.now() < half) refill = this.refillPaced(queue);
+      // A claim runs while sends go on, so it must never reject unobserved: a failure is a value, thrown where awaited.
+      if (!refill && !terminal() && queuedUntil - Date.now() < half) refill = this.refillPaced(queue).catch((err: unknown): Refill => ({ kind: 'failed', err }));
       if (!queue.length) {
         if (!refill) break;
         last = await refill;
         refill = null;
+        if (last.kind === 'failed') {
+          await this.release(queue.splice(0));
+          throw last.err;
+        }
         if (last.kind === 'wait') {
           await this.deps.clock.sleep(Math.min(last.ms, 1_000));
           last = null;
@@ -353,8 +358,9 @@ class AccountRun {
       if (Date.now() < this.rateLimitedUntil) {
         // The gateway knows better: everything queued goes back untried; the next claim starts after its wait.
         await this.release(queue.splice(0));
-        if (refill) await refill;
-        await this.release(queue.splice(0));
+        if (refill) await refill; // a failed claim shows again at the next one
+        // Units back; slots not: the back-off just moved the schedule past them.
+        await this.release(queue.splice(0), false);
         refill = null;
         last = null;
         await this.deps.clock.sleepUntil(this.rateLimitedUntil);
@@ -397,11 +403,15 @@ class AccountRun {
   }
 
   /** Claimed messages never tried go back to pending, with their cap units; their slots when still last. */
-  private async release(items: Queued[]): Promise<void> {
+  private async release(items: Queued[], slotsToo = true): Promise<void> {
     if (!items.length) return;
     for (const q of items) this.record(q.m, { kind: 'requeue' });
-    const tat = await this.ctx.redis.get(this.limitKeys.tat);
-    await this.deps.limits.giveBack(this.limitKeys, items.length, { nextTat: tat ?? '' }, items[0].interval).catch(() => undefined);
+    try {
+      const tat = slotsToo ? await this.ctx.redis.get(this.limitKeys.tat) : null;
+      await this.deps.limits.giveBack(this.limitKeys, items.length, { nextTat: tat ?? '' }, items[0].interval);
+    } catch {
+      // Redis away: the units and slots stay taken (less sent today, never more).
+    }
   }
 
   /** Keeps the shared schedule (a successor run, another process) behind what actually went out. */
@@ -436,7 +446,8 @@ class AccountRun {
     let exhausted = false;
     let capped = false;
     let refilling: Promise<void> | null = null;
-    const stopping = () => Date.now() >= until || this.stopping();
+    let failed: { err: unknown } | null = null;
+    const stopping = () => Date.now() >= until || this.stopping() || failed !== null;
     const refill = async () => {
       const rows = await this.claimUnthrottled(source);
       if (rows === 'capped') {
@@ -451,9 +462,14 @@ class AccountRun {
     };
     const ensure = () => {
       if (!refilling && !exhausted && !stopping() && queue.length < this.opts.batchSize / 2) {
-        refilling = refill().finally(() => {
-          refilling = null;
-        });
+        // Never rejects (lanes may not be awaiting it): a failure stops the claiming and is thrown below.
+        refilling = refill()
+          .catch((err: unknown) => {
+            failed = { err };
+          })
+          .finally(() => {
+            refilling = null;
+          });
       }
       return refilling;
     };
@@ -473,6 +489,7 @@ class AccountRun {
       }
     };
     await Promise.all(Array.from({ length: this.opts.concurrency }, lane));
+    if (failed) throw (failed as { err: unknown }).err;
     if (exhausted) this.exhausted.add(source.taskId);
     if (capped) return 'capped';
     return exhausted ? 'empty' : 'budget';
