@@ -316,56 +316,60 @@ class AccountRun {
     let last: Refill | null = null;
     const terminal = () => last !== null && (last.kind === 'empty' || last.kind === 'capped' || last.kind === 'unthrottled');
     const half = this.opts.claimAheadMs / 2;
-    for (;;) {
-      if (this.stopping()) break;
-      const queuedUntil = queue.length ? queue[queue.length - 1].at : 0;
-      // A claim runs while sends go on, so it must never reject unobserved: a failure is a value, thrown where awaited.
-      if (!refill && !terminal() && queuedUntil - Date.now() < half) refill = this.refillPaced(queue).catch((err: unknown): Refill => ({ kind: 'failed', err }));
-      if (!queue.length) {
-        if (!refill) break;
-        last = await refill;
-        refill = null;
-        if (last.kind === 'failed') {
-          await this.release(queue.splice(0));
-          throw last.err;
-        }
-        if (last.kind === 'wait') {
-          await this.deps.clock.sleep(Math.min(last.ms, 1_000));
-          last = null;
-        }
-        continue;
-      }
-      const item = queue[0];
-      // The status lookup comes before the wait, so nothing stands between the paced instant and the call.
-      let status = await this.statusFor(item.m, false);
-      if (status === 'running') {
-        const at = nextPacedSendAt({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
-        const waitFrom = Date.now();
-        // Never early: the shared timer may be woken for shutdown, and may fire a millisecond before `at`.
-        while (Date.now() < at && !this.stopping()) await this.deps.clock.sleepUntil(at);
+    try {
+      for (;;) {
         if (this.stopping()) break;
-        // A pause or cancel during a long wait still counts (the status is cached process-wide, so this is cheap).
-        if (Date.now() - waitFrom > 400) status = await this.statusFor(item.m, false);
+        const queuedUntil = queue.length ? queue[queue.length - 1].at : 0;
+        // A claim runs while sends go on, so it must never reject unobserved: a failure is a value, thrown where awaited.
+        if (!refill && !terminal() && queuedUntil - Date.now() < half) refill = this.refillPaced(queue).catch((err: unknown): Refill => ({ kind: 'failed', err }));
+        if (!queue.length) {
+          if (!refill) break;
+          last = await refill;
+          refill = null;
+          if (last.kind === 'failed') throw last.err;
+          if (last.kind === 'wait') {
+            await this.deps.clock.sleep(Math.min(last.ms, 1_000));
+            last = null;
+          }
+          continue;
+        }
+        const item = queue[0];
+        // The status lookup comes before the wait, so nothing stands between the paced instant and the call.
+        let status = await this.statusFor(item.m, false);
+        if (status === 'running') {
+          const at = nextPacedSendAt({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
+          const waitFrom = Date.now();
+          // Never early: the shared timer may be woken for shutdown, and may fire a millisecond before `at`.
+          while (Date.now() < at && !this.stopping()) await this.deps.clock.sleepUntil(at);
+          if (this.stopping()) break;
+          // A pause or cancel during a long wait still counts (the status is cached process-wide, so this is cheap).
+          if (Date.now() - waitFrom > 400) status = await this.statusFor(item.m, false);
+        }
+        queue.shift();
+        const paced = status === 'running';
+        if (paced) {
+          this.lastPacedSend = Date.now();
+          this.lastInterval = item.interval;
+        }
+        await this.sendAndRecord(item.m, false, status);
+        if (paced) this.lastPacedAnswer = Date.now();
+        if (Date.now() < this.rateLimitedUntil) {
+          // The gateway knows better: everything queued goes back untried; the next claim starts after its wait.
+          await this.release(queue.splice(0));
+          if (refill) await refill; // a failed claim shows again at the next one
+          // Units back; slots not: the back-off just moved the schedule past them.
+          await this.release(queue.splice(0), false);
+          refill = null;
+          last = null;
+          await this.deps.clock.sleepUntil(this.rateLimitedUntil);
+        }
+        if (this.inFlightWrites.length > this.opts.batchSize) await this.drainWrites(this.opts.batchSize / 2);
       }
-      queue.shift();
-      const paced = status === 'running';
-      if (paced) {
-        this.lastPacedSend = Date.now();
-        this.lastInterval = item.interval;
-      }
-      await this.sendAndRecord(item.m, false, status);
-      if (paced) this.lastPacedAnswer = Date.now();
-      if (Date.now() < this.rateLimitedUntil) {
-        // The gateway knows better: everything queued goes back untried; the next claim starts after its wait.
-        await this.release(queue.splice(0));
-        if (refill) await refill; // a failed claim shows again at the next one
-        // Units back; slots not: the back-off just moved the schedule past them.
-        await this.release(queue.splice(0), false);
-        refill = null;
-        last = null;
-        await this.deps.clock.sleepUntil(this.rateLimitedUntil);
-      }
-      if (this.inFlightWrites.length > this.opts.batchSize) await this.drainWrites(this.opts.batchSize / 2);
+    } catch (err) {
+      // MySQL or Redis did not answer: what is claimed and unsent goes back to pending, then the run fails.
+      if (refill) await refill;
+      await this.release(queue.splice(0));
+      throw err;
     }
     if (refill) last = await refill;
     await this.release(queue.splice(0));
@@ -465,7 +469,7 @@ class AccountRun {
         // Never rejects (lanes may not be awaiting it): a failure stops the claiming and is thrown below.
         refilling = refill()
           .catch((err: unknown) => {
-            failed = { err };
+            failed ??= { err };
           })
           .finally(() => {
             refilling = null;
@@ -474,7 +478,7 @@ class AccountRun {
       return refilling;
     };
     const lane = async () => {
-      for (;;) {
+      while (!failed) {
         const pending = ensure();
         const m = queue.shift();
         if (!m) {
@@ -484,12 +488,22 @@ class AccountRun {
           }
           return;
         }
-        await this.sendAndRecord(m, false);
-        if (this.inFlightWrites.length > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
+        try {
+          await this.sendAndRecord(m, false);
+          if (this.inFlightWrites.length > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
+        } catch (err) {
+          failed ??= { err };
+        }
       }
     };
+    // Every lane returns before this does (no lane may outlive the run, which releases the account).
     await Promise.all(Array.from({ length: this.opts.concurrency }, lane));
-    if (failed) throw (failed as { err: unknown }).err;
+    if (refilling) await refilling;
+    if (failed) {
+      // Claimed and never sent: back to pending (the writer keeps them until MySQL answers).
+      for (const m of queue.splice(0)) this.record(m, { kind: 'requeue' });
+      throw (failed as { err: unknown }).err;
+    }
     if (exhausted) this.exhausted.add(source.taskId);
     if (capped) return 'capped';
     return exhausted ? 'empty' : 'budget';
@@ -497,7 +511,14 @@ class AccountRun {
 
   /** One message: skipped (offline, rate limited, task stopped) or sent; the result goes to the writer. */
   private async sendAndRecord(m: ClaimedMessage, orphan: boolean, knownStatus?: string): Promise<void> {
-    const stopped = knownStatus ?? (await this.statusFor(m, orphan));
+    let stopped: string;
+    try {
+      stopped = knownStatus ?? (await this.statusFor(m, orphan));
+    } catch (err) {
+      // MySQL did not answer: not sent, so back to pending rather than left to the orphan pass.
+      this.record(m, { kind: 'requeue' });
+      throw err;
+    }
     const skip = this.offline || Date.now() < this.rateLimitedUntil;
     const outcome: SendOutcome =
       stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
@@ -522,10 +543,22 @@ class AccountRun {
     const iv = pacedIntervalMs(rate, this.opts.pacingMarginPct);
     if (iv <= 0) {
       let next = 0;
+      let failure: { err: unknown } | null = null;
       const lane = async () => {
-        while (next < rows.length) await this.sendAndRecord(rows[next++], true);
+        while (next < rows.length && !failure) {
+          try {
+            await this.sendAndRecord(rows[next++], true);
+          } catch (err) {
+            failure ??= { err };
+          }
+        }
       };
+      // Every lane returns before this does; the first error is rethrown after (no lane outlives the run).
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, lane));
+      if (failure) {
+        for (const m of rows.slice(next)) this.record(m, { kind: 'requeue' });
+        throw (failure as { err: unknown }).err;
+      }
     } else {
       const tatKey = keys.throttle(this.prefix, this.account.id);
       const [granted, offset, waitMs] = await this.r.wwpThrottleReserve(tatKey, iv, rows.length, Math.max(this.opts.claimAheadMs, rows.length * iv));
