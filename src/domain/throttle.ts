@@ -41,31 +41,6 @@ export function jitteredInterval(intervalMs: number, jitter: number, random: num
   return intervalMs * (1 + j * random);
 }
 
-export interface SlotGrant {
-  /** How many slots were granted (0..want). */
-  granted: number;
-  /** Time of the first granted slot (ms since epoch); later ones follow every `interval`. */
-  firstAt: number;
-  /** New theoretical arrival time to store. */
-  nextTat: number;
-  /** When nothing was granted: ms until a slot falls inside the horizon. */
-  waitMs: number;
-}
-
-/**
- * GCRA reservation: `tat` is the stored theoretical arrival time (earliest free slot). Slots may be
- * reserved up to `horizonMs` ahead of `now` so a sender can pace a small batch itself. The Lua script
- * in src/sending/throttle-store.ts runs exactly this arithmetic atomically.
- */
-export function reserveSlots(tat: number | null, now: number, intervalMs: number, want: number, horizonMs: number): SlotGrant {
-  const start = Math.max(tat ?? now, now);
-  if (intervalMs <= 0) return { granted: want, firstAt: now, nextTat: start, waitMs: 0 };
-  const limit = now + horizonMs;
-  if (start > limit) return { granted: 0, firstAt: start, nextTat: start, waitMs: start - limit };
-  const granted = Math.min(want, Math.floor((limit - start) / intervalMs) + 1);
-  return { granted, firstAt: start, nextTat: start + granted * intervalMs, waitMs: 0 };
-}
-
 /** Sending window: "HH:MM" local start/end; end before start spans midnight; days 1=Mon..7=Sun. */
 export interface SendWindow {
   start: string;

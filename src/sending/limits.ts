@@ -4,8 +4,8 @@ import type Redis from 'ioredis';
  * Every limit a send must pass, taken in one atomic Redis call: the tenant's daily cap (units) and the
  * account's GCRA pace (slots `interval` apart, up to `horizon` ahead). Granted = the smaller of the two,
  * so nothing is taken from one limit that the other refused and no give-back round trip is needed.
- * Slot arithmetic is reserveSlots in src/domain/throttle.ts; times come from Redis (`TIME`) so every
- * process shares one clock.
+ * GCRA: the stored TAT is the earliest free slot; a TAT in the past restarts at now (an idle account
+ * banks no slots). Times come from Redis (`TIME`) so every process shares one clock.
  *
  * KEYS[1] the account's theoretical arrival time (ms), KEYS[2] the tenant-day cap counter.
  * ARGV: interval ms (0 = unthrottled), wanted, horizon ms, daily cap, cap counter TTL ms.

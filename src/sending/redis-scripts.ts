@@ -9,7 +9,7 @@ import { redisKey } from '../redis';
  */
 
 /**
- * throttleReserve — GCRA slot reservation (same arithmetic as reserveSlots in src/domain/throttle.ts).
+ * throttleReserve — GCRA slot reservation (as in src/sending/limits.ts, without the daily cap).
  * KEYS[1] theoretical arrival time (ms). ARGV[1] interval ms, ARGV[2] wanted slots, ARGV[3] horizon ms.
  * Returns {granted, firstOffsetMs (first slot relative to now), waitMs, nextTat, now}.
  */

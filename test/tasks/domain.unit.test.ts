@@ -9,7 +9,6 @@ import {
   msUntilWindowOpens,
   nextPacedSendAt,
   pacedIntervalMs,
-  reserveSlots,
   retryDelayMs,
   shouldRetry,
 } from '../../src/domain/throttle';
@@ -51,30 +50,6 @@ describe('task state machine', () => {
 });
 
 describe('throttle maths', () => {
-  test('GCRA slots are spaced by the interval and bounded by the horizon', () => {
-    const iv = emissionIntervalMs(120);
-    expect(iv).toBe(500);
-    const a = reserveSlots(null, 1000, iv, 10, 1000);
-    expect(a).toEqual({ granted: 3, firstAt: 1000, nextTat: 2500, waitMs: 0 });
-    const b = reserveSlots(a.nextTat, 1000, iv, 10, 1000);
-    expect(b.granted).toBe(0);
-    expect(b.waitMs).toBe(500);
-    // An idle account does not bank slots: tat in the past restarts at now.
-    expect(reserveSlots(0, 10_000, iv, 1, 0)).toEqual({ granted: 1, firstAt: 10_000, nextTat: 10_500, waitMs: 0 });
-    expect(reserveSlots(5, 10, 0, 7, 0).granted).toBe(7);
-  });
-  test('over a minute the granted count never exceeds the rate', () => {
-    // A sender polling every 37 ms that reserves up to one second ahead (as the account sender does).
-    let tat: number | null = null;
-    let sent = 0;
-    for (let now = 0; now < 60_000; now += 37) {
-      const g = reserveSlots(tat, now, 500, 5, 1000);
-      for (let i = 0; i < g.granted; i += 1) if (g.firstAt + i * 500 < 60_000) sent += 1;
-      tat = g.nextTat;
-    }
-    expect(sent).toBeLessThanOrEqual(120);
-    expect(sent).toBe(120);
-  });
   test('the pacing margin keeps a strict limiter satisfied at a small cost in rate', () => {
     expect(pacedIntervalMs(120, 0)).toBe(500);
     expect(pacedIntervalMs(120, 2)).toBe(510);
