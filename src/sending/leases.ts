@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type Redis from 'ioredis';
 
 /**
@@ -28,7 +29,8 @@ type LeaseRedis = Redis & {
 const CHUNK = 500;
 
 export class LeaseKeeper {
-  private readonly token = randomBytes(12).toString('hex');
+  /** Says who holds a lease (host/pid, for operators and tests), unique per keeper. */
+  readonly token = `${hostname()}/${process.pid}/${randomBytes(8).toString('hex')}`;
   /** account id → its key and when it was taken, for every lease held. */
   private readonly held = new Map<string, { key: string; since: number }>();
   private readonly lostIds = new Set<string>();

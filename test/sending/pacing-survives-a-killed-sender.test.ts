@@ -1,5 +1,6 @@
 import { createTenant, type TestTenant } from '../helpers/env';
 import { PROCESS_TEST_TIMEOUT_MS, spawnRole, type SpawnedRole } from '../helpers/processes';
+import { keys } from '../../src/sending/redis-scripts';
 import { smallestGapMs } from '../helpers/simulator';
 import { waitFor } from '../helpers/wait';
 import { createSendingEnv, onlineAccount, taskApi, targets, type SendingEnv } from './helpers';
@@ -7,7 +8,7 @@ import { createSendingEnv, onlineAccount, taskApi, targets, type SendingEnv } fr
 /**
  * An account never exceeds its limit, whatever happens to the process sending for it. The worker that
  * holds the account is killed (SIGKILL) mid-task, with seconds of messages claimed ahead and GCRA slots
- * reserved in Redis; a second worker takes the account over once the lease expires, re-sends what the
+ * reserved in Redis; the other worker takes the account over once the lease expires, re-sends what the
  * dead one left in `sending` (same idempotency keys) and finishes the task. Against a strict gateway
  * limiter (burst 1): no rate-limited answer, no two requests reaching the limiter closer than the
  * interval, every message delivered exactly once, counters exact.
@@ -16,7 +17,7 @@ jest.setTimeout(PROCESS_TEST_TIMEOUT_MS);
 
 const RATE_PER_MINUTE = 300; // one request per 200 ms, the gateway's limit and the task's pace
 const INTERVAL_MS = 60_000 / RATE_PER_MINUTE;
-const TOTAL = 40;
+const TOTAL = 60;
 
 let env: SendingEnv;
 let t: TestTenant;
@@ -38,24 +39,26 @@ function spawnWorker(): SpawnedRole {
 
 test('the holder of a paced account is killed mid-task: its successor never sends early and nothing is sent twice', async () => {
   env.sim.control.configure({ send_rate_per_minute: RATE_PER_MINUTE, send_burst: 1 });
-  const first = spawnWorker();
-  await first.waitForOutput(/ready/, 'worker process A to start');
+  const both = [spawnWorker(), spawnWorker()];
+  await Promise.all(both.map((w, i) => w.waitForOutput(/ready/, `worker process ${i + 1} to start`)));
   const tasks = taskApi(env, t);
   const account = await onlineAccount(env, t.tenantId);
   const id = await tasks.create({ account_ids: [account.id], targets: targets(TOTAL), send_strategy: { rate_per_minute: RATE_PER_MINUTE, jitter: 0 } });
   await tasks.start(id);
   const delivered = () => env.sim.sendsOf(account.guid).filter((x) => x.outcome === 'delivered').length;
-  await waitFor(async () => delivered(), 'worker A to have sent 8 of the messages', { until: (n) => n >= 8 });
+  await waitFor(async () => delivered(), 'the first 8 messages to be sent', { until: (n) => n >= 8 });
 
-  const second = spawnWorker();
-  await second.waitForOutput(/ready/, 'worker process B to start');
+  // The lease names its holder (host/pid/nonce): kill that process.
+  const holder = await env.ctx.redis.get(keys.accountLock(env.config.redis.prefix, account.id));
+  const first = both.find((w) => holder?.split('/')[1] === String(w.pid));
+  if (!first) throw new Error(`no worker holds the account (lease ${holder})`);
   await first.kill();
   const sentByA = delivered();
   // Barrier: A's claims are in `sending` (claimed ahead and never answered for) when B takes over.
   expect(await tasks.statusCounts(id)).toHaveProperty('sending');
 
   const done = await tasks.waitForStatus(id, 'completed', 120_000);
-  expect(delivered()).toBeGreaterThan(sentByA); // B sent the rest
+  expect(delivered()).toBeGreaterThan(sentByA); // the other worker sent the rest
   expect(done).toMatchObject({ total_count: TOTAL, sent_count: TOTAL, success_count: TOTAL, failed_count: 0 });
   expect(await tasks.statusCounts(id)).toEqual({ sent: TOTAL });
 

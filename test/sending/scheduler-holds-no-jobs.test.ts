@@ -1,7 +1,7 @@
 import { QUEUE } from '../../src/queues/names';
 import { keys } from '../../src/sending/redis-scripts';
 import { waitFor } from '../helpers/wait';
-import { onlineAccount, sendingSuite, targets } from './helpers';
+import { onlineAccount, sendingSuite } from './helpers';
 
 const s = sendingSuite('schednojobs');
 
@@ -14,7 +14,8 @@ test('forty accounts between two paced sends: each leased by the worker, no mess
   const { env, tasks } = s;
   const accounts = await Promise.all(Array.from({ length: 40 }, () => onlineAccount(env, s.tenant.tenantId)));
   // 6/min: ten seconds between two sends of an account; two messages each.
-  const id = await tasks.create({ account_ids: accounts.map((a) => a.id), targets: targets(80), send_strategy: { rate_per_minute: 6, jitter: 0 } });
+  const perAccount = accounts.flatMap((a, i) => [0, 1].map((j) => ({ conversation_id: `c-${i}-${j}`, account_id: a.id })));
+  const id = await tasks.create({ account_ids: accounts.map((a) => a.id), targets: perAccount, send_strategy: { rate_per_minute: 6, jitter: 0 } });
   await tasks.start(id);
   // Barrier: every account has sent its first message and waits for its second slot.
   await waitFor(async () => accounts.filter((a) => env.sim.sendsOf(a.guid).some((x) => x.outcome === 'delivered')).length, 'every account to send once', {
