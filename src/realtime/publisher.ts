@@ -16,9 +16,20 @@ export const socketChannel = (redisPrefix: string) => `${redisPrefix}:socket.io`
  */
 export class RealtimePublisher {
   private readonly emitter: Emitter;
+  /** Events that could not be published (Redis unreachable); realtime is best effort, the API has the truth. */
+  dropped = 0;
 
   constructor(redis: Redis, redisPrefix: string) {
-    this.emitter = new Emitter(redis, { key: socketChannel(redisPrefix) });
+    // The emitter fires `publish` and drops the promise; with Redis down it rejects, and an unowned
+    // rejection must not reach the process (issue 8). This client owns it: counted and dropped.
+    const publisher = {
+      publish: (channel: string, message: string | Buffer) =>
+        redis.publish(channel, message).catch(() => {
+          this.dropped += 1;
+          return 0;
+        }),
+    };
+    this.emitter = new Emitter(publisher as unknown as Redis, { key: socketChannel(redisPrefix) });
   }
 
   toTenant(tenantId: string, event: string, payload: unknown): void {
