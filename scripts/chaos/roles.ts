@@ -25,6 +25,7 @@ export interface RoleProcess {
   stop(graceMs?: number): Promise<void>;
   /** Log lines reporting an unhandled promise rejection (the last-resort net in src/main.ts). */
   unhandledRejections(): number;
+  unhandledRejectionLines(): string[];
 }
 
 export function spawnRole(name: string, role: string, env: Record<string, string>, logDir: string): RoleProcess {
@@ -62,13 +63,16 @@ export function spawnRole(name: string, role: string, env: Record<string, string
       clearTimeout(t);
     },
     unhandledRejections() {
+      return proc.unhandledRejectionLines().length;
+    },
+    unhandledRejectionLines() {
       let text = '';
       try {
         text = readFileSync(logFile, 'utf8');
       } catch {
-        return 0;
+        return [];
       }
-      return text.split('\n').filter((l) => l.includes(`"event":"${UNHANDLED_REJECTION_EVENT}"`)).length;
+      return text.split('\n').filter((l) => l.includes(`"event":"${UNHANDLED_REJECTION_EVENT}"`));
     },
   };
   child.once('exit', (code, signal) => {
