@@ -5,7 +5,8 @@ import { toJson } from '../db/json';
 import { compileTemplate, type VariableDefinition, type VariableValues } from '../domain/template-render';
 import { AppError, InvalidTransitionError } from '../errors';
 import { applyTaskAction } from './task-control';
-import { kickAccounts } from './kicks';
+import { enqueueExpansion, kickAccounts } from './kicks';
+import { redisKey } from '../redis';
 import { acquireLock, keys } from './redis-scripts';
 import { withDeadlockRetry } from '../db/deadlock-retry';
 import { emitTaskStatus, publishProgress } from './task-events';
@@ -28,12 +29,40 @@ export type ExpandCtx = Pick<AppContext, 'db' | 'redis' | 'storage' | 'queues' |
 export const EXPAND_CHUNK = 1000;
 const MAX_REPORTED_PROBLEMS = 200;
 
-export async function expandTask(ctx: ExpandCtx, taskId: string, opts: { chunkSize?: number } = {}): Promise<'done' | 'busy' | 'stopped' | 'missing'> {
+/**
+ * Expansions one tenant may run at once, across every worker process. A tenant importing several big
+ * tasks would otherwise hold every expansion slot of the workers (4 per process) for minutes, and other
+ * tenants' tasks, however small, would not start until one finished.
+ */
+export const EXPANSIONS_PER_TENANT = 2;
+
+export const tenantSlotKey = (prefix: string, tenantId: string, slot: number) => redisKey(prefix, 'expand', 'tenant', tenantId, slot);
+
+/** One of the tenant's expansion slots (a renewed Redis lock, so a killed worker's slot frees itself), or null. */
+async function acquireTenantSlot(ctx: ExpandCtx, tenantId: string): Promise<Awaited<ReturnType<typeof acquireLock>>> {
+  for (let slot = 0; slot < EXPANSIONS_PER_TENANT; slot += 1) {
+    const held = await acquireLock(ctx.redis, tenantSlotKey(ctx.config.redis.prefix, tenantId, slot), 30_000);
+    if (held) return held;
+  }
+  return null;
+}
+
+export async function expandTask(ctx: ExpandCtx, taskId: string, opts: { chunkSize?: number } = {}): Promise<'done' | 'busy' | 'deferred' | 'stopped' | 'missing'> {
   const lock = await acquireLock(ctx.redis, keys.expandLock(ctx.config.redis.prefix, taskId), 30_000);
   if (!lock) return 'busy';
+  let slot: Awaited<ReturnType<typeof acquireLock>> = null;
   try {
     let task = await getTask(ctx.db, taskId);
     if (!task) return 'missing';
+    if (!task.expansion_done) {
+      slot = await acquireTenantSlot(ctx, task.tenant_id);
+      if (!slot) {
+        // The tenant's other expansions hold its slots: try again shortly, behind other tenants' jobs
+        // (the sweeper re-queues it too, should this job be lost).
+        await enqueueExpansion(ctx, taskId, 1_000);
+        return 'deferred';
+      }
+    }
     if (task.status === 'created' && task.scheduled_time && task.scheduled_time.getTime() <= Date.now()) {
       // The scheduled start (this job was delayed until then); a manual start may have come first.
       await applyTaskAction(ctx, task.tenant_id, task.id, 'start').catch((err) => {
@@ -53,6 +82,7 @@ export async function expandTask(ctx: ExpandCtx, taskId: string, opts: { chunkSi
       throw err;
     }
   } finally {
+    await slot?.release();
     await lock.release();
   }
 }
