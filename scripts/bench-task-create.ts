@@ -23,7 +23,7 @@ import { prepareDatabase } from '../src/db/migrator';
 import { assignRole } from '../src/db/roles';
 import { insertTenant } from '../src/db/tenants';
 import { insertUser } from '../src/db/users';
-import { renderContent } from '../src/domain/template-render';
+import { logger } from '../src/logger';
 import { startApiServer } from '../src/server';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -33,18 +33,35 @@ const TARGETS = 10_000;
 async function stallOf(work: () => Promise<unknown> | unknown): Promise<{ maxMs: number; result: unknown }> {
   const h = monitorEventLoopDelay({ resolution: 5 });
   h.enable();
+  // The histogram records from its second tick on (also after a reset): let it tick before the work starts.
+  await new Promise((r) => setTimeout(r, 30));
   const result = await work();
   await new Promise((r) => setTimeout(r, 20));
   h.disable();
   return { maxMs: h.max / 1e6, result };
 }
 
-/** The route's check before this change: render every target in full, collect who misses what. */
-function legacyCheck(content: Record<string, unknown>, shared: Record<string, string>, targets: Array<{ variables: Record<string, string> }>): number {
+/** The previous renderer (before compileTemplate), verbatim in effect: scan, resolve and replace per call. */
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]{0,63})\s*\}\}/g;
+function previousRender(text: string, values: Record<string, string>): string {
+  const used = [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]))];
+  const resolved = new Map<string, string>();
+  const missing: string[] = [];
+  for (const name of used) {
+    const value = values[name];
+    if (value !== undefined) resolved.set(name, String(value));
+    else missing.push(name);
+  }
+  if (missing.length) throw new Error(`missing template variables: ${missing.join(', ')}`);
+  return text.replace(PLACEHOLDER, (_m, name: string) => resolved.get(name) ?? '');
+}
+
+/** The route's check before this change: every target rendered in full, as the route did. */
+function legacyCheck(text: string, shared: Record<string, string>, targets: Array<{ variables: Record<string, string> }>): number {
   let problems = 0;
   for (const t of targets) {
     try {
-      renderContent(content, [], { ...shared, ...t.variables });
+      previousRender(text, { ...shared, ...t.variables });
     } catch {
       problems++;
     }
@@ -53,6 +70,7 @@ function legacyCheck(content: Record<string, unknown>, shared: Record<string, st
 }
 
 async function main(): Promise<void> {
+  logger.level = 'silent';
   const name = `bench_task_${randomBytes(4).toString('hex')}`;
   const config = loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DB_NAME: name, REDIS_PREFIX: `{${name}}`, PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_TIME_COST: '1' });
   await ensureDatabase(config.db);
@@ -81,7 +99,7 @@ async function main(): Promise<void> {
 
     for (let round = 0; round < ROUNDS; round++) {
       for (const c of cases) {
-        c.legacy.push((await stallOf(() => legacyCheck(c.content, c.shared, c.targets))).maxMs);
+        c.legacy.push((await stallOf(() => legacyCheck(c.content.text, c.shared, c.targets))).maxMs);
         const { maxMs, result } = await stallOf(async () => {
           const res = await request(`${api.url}/api/v1/tasks`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: c.body });
           await res.body.text();
@@ -97,7 +115,7 @@ async function main(): Promise<void> {
       const before = median(c.legacy);
       const after = median(c.route);
       console.log(
-        `  ${String(c.placeholders).padStart(4)} placeholders: previous per-target render ${before.toFixed(0)} ms (validation alone) | now the whole request ${after.toFixed(0)} ms, answered ${c.status} | ratio ${(before / after).toFixed(1)}x`,
+        `  ${String(c.placeholders).padStart(4)} placeholders: previous per-target render ${before.toFixed(0)} ms (its validation step alone) | now the whole request ${after.toFixed(0)} ms (answered ${c.status}) | ${(before / after).toFixed(1)}x shorter`,
       );
     }
     await api.close();
