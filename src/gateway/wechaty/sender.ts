@@ -31,7 +31,7 @@ export class WechatySender {
     if (running) return { messageId: (await running).messageId, duplicate: true };
     // Offline: refuse before touching the ledger (nothing was attempted).
     const puppet = session.online();
-    const p = this.reserveAndDeliver(session.guid, puppet, key, conversationId, content);
+    const p = this.reserveAndDeliver(session, puppet, key, conversationId, content);
     session.inflight.set(key, p);
     try {
       return await p;
@@ -40,16 +40,17 @@ export class WechatySender {
     }
   }
 
-  private async reserveAndDeliver(guid: string, puppet: PuppetLike, key: string, conversationId: string, content: MessageContent): Promise<SendOutcome> {
-    const r = await this.ledger.reserve(guid, key);
+  private async reserveAndDeliver(session: WechatySession, puppet: PuppetLike, key: string, conversationId: string, content: MessageContent): Promise<SendOutcome> {
+    const r = await this.ledger.reserve(session.guid, key);
     if (r.kind === 'exists') {
       if (r.entry.state === 'sent') return { messageId: r.entry.messageId, duplicate: true };
       throw new GatewayError('outcome_unknown', 'outcome_unknown', 'an earlier send with this key may have gone out; it is not repeated');
     }
-    return { messageId: await this.deliver(guid, puppet, key, conversationId, content), duplicate: false };
+    return { messageId: await this.deliver(session, puppet, key, conversationId, content), duplicate: false };
   }
 
-  private async deliver(guid: string, puppet: PuppetLike, key: string, conversationId: string, content: MessageContent): Promise<string> {
+  private async deliver(session: WechatySession, puppet: PuppetLike, key: string, conversationId: string, content: MessageContent): Promise<string> {
+    const guid = session.guid;
     let call: () => Promise<string | void>;
     try {
       call = await this.prepare(guid, puppet, conversationId, content);
@@ -67,7 +68,8 @@ export class WechatySender {
       }
       const failure = classifySendError(err);
       if (failure.sent === 'no') await this.ledger.forget(guid, key);
-      throw failure.error;
+      const e = failure.error;
+      throw new GatewayError(e.kind, e.code, session.scrub(e.message), e.retryAfterMs);
     }
     // Some providers answer no id for some kinds; the key then stands in for it (unique per message).
     const messageId = id ? String(id) : `${guid}:${key}`;

@@ -102,7 +102,7 @@ export class WechatySession {
       await this.connectOnce();
     } catch (err) {
       // Never left without a way back: anything unexpected is one more failed attempt.
-      this.log.error({ guid: this.guid, err: describeError(err).message.slice(0, 200) }, 'wechaty: connect attempt crashed');
+      this.log.error({ guid: this.guid, err: this.reason(err) }, 'wechaty: connect attempt crashed');
       this.puppet = undefined;
       this.connectInFlight = false;
       this.scheduleReconnect();
@@ -129,11 +129,11 @@ export class WechatySession {
       if (isTokenRefusal(err)) {
         this.phase = 'refused';
         this.refusedReason = 'the provider refused the token';
-        this.log.warn({ guid: this.guid, reason: describeError(err).message.slice(0, 200) }, 'wechaty: provider refused the token; not retrying');
+        this.log.warn({ guid: this.guid, reason: this.reason(err) }, 'wechaty: provider refused the token; not retrying');
         this.wake();
         return;
       }
-      this.log.warn({ guid: this.guid, err: describeError(err).message.slice(0, 200), attempt: this.reconnectAttempt }, 'wechaty: connect failed');
+      this.log.warn({ guid: this.guid, err: this.reason(err), attempt: this.reconnectAttempt }, 'wechaty: connect failed');
       this.scheduleReconnect();
       return;
     }
@@ -223,6 +223,20 @@ export class WechatySession {
     if (this.puppet) this.lost(this.generation, 'credentials_replaced');
   }
 
+  /**
+   * A provider's error text, short and without the account's secrets: servers echo the token in their
+   * refusals ("Invalid Wechaty TOKEN …"), and these texts reach logs and the platform's error_message.
+   */
+  reason(err: unknown): string {
+    return this.scrub(describeError(err).message).slice(0, 200);
+  }
+
+  scrub(text: string): string {
+    let out = text;
+    for (const secret of [this.credentials.token, this.credentials.endpoint]) if (secret) out = out.split(secret).join('[redacted]');
+    return out;
+  }
+
   // ---- events ------------------------------------------------------------------------------------
 
   private attach(p: PuppetLike, gen: number): void {
@@ -232,8 +246,8 @@ export class WechatySession {
     };
     p.on('error', (e: unknown) => {
       if (!live()) return;
-      const { code, message } = describeError(e);
-      this.log.debug({ guid: this.guid, code, err: message.slice(0, 200) }, 'wechaty: client error');
+      const { code } = describeError(e);
+      this.log.debug({ guid: this.guid, code, err: this.reason(e) }, 'wechaty: client error');
       // A dropped stream surfaces as an error of the event stream (UNAVAILABLE, CANCELLED, INTERNAL).
       if (this.phase !== 'connecting' && (code === 14 || code === 1 || code === 13)) this.lost(gen, `stream_error_${code}`);
     });
@@ -253,7 +267,7 @@ export class WechatySession {
     p.on('scan', (e: { status: number; qrcode?: string; expireTimestamp?: number }) => {
       if (!live()) return;
       seen();
-      void this.onScan(e).catch((err) => this.log.warn({ guid: this.guid, err: describeError(err).message }, 'wechaty: scan handling failed'));
+      void this.onScan(e).catch((err) => this.log.warn({ guid: this.guid, err: this.reason(err) }, 'wechaty: scan handling failed'));
     });
     p.on('login', (e: { contactId: string }) => {
       if (!live()) return;
@@ -407,7 +421,7 @@ export class WechatySession {
       const incoming = incomingFromPuppet(m, this.selfId ?? (p.isLoggedIn ? p.currentUserId : undefined));
       if (incoming) this.notify(NOTIFY.messages, { messages: [incoming] });
     } catch (err) {
-      this.log.warn({ guid: this.guid, err: describeError(err).message.slice(0, 200) }, 'wechaty: message payload unavailable');
+      this.log.warn({ guid: this.guid, err: this.reason(err) }, 'wechaty: message payload unavailable');
     }
   }
 
@@ -519,7 +533,7 @@ export class WechatySession {
     try {
       await withTimeout(this.puppet.enterVerifyCode(id, code), this.settings.sendTimeoutMs, 'verify code timed out');
     } catch (err) {
-      throw new GatewayError('retryable', 'provider_error', describeError(err).message.slice(0, 200));
+      throw new GatewayError('retryable', 'provider_error', this.reason(err));
     }
     // The provider answers with login, or a verify-code event saying the code was wrong or expired.
     await this.waitUntil(() => this.verifyAnswers !== answers, this.settings.loginWaitMs);
@@ -542,7 +556,7 @@ export class WechatySession {
       await withTimeout(this.puppet.logout('logout requested by the operator'), this.settings.sendTimeoutMs, 'logout timed out');
     } catch (err) {
       this.logoutRequested = false;
-      throw new GatewayError('retryable', 'provider_error', describeError(err).message.slice(0, 200));
+      throw new GatewayError('retryable', 'provider_error', this.reason(err));
     }
     this.phase = 'offline';
     this.userInfo = undefined;
