@@ -121,6 +121,14 @@ test('signed but malformed bodies are refused with 400 naming the problem', asyn
   const noGuid = await postCallback(env, { event_id: 'e1', notify_type: 1, payload: {} });
   expect(noGuid.status).toBe(400);
   expect(noGuid.body.error.details.fields.map((f: { field: string }) => f.field)).toContain('body.guid');
+  const before = await countRows();
+  const surrogate = await postCallback(env, undefined, { rawBody: '{"event_id":"e-sur","guid":"g-1","notify_type":3,"timestamp":1,"payload":{"messages":[{"text":"a\\ud800"}]}}' });
+  expect(surrogate.status).toBe(400);
+  expect(surrogate.body.error.details.fields).toEqual([expect.objectContaining({ field: 'body.payload.messages.0.text', code: 'invalid_string' })]);
+  const deep = await postCallback(env, undefined, { rawBody: `{"event_id":"e-deep","guid":"g-1","notify_type":3,"timestamp":1,"payload":${'['.repeat(5000)}${']'.repeat(5000)}}` });
+  expect(deep.status).toBe(400);
+  expect(deep.body.error.details.fields[0].code).toBe('too_deep');
+  expect(await countRows()).toBe(before);
   const reserved = await postCallback(env, callback('g-1', NOTIFY.wecomOfficial));
   expect(reserved.status).toBe(400);
   expect(reserved.body.error.details.fields[0].field).toBe('body.notify_type');

@@ -27,6 +27,7 @@ import { decodeCursor, encodeCursor, pageQuery } from '../pagination';
 import { tenantIdOf } from '../principal';
 import { body, params, query } from '../validate';
 import { isoDateOrDateTimeAsDate } from '../fields';
+import { inputProblems } from '../input-guards';
 
 /** Largest callback body accepted; gateways batch messages, but nothing legitimate comes near this. */
 export const CALLBACK_BODY_LIMIT = 256 * 1024;
@@ -159,6 +160,12 @@ export function gatewayCallbackRouter(ctx: AppContext): Router {
         json = JSON.parse(raw.toString('utf8'));
       } catch {
         throw reject('invalid_body', new AppError(400, 'invalid_json', 'callback body is not valid JSON'));
+      }
+      // Same guard as every API body: no lone surrogates (json_valid refuses them later), no deep nesting.
+      const problems = inputProblems(json, 'body');
+      if (problems.length) {
+        callbacksRejected.inc({ reason: 'invalid_body' });
+        throw new ValidationError(problems);
       }
       const parsed = CallbackBody.safeParse(json);
       if (!parsed.success) {
