@@ -29,6 +29,18 @@ if [ -z "$(vm_binary)" ]; then
   fi
 fi
 
+# Debian's Chromium for the console's browser tests (playwright-core drives it; nothing is downloaded),
+# and a CJK font so the zh-CN screenshots show characters.
+if ! command -v chromium >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/wqy ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+  else
+    log "chromium missing and cannot install it (need root and apt-get); console browser tests will fail"
+  fi
+fi
+
 if [ ! -d node_modules/s3rver ]; then
   log "s3rver missing from node_modules (dev dependency); run npm ci"
   exit 1

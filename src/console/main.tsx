@@ -1,4 +1,5 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { ConfigProvider } from 'antd';
 import { lazy, StrictMode, Suspense } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
@@ -50,9 +51,23 @@ const router = createBrowserRouter(
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
-      <Suspense fallback={<div className="boot" role="status" aria-label="loading" />}>
-        <RouterProvider router={router} />
-      </Suspense>
+      {/* Colours that meet WCAG AA contrast (4.5:1): antd's primary blue and grey texts do not. */}
+      <ConfigProvider
+        theme={{
+          token: {
+            colorPrimary: '#0958d9',
+            colorLink: '#0958d9',
+            colorTextSecondary: 'rgba(0, 0, 0, 0.68)',
+            colorTextTertiary: 'rgba(0, 0, 0, 0.64)',
+            colorTextDescription: 'rgba(0, 0, 0, 0.64)',
+            colorTextPlaceholder: 'rgba(0, 0, 0, 0.6)',
+          },
+        }}
+      >
+        <Suspense fallback={<div className="boot" role="status" aria-label="loading" />}>
+          <RouterProvider router={router} />
+        </Suspense>
+      </ConfigProvider>
     </QueryClientProvider>
   </StrictMode>,
 );

@@ -42,6 +42,8 @@ export function useLiveConnected(): boolean {
   const [connected, setConnected] = useState(() => Boolean(ensureSocket()?.connected));
   useEffect(() => {
     connectionListeners.add(setConnected);
+    // It may have connected between the first render and now.
+    setConnected(Boolean(ensureSocket()?.connected));
     return () => {
       connectionListeners.delete(setConnected);
     };

@@ -19,13 +19,16 @@ export default function Dashboard() {
   useLiveEvent('task.status', refresh);
   useLiveEvent('task.progress', refresh);
 
+  // Every hour of the report's range, quiet hours as zero, so the axis is a steady 24 h.
   const chart = useMemo(() => {
-    const s = report.data?.series ?? [];
+    const byHour = new Map((report.data?.series ?? []).map((p) => [Date.parse(p.period), p]));
+    const to = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    const hours = Array.from({ length: 24 }, (_, i) => to - (23 - i) * 3_600_000);
     return {
-      times: s.map((p) => Date.parse(p.period) / 1000),
+      times: hours.map((h) => h / 1000),
       series: [
-        { label: t('dashboard.sent'), values: s.map((p) => p.success), color: '#52c41a' },
-        { label: t('dashboard.failed'), values: s.map((p) => p.failed), color: '#ff4d4f' },
+        { label: t('dashboard.sent'), values: hours.map((h) => byHour.get(h)?.success ?? 0), color: '#237804' },
+        { label: t('dashboard.failed'), values: hours.map((h) => byHour.get(h)?.failed ?? 0), color: '#a8071a' },
       ],
     };
   }, [report.data, t]);
@@ -59,7 +62,7 @@ export default function Dashboard() {
                 renderItem={(task) => (
                   <List.Item>
                     <Link to={`/tasks/${task.id}`}>{task.name}</Link> <StatusTag status={task.status} />
-                    <Progress percent={Math.round(task.progress_percent)} size="small" style={{ maxWidth: 200 }} />
+                    <Progress percent={Math.round(task.progress_percent)} size="small" style={{ maxWidth: 200 }} aria-label={`${t('tasks.progress')} ${task.name}`} />
                   </List.Item>
                 )}
               />

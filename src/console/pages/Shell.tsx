@@ -43,7 +43,7 @@ export default function Shell() {
           <Layout.Header className="shell-header">
             <h1>{t('app.name')}</h1>
             <span style={{ display: 'flex', gap: 8, alignItems: 'center' }}>
-              <Tag color={live ? 'green' : 'default'} data-testid="live-indicator">
+              <Tag color={live ? '#237804' : undefined} data-testid="live-indicator" data-connected={String(live)}>
                 {live ? t('live.on') : t('live.off')}
               </Tag>
               {!phone && <span data-testid="whoami">{me?.user?.username}</span>}
@@ -62,11 +62,9 @@ export default function Shell() {
           </Layout.Header>
           {phone && <nav>{menu}</nav>}
           <Layout.Content className="shell-content">
-            <main>
-              <Suspense fallback={<div role="status" aria-label="loading" />}>
-                <Outlet />
-              </Suspense>
-            </main>
+            <Suspense fallback={<div role="status" aria-label="loading" />}>
+              <Outlet />
+            </Suspense>
           </Layout.Content>
         </Layout>
       </Layout>

@@ -74,7 +74,7 @@ export default function TaskDetail() {
   const failed = summary.data?.by_status.failed ?? 0;
   const finished = status === 'completed' || status === 'failed' || status === 'cancelled';
   return (
-    <div data-testid="task-detail" data-status={status}>
+    <div data-testid="task-detail" data-status={status} data-sent={p?.counts.sent ?? 0} data-failed={p?.counts.failed ?? 0} data-success={p?.counts.success ?? 0}>
       <div className="toolbar">
         <h2>
           {task.data?.name} <StatusTag status={status} testId="task-status" />
@@ -123,7 +123,7 @@ export default function TaskDetail() {
         <Card size="small" title={t('tasks.reasons')} style={{ marginTop: 12 }}>
           <Descriptions column={1} size="small">
             {summary.data!.reasons.map((r) => (
-              <Descriptions.Item key={`${r.status}-${r.error_code}`} label={<Tag color="red">{r.error_code ?? '—'}</Tag>}>
+              <Descriptions.Item key={`${r.status}-${r.error_code}`} label={<Tag color="#a8071a">{r.error_code ?? "—"}</Tag>}>
                 {r.count} · {r.example_message ?? ''}
               </Descriptions.Item>
             ))}

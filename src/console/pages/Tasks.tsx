@@ -46,7 +46,7 @@ export default function Tasks() {
         columns={[
           { title: t('tasks.name'), dataIndex: 'name', render: (v: string, r) => <Link to={`/tasks/${r.id}`}>{v}</Link> },
           { title: t('tasks.status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
-          { title: t('tasks.progress'), dataIndex: 'progress_percent', render: (p: number) => <Progress percent={Math.round(p)} size="small" /> },
+          { title: t('tasks.progress'), dataIndex: 'progress_percent', render: (p: number, r) => <Progress percent={Math.round(p)} size="small" aria-label={`${t('tasks.progress')} ${r.name}`} /> },
           { title: t('tasks.created'), dataIndex: 'created_at', render: (v: string) => new Date(v).toLocaleString() },
         ]}
       />
