@@ -1201,6 +1201,7 @@ export interface paths {
                     "application/json": {
                         name: string;
                         permissions: string[];
+                        /** Format: date-time */
                         expires_at?: string;
                     };
                 };
@@ -1414,9 +1415,9 @@ export interface paths {
                     actor_id?: string;
                     actor_type?: "user" | "api_key" | "platform" | "system";
                     /** @description inclusive, ISO 8601 */
-                    from?: string | null;
+                    from?: string;
                     /** @description exclusive, ISO 8601 */
-                    to?: string | null;
+                    to?: string;
                 };
                 header?: never;
                 path?: never;
@@ -2513,9 +2514,9 @@ export interface paths {
                     actor_id?: string;
                     actor_type?: "user" | "api_key" | "platform" | "system";
                     /** @description inclusive, ISO 8601 */
-                    from?: string | null;
+                    from?: string;
                     /** @description exclusive, ISO 8601 */
-                    to?: string | null;
+                    to?: string;
                     tenant_id?: string;
                 };
                 header?: never;
@@ -4256,7 +4257,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Presigned download URL (files:read) */
+        /** Signed download URL (files:read); it stops working once the file is deleted or the tenant suspended */
         get: {
             parameters: {
                 query?: {
@@ -4308,7 +4309,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download through a presigned link of the local driver (the token is the credential; no bearer needed) */
+        /** Download through a signed link (the token is the credential; no bearer needed) */
         get: {
             parameters: {
                 query: {
@@ -4329,7 +4330,7 @@ export interface paths {
                         "application/octet-stream": string;
                     };
                 };
-                /** @description invalid or expired link */
+                /** @description invalid or expired link, or the tenant is suspended */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6791,7 +6792,7 @@ export interface paths {
                         "text/plain": string;
                     };
                 };
-                /** @description signature or corp id check failed (details.wecom_code) */
+                /** @description signature or corp id check failed (details.wecom_code), or timestamp outside CALLBACK_TOLERANCE_SECONDS */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -6850,7 +6851,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description signature or corp id check failed (details.wecom_code) */
+                /** @description signature or corp id check failed (details.wecom_code), or timestamp outside CALLBACK_TOLERANCE_SECONDS */
                 401: {
                     headers: {
                         [name: string]: unknown;
