@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import AxeBuilder from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningWorker } from '../../workers';
@@ -11,6 +9,7 @@ import { startMessageSendWorker } from '../../workers/message-send.worker';
 import { startTaskExpandWorker } from '../../workers/task-expand.worker';
 import { launchChromium } from '../helpers/chromium';
 import { createTenant, createTestEnv, createUserWithRole, uniqueName, type TestEnv, type TestTenant } from '../helpers/env';
+import { buildConsole } from '../helpers/console-build';
 import { http } from '../helpers/http';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator';
 import { waitFor } from '../helpers/wait';
@@ -20,7 +19,6 @@ import { waitFor } from '../helpers/wait';
  * console, the workers, and the gateway simulator whose control API plays the person with the phone.
  * Screenshots of every screen (desktop and phone) land in test-results/console/; axe checks each one.
  */
-const run = promisify(execFile);
 const root = join(__dirname, '..', '..');
 const SHOTS = join(root, 'test-results', 'console');
 const CALLBACK_SECRET = 'journey-callback-secret';
@@ -43,7 +41,7 @@ jest.setTimeout(180_000);
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  await run('bash', ['scripts/build-console.sh'], { cwd: root, timeout: 300_000 });
+  await buildConsole();
   sim = await startTestSimulator({ callbackSecret: CALLBACK_SECRET, apiKey: GATEWAY_KEY, autoLogin: false, callbackQueue: { retryBaseMs: 20 } });
   env = await createTestEnv('journey', {
     api: true,
