@@ -238,9 +238,11 @@ test('campaign: CSV bad rows reported; create and start; live progress to 100% w
 
   sim.control.configure({ permanent_targets: [] });
   await byTestId('task-retry').click();
-  await waitFor(() => page.url(), 'the retry task page', { until: (u) => !u.endsWith(taskId) && /\/tasks\/[0-9a-f-]{36}$/.test(u) });
-  await waitFor(() => byTestId('task-detail').getAttribute('data-status'), 'the retry completed', { until: (s) => s === 'completed', timeoutMs: 60_000 });
-  expect(await byTestId('task-detail').getAttribute('data-success')).toBe('2');
+  const retryUrl = await waitFor(() => page.url(), 'the retry task page', { until: (u) => !u.endsWith(taskId) && /\/tasks\/[0-9a-f-]{36}$/.test(u) });
+  const retryId = retryUrl.split('/').pop()!;
+  const retried = page.locator(`[data-testid=task-detail][data-task-id="${retryId}"]`);
+  await waitFor(() => retried.getAttribute('data-status'), 'the retry completed', { until: (s) => s === 'completed', timeoutMs: 60_000 });
+  expect(await retried.getAttribute('data-success')).toBe('2');
 });
 
 test('dashboard chart draws; the task list and settings render', async () => {

@@ -74,7 +74,7 @@ export default function TaskDetail() {
   const failed = summary.data?.by_status.failed ?? 0;
   const finished = status === 'completed' || status === 'failed' || status === 'cancelled';
   return (
-    <div data-testid="task-detail" data-status={status} data-sent={p?.counts.sent ?? 0} data-failed={p?.counts.failed ?? 0} data-success={p?.counts.success ?? 0}>
+    <div data-testid="task-detail" data-task-id={task.data?.id} data-status={status} data-sent={p?.counts.sent ?? 0} data-failed={p?.counts.failed ?? 0} data-success={p?.counts.success ?? 0}>
       <div className="toolbar">
         <h2>
           {task.data?.name} <StatusTag status={status} testId="task-status" />
