@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Config } from '../../src/config';
 import { http } from './http';
@@ -192,4 +192,22 @@ export async function waitReady(url: string, opts: { proc?: SpawnedRole; timeout
   } catch (err) {
     throw proc ? new Error(`${(err as Error).message}; output:\n${proc.output().slice(-4000)}`) : err;
   }
+}
+
+/**
+ * Runs a command to completion: resolves with its output, rejects (with code, stdout, stderr) on a
+ * non-zero exit. Written out instead of promisify(execFile): wechaty-puppet-service's typings
+ * re-declare util.promisify, which loses execFile's (file, args, options) overload once imported.
+ */
+export function runCommand(
+  file: string,
+  args: string[],
+  options: { cwd?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { ...options, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(Object.assign(error, { stdout, stderr }));
+      else resolve({ stdout, stderr });
+    });
+  });
 }

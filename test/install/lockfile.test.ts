@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runCommand } from '../helpers/processes';
 
-const run = promisify(execFile);
+const run = runCommand;
 const root = join(__dirname, '..', '..');
 
 /**
