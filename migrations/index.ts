@@ -13,6 +13,7 @@ import * as taskCounters from './20261130_2100_task_counters';
 import * as usersTokenVersion from './20261130_2200_users_token_version';
 import * as pendingReceipts from './20261130_2300_pending_receipts';
 
+import * as messagesKeysetIndexes from './20261130_2350_messages_keyset_indexes';
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
  * TypeScript sources, compiled output and tests alike. Never edit a merged migration: add a new one.
@@ -31,4 +32,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261130_2100_task_counters', taskCounters],
   ['20261130_2200_users_token_version', usersTokenVersion],
   ['20261130_2300_pending_receipts', pendingReceipts],
+  ['20261130_2350_messages_keyset_indexes', messagesKeysetIndexes],
 ];
