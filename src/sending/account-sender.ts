@@ -336,14 +336,18 @@ class AccountRun {
         const item = queue[0];
         // The status lookup comes before the wait, so nothing stands between the paced instant and the call.
         let status = await this.statusFor(item.m, false);
+        const at = nextPacedSendAt({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
+        if (status === 'running' && at - Date.now() > 2_000) {
+          // A long wait (a slow pace): look at the status again a second before the slot, so a pause or
+          // cancel meanwhile counts and the lookup's latency never stands between the slot and the call.
+          while (Date.now() < at - 1_000 && !this.stopping()) await this.deps.clock.sleepUntil(at - 1_000);
+          if (this.stopping()) break;
+          status = await this.statusFor(item.m, false);
+        }
         if (status === 'running') {
-          const at = nextPacedSendAt({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
-          const waitFrom = Date.now();
           // Never early: the shared timer may be woken for shutdown, and may fire a millisecond before `at`.
           while (Date.now() < at && !this.stopping()) await this.deps.clock.sleepUntil(at);
           if (this.stopping()) break;
-          // A pause or cancel during a long wait still counts (the status is cached process-wide, so this is cheap).
-          if (Date.now() - waitFrom > 400) status = await this.statusFor(item.m, false);
         }
         queue.shift();
         const paced = status === 'running';
