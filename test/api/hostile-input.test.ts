@@ -293,10 +293,17 @@ test('every route answers hostile input with a 4xx (never a 5xx) and a refused r
     statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
     const where = `${method.toUpperCase()} ${path} [${probe.label}]`;
     if (res.statusCode >= 500) serverErrors.push(`${where} → ${res.statusCode} ${text.slice(0, 160)}`);
-    return { status: res.statusCode, where };
+    let code: string | undefined;
+    try {
+      code = JSON.parse(text)?.error?.code;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.statusCode, code, where };
   };
-  // 401 (a failed login is audited on purpose), 423 and 429 are refusals that record themselves.
-  const mustNotWrite = (status: number) => status >= 400 && ![401, 423, 429].includes(status);
+  // Refusals that record themselves on purpose: a failed login (401) or wrong current password (422
+  // wrong_password) is an audited guess; 423 and 429 are the lock and the rate limit.
+  const mustNotWrite = (r: { status: number; code?: string }) => r.status >= 400 && ![401, 423, 429].includes(r.status) && r.code !== 'wrong_password';
   const grownTables = (before: Record<string, number>, after: Record<string, number>) => Object.keys(after).filter((t) => after[t] > (before[t] ?? 0));
 
   // Probes go eight at a time. For writes, the tables are counted around each batch: a batch whose
@@ -312,16 +319,16 @@ test('every route answers hostile input with a 4xx (never a 5xx) and a refused r
       const before = method === 'get' ? undefined : await rowCounts();
       const results = await Promise.all(batch.map((p) => send(path, method, p)));
       if (!before) continue;
-      if (results.every((r) => mustNotWrite(r.status))) {
+      if (results.every(mustNotWrite)) {
         const grown = grownTables(before, await rowCounts());
         if (grown.length) writesByRefused.push(`${results.map((r) => r.where).join(' | ')} → all refused, rows written in ${grown.join(', ')}`);
         continue;
       }
       for (const [k, r] of results.entries()) {
-        if (!mustNotWrite(r.status)) continue;
+        if (!mustNotWrite(r)) continue;
         const one = await rowCounts();
         const again = await send(path, method, batch[k]);
-        if (!mustNotWrite(again.status)) continue;
+        if (!mustNotWrite(again)) continue;
         const grown = grownTables(one, await rowCounts());
         if (grown.length) writesByRefused.push(`${again.where} → ${again.status} wrote rows in ${grown.join(', ')}`);
       }
