@@ -7,7 +7,8 @@
  * The report compares the simulator's ledger (its own record of deliveries, by idempotency key) with the
  * targets and the database: lost, duplicated, counters against message rows, delivered counter against
  * the ledger. Recovery times are measured at the simulator: after a fault, the longest any account went
- * without a delivery.
+ * without a send request reaching the gateway (orphans re-sent under their key count: the account is
+ * sending again).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -201,9 +202,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       while (sampling) {
         await Promise.all(
           accounts.map(async (a) => {
-            const r = await json<{ deliveries: number }>('GET', `${simUrl}/_control/instances/${a.guid}`).catch(() => null);
+            // Any send request counts: a sender taking an account over first re-sends its orphans (same key,
+            // recognised by the gateway), which is the account sending again.
+            const r = await json<{ requests: number }>('GET', `${simUrl}/_control/instances/${a.guid}`).catch(() => null);
             const prev = lastDelivery.get(a.guid);
-            if (r && (!prev || r.body.deliveries > prev.n)) lastDelivery.set(a.guid, { n: r.body.deliveries, at: Date.now() });
+            if (r && (!prev || r.body.requests > prev.n)) lastDelivery.set(a.guid, { n: r.body.requests, at: Date.now() });
           }),
         );
         await sleep(100);
@@ -239,6 +242,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const rec = await recovery(t);
       const fresh = start(`worker-${procs.filter((x) => x.role === 'worker').length + 1}`, 'worker');
       workers = workers.map((w, i) => (i === index ? fresh : w));
+      // The next fault may kill the other worker: this one must be there to take its accounts over.
+      await waitForLog(fresh, 'workers started', 180_000);
       faults.push({ fault: `SIGKILL ${victim.name} (started ${fresh.name})`, atProgress: p, recoveryMs: rec });
       log(`SIGKILL ${victim.name} at ${(p * 100).toFixed(0)}%: its accounts sent again after ${rec} ms`);
     };

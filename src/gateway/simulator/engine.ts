@@ -79,7 +79,8 @@ interface Instance {
   loginFailure?: { kind: 'retryable' | 'permanent'; remaining: number };
   bucket: Bucket;
   timers: Set<NodeJS.Timeout>;
-  /** Messages delivered through this instance (fault runs watch each account resume). */
+  /** Send requests to this instance (repeats of a delivered key included) and deliveries: fault runs watch each account resume. */
+  requests: number;
   deliveries: number;
 }
 
@@ -135,6 +136,7 @@ export class SimulatorEngine {
       // Infinity: full at first use, whatever the rate is by then.
       bucket: { tokens: Number.POSITIVE_INFINITY, at: Date.now() },
       timers: new Set(),
+      requests: 0,
       deliveries: 0,
     });
     return { guid };
@@ -254,6 +256,7 @@ export class SimulatorEngine {
   send(guid: string, req: { conversation_id?: unknown; content?: unknown; idempotency_key?: unknown }): { message_id: string; duplicate: boolean } {
     this.ledger.countRequest();
     const inst = this.get(guid);
+    inst.requests += 1;
     const key = typeof req.idempotency_key === 'string' ? req.idempotency_key : '';
     const target = typeof req.conversation_id === 'string' ? req.conversation_id : '';
     const content = req.content as { type?: string; text?: string } | undefined;
@@ -393,6 +396,7 @@ export class SimulatorEngine {
       qr_expires_at: inst.qr ? new Date(inst.qr.expiresAt).toISOString() : null,
       verify_code: inst.verify?.code ?? null,
       stalled: inst.stalledAt !== undefined,
+      requests: inst.requests,
       deliveries: inst.deliveries,
     };
   }
