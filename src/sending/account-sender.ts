@@ -328,7 +328,9 @@ class AccountRun {
           refill = null;
           if (last.kind === 'failed') throw last.err;
           if (last.kind === 'wait') {
-            await this.deps.clock.sleep(Math.min(last.ms, 1_000));
+            // The account's next slot is beyond the claim-ahead horizon (a slow pace, another process's
+            // reservation, a back-off): sleep until it is within, rather than asking Redis again and again.
+            await this.deps.clock.sleep(Math.min(last.ms, 60_000));
             last = null;
           }
           continue;
