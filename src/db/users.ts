@@ -190,8 +190,16 @@ export async function loginNameOfUser(db: Db, userId: string): Promise<{ tenant:
  * budget writes the lock.
  */
 export async function recordFailedLogin(db: Db, id: string, f: { windowStart: boolean; failedLoginCount: number; lockedUntil: Date | null }): Promise<void> {
+  // A window's first failure can land after the failure that locked the same window (slower hash check):
+  // while a lock is in force it only raises the count. locked_until is assigned last, since MariaDB
+  // evaluates SET left to right and the other columns read its old value.
+  const locked = 'locked_until > UTC_TIMESTAMP(3)';
   const patch: Record<string, unknown> = f.windowStart
-    ? { failed_login_count: f.failedLoginCount, status: db.raw(`IF(status = 'locked', 'active', status)`), locked_until: null }
+    ? {
+        failed_login_count: db.raw(`IF(${locked}, GREATEST(failed_login_count, ?), ?)`, [f.failedLoginCount, f.failedLoginCount]),
+        status: db.raw(`IF(${locked}, status, IF(status = 'locked', 'active', status))`),
+        locked_until: db.raw(`IF(${locked}, locked_until, NULL)`),
+      }
     : { failed_login_count: db.raw('GREATEST(failed_login_count, ?)', [f.failedLoginCount]) };
   if (f.lockedUntil) Object.assign(patch, { status: db.raw(`IF(status = 'active', 'locked', status)`), locked_until: f.lockedUntil });
   await db('users').where({ id }).update(patch);

@@ -1,6 +1,7 @@
 import { hashPassword } from '../../src/auth/passwords';
 import { assignRole } from '../../src/db/roles';
-import { insertUser } from '../../src/db/users';
+import { insertUser, recordFailedLogin } from '../../src/db/users';
+import { afterFailedGuess } from '../../src/domain/login-lockout';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
 
@@ -89,4 +90,20 @@ test('locked real and unknown login names answer alike, whatever the spelling', 
   expect(answers['unknown user']).toEqual(answers['real user']);
   expect(answers['unknown tenant']).toEqual(answers['real user']);
   expect(answers['real user']).toMatchObject({ status: 423, code: 'account_locked' });
+});
+
+test("a window's first failure landing after the failure that locked it leaves the lock and the count alone", async () => {
+  const t = await createTenant(env);
+  const policy = { maxFailures: MAX, lockSeconds: 60 };
+  const now = new Date();
+  // Attempts 2..MAX land first (MAX locks), attempt 1 last: its slower password check finished last.
+  for (let attempt = 2; attempt <= MAX; attempt++) await recordFailedLogin(env.ctx.db, t.adminId, afterFailedGuess(attempt, policy, now));
+  await recordFailedLogin(env.ctx.db, t.adminId, afterFailedGuess(1, policy, now));
+  const row = await env.ctx.db('users').where({ id: t.adminId }).first();
+  expect(row).toMatchObject({ status: 'locked', failed_login_count: MAX });
+  expect(row.locked_until).not.toBeNull();
+  // A window's first failure after an expired lock starts afresh.
+  await env.ctx.db('users').where({ id: t.adminId }).update({ locked_until: new Date(Date.now() - 1000) });
+  await recordFailedLogin(env.ctx.db, t.adminId, afterFailedGuess(1, policy, new Date()));
+  expect(await env.ctx.db('users').where({ id: t.adminId }).first()).toMatchObject({ status: 'active', failed_login_count: 1, locked_until: null });
 });
