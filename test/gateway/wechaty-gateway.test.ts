@@ -59,6 +59,21 @@ test('the QR the provider sent is the one shown, as a PNG', async () => {
   await http('POST', api(`/accounts/${other.id}/logout`), { token: t.adminToken });
 });
 
+test('the phone logs the account out: offline with scene kicked, and the platform starts recovering', async () => {
+  const token = 'insecure_wx_gateway_token_K4';
+  const acct4 = await createWechatyAccount(w, t, token);
+  await loginByScan(w, t, acct4, token);
+  await w.peer.logout(token, 'logged out on the phone');
+  await waitFor(
+    async () => (await http('GET', api(`/accounts/${acct4.id}/history?limit=50`), { token: t.adminToken })).body.data.map((h: any) => h.reason).join(' '),
+    'the logout to reach the platform',
+    { timeoutMs: 30_000, until: (r) => /kicked/.test(r) },
+  );
+  const hist = (await http('GET', api(`/accounts/${acct4.id}/history?limit=50`), { token: t.adminToken })).body.data.map((h: any) => h.new_status);
+  expect(hist).toContain('recovering');
+  expect((await w.client.getStatus(acct4.guid)).online).toBe(false);
+});
+
 test('each message type arrives at the mock, with the provider message id as the result', async () => {
   const [alice, bob] = await w.peer.contacts(TOKEN, ['Alice', 'Bob']);
   const room = await w.peer.room(TOKEN, 'Team', [alice, bob]);
