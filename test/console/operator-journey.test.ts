@@ -159,8 +159,10 @@ test('accounts: add one, the QR appears, scan and confirm on the simulator, a wr
   await byTestId('verify-submit').click();
   await byTestId('verify-error').waitFor();
   expect(await byTestId('login-dialog').getAttribute('data-status')).toBe('need_verify');
-  await byTestId('verify-code').fill('424242');
-  await byTestId('verify-submit').click();
+  // Keyboard only: the code field has the focus back, Enter submits.
+  await byTestId('verify-code').press('Control+A');
+  await page.keyboard.type('424242');
+  await page.keyboard.press('Enter');
   await waitFor(() => byTestId('login-dialog').getAttribute('data-status'), 'online shown live', { until: (s) => s === 'online' });
   await page.keyboard.press('Escape');
   // The row's chip changed through account.status, without a reload.
@@ -274,10 +276,21 @@ test('a viewer sees no write actions; English on the switch', async () => {
     await p.goto(url('/sign-in'));
     await p.getByTestId('language').getByText('EN').click();
     await p.getByRole('button', { name: 'Sign in' }).waitFor();
-    await p.getByTestId('tenant').fill(tenantCode);
-    await p.getByTestId('username').fill(name);
-    await p.getByTestId('password').fill('correct horse battery');
-    await p.getByTestId('sign-in-submit').click();
+    // Keyboard only: Tab to the first field, type, Tab on, Enter signs in.
+    await waitFor(
+      async () => {
+        await p.keyboard.press('Tab');
+        return p.evaluate('document.activeElement && document.activeElement.getAttribute("data-testid")');
+      },
+      'the tenant field reached with Tab',
+      { until: (id) => id === 'tenant', intervalMs: 10, timeoutMs: 5_000 },
+    );
+    await p.keyboard.type(tenantCode);
+    await p.keyboard.press('Tab');
+    await p.keyboard.type(name);
+    await p.keyboard.press('Tab');
+    await p.keyboard.type('correct horse battery');
+    await p.keyboard.press('Enter');
     await p.getByTestId('dashboard').waitFor();
     for (const [nav, screen, action] of [['Accounts', 'accounts', 'account-create'], ['Templates', 'templates', 'template-create'], ['Campaigns', 'tasks', 'task-create']] as const) {
       await p.getByTestId('nav').getByText(nav).click();

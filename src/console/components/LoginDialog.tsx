@@ -57,14 +57,15 @@ export function LoginDialog({ accountId, onClose }: { accountId: string; onClose
     (e: { account_id: string; new_status: string }) => {
       if (e.account_id !== accountId) return;
       qc.setQueryData(['account', accountId], (old: object | undefined) => (old ? { ...old, status: e.new_status } : old));
-      if (e.new_status === 'need_verify') setVerifyError(null);
     },
     [accountId, qc],
   );
   useLiveEvent('account.qr', onQr);
   useLiveEvent('account.status', onStatus);
 
+  // A wrong code also comes back as a need_verify event; the error is cleared only by the next try.
   const verify = async (v: { code: string }) => {
+    setVerifyError(null);
     try {
       unwrap(await api.POST('/api/v1/accounts/{id}/verify', { params: { path: { id: accountId } }, body: { code: v.code } }));
     } catch (e) {

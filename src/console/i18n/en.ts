@@ -42,7 +42,7 @@ export const en = {
   },
   tasks: {
     create: 'New campaign', name: 'Name', status: 'Status', progress: 'Progress', created: 'Created', pause: 'Pause', resume: 'Resume', cancel: 'Cancel',
-    retryFailed: 'Retry {{count}} failed', rate: 'Per min', eta: 'ETA', reasons: 'Why recipients failed', recipients: 'Recipients', all: 'All',
+    export: 'Export CSV', retryFailed: 'Retry {{count}} failed', rate: 'Per min', eta: 'ETA', reasons: 'Why recipients failed', recipients: 'Recipients', all: 'All',
     conversation: 'Conversation', errorCode: 'Error code', errorMessage: 'Error message', attempts: 'Retries',
     counts: { total: 'Total', sent: 'Sent', success: 'Succeeded', failed: 'Failed', pending: 'Pending' },
   },

@@ -69,6 +69,14 @@ export default function TaskDetail() {
     onError: (e) => void message.error(e.message),
   });
 
+  const canExport = useCan('files:write');
+  const exportReport = useMutation({
+    mutationFn: async () => unwrap(await api.POST('/api/v1/tasks/{id}/report', { params: { path: { id } } })),
+    // A signed, expiring link to the CSV: the browser downloads it without the session.
+    onSuccess: (r) => window.location.assign(r.download_url),
+    onError: (e) => void message.error(e.message),
+  });
+
   const p = progress.data;
   const status = p?.status ?? task.data?.status ?? 'created';
   const failed = summary.data?.by_status.failed ?? 0;
@@ -93,6 +101,11 @@ export default function TaskDetail() {
           {canControl && (status === 'running' || status === 'paused' || status === 'created') && (
             <Button danger onClick={() => act.mutate('cancel')} data-testid="task-cancel">
               {t('tasks.cancel')}
+            </Button>
+          )}
+          {canExport && (
+            <Button onClick={() => exportReport.mutate()} loading={exportReport.isPending} data-testid="task-export">
+              {t('tasks.export')}
             </Button>
           )}
           {canWrite && finished && failed > 0 && (
