@@ -80,7 +80,9 @@ const median = (xs: number[]) => {
 };
 /** A child spinning on one core for as long as it lives: the "busy machine" of the paced cases. */
 function startCpuHog(): ChildProcess {
-  return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  // Spins, and exits when the bench is gone (a killed bench must not leave a core spinning).
+  const spin = `const p = ${process.pid}; for (;;) { for (let i = 0; i < 5e7; i += 1); try { process.kill(p, 0); } catch { process.exit(0); } }`;
+  return spawn(process.execPath, ['-e', spin], { stdio: 'ignore' });
 }
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
