@@ -51,7 +51,7 @@ async function stuckState(taskId: string, accountIds: string[]): Promise<string>
   const keys = await Promise.all(
     accountIds.flatMap((a) => [sendKeys.accountLock(env.config.redis.prefix, a), sendKeys.sleep(env.config.redis.prefix, a)]).map(async (k) => `${k}=${await env.ctx.redis.get(k)} pttl ${await env.ctx.redis.pttl(k)}`),
   );
-  return JSON.stringify({ byStatus, task, keys, ledger: env.sim.control.ledger.summary() });
+  return JSON.stringify({ byStatus, task, counts: await taskCounts(env.ctx.db, taskId), keys, ledger: env.sim.control.ledger.summary() });
 }
 
 test('the status writer keeps the results of flushes that fail while MariaDB is down, writes them once it is back, and counts each once', async () => {
