@@ -39,6 +39,7 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
  * while: `delivered`/`failed` (with error_code, error_message) and `at` (ISO time of the event) are the
  * receipt it sent or would send, `sent` means no receipt yet, `unknown` that the gateway has no record
  * of the id (evicted, or never accepted).
+ * The Wechaty gateway answers `sent` for every id: Wechaty providers report no delivery receipts.
  *
  * Changes for channels (issue 10): `credentials` on create and PUT …/credentials (gateways that need no
  * secrets, like the simulator, accept and ignore them); a login start may answer progress instead of a

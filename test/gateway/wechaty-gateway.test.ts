@@ -112,6 +112,9 @@ test('each message type arrives at the mock, with the provider message id as the
   ]);
   expect(results.map((r) => r.gatewayMessageId)).toEqual(sent.map((s) => s.message_id));
   expect(results.every((r) => !r.duplicate)).toBe(true);
+  // No delivery receipts from a Wechaty provider: the reconcile query hears `sent` for each.
+  const statuses = await w.client.queryMessageStatus(acct.guid, results.slice(0, 2).map((r) => r.gatewayMessageId));
+  expect(statuses.map((x) => x.status)).toEqual(['sent', 'sent']);
   expect(sent[0].text).toBe('hello Alice');
   expect(sent[1].mention_ids).toEqual([bob]);
   expect(sent[2].payload).toMatchObject({ title: 'Docs', url: 'https://docs.example.test/a', description: 'read me' });

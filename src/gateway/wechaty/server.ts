@@ -135,6 +135,15 @@ export function buildWechatyApp(o: WechatyServerOptions): express.Express {
     const out = await o.sender.send(s, key, conversationId, content);
     res.json({ message_id: out.messageId, duplicate: out.duplicate });
   });
+  // Wechaty providers report no delivery receipts: every message the gateway sent stays `sent`.
+  app.post('/instances/:guid/messages/status/query', async (req, res) => {
+    const ids = req.body?.message_ids;
+    if (!Array.isArray(ids) || ids.length > 100 || ids.some((m) => typeof m !== 'string')) {
+      throw new GatewayError('permanent', 'bad_request', 'message_ids must be an array of at most 100 strings');
+    }
+    const s = await sessionOf(req, res);
+    if (s) res.json({ messages: (ids as string[]).map((message_id) => ({ message_id, status: 'sent' })) });
+  });
   app.post('/instances/:guid/media', () => {
     // Files travel by the platform's file id (read from its storage) or URL, not by upload.
     throw new GatewayError('permanent', 'not_supported', 'upload media to the platform and send its file_id');
