@@ -6,6 +6,7 @@ import { http } from '../helpers/http';
 import { PROCESS_TEST_TIMEOUT_MS } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 import { waitForStatus } from '../accounts/support';
+import { SCAN } from '../helpers/puppet-peer';
 import { createWechatyAccount, loginByScan, startWechatyEnv, type WechatyEnv } from './wechaty-support';
 
 /**
@@ -57,6 +58,33 @@ test('the QR the provider sent is the one shown, as a PNG', async () => {
   const { renderQrPng } = await import('../../src/gateway/qr-png');
   expect(png.equals(await renderQrPng('https://login.mock.test/qr/shown'))).toBe(true);
   await http('POST', api(`/accounts/${other.id}/logout`), { token: t.adminToken });
+});
+
+test('a timed-out QR replaced by the provider is shown in its place; a timeout with no new QR ends the attempt', async () => {
+  const token = 'insecure_wx_gateway_token_R3';
+  const acct3 = await createWechatyAccount(w, t, token);
+  await w.peer.scan(token, SCAN.Waiting, 'https://login.mock.test/qr/first');
+  expect((await http('POST', api(`/accounts/${acct3.id}/login`), { token: t.adminToken })).status).toBe(202);
+  await waitForStatus(w.a, t, acct3.id, 'waiting_scan', 40_000);
+  await w.peer.scan(token, SCAN.Timeout);
+  await w.peer.scan(token, SCAN.Waiting, 'https://login.mock.test/qr/second');
+  const { renderQrPng } = await import('../../src/gateway/qr-png');
+  const second = await renderQrPng('https://login.mock.test/qr/second');
+  await waitFor(
+    async () => Buffer.from(await (await fetch(api(`/accounts/${acct3.id}/qr`), { headers: { authorization: `Bearer ${t.adminToken}` } })).arrayBuffer()).equals(second),
+    'the refreshed QR shown',
+    { timeoutMs: 30_000 },
+  );
+  const hist = (await http('GET', api(`/accounts/${acct3.id}/history?limit=50`), { token: t.adminToken })).body.data.map((h: any) => h.reason);
+  expect(hist).toContain('qr_refreshed');
+  // A timeout the provider does not follow with a fresh QR: reported after the grace period, the attempt ends.
+  await w.peer.scan(token, SCAN.Timeout);
+  const ended = await waitFor(
+    async () => (await http('GET', api(`/accounts/${acct3.id}`), { token: t.adminToken })).body,
+    'the attempt to end on the expired QR',
+    { timeoutMs: 30_000, until: (a) => a.status === 'offline' },
+  );
+  expect(ended.error_message ?? '').toMatch(/qr_expired|expired/);
 });
 
 test('the phone logs the account out: offline with scene kicked, and the platform starts recovering', async () => {

@@ -69,6 +69,8 @@ export class WechatySession {
   private reconnectTimer?: NodeJS.Timeout;
   private keepaliveTimer?: NodeJS.Timeout;
   private qrGraceTimer?: NodeJS.Timeout;
+  /** A QR timeout is final once the grace period passed without a fresh QR (until then polls see waiting_scan). */
+  private qrExpiryFinal = false;
   private refusedReason?: string;
   private logoutRequested = false;
   private closed = false;
@@ -348,12 +350,15 @@ export class WechatySession {
         break;
       case 'expired':
         this.phase = 'qr_expired';
+        this.qrExpiryFinal = false;
         // Providers usually follow a timeout with a fresh QR; ask for one, and report the expiry only if
         // none comes within the grace period.
         void this.puppet?.refreshQRCode().catch(() => undefined);
         if (this.qrGraceTimer) clearTimeout(this.qrGraceTimer);
         this.qrGraceTimer = setTimeout(() => {
-          if (this.phase === 'qr_expired') this.notify(NOTIFY.loginProgress, { state: 'qr_expired' });
+          if (this.phase !== 'qr_expired') return;
+          this.qrExpiryFinal = true;
+          this.notify(NOTIFY.loginProgress, { state: 'qr_expired' });
         }, this.settings.qrRefreshGraceMs);
         this.qrGraceTimer.unref();
         break;
@@ -501,7 +506,8 @@ export class WechatySession {
       case 'online':
         return { state: 'online', user_info: this.userInfo ?? {} };
       case 'qr_expired':
-        return { state: 'qr_expired' };
+        // Within the grace period a fresh QR may still come: a poll must not end the attempt yet.
+        return this.qrExpiryFinal ? { state: 'qr_expired' } : { state: 'waiting_scan', qr_expires_at: new Date(this.qr?.expiresAt ?? Date.now()).toISOString() };
       case 'cancelled':
         return { state: 'cancelled' };
       case 'refused':
