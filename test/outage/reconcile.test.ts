@@ -93,8 +93,14 @@ test('an id the gateway has no record of stays sent, to be asked again on the ne
     id: msgId, tenant_id: t.tenantId, account_id: a.id, conversation_id: 'c-x', message_type: 'text', content: JSON.stringify({ text: 'x' }),
     status: 'sent', wework_msg_id: 'sim-msg-never-sent-here', send_time: new Date(),
   });
-  // The gateway never delivered this id: it answers unknown, and the message stays sent.
-  const run = await reconcileMessages(env.ctx, new Date(Date.now() + (AFTER_SECONDS + 5) * 1000));
-  expect(run).toMatchObject({ unknown: 1, delivered: 0, failed: 0 });
-  expect((await env.ctx.db('messages').where({ id: msgId }).first()).status).toBe('sent');
+  try {
+    // The gateway never delivered this id: it answers unknown, and the message stays sent.
+    const run = await reconcileMessages(env.ctx, new Date(Date.now() + (AFTER_SECONDS + 5) * 1000));
+    expect(run).toMatchObject({ unknown: 1, delivered: 0, failed: 0 });
+    expect((await env.ctx.db('messages').where({ id: msgId }).first()).status).toBe('sent');
+  } finally {
+    // The job looks at every tenant's messages: a row left sent would be asked about by the other test
+    // (jest --randomize may run it next).
+    await env.ctx.db('messages').where({ id: msgId }).delete();
+  }
 });
