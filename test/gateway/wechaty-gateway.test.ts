@@ -26,6 +26,8 @@ beforeAll(async () => {
   w = await startWechatyEnv('wxgw');
   t = await createTenant(w.a.env, { maxAccounts: 20 });
   acct = await createWechatyAccount(w, t, TOKEN);
+  // Every test sends through this account, in any order (--randomize): it logs in here, once.
+  userId = await loginByScan(w, t, acct, TOKEN);
 }, PROCESS_TEST_TIMEOUT_MS);
 afterAll(async () => {
   await w?.close();
@@ -33,8 +35,7 @@ afterAll(async () => {
 
 const api = (p: string) => `${w.a.env.url}/api/v1${p}`;
 
-test('login by scan through the API: the QR is rendered, statuses move live, the account goes online', async () => {
-  userId = await loginByScan(w, t, acct, TOKEN);
+test('login by scan through the API (in beforeAll): the QR is rendered, statuses move live, the account goes online', async () => {
   const hist = (await http('GET', api(`/accounts/${acct.id}/history?limit=50`), { token: t.adminToken })).body.data.map((h: any) => h.new_status).reverse();
   expect(hist).toEqual(expect.arrayContaining(['logging_in', 'waiting_scan', 'waiting_confirm', 'online']));
   expect(hist.indexOf('waiting_scan')).toBeLessThan(hist.indexOf('waiting_confirm'));
@@ -119,6 +120,8 @@ test('each message type arrives at the mock, with the provider message id as the
   const { id: bigId } = await storeFile('big.bin', big);
 
   const send = (idempotencyKey: string, conversationId: string, content: any) => w.client.sendMessage({ guid: acct.guid, conversationId, content, idempotencyKey });
+  // Other tests of this file send through the same account, in any order (--randomize): only ours count.
+  const before = (await w.peer.sent(TOKEN)).length;
   const results = [
     await send('m-text', alice, { type: 'text', text: 'hello Alice' }),
     await send('m-at', room, { type: 'at', text: '@Bob look', user_ids: [bob] }),
@@ -128,7 +131,7 @@ test('each message type arrives at the mock, with the provider message id as the
     await send('m-image', room, { type: 'image', file_id: fileId, file_name: 'pic.bin' }),
     await send('m-big', alice, { type: 'file', file_id: bigId }),
   ];
-  const sent = await w.peer.sent(TOKEN);
+  const sent = (await w.peer.sent(TOKEN)).slice(before);
   expect(sent.map((s) => [s.kind, s.conversation_id])).toEqual([
     ['text', alice],
     ['text', room],
@@ -158,7 +161,7 @@ test('each message type arrives at the mock, with the provider message id as the
   const err = await send('m-foreign', alice, { type: 'file', file_id: foreign }).catch((e) => e);
   expect(isGatewayError(err) && err.kind).toBe('permanent');
   expect(err.code).toBe('file_not_found');
-  expect((await w.peer.sent(TOKEN)).length).toBe(7);
+  expect((await w.peer.sent(TOKEN)).length).toBe(before + 7);
 });
 
 test('a repeated idempotency key answers the first result and is not sent again, also when concurrent', async () => {
