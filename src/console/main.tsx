@@ -62,6 +62,8 @@ createRoot(document.getElementById('root')!).render(
             colorTextDescription: 'rgba(0, 0, 0, 0.64)',
             colorTextPlaceholder: 'rgba(0, 0, 0, 0.6)',
           },
+          // A hovered tab turns antd's lighter hover blue, below 4.5:1 on white.
+          components: { Tabs: { itemHoverColor: '#003eb3' } },
         }}
       >
         <Suspense fallback={<div className="boot" role="status" aria-label="loading" />}>

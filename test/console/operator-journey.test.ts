@@ -81,6 +81,9 @@ async function checkScreen(name: string, p: Page = page): Promise<void> {
     await p.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
   }
   await p.setViewportSize(DESKTOP);
+  // The pointer left where the last click was would hover whatever the resize put under it.
+  await p.mouse.move(0, 0);
+  await p.waitForTimeout(300);
   const result = await new AxeBuilder({ page: p }).analyze();
   const grave = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   for (const v of result.violations.filter((x) => !grave.includes(x))) axeFindings.push(`${name}: ${v.impact} ${v.id} (${v.nodes.length})`);
@@ -91,7 +94,10 @@ async function accountByName(name: string): Promise<{ id: string; guid: string; 
   return env.ctx.db('wework_accounts').where({ tenant_id: tenant.tenantId, account_name: name }).first();
 }
 
-test('sign-in: zh-CN by default; a wrong password, then a lockout, are told as such', async () => {
+const journey: Array<[string, () => Promise<void>]> = [];
+const step = (name: string, run: () => Promise<void>) => journey.push([name, run]);
+
+step('sign-in: zh-CN by default; a wrong password, then a lockout, are told as such', async () => {
   // A second operator gets locked by failed sign-ins (LOGIN_MAX_FAILURES=2 here).
   const locked = await createUserWithRole(env, tenant, 'operator');
   const lockedName = (await env.ctx.db('users').where({ id: locked.userId }).first()).username as string;
@@ -135,7 +141,7 @@ test('sign-in: zh-CN by default; a wrong password, then a lockout, are told as s
   await byTestId('dashboard').waitFor();
 });
 
-test('accounts: add one, the QR appears, scan and confirm on the simulator, a wrong then a right code: online without a reload', async () => {
+step('accounts: add one, the QR appears, scan and confirm on the simulator, a wrong then a right code: online without a reload', async () => {
   await byTestId('nav').getByText('账号').click();
   await byTestId('accounts').waitFor();
   await byTestId('account-create').click();
@@ -170,7 +176,7 @@ test('accounts: add one, the QR appears, scan and confirm on the simulator, a wr
   await checkScreen('accounts');
 });
 
-test('templates: the editor previews the text with sample values in the phone frame', async () => {
+step('templates: the editor previews the text with sample values in the phone frame', async () => {
   await byTestId('nav').getByText('模板').click();
   await byTestId('template-create').click();
   await byTestId('template-name').fill('promo');
@@ -186,7 +192,7 @@ test('templates: the editor previews the text with sample values in the phone fr
 });
 
 let taskId = '';
-test('campaign: CSV bad rows reported; create and start; live progress to 100% with pause and resume; failures with codes; retry the failed', async () => {
+step('campaign: CSV bad rows reported; create and start; live progress to 100% with pause and resume; failures with codes; retry the failed', async () => {
   sim.control.configure({ permanent_targets: ['c-1', 'c-2'] });
   await byTestId('nav').getByText('群发任务').click();
   await byTestId('task-create').click();
@@ -247,7 +253,7 @@ test('campaign: CSV bad rows reported; create and start; live progress to 100% w
   expect(await retried.getAttribute('data-success')).toBe('2');
 });
 
-test('dashboard chart draws; the task list and settings render', async () => {
+step('dashboard chart draws; the task list and settings render', async () => {
   await byTestId('nav').getByText('总览').click();
   const canvas = byTestId('series-chart').locator('canvas');
   await canvas.waitFor();
@@ -267,7 +273,7 @@ test('dashboard chart draws; the task list and settings render', async () => {
   expect(pageErrors).toEqual([]);
 });
 
-test('a viewer sees no write actions; English on the switch', async () => {
+step('a viewer sees no write actions; English on the switch', async () => {
   const viewer = await createUserWithRole(env, tenant, 'viewer');
   const name = (await env.ctx.db('users').where({ id: viewer.userId }).first()).username as string;
   const ctx2 = await browser.newContext({ viewport: DESKTOP });
@@ -310,3 +316,19 @@ test('a viewer sees no write actions; English on the switch', async () => {
 async function expectText(locator: ReturnType<Page['locator']>, text: string): Promise<void> {
   await waitFor(() => locator.first().textContent(), `text "${text}"`, { until: (t) => Boolean(t?.includes(text)) });
 }
+
+/**
+ * One operator's journey: each step builds on the one before (signed in, the account online, the
+ * template there, the campaign run), so the steps run in order inside one test, which jest --randomize
+ * cannot reorder. A failure names its step.
+ */
+test('the operator journey, step by step', async () => {
+  for (const [name, run] of journey) {
+    try {
+      await run();
+    } catch (err) {
+      if (err instanceof Error) err.message = `step "${name}": ${err.message}`;
+      throw err;
+    }
+  }
+}, journey.length * 180_000);
