@@ -13,7 +13,7 @@ import 'dotenv/config';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadAverage, median } from './lib/bench-figures';
 import { Pool } from 'undici';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 20);
@@ -132,14 +132,7 @@ function cpuMsOf(pid: number | undefined): number {
   }
 }
 
-const load = () =>
-  `load average ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} (${cpus().length} cores)`;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const load = loadAverage;
 
 const emptyResult = (): LoadResult => ({ ok: 0, non2xx: 0, errors: 0, seconds: 0, latenciesMs: [] });
 function merge(into: LoadResult, r: LoadResult): void {

@@ -28,7 +28,7 @@
 import 'dotenv/config';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadAverage, median } from './lib/bench-figures';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Queue } from 'bullmq';
@@ -70,14 +70,7 @@ function pidOfPort(port: number): number | undefined {
     return undefined;
   }
 }
-const load = () =>
-  `load average ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} (${cpus().length} cores)`;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const load = loadAverage;
 /** A child spinning on one core for as long as it lives: the "busy machine" of the paced cases. */
 function startCpuHog(): ChildProcess {
   // Spins, and exits when the bench is gone (a killed bench must not leave a core spinning).
