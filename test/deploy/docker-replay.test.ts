@@ -295,18 +295,24 @@ describe('the services, started as compose starts them', () => {
     }
   });
 
+  // The tenant the login and batch-send tests use, made once by whichever runs first (jest --randomize).
+  let replayTenant: Promise<{ platformLogin: number; tenantCreated: number }> | undefined;
+  const createReplayTenant = () =>
+    (replayTenant ??= (async () => {
+      const env = running.api.env;
+      const platform = await http('POST', `${apiUrl()}/api/v1/platform/login`, { body: { username: env.PLATFORM_ADMIN_USERNAME, password: env.PLATFORM_ADMIN_PASSWORD } });
+      const tenant = await http('POST', `${apiUrl()}/api/v1/platform/tenants`, {
+        token: platform.body.access_token,
+        body: { tenant_code: 'replay', tenant_name: 'Replay', plan: 'pro', max_accounts: 5, max_daily_messages: 1000, admin: { username: 'admin', email: 'admin@replay.test', password: 'replay-admin-pass' } },
+      });
+      return { platformLogin: platform.status, tenantCreated: tenant.status };
+    })());
+
   test('the API is ready, and the platform admin and a tenant admin log in', async () => {
     const ready = await http('GET', `${apiUrl()}/health/ready`);
     expect(ready).toMatchObject({ status: 200, body: { status: 'ok' } });
 
-    const env = running.api.env;
-    const platform = await http('POST', `${apiUrl()}/api/v1/platform/login`, { body: { username: env.PLATFORM_ADMIN_USERNAME, password: env.PLATFORM_ADMIN_PASSWORD } });
-    expect(platform.status).toBe(200);
-    const tenant = await http('POST', `${apiUrl()}/api/v1/platform/tenants`, {
-      token: platform.body.access_token,
-      body: { tenant_code: 'replay', tenant_name: 'Replay', plan: 'pro', max_accounts: 5, max_daily_messages: 1000, admin: { username: 'admin', email: 'admin@replay.test', password: 'replay-admin-pass' } },
-    });
-    expect(tenant.status).toBe(201);
+    expect(await createReplayTenant()).toEqual({ platformLogin: 200, tenantCreated: 201 });
     const login = await http('POST', `${apiUrl()}/api/v1/auth/login`, { body: { tenant_code: 'replay', username: 'admin', password: 'replay-admin-pass' } });
     expect(login.status).toBe(200);
     expect(login.body.access_token).toEqual(expect.any(String));
@@ -321,6 +327,7 @@ describe('the services, started as compose starts them', () => {
   });
 
   test('a batch send goes through the separate api, worker and simulator processes', async () => {
+    expect(await createReplayTenant()).toEqual({ platformLogin: 200, tenantCreated: 201 });
     const narrative: string[] = [];
     const result = await runTour({ baseUrl: apiUrl(), tenantCode: 'replay', username: 'admin', password: 'replay-admin-pass', ratePerMinute: 120, stepTimeoutMs: 60_000, log: (l) => narrative.push(l) }).catch((err: Error) => {
       throw new Error(`${err.message}\n--- tour ---\n${narrative.join('\n')}\n--- worker ---\n${running.worker?.output().slice(-3000)}`);
