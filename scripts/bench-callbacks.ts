@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   const { createKnex, ensureDatabase, dropDatabase } = await import('../src/db/knex');
   const { prepareDatabase } = await import('../src/db/migrator');
   const { signCallback } = await import('../src/gateway/callback-protocol');
-  const { createRedis } = await import('../src/redis');
+  const { deleteRedisPrefix } = await import('./lib/redis-prefix');
 
   const tag = randomBytes(3).toString('hex');
   const childEnv: NodeJS.ProcessEnv = {
@@ -240,14 +240,7 @@ async function main(): Promise<void> {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await db.destroy();
     await dropDatabase(config.db);
-    const redis = createRedis(config.redis);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redis.prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await deleteRedisPrefix(config.redis.url, config.redis.prefix);
   }
 }
 

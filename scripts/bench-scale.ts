@@ -25,6 +25,7 @@
  * BENCH_BUFFER_POOL (128M), BENCH_SIZES, BENCH_ROUNDS (1), BENCH_BIG, BENCH_NOISY_TARGETS,
  * BENCH_ACCOUNTS (4), BENCH_LANES (16), BENCH_CAUSE_ROWS.
  */
+import { deleteRedisPrefix } from './lib/redis-prefix';
 import 'dotenv/config';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -338,14 +339,7 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
   const cleanup = async () => {
     await ctx.close();
     await dropDatabase(config.db);
-    const r = createRedis(config.redis);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${config.redis.prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteRedisPrefix(config.redis.url, config.redis.prefix);
     await sim.close();
     rmSync(childEnv.FILES_DIR, { recursive: true, force: true });
   };

@@ -25,6 +25,7 @@
  * BENCH_SIM_BURST (1), BENCH_CASES (1,2,3: which cases to run), BENCH_WORKER_NODE_FLAGS (extra node
  * flags for the worker process, e.g. `--max-old-space-size=160`), plus the usual DB_* / REDIS_URL.
  */
+import { deleteRedisPrefix } from './lib/redis-prefix';
 import 'dotenv/config';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -190,14 +191,7 @@ async function main(): Promise<void> {
   const cleanup = async () => {
     await ctx.close();
     await dropDatabase(config.db);
-    const r = createRedis(config.redis);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${config.redis.prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteRedisPrefix(config.redis.url, config.redis.prefix);
     await sim.close();
   };
 

@@ -8,7 +8,7 @@ import { prepareDatabase } from '../../src/db/migrator';
 import { assignRole } from '../../src/db/roles';
 import { insertTenant } from '../../src/db/tenants';
 import { insertUser } from '../../src/db/users';
-import { createRedis } from '../../src/redis';
+import { deleteRedisPrefix } from '../../scripts/lib/redis-prefix';
 import { startApiServer, type RunningApi } from '../../src/server';
 import { assertServicesAllowed } from './services';
 
@@ -65,19 +65,7 @@ export async function createTestEnv(label: string, opts: { api?: boolean; env?: 
   };
 }
 
-export async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {
-  const redis = createRedis({ url, prefix });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
+export { deleteRedisPrefix };
 
 export interface TestTenant {
   tenantId: string;
