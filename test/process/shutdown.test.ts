@@ -3,6 +3,7 @@ import { createTestEnv, createTenant, type TestEnv } from '../helpers/env';
 import { http } from '../helpers/http';
 import { freePort } from '../helpers/ports';
 import { PROCESS_TEST_TIMEOUT_MS, spawnRole, waitReady } from '../helpers/processes';
+import { waitForLockWait } from '../helpers/lock-wait';
 import { waitFor } from '../helpers/wait';
 
 /** The real entry point, as a separate process: it serves, and on SIGTERM finishes in-flight requests before exiting 0. */
@@ -42,19 +43,9 @@ test('SIGTERM: the API stops accepting, lets an in-flight request finish, then t
     await lock('refresh_tokens').where({ user_id: t.adminId }).forUpdate();
     refresh = http('POST', `${url}/api/v1/auth/refresh`, { body: { refresh_token: session.body.refresh_token } });
     // Barrier: the server received the request (its query is waiting for our row lock).
-    await waitFor(
-      async () => {
-        const [rows] = await env.ctx.db.raw(
-          `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-           WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?`,
-          [env.config.db.database],
-        );
-        return Number(rows[0].n) > 0;
-      },
-      'the refresh request to wait on the row lock inside the API process',
-      // Polled gently: information_schema reads every 50 ms kept the API's new connection from getting in.
-      { intervalMs: 250 },
-    );
+    await waitForLockWait(env.ctx.db, 'the refresh request to wait on the row lock inside the API process', {
+      database: env.config.db.database,
+    });
     api.signal('SIGTERM');
     // Barrier: the process is shutting down (no new connection is accepted) while the request is in flight.
     await waitFor(async () => !(await accepts(port)), 'the API to stop accepting connections after SIGTERM');

@@ -9,6 +9,7 @@ import { addTaskCounts, SHARDS, taskCounts, taskCountsOf } from '../../src/db/ta
 import type { SendOutcome, SendResult } from '../../src/sending/send-outcome';
 import { StatusWriter } from '../../src/sending/status-writer';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
+import { waitForLockWait } from '../helpers/lock-wait';
 
 let env: TestEnv;
 let a: TestTenant;
@@ -108,17 +109,14 @@ test("lanes: a tenant's results are written while another tenant's flush is stuc
   await holder('messages').where({ id: big.rows[0].id }).forUpdate().first();
   let aWritten = false;
   const aDone = Promise.all(big.rows.map((m) => writer.record(sent(m, big.taskId, a.tenantId)))).then(() => (aWritten = true));
-  // Barrier: A's UPDATE is seen waiting for the lock.
-  for (let i = 0; ; i += 1) {
-    const [waiting] = (await env.ctx.db.raw(`SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE '%UPDATE messages%' AND trx_query LIKE ?`, [`%${big.rows[0].id}%`])) as [Array<{ n: number }>];
-    if (Number(waiting[0].n) > 0) break;
-    if (i > 120) {
-      await holder.rollback();
-      throw new Error("A's flush never waited on the held lock");
-    }
-    // Polled gently: information_schema reads every 50 ms were seen to keep the waiting statement out.
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  // Barrier: A's UPDATE is seen waiting for the lock (the held lock is released if it never is).
+  await waitForLockWait(env.ctx.db, "A's flush to wait on the held row lock", {
+    database: env.config.db.database,
+    queryContains: ['UPDATE messages', big.rows[0].id],
+  }).catch(async (error) => {
+    await holder.rollback();
+    throw error;
+  });
   // B's results go through while A's transaction is stuck.
   await Promise.all(small.rows.map((m) => writer.record(sent(m, small.taskId, b.tenantId))));
   expect(await statusCounts(small.taskId)).toEqual({ sent: 2 });
