@@ -1,8 +1,16 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import type Redis from 'ioredis';
+import type { Permission } from '../domain/permissions';
+import { REALTIME_EVENT_PERMISSION, type RealtimeEvent } from '../domain/realtime-events';
 
-/** Room every socket of a tenant joins; events are only ever emitted to such rooms. */
+/** Room every socket of a tenant joins, to close them all (a suspended tenant); no event goes to it. */
 export const tenantRoom = (tenantId: string) => `tenant:${tenantId}`;
+
+/**
+ * Room of a tenant's sockets whose principal holds `permission`; events are only ever emitted to such
+ * rooms, so a socket hears only what its operator or key may read through the API.
+ */
+export const tenantPermissionRoom = (tenantId: string, permission: Permission) => `tenant:${tenantId}:${permission}`;
 
 /** Room of one principal's sockets (an operator or an API key), to close them when it is revoked. */
 export const principalRoom = (kind: 'user' | 'api_key', id: string) => `${kind}:${id}`;
@@ -32,8 +40,8 @@ export class RealtimePublisher {
     this.emitter = new Emitter(publisher as unknown as Redis, { key: socketChannel(redisPrefix) });
   }
 
-  toTenant(tenantId: string, event: string, payload: unknown): void {
-    this.emitter.to(tenantRoom(tenantId)).emit(event, payload);
+  toTenant(tenantId: string, event: RealtimeEvent, payload: unknown): void {
+    this.emitter.to(tenantPermissionRoom(tenantId, REALTIME_EVENT_PERMISSION[event])).emit(event, payload);
   }
 
   /**

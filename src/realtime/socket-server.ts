@@ -4,12 +4,15 @@ import { Server, type Socket } from 'socket.io';
 import { resolvePrincipal } from '../api/authenticate';
 import type { AppContext } from '../context';
 import { createRedis } from '../redis';
-import { principalRoom, socketChannel, tenantRoom } from './publisher';
+import { hasPermission } from '../domain/permissions';
+import { REALTIME_READ_PERMISSIONS } from '../domain/realtime-events';
+import { principalRoom, socketChannel, tenantPermissionRoom, tenantRoom } from './publisher';
 import { AppError, ForbiddenError } from '../errors';
 
 /**
  * Socket.IO for operators. The handshake must carry an access token (auth.token) or API key; the socket
- * then joins only its own tenant's room, so it can never receive another tenant's events. The Redis
+ * then joins only its own tenant's rooms, one per read permission its principal holds, so it can never
+ * receive another tenant's events nor events its operator or key could not read through the API. The Redis
  * adapter lets events published by any process (see RealtimePublisher) reach sockets on any API process.
  * A socket also joins its principal's room, so revoking the operator or key closes it on every process
  * (RealtimePublisher.endSessions), and it is closed when its access token or API key expires.
@@ -36,6 +39,7 @@ export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Ser
       const principal = await check(token);
       socket.data.tenantId = principal.tenantId;
       socket.data.principal = { kind: principal.kind, id: principal.id };
+      socket.data.readPermissions = REALTIME_READ_PERMISSIONS.filter((p) => hasPermission(principal.permissions, p));
       socket.data.expiresAt = principal.expiresAt?.getTime();
       next();
     } catch (err) {
@@ -47,7 +51,9 @@ export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Ser
   });
   io.on('connection', (socket) => {
     const { kind, id } = socket.data.principal as { kind: 'user' | 'api_key'; id: string };
-    void socket.join([tenantRoom(socket.data.tenantId as string), principalRoom(kind, id)]);
+    const tenantId = socket.data.tenantId as string;
+    const readable = (socket.data.readPermissions as typeof REALTIME_READ_PERMISSIONS).map((p) => tenantPermissionRoom(tenantId, p));
+    void socket.join([tenantRoom(tenantId), principalRoom(kind, id), ...readable]);
     closeAtExpiry(socket, socket.data.expiresAt as number | undefined);
     // A revocation committed between the handshake's check and the join found no socket to close: check again.
     check(socket.handshake.auth.token as string).catch(() => socket.disconnect(true));

@@ -45,8 +45,8 @@ const closedByServer = (s: { closedBy: () => string | undefined }, what: string,
 /** The socket still gets the tenant's events. */
 async function stillReceives(s: RecordingSocket, tenantId: string): Promise<void> {
   const marker = Math.random().toString(36).slice(2);
-  env.ctx.realtime.toTenant(tenantId, 'probe', { marker });
-  await s.waitForEvent('probe', (p) => p.marker === marker, 'probe on a socket that must stay', 5_000);
+  env.ctx.realtime.toTenant(tenantId, 'task.stalled', { marker });
+  await s.waitForEvent('task.stalled', (p) => p.marker === marker, 'probe on a socket that must stay', 5_000);
 }
 
 test('deactivating, deleting or resetting the password of an operator closes its sockets, not the others', async () => {
