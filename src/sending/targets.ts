@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../context';
 import { parseJson } from '../db/json';
 import type { TaskRow } from '../db/tasks';
+import { PERMANENT_FAILURE_CODES } from '../domain/failure-kinds';
 import type { VariableValues } from '../domain/template-render';
 
 /**
@@ -84,6 +85,7 @@ async function* retryTargets(ctx: Pick<AppContext, 'db'>, task: TaskRow, from: n
       .db('messages')
       .select('account_id', 'conversation_id', 'content')
       .where({ tenant_id: task.tenant_id, batch_id: task.retry_of, status: 'failed' })
+      .modify((q) => retryableFailures(q, Boolean(task.target_config.include_permanent)))
       .orderBy('created_at')
       .orderBy('id')
       .limit(pageSize)
@@ -93,6 +95,12 @@ async function* retryTargets(ctx: Pick<AppContext, 'db'>, task: TaskRow, from: n
     }
     if (rows.length < pageSize) return;
   }
+}
+
+/** Narrows failed messages to those worth retrying: all of them when asked, else those without a permanent code. */
+export function retryableFailures(q: Knex.QueryBuilder, includePermanent: boolean): Knex.QueryBuilder {
+  if (includePermanent) return q;
+  return q.andWhere((w) => w.whereNull('error_code').orWhereNotIn('error_code', PERMANENT_FAILURE_CODES as string[]));
 }
 
 function* manualTargets(cfg: ManualTargetConfig, from: number): Generator<SourceRecord> {

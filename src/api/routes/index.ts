@@ -15,6 +15,7 @@ import { taskReportsRouter } from './task-reports';
 import { templatesRouter } from './templates';
 import { tasksRouter } from './tasks';
 import { taskRecipientsRouter } from './task-recipients';
+import { taskControlsRouter } from './task-controls';
 import { dashboardRouter } from './dashboard';
 import { messagesRouter } from './messages';
 import { callbackEventsRouter, gatewayCallbackRouter } from './callbacks';
@@ -39,6 +40,7 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   taskReportsRouter,
   templatesRouter,
   taskRecipientsRouter,
+  taskControlsRouter,
   tasksRouter,
   dashboardRouter,
   messagesRouter,

@@ -6,6 +6,7 @@ import { decodeMessage, listMessages, MESSAGE_STATUSES, type MessageRow } from '
 import { decodeTask, findTask, insertTask } from '../../db/tasks';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../errors';
 import { previewAudience } from '../../sending/audience';
+import { retryableFailures } from '../../sending/targets';
 import { applyTaskAction } from '../../sending/task-control';
 import { auditRequest } from '../audit';
 import { requirePermission } from '../authenticate';
@@ -76,6 +77,10 @@ const AudienceOut = z
 
 const RetryBody = z.object({
   start: z.boolean().default(true).describe('start the retry task at once'),
+  include_permanent: z
+    .boolean()
+    .default(false)
+    .describe('also retry permanent failures (target_not_found, not_friend, content_rejected, …), which a retry usually meets again'),
   name: z.string().trim().min(1).max(100).optional(),
 });
 
@@ -83,7 +88,7 @@ const T = 'tasks';
 documentRoute({ method: 'get', path: '/api/v1/tasks/{id}/recipients', tag: T, summary: "The task's recipients with their outcome and reason, newest first (keyset pages; status filter)", permission: 'tasks:read', params: idParams, query: recipientsQuery, response: pageResponse(Recipient) });
 documentRoute({ method: 'get', path: '/api/v1/tasks/{id}/recipients/summary', tag: T, summary: 'Recipients by status and the reasons of failures', permission: 'tasks:read', params: idParams, response: RecipientSummary });
 documentRoute({ method: 'post', path: '/api/v1/tasks/audience', tag: T, summary: 'Count the recipients a task would have (and report bad CSV rows) before creating it', permission: 'tasks:write', body: AudienceBody, response: AudienceOut, errors: [400, 401, 403, 404, 422] });
-documentRoute({ method: 'post', path: '/api/v1/tasks/{id}/retry-failed', tag: T, summary: "A new task sending the finished task's failed recipients again (same accounts, content, strategy); one retry per task", permission: 'tasks:write', params: idParams, body: RetryBody, response: TaskOut, status: 201, errors: [400, 401, 403, 404, 409, 422] });
+documentRoute({ method: 'post', path: '/api/v1/tasks/{id}/retry-failed', tag: T, summary: "A new task sending the finished task's failed recipients again (same accounts, content, strategy; permanent failures only when asked), linked by retry_of; one retry per task", permission: 'tasks:write', params: idParams, body: RetryBody, response: TaskOut, status: 201, errors: [400, 401, 403, 404, 409, 422] });
 
 const FINISHED = ['completed', 'failed', 'cancelled'];
 
@@ -167,8 +172,15 @@ export function taskRecipientsRouter(ctx: AppContext): Router {
       if (!FINISHED.includes(original.status)) throw new ConflictError(`only a finished task can be retried (it is ${original.status})`, 'task_not_finished', { status: original.status });
       const earlier = await trx('batch_send_tasks').select('id').where({ tenant_id: tenantId, retry_of: id }).first();
       if (earlier) throw new ConflictError('this task was retried already: retry the retry task instead', 'already_retried', { task_id: earlier.id });
-      const failed = await trx('messages').select('id').where({ tenant_id: tenantId, batch_id: id, status: 'failed' }).first();
-      if (!failed) throw new UnprocessableError('nothing_to_retry', 'the task has no failed recipients', { task_id: id });
+      const failed = await trx('messages')
+        .select('id')
+        .where({ tenant_id: tenantId, batch_id: id, status: 'failed' })
+        .modify((q) => retryableFailures(q, b.include_permanent))
+        .first();
+      if (!failed) {
+        const message = b.include_permanent ? 'the task has no failed recipients' : 'the task has no failed recipients worth retrying (only permanent failures: ask with include_permanent)';
+        throw new UnprocessableError('nothing_to_retry', message, { task_id: id, include_permanent: b.include_permanent });
+      }
       await insertTask(trx, {
         id: retryId,
         tenant_id: tenantId,
@@ -179,13 +191,13 @@ export function taskRecipientsRouter(ctx: AppContext): Router {
         template_id: original.template_id,
         message_content: original.message_content,
         target_type: 'retry',
-        target_config: {},
+        target_config: { include_permanent: b.include_permanent },
         retry_of: id,
         send_strategy: original.send_strategy,
         priority: original.priority,
         scheduled_time: null,
       });
-      await auditRequest(trx, req, 'task.retry_failed', { type: 'task', id: retryId }, { retry_of: id });
+      await auditRequest(trx, req, 'task.retry_failed', { type: 'task', id: retryId }, { retry_of: id, include_permanent: b.include_permanent });
     });
     const task = b.start ? await applyTaskAction(ctx, tenantId, retryId, 'start', (trx, from) => auditRequest(trx, req, 'task.start', { type: 'task', id: retryId }, { from })) : await ownTask(tenantId, retryId);
     res.status(201).json(presentTask(task));

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { newId } from '../../db/ids';
@@ -57,7 +58,7 @@ export const audienceFilterSchema = z.object({
   last_message_before: isoDateTime.optional(),
 });
 
-const taskBody = z
+export const taskBody = z
   .object({
     name: z.string().trim().min(1).max(100),
     account_ids: z.array(z.string().uuid()).min(1).max(100).optional(),
@@ -195,45 +196,7 @@ export function tasksRouter(ctx: AppContext): Router {
   router.post('/tasks', requirePermission('tasks:write'), async (req, res) => {
     const tenantId = tenantIdOf(req);
     const b = body(req, taskBody);
-    const accountIds = [...new Set(b.account_ids ?? [b.account_id!])];
-    const known: string[] = await db('wework_accounts').where({ tenant_id: tenantId }).whereIn('id', accountIds).pluck('id');
-    const unknown = accountIds.filter((id) => !known.includes(id));
-    if (unknown.length) throw new UnprocessableError('unknown_accounts', `accounts not found: ${unknown.join(', ')}`, { account_ids: unknown });
-
-    let content: Record<string, unknown>;
-    let definitions: VariableDefinition[] = [];
-    if (b.template_id) {
-      const t = await findTemplate(db, tenantId, b.template_id);
-      if (!t) throw new NotFoundError('template', b.template_id);
-      if (!t.is_active) throw new UnprocessableError('template_inactive', 'the template is not active', { template_id: t.id });
-      content = t.template_content;
-      definitions = t.variables;
-    } else {
-      content = b.content!;
-    }
-    // Manual targets are all known now: refuse the task rather than skip targets later.
-    if (b.target_type === 'manual') {
-      const problems: Array<{ index: number; missing: string[] }> = [];
-      // The content is scanned once; each target costs a lookup per needed name (bounded by MAX_PLACEHOLDERS).
-      const template = compileTemplate(content, definitions);
-      const shared = b.variables ?? {};
-      b.targets!.forEach((target, index) => {
-        if (problems.length < 20 && template.needed.length) {
-          const missing = template.missing(shared, target.variables ?? {});
-          if (missing.length) problems.push({ index, missing });
-        }
-        if (target.account_id && !accountIds.includes(target.account_id)) {
-          throw new ValidationError([{ field: `body.targets.${index}.account_id`, message: 'not one of account_ids' }]);
-        }
-      });
-      if (problems.length) throw new UnprocessableError('missing_variables', 'some targets lack required template variables', { targets: problems });
-    }
-    if (b.target_type === 'import') {
-      const file = await db('files').where({ id: b.file_id, tenant_id: tenantId }).whereNull('deleted_at').first();
-      if (!file) throw new NotFoundError('file', b.file_id);
-    }
-    const targetConfig =
-      b.target_type === 'manual' ? { targets: b.targets } : b.target_type === 'import' ? { file_id: b.file_id } : b.target_type === 'filter' ? b.filter! : {};
+    const { accountIds, content, definitions, targetConfig } = await resolveTaskInput(db, tenantId, b);
     const id = newId();
     await db.transaction(async (trx) => {
       await insertTask(trx, {
@@ -289,6 +252,63 @@ export function tasksRouter(ctx: AppContext): Router {
     });
   }
   return router;
+}
+
+export type TaskBody = z.infer<typeof taskBody>;
+
+export interface ResolvedTaskInput {
+  accountIds: string[];
+  content: Record<string, unknown>;
+  definitions: VariableDefinition[];
+  targetConfig: Record<string, unknown>;
+}
+
+/**
+ * What a create body means once checked against the tenant's rows: its accounts (all the tenant's), the
+ * content (inline or the active template's), manual targets' variables and accounts, the import file.
+ * Shared by create and dry run, so a dry run refuses exactly what create would.
+ */
+export async function resolveTaskInput(db: Knex, tenantId: string, b: TaskBody): Promise<ResolvedTaskInput> {
+  const accountIds = [...new Set(b.account_ids ?? [b.account_id!])];
+  const known: string[] = await db('wework_accounts').where({ tenant_id: tenantId }).whereIn('id', accountIds).pluck('id');
+  const unknown = accountIds.filter((id) => !known.includes(id));
+  if (unknown.length) throw new UnprocessableError('unknown_accounts', `accounts not found: ${unknown.join(', ')}`, { account_ids: unknown });
+
+  let content: Record<string, unknown>;
+  let definitions: VariableDefinition[] = [];
+  if (b.template_id) {
+    const t = await findTemplate(db, tenantId, b.template_id);
+    if (!t) throw new NotFoundError('template', b.template_id);
+    if (!t.is_active) throw new UnprocessableError('template_inactive', 'the template is not active', { template_id: t.id });
+    content = t.template_content;
+    definitions = t.variables;
+  } else {
+    content = b.content!;
+  }
+  // Manual targets are all known now: refuse the task rather than skip targets later.
+  if (b.target_type === 'manual') {
+    const problems: Array<{ index: number; missing: string[] }> = [];
+    // The content is scanned once; each target costs a lookup per needed name (bounded by MAX_PLACEHOLDERS).
+    const template = compileTemplate(content, definitions);
+    const shared = b.variables ?? {};
+    b.targets!.forEach((target, index) => {
+      if (problems.length < 20 && template.needed.length) {
+        const missing = template.missing(shared, target.variables ?? {});
+        if (missing.length) problems.push({ index, missing });
+      }
+      if (target.account_id && !accountIds.includes(target.account_id)) {
+        throw new ValidationError([{ field: `body.targets.${index}.account_id`, message: 'not one of account_ids' }]);
+      }
+    });
+    if (problems.length) throw new UnprocessableError('missing_variables', 'some targets lack required template variables', { targets: problems });
+  }
+  if (b.target_type === 'import') {
+    const file = await db('files').where({ id: b.file_id, tenant_id: tenantId }).whereNull('deleted_at').first();
+    if (!file) throw new NotFoundError('file', b.file_id);
+  }
+  const targetConfig =
+    b.target_type === 'manual' ? { targets: b.targets } : b.target_type === 'import' ? { file_id: b.file_id } : b.target_type === 'filter' ? b.filter! : {};
+  return { accountIds, content, definitions, targetConfig: targetConfig as Record<string, unknown> };
 }
 
 /** A delayed expansion job at the scheduled time; the expander starts a created task whose time has come. */

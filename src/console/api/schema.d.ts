@@ -6022,7 +6022,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A new task sending the finished task's failed recipients again (same accounts, content, strategy); one retry per task
+         * A new task sending the finished task's failed recipients again (same accounts, content, strategy; permanent failures only when asked), linked by retry_of; one retry per task
          * @description Requires permission `tasks:write`.
          */
         post: {
@@ -6042,6 +6042,11 @@ export interface paths {
                          * @default true
                          */
                         start?: boolean;
+                        /**
+                         * @description also retry permanent failures (target_not_found, not_friend, content_rejected, …), which a retry usually meets again
+                         * @default false
+                         */
+                        include_permanent?: boolean;
                         name?: string;
                     };
                 };
@@ -6112,6 +6117,349 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}/clone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new task with the same accounts, audience, content and strategy (a draft unless start)
+         * @description Requires permission `tasks:write`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description default: the original name with " (copy)" */
+                        name?: string;
+                        /**
+                         * @description start the clone at once (default: a draft in status created)
+                         * @default false
+                         */
+                        start?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Success */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Task"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dry run of a create body: the audience count and the first rendered messages; nothing is written
+         * @description Requires permission `tasks:write`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        account_ids?: string[];
+                        /** Format: uuid */
+                        account_id?: string;
+                        /** Format: uuid */
+                        template_id?: string;
+                        content?: components["schemas"]["MessageContent"];
+                        /** @description values shared by every target (targets may override) */
+                        variables?: {
+                            [key: string]: string | number | boolean | unknown | unknown;
+                        };
+                        /** @enum {string} */
+                        target_type: "manual" | "import" | "group" | "filter";
+                        /** @description manual targets */
+                        targets?: {
+                            conversation_id: string;
+                            /** Format: uuid */
+                            account_id?: string;
+                            variables?: {
+                                [key: string]: string | number | boolean | unknown | unknown;
+                            };
+                        }[];
+                        /**
+                         * Format: uuid
+                         * @description import: CSV file from the files API
+                         */
+                        file_id?: string;
+                        filter?: {
+                            /** @enum {string} */
+                            conversation_type?: "private" | "group";
+                            tags?: string[];
+                            /** Format: date-time */
+                            last_message_after?: string;
+                            /** Format: date-time */
+                            last_message_before?: string;
+                        };
+                        /** @default {} */
+                        send_strategy?: {
+                            /**
+                             * @description per sending account; 0 = unthrottled
+                             * @default 20
+                             */
+                            rate_per_minute?: number;
+                            /**
+                             * @description random stretch of each interval (fraction)
+                             * @default 0.2
+                             */
+                            jitter?: number;
+                            /** @description allowed sending hours in the tenant's time zone */
+                            window?: {
+                                start: string;
+                                end: string;
+                                days?: number[];
+                            } | null;
+                            /** @default {} */
+                            retry?: {
+                                /** @default 3 */
+                                max_attempts?: number;
+                                /** @default 5000 */
+                                backoff_ms?: number;
+                                /**
+                                 * @default exponential
+                                 * @enum {string}
+                                 */
+                                backoff?: "fixed" | "exponential";
+                            };
+                            /**
+                             * @description consecutive send errors that pause the task; 0 = never
+                             * @default 20
+                             */
+                            error_threshold?: number;
+                        };
+                        /** @default 5 */
+                        priority?: number;
+                        /**
+                         * Format: date-time
+                         * @description starts by itself at this time
+                         */
+                        scheduled_time?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TaskDryRun"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dry run of an existing task: its audience count and first rendered messages
+         * @description Requires permission `tasks:read`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TaskDryRun"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -7435,6 +7783,32 @@ export interface components {
                 error: string;
             }[];
             sample: string[];
+        };
+        TaskDryRun: {
+            audience: {
+                /** @enum {string} */
+                target_type: "manual" | "import" | "group" | "filter" | "retry";
+                /** @description recipients the task would send to */
+                count: number;
+                duplicates: number;
+                problem_count: number;
+                /** @description the first 50 problems */
+                problems: {
+                    line?: number;
+                    index?: number;
+                    error: string;
+                }[];
+                sample: string[];
+            };
+            /** @description the first messages as they would be rendered, with their sending account */
+            samples: {
+                conversation_id: string;
+                account_id: string;
+                content: {
+                    [key: string]: unknown;
+                } | null;
+                error: string | null;
+            }[];
         };
         Dashboard: {
             /** @description accounts by status */
