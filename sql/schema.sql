@@ -135,10 +135,12 @@ CREATE TABLE `channel_credentials` (
   `channel` varchar(20) NOT NULL,
   `key_id` varchar(32) NOT NULL COMMENT 'key ring id the secret is sealed with',
   `sealed` text NOT NULL COMMENT 'AES-256-GCM envelope, bound to the account id',
+  `lookup` char(64) DEFAULT NULL COMMENT 'HMAC of the identifying credential (e.g. provider token) under key_id',
   `hint` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'masked, displayable' CHECK (json_valid(`hint`)),
   `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
   `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
   PRIMARY KEY (`account_id`),
+  UNIQUE KEY `uk_channel_lookup` (`channel`,`lookup`),
   KEY `idx_tenant` (`tenant_id`),
   KEY `idx_key_id` (`key_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='sealed channel secrets per account';

@@ -44,6 +44,15 @@ export const CREDENTIAL_SCHEMAS: Partial<Record<Channel, z.ZodTypeAny>> = {
 
 export const channelNeedsCredentials = (channel: Channel): boolean => CREDENTIAL_SCHEMAS[channel] !== undefined;
 
+/**
+ * The part of a channel's credentials that names one hosted account at the provider, so no two accounts
+ * may share it (two clients on one provider token cut each other's event streams). None: no uniqueness.
+ */
+export function credentialIdentity(channel: Channel, creds: Record<string, unknown> | undefined): { field: string; value: string } | undefined {
+  if (channel === 'wechaty' && creds && typeof creds.token === 'string') return { field: 'credentials.token', value: creds.token.trim() };
+  return undefined;
+}
+
 /** What the API may show of stored credentials: masked, enough to recognise them. */
 export function credentialHint(channel: Channel, creds: Record<string, unknown>): Record<string, unknown> {
   if (channel === 'wechaty') {

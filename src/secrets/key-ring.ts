@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
  * Envelope for secrets at rest (channel credentials: provider tokens and endpoints, official app
@@ -76,6 +76,23 @@ export class KeyRing {
   /** Whether the value should be re-sealed under the active key. */
   isStale(sealed: string): boolean {
     return KeyRing.keyIdOf(sealed) !== this.activeKeyId;
+  }
+
+  /**
+   * A keyed hash (HMAC-SHA256) of a secret, for finding equal secrets without opening every row. The
+   * HMAC key is derived (HKDF) from a ring key, never the sealing key itself; `keyId` defaults to the
+   * active one.
+   */
+  lookupHash(value: string, keyId = this.activeKeyId): string {
+    const key = this.byId.get(keyId);
+    if (!key) throw new SecretError(`key "${keyId}" is not in the key ring`);
+    const hmacKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'wework-platform secret lookup v1', 32));
+    return createHmac('sha256', hmacKey).update(value, 'utf8').digest('hex');
+  }
+
+  /** The lookup hash under every key of the ring: rows not yet re-sealed carry an older key's. */
+  lookupHashes(value: string): string[] {
+    return this.keys.map((k) => this.lookupHash(value, k.id));
   }
 
   /** Opens and seals again under the active key (rotation). */

@@ -71,13 +71,13 @@ test('credentials are stored sealed, shown only as a hint, never logged in the a
   expect(row.sealed).not.toContain('0123456789');
   expect(await loadSecret(a.env.ctx.db, a.env.config.channels.keyRing, id)).toEqual({ token: TOKEN, endpoint: 'grpc.provider.test:8788', tls: { insecure: true } });
   // Bound to its account: the same ciphertext under another account id does not open.
-  await a.env.ctx.db('channel_credentials').insert({ ...row, account_id: '00000000-0000-0000-0000-000000000001' });
+  await a.env.ctx.db('channel_credentials').insert({ ...row, account_id: '00000000-0000-0000-0000-000000000001', lookup: null });
   await expect(loadSecret(a.env.ctx.db, a.env.config.channels.keyRing, '00000000-0000-0000-0000-000000000001')).rejects.toThrow(/does not open/);
   await a.env.ctx.db('channel_credentials').where({ account_id: '00000000-0000-0000-0000-000000000001' }).delete();
 });
 
 test('routing per account: a login of a wechaty account runs on its own gateway; the other account on the simulator', async () => {
-  const w = (await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'wx2', channel: 'wechaty', credentials: { token: TOKEN } } })).body;
+  const w = (await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'wx2', channel: 'wechaty', credentials: { token: `${TOKEN}_2` } } })).body;
   const s = (await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'sim2' } })).body;
   expect(s.channel).toBe('simulator');
   for (const [acc, sim] of [[w, wx], [s, a.sim]] as const) {
@@ -93,7 +93,7 @@ test('routing per account: a login of a wechaty account runs on its own gateway;
 });
 
 test('replacing credentials: refused while online, accepted offline, the hint follows', async () => {
-  const w = (await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'wx3', channel: 'wechaty', credentials: { token: TOKEN } } })).body;
+  const w = (await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'wx3', channel: 'wechaty', credentials: { token: `${TOKEN}_3` } } })).body;
   await http('POST', api(`/accounts/${w.id}/login`), { token: t.adminToken });
   await waitForStatus(a, t, w.id, 'waiting_scan');
   const busy = await http('PUT', api(`/accounts/${w.id}/credentials`), { token: t.adminToken, body: { credentials: { token: 'puppet_workpro_newtoken_9999' } } });
@@ -113,7 +113,7 @@ test('replacing credentials: refused while online, accepted offline, the hint fo
 });
 
 test('key rotation re-seals every row under the new key; deleting the account deletes its secret', async () => {
-  const w = (await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'wx4', channel: 'wechaty', credentials: { token: TOKEN } } })).body;
+  const w = (await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'wx4', channel: 'wechaty', credentials: { token: `${TOKEN}_4` } } })).body;
   const before = await a.env.ctx.db('channel_credentials').select('account_id', 'key_id');
   expect(before.every((r: any) => r.key_id === 'k1')).toBe(true);
   const rotated = parseKeyRing(`k2:${key(2)},k1:${key(1)}`);
@@ -121,9 +121,52 @@ test('key rotation re-seals every row under the new key; deleting the account de
   expect(res).toEqual({ resealed: before.length, failed: 0 });
   expect(await rekeySecrets(a.env.ctx.db, rotated)).toEqual({ resealed: 0, failed: 0 });
   const onlyNew = parseKeyRing(`k2:${key(2)}`);
-  expect((await loadSecret<{ token: string }>(a.env.ctx.db, onlyNew, w.id))!.token).toBe(TOKEN);
+  expect((await loadSecret<{ token: string }>(a.env.ctx.db, onlyNew, w.id))!.token).toBe(`${TOKEN}_4`);
   expect((await a.env.ctx.db('channel_credentials').distinct('key_id')).map((r: any) => r.key_id)).toEqual(['k2']);
 
   expect((await http('DELETE', api(`/accounts/${w.id}`), { token: t.adminToken })).status).toBe(204);
   expect(await a.env.ctx.db('channel_credentials').where({ account_id: w.id }).first()).toBeUndefined();
+});
+
+test('a provider token already used by another account (any tenant) is refused with 409 credentials_in_use, found by its keyed hash', async () => {
+  const token = 'puppet_workpro_duplicate_check_0001';
+  const first = await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'dup1', channel: 'wechaty', credentials: { token } } });
+  expect(first.status).toBe(201);
+  // The row carries an HMAC of the token, not the token; equal tokens are found by it.
+  const row = await a.env.ctx.db('channel_credentials').where({ account_id: first.body.id }).first();
+  expect(row.lookup).toMatch(/^[0-9a-f]{64}$/);
+  expect(JSON.stringify(row)).not.toContain(token);
+
+  const expectInUse = (res: { status: number; body: any }) => {
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({ code: 'credentials_in_use', details: { field: 'credentials.token' } });
+    expect(JSON.stringify(res.body)).not.toContain(token);
+  };
+  // Same tenant, another tenant, with surrounding spaces: refused, and nothing half-written.
+  const accountsBefore = Number((await a.env.ctx.db('wework_accounts').count({ n: '*' }))[0].n);
+  expectInUse(await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'dup2', channel: 'wechaty', credentials: { token } } }));
+  const other = await createTenant(a.env);
+  expectInUse(await http('POST', api('/accounts'), { token: other.adminToken, body: { account_name: 'dup3', channel: 'wechaty', credentials: { token: ` ${token} ` } } }));
+  expect(Number((await a.env.ctx.db('wework_accounts').count({ n: '*' }))[0].n)).toBe(accountsBefore);
+
+  // Replacing another account's credentials with the token: refused; re-saving its own: fine.
+  const second = (await http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: 'dup4', channel: 'wechaty', credentials: { token: `${token}_other` } } })).body;
+  expectInUse(await http('PUT', api(`/accounts/${second.id}/credentials`), { token: t.adminToken, body: { credentials: { token } } }));
+  expect((await http('PUT', api(`/accounts/${first.body.id}/credentials`), { token: t.adminToken, body: { credentials: { token, endpoint: 'grpc.provider.test:9000' } } })).status).toBe(200);
+
+  // Concurrent creates with one fresh token: exactly one wins (the unique index), the rest get the 409.
+  const racing = await Promise.all(
+    [1, 2, 3].map((i) => http('POST', api('/accounts'), { token: t.adminToken, body: { account_name: `race${i}`, channel: 'wechaty', credentials: { token: 'puppet_workpro_race_0002' } } })),
+  );
+  expect(racing.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+  for (const r of racing.filter((x) => x.status === 409)) expect(r.body.error.code).toBe('credentials_in_use');
+
+  // After a key rotation, rows not yet re-sealed (old key's hash) still count; re-keyed ones too.
+  const rotated = parseKeyRing(`k9:${key(9)},k1:${key(1)}`);
+  const { credentialInUse } = await import('../../src/db/channel-credentials');
+  expect(await credentialInUse(a.env.ctx.db, rotated, 'wechaty', { token })).toEqual({ field: 'credentials.token' });
+  expect(await credentialInUse(a.env.ctx.db, rotated, 'wechaty', { token: 'puppet_workpro_never_used_0003' })).toBeUndefined();
+  // Deleting the account frees its token.
+  expect((await http('DELETE', api(`/accounts/${first.body.id}`), { token: t.adminToken })).status).toBe(204);
+  expect((await http('POST', api('/accounts'), { token: other.adminToken, body: { account_name: 'dup5', channel: 'wechaty', credentials: { token } } })).status).toBe(201);
 });

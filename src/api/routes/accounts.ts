@@ -17,8 +17,8 @@ import {
   updateAccountFields,
   type AccountRow,
 } from '../../db/accounts';
-import { CHANNELS, CREDENTIAL_SCHEMAS, credentialHint, type Channel } from '../../channels/channels';
-import { deleteSecret, saveSecret, secretSummaries, type CredentialSummary } from '../../db/channel-credentials';
+import { CHANNELS, CREDENTIAL_SCHEMAS, credentialHint, credentialIdentity, type Channel } from '../../channels/channels';
+import { credentialInUse, deleteSecret, isCredentialLookupConflict, saveSecret, secretSummaries, type CredentialSummary } from '../../db/channel-credentials';
 import { conversationListQuery } from '../../db/conversations';
 import { newId } from '../../db/ids';
 import { parseJson } from '../../db/json';
@@ -165,6 +165,15 @@ export function presentAccount(a: AccountRow, secret?: CredentialSummary) {
 }
 
 const isDuplicateKey = (err: unknown) => (err as { code?: string }).code === 'ER_DUP_ENTRY';
+const credentialsInUse = (field: string) =>
+  new ConflictError('another account already uses these provider credentials', 'credentials_in_use', { field });
+const refuseCredentialsInUse = async (ctx: AppContext, channel: Channel, credentials: Record<string, unknown> | undefined, exceptAccountId?: string) => {
+  if (!credentials) return;
+  const used = await credentialInUse(ctx.db, ctx.config.channels.keyRing, channel, credentials, exceptAccountId);
+  if (used) throw credentialsInUse(used.field);
+};
+const identityField = (channel: Channel, credentials: Record<string, unknown> | undefined) => credentialIdentity(channel, credentials)?.field ?? 'credentials';
+
 const nameTaken = (name: string) => new ConflictError(`an account named "${name}" already exists`, 'account_name_taken', { field: 'account_name' });
 
 const A = 'accounts';
@@ -204,6 +213,8 @@ export function accountsRouter(ctx: AppContext): Router {
     if (Number(n) >= Number(tenant?.max_accounts ?? 0)) throw new QuotaExceededError('max_accounts', Number(tenant?.max_accounts ?? 0));
     const channel: Channel = b.channel ?? ctx.config.channels.defaultChannel;
     const credentials = parseCredentials(channel, b.credentials);
+    // Before the gateway instance exists; the unique index re-checks at the insert.
+    await refuseCredentialsInUse(ctx, channel, credentials);
     const gateway = ctx.gateway.for(channel);
     const { guid } = await viaGateway(() => gateway.createInstance({ label: b.account_name, channel, credentials }));
     let id: string = newId();
@@ -231,6 +242,7 @@ export function accountsRouter(ctx: AppContext): Router {
     } catch (err) {
       // The account was not stored: do not leave its gateway instance behind.
       await gateway.deleteInstance(guid).catch(() => undefined);
+      if (isCredentialLookupConflict(err)) throw credentialsInUse(identityField(channel, credentials));
       if (isDuplicateKey(err)) throw nameTaken(b.account_name);
       throw err;
     }
@@ -259,11 +271,17 @@ export function accountsRouter(ctx: AppContext): Router {
     if (!CREDENTIALS_CHANGE_FROM.includes(acct.status)) {
       throw new ConflictError('log the account out before replacing its credentials', 'account_busy', { current_state: acct.status });
     }
+    await refuseCredentialsInUse(ctx, channel, credentials, id);
     if (acct.guid) await viaGateway(() => ctx.gateway.for(channel).updateCredentials(acct.guid!, credentials));
-    await db.transaction(async (trx) => {
-      await saveSecret(trx, ctx.config.channels.keyRing, { tenantId, accountId: id, channel, secret: credentials, hint: credentialHint(channel, credentials) });
-      await auditRequest(trx, req, 'account.credentials_update', { type: 'account', id }, { channel, fields: Object.keys(credentials) });
-    });
+    try {
+      await db.transaction(async (trx) => {
+        await saveSecret(trx, ctx.config.channels.keyRing, { tenantId, accountId: id, channel, secret: credentials, hint: credentialHint(channel, credentials), replace: true });
+        await auditRequest(trx, req, 'account.credentials_update', { type: 'account', id }, { channel, fields: Object.keys(credentials) });
+      });
+    } catch (err) {
+      if (isCredentialLookupConflict(err)) throw credentialsInUse(identityField(channel, credentials));
+      throw err;
+    }
     res.json(await presented(id, tenantId));
   });
 
