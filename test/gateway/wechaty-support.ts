@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultCallbackHandlers } from '../../src/callbacks/handlers';
@@ -71,10 +71,21 @@ export async function startWechatyEnv(label: string, extraGatewayEnv: Record<str
     await g.waitForOutput(/wechaty gateway listening/, 'wechaty gateway start-up');
     return g;
   };
+  let gateway: SpawnedRole;
+  try {
+    gateway = await start();
+  } catch (err) {
+    // A gateway that never came up: take down what did, temp dirs included.
+    await callbacks.close();
+    await peer.close();
+    await a.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+    throw err;
+  }
   const env: WechatyEnv = {
     a,
     peer,
-    gateway: await start(),
+    gateway,
     client: a.env.ctx.gateway.for('wechaty'),
     callbacks,
     gatewayEnv,
@@ -89,6 +100,7 @@ export async function startWechatyEnv(label: string, extraGatewayEnv: Record<str
       writeFileSync(path.join(os.tmpdir(), `wwp-wx-peer-${label}.log`), peer.proc.output());
       await peer.close();
       await a.close();
+      rmSync(cacheDir, { recursive: true, force: true });
     },
   };
   return env;

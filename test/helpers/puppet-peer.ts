@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { http } from './http';
@@ -45,8 +45,15 @@ export async function startPuppetPeer(): Promise<PuppetPeer> {
   const controlPort = await freePort();
   // The upstream packages keep caches under $HOME/.wechaty: a home of its own per peer.
   const home = mkdtempSync(path.join(os.tmpdir(), 'wwp-peer-'));
+  const removeHome = () => rmSync(home, { recursive: true, force: true });
   const proc = spawnRole({ script: 'test/fixtures/puppet-peer.ts', env: { PEER_CONTROL_PORT: String(controlPort), HOME: home, WECHATY_LOG: 'silent' }, label: 'puppet peer' });
-  await proc.waitForOutput(/puppet peer listening on \d+/, 'puppet peer start-up');
+  try {
+    await proc.waitForOutput(/puppet peer listening on \d+/, 'puppet peer start-up');
+  } catch (err) {
+    await proc.kill();
+    removeHome();
+    throw err;
+  }
   const base = `http://127.0.0.1:${controlPort}`;
   const call = async (method: string, p: string, body?: unknown) => {
     const res = await http(method, `${base}${p}`, body === undefined ? {} : { body });
@@ -73,6 +80,7 @@ export async function startPuppetPeer(): Promise<PuppetPeer> {
     state: async (token) => call('GET', `${s(token)}/state`),
     close: async () => {
       await proc.stop(10_000).catch(() => proc.kill());
+      removeHome();
     },
   };
 }
