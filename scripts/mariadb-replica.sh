@@ -39,10 +39,14 @@ start_server() { # role, server id, port, extra options...
   local home="$DIR/$role"
   if running "$role"; then log "$role already running on $port"; return; fi
   mkdir -p "$home"
-  if [ ! -d "$home/data/mysql" ]; then
+  if [ ! -d "$home/data/mysql" ] && [ -f "$DIR/pristine.tar" ]; then
+    # A fresh install is the same for both servers: the replica starts from the primary's pristine copy.
+    mkdir -p "$home/data" && tar -xf "$DIR/pristine.tar" -C "$home/data"
+  elif [ ! -d "$home/data/mysql" ]; then
     local as_root=(); [ "$(id -u)" = 0 ] && as_root=(--user=root)
     mariadb-install-db --no-defaults --datadir="$home/data" --auth-root-authentication-method=normal \
       --skip-test-db "${as_root[@]}" >"$home/install.log" 2>&1 || { cat "$home/install.log" >&2; exit 1; }
+    tar -cf "$DIR/pristine.tar" -C "$home/data" .
   fi
   local as_root=(); [ "$(id -u)" = 0 ] && as_root=(--user=root)
   # The options the service relies on (as in docker-compose.yml), small buffers: the machine is shared.

@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import type { Knex } from 'knex';
 import type { Config } from './config';
 import { createKnex } from './db/knex';
+import { createReadReplica, type ReadReplica } from './db/read-replica';
 import { createGateway } from './gateway';
 import type { ChannelRouter } from './gateway/router';
 import { logger, type Logger } from './logger';
@@ -19,7 +20,15 @@ import type { FileStorage } from './storage/types';
  */
 export interface AppContext {
   config: Config;
+  /** The primary: every write, and every read that must see its own writes. */
   db: Knex;
+  /**
+   * Lists, reports and exports: the read replica while it is up and not lagging (DB_READ_HOST), else
+   * the primary. Ask per query (`ctx.readDb()`); do not keep the result.
+   */
+  readDb(): Knex;
+  /** The replica's state and lag, for /health/ready and metrics. */
+  replica: ReadReplica;
   /** Command connection for locks, counters, rate limits. */
   redis: Redis;
   queues: Queues;
@@ -41,6 +50,7 @@ export interface AppContext {
 
 export function createAppContext(config: Config): AppContext {
   const db = createKnex(config.db);
+  const replica = createReadReplica(db, config.dbRead, logger);
   const redis = createRedis(config.redis);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const queueConnection = createRedis(config.redis, 'blocking');
@@ -53,6 +63,8 @@ export function createAppContext(config: Config): AppContext {
   return {
     config,
     db,
+    readDb: () => replica.db(),
+    replica,
     redis,
     queues,
     realtime: new RealtimePublisher(redis, config.redis.prefix),
@@ -69,6 +81,7 @@ export function createAppContext(config: Config): AppContext {
       await queues.close();
       queueConnection.disconnect();
       redis.disconnect();
+      await replica.close();
       await db.destroy();
     },
   };

@@ -60,6 +60,16 @@ export const configSchema = z
     DB_PASSWORD: z.string().default(''),
     DB_NAME: z.string().regex(/^[A-Za-z0-9_]+$/, 'letters, digits and _ only').default('wework_platform'),
     DB_POOL_MAX: int(20),
+    // Read replica (optional): list, report and export queries go there while it is up and not lagging
+    // more than DB_READ_MAX_LAG_SECONDS (checked every DB_READ_CHECK_MS); port, user and password
+    // default to the primary's. The user needs SLAVE MONITOR to read the lag.
+    DB_READ_HOST: optionalString,
+    DB_READ_PORT: z.coerce.number().int().positive().optional(),
+    DB_READ_USER: optionalString,
+    DB_READ_PASSWORD: z.string().optional(),
+    DB_READ_POOL_MAX: int(10),
+    DB_READ_MAX_LAG_SECONDS: int(10),
+    DB_READ_CHECK_MS: z.coerce.number().int().min(100).default(2000),
 
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     // Hash-tagged so every key of the platform lands in one Redis Cluster slot per prefix (BullMQ needs this).
@@ -211,6 +221,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   logFormat: Env['LOG_FORMAT'];
   db: { host: string; port: number; user: string; password: string; database: string; poolMax: number };
+  /** The read replica, when DB_READ_HOST is set: same database name as the primary. */
+  dbRead?: { host: string; port: number; user: string; password: string; database: string; poolMax: number; maxLagSeconds: number; checkMs: number };
   redis: { url: string; prefix: string };
   auth: {
     jwtSecret: string;
@@ -324,6 +336,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       database: e.DB_NAME,
       poolMax: e.DB_POOL_MAX,
     },
+    dbRead: e.DB_READ_HOST
+      ? {
+          host: e.DB_READ_HOST,
+          port: e.DB_READ_PORT ?? e.DB_PORT,
+          user: e.DB_READ_USER ?? e.DB_USER,
+          password: e.DB_READ_PASSWORD ?? e.DB_PASSWORD,
+          database: e.DB_NAME,
+          poolMax: e.DB_READ_POOL_MAX,
+          maxLagSeconds: e.DB_READ_MAX_LAG_SECONDS,
+          checkMs: e.DB_READ_CHECK_MS,
+        }
+      : undefined,
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
     auth: {
       jwtSecret: e.JWT_SECRET,

@@ -6,8 +6,9 @@ export const DB_CHARSET = 'utf8mb4';
 export const DB_COLLATION = 'utf8mb4_unicode_ci';
 
 /** Connection settings shared by the pool and the bootstrap connection. UTC everywhere. */
-function connection(db: Config['db'], database?: string): Knex.MySql2ConnectionConfig {
+function connection(db: Config['db'], database?: string, connectTimeout?: number): Knex.MySql2ConnectionConfig {
   return {
+    ...(connectTimeout ? { connectTimeout } : {}),
     host: db.host,
     port: db.port,
     user: db.user,
@@ -21,10 +22,16 @@ function connection(db: Config['db'], database?: string): Knex.MySql2ConnectionC
   };
 }
 
-export function createKnex(db: Config['db'], opts: { poolMax?: number } = {}): Knex {
+/**
+ * `failFastMs` bounds connecting and waiting for a pooled connection: for a pool with somewhere else to
+ * turn (the read replica falls back to the primary), not for the primary, whose callers wait it out.
+ */
+export function createKnex(db: Config['db'], opts: { poolMax?: number; failFastMs?: number; log?: Knex.Logger } = {}): Knex {
   return knexFactory({
     client: 'mysql2',
-    connection: connection(db, db.database),
+    ...(opts.log ? { log: opts.log } : {}),
+    connection: connection(db, db.database, opts.failFastMs),
+    ...(opts.failFastMs ? { acquireConnectionTimeout: opts.failFastMs } : {}),
     pool: {
       min: 0,
       max: opts.poolMax ?? db.poolMax,

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** One Prometheus registry per process, exposed at /metrics. */
 export const promRegistry = new Registry();
@@ -30,5 +30,19 @@ export const metricsPointsDropped = new Counter({
 export const metricsPointsWritten = new Counter({
   name: 'metrics_points_written_total',
   help: 'InfluxDB points written successfully',
+  registers: [promRegistry],
+});
+
+/** Seconds the read replica is behind the primary at its last check (NaN when unknown or down). */
+export const replicaLagSeconds = new Gauge({
+  name: 'db_replica_lag_seconds',
+  help: 'Read replica lag behind the primary at the last check (NaN: unknown, replica down)',
+  registers: [promRegistry],
+});
+
+/** 1 while list, report and export reads go to the replica; 0 while they fall back to the primary. */
+export const replicaServingReads = new Gauge({
+  name: 'db_replica_serving_reads',
+  help: '1 while the read replica serves lag-tolerant reads, 0 while they go to the primary',
   registers: [promRegistry],
 });

@@ -84,8 +84,9 @@ export async function exportTaskReport(ctx: AppContext, tenantId: string, taskId
   if (!task) throw new NotFoundError('task', taskId);
   const safeName = String(task.task_name).replace(/[^\p{L}\p{N}._-]+/gu, '_').slice(0, 80) || 'task';
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  // One transaction (REPEATABLE READ, reads only): one snapshot for the whole export (see taskReportLines).
-  return ctx.db.transaction((trx) => saveTenantFile(ctx, {
+  // One transaction (REPEATABLE READ, reads only): one snapshot for the whole export (see taskReportLines),
+  // on the read replica while it serves reads (the task's ownership above is checked on the primary).
+  return ctx.readDb().transaction((trx) => saveTenantFile(ctx, {
     tenantId,
     purpose: 'report',
     fileName: `${safeName}-report-${stamp}.csv`,

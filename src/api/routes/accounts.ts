@@ -251,8 +251,10 @@ export function accountsRouter(ctx: AppContext): Router {
 
   router.get('/accounts', requirePermission('accounts:read'), async (req, res) => {
     const q = query(req, listQuery);
-    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(accountListQuery(db, tenantIdOf(req), q), q);
-    const secrets = await secretSummaries(db, page.data.map((r) => r.id));
+    // Lists read the replica (src/db/read-replica.ts); a GET of one account reads the primary.
+    const reader = ctx.readDb();
+    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(accountListQuery(reader, tenantIdOf(req), q), q);
+    const secrets = await secretSummaries(reader, page.data.map((r) => r.id));
     res.json({ data: page.data.map((r) => presentAccount(decodeAccount(r), secrets.get(r.id))), next_cursor: page.next_cursor });
   });
 
@@ -429,7 +431,8 @@ export function accountsRouter(ctx: AppContext): Router {
     const { id } = params(req, idParams);
     const q = query(req, pageQuery);
     await getAccount(db, tenantId, id);
-    const page = await paginate<Record<string, unknown> & { created_at: Date; id: number }>(historyQuery(db, tenantId, id), q);
+    // Ownership on the primary (a new account is found at once), the history itself on the replica.
+    const page = await paginate<Record<string, unknown> & { created_at: Date; id: number }>(historyQuery(ctx.readDb(), tenantId, id), q);
     res.json({ data: page.data.map((r) => ({ ...r, id: Number(r.id), extra_data: parseJson(r.extra_data, null) })), next_cursor: page.next_cursor });
   });
 
@@ -438,7 +441,7 @@ export function accountsRouter(ctx: AppContext): Router {
     const { id } = params(req, idParams);
     const q = query(req, conversationsQuery);
     await getAccount(db, tenantId, id);
-    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(conversationListQuery(db, tenantId, id, q), q);
+    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(conversationListQuery(ctx.readDb(), tenantId, id, q), q);
     res.json({ data: page.data.map((r) => ({ ...r, is_active: Boolean(r.is_active), is_pinned: Boolean(r.is_pinned) })), next_cursor: page.next_cursor });
   });
 

@@ -65,7 +65,7 @@ export function auditRouter(ctx: AppContext): Router {
   router.get('/audit-logs', requirePermission('audit:read'), async (req, res) => {
     const q = query(req, AuditFilterQuery);
     const page = await paginate<Record<string, unknown> & { id: number; created_at: Date }>(
-      auditQuery(ctx.db, tenantIdOf(req), auditFiltersOf(q)),
+      auditQuery(ctx.readDb(), tenantIdOf(req), auditFiltersOf(q)),
       q,
     );
     res.json({ data: page.data.map(decodeAudit), next_cursor: page.next_cursor });

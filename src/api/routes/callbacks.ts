@@ -324,7 +324,7 @@ export function callbackEventsRouter(ctx: AppContext): Router {
   router.get('/callbacks/events', requirePermission('callbacks:read'), async (req, res) => {
     const q = query(req, ListQuery);
     const c = q.cursor ? decodeCursor(q.cursor) : undefined;
-    const rows = await listCallbackEvents(ctx.db, {
+    const rows = await listCallbackEvents(ctx.readDb(), {
       tenantId: tenantIdOf(req),
       status: q.status,
       notifyType: q.notify_type,

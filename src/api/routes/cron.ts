@@ -96,7 +96,7 @@ export function cronRouter(ctx: AppContext): Router {
   router.get('/cron/runs', requireCronRead, async (req, res) => {
     const q = query(req, runsQuery);
     const full = principalOf(req).kind === 'platform';
-    const page = await listRuns(ctx.db, { limit: q.limit, cursor: q.cursor }, { job: q.job, outcome: q.outcome });
+    const page = await listRuns(ctx.readDb(), { limit: q.limit, cursor: q.cursor }, { job: q.job, outcome: q.outcome });
     res.json({ data: page.data.map((r) => present(r, full)), next_cursor: page.next_cursor });
   });
   return router;

@@ -40,15 +40,17 @@ export function dashboardRouter(ctx: AppContext): Router {
   const router = Router();
   router.get('/dashboard', requirePermission('reports:read'), async (req, res) => {
     const tenantId = tenantIdOf(req);
-    const tenant = await findTenant(ctx.db, tenantId);
+    // A report: every figure from the replica while it serves reads (src/db/read-replica.ts).
+    const reader = ctx.readDb();
+    const tenant = await findTenant(reader, tenantId);
     const timeZone = tenant?.timezone ?? 'UTC';
     const now = new Date();
     const since = startOfLocalDay(now, timeZone);
     const [accounts, messages, tasks, alerts] = await Promise.all([
-      accountsByStatus(ctx.db, tenantId),
-      messagesByStatusSince(ctx.db, tenantId, since),
-      activeTasks(ctx.db, tenantId, 10),
-      recentAlerts(ctx.db, tenantId, new Date(now.getTime() - 86_400_000), 20),
+      accountsByStatus(reader, tenantId),
+      messagesByStatusSince(reader, tenantId, since),
+      activeTasks(reader, tenantId, 10),
+      recentAlerts(reader, tenantId, new Date(now.getTime() - 86_400_000), 20),
     ]);
     const n = (s: string) => messages[s] ?? 0;
     res.json({
@@ -63,7 +65,7 @@ export function dashboardRouter(ctx: AppContext): Router {
         unknown: n('unknown'),
         pending: n('pending') + n('sending'),
       },
-      active_tasks: (await decodeTasks(ctx.db, tasks)).map(presentTask),
+      active_tasks: (await decodeTasks(reader, tasks)).map(presentTask),
       alerts,
     });
   });

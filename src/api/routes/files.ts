@@ -201,7 +201,7 @@ export function filesRouter(ctx: AppContext): Router {
 
   router.get('/files', requirePermission('files:read'), async (req, res) => {
     const q = query(req, listQuery);
-    const page = await listTenantFiles(ctx.db, tenantIdOf(req), { limit: q.limit, cursor: q.cursor }, { purpose: q.purpose as FilePurpose | undefined });
+    const page = await listTenantFiles(ctx.readDb(), tenantIdOf(req), { limit: q.limit, cursor: q.cursor }, { purpose: q.purpose as FilePurpose | undefined });
     res.json({ data: page.data.map(presentFile), next_cursor: page.next_cursor });
   });
 

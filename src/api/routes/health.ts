@@ -3,8 +3,19 @@ import type { AppContext } from '../../context';
 import { promRegistry } from '../../metrics/prometheus';
 import { bearerMatches } from '../../auth/bearer-token';
 import { UnauthorizedError } from '../../errors';
+import type { ReplicaSnapshot } from '../../db/read-replica';
 
-/** Liveness (process answers), readiness (MySQL and Redis answer), Prometheus metrics. Unauthenticated. */
+function replicaCheck(r: ReplicaSnapshot): string {
+  if (r.state === 'ok') return 'ok';
+  if (r.state === 'lagging') return `lagging: ${r.lagSeconds} s behind (max ${r.maxLagSeconds} s)`;
+  if (r.state === 'starting') return 'starting: not checked yet';
+  return `down: ${r.reason ?? 'unknown'}`;
+}
+
+/**
+ * Liveness (process answers), readiness (MySQL and Redis answer; with a read replica configured, its state
+ * and lag: `degraded` while reads fall back to the primary), Prometheus metrics. Unauthenticated.
+ */
 export function healthRouter(ctx: AppContext): Router {
   const router = Router();
   router.get('/health/live', (_req, res) => {
@@ -27,7 +38,24 @@ export function healthRouter(ctx: AppContext): Router {
     };
     const [mysql, redis] = await Promise.all([check(() => ctx.db.raw('SELECT 1')), check(() => ctx.redis.ping())]);
     const ok = mysql === 'ok' && redis === 'ok';
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { mysql, redis } });
+    const replica = ctx.replica.snapshot();
+    if (replica.state === 'unconfigured') {
+      res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { mysql, redis } });
+      return;
+    }
+    // A replica that is down or lagging degrades, never fails, readiness: its reads went to the primary.
+    const status = !ok ? 'unavailable' : replica.state === 'ok' ? 'ok' : 'degraded';
+    res.status(ok ? 200 : 503).json({
+      status,
+      checks: { mysql, redis, replica: replicaCheck(replica) },
+      replica: {
+        state: replica.state,
+        lag_seconds: replica.lagSeconds,
+        max_lag_seconds: replica.maxLagSeconds,
+        serving_reads: replica.state === 'ok',
+        checked_at: replica.checkedAt?.toISOString() ?? null,
+      },
+    });
   });
   const metricsToken = ctx.config.http.metricsToken;
   router.get('/metrics', async (req, res) => {

@@ -140,7 +140,7 @@ export function messagesRouter(ctx: AppContext): Router {
   router.get('/messages', requirePermission('messages:read'), async (req, res) => {
     const q = query(req, listQuery);
     const filters = { ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined };
-    const page = await listMessages(db, tenantIdOf(req), filters, q);
+    const page = await listMessages(ctx.readDb(), tenantIdOf(req), filters, q);
     res.json({ data: page.data.map((r) => presentMessage(decodeMessage(r))), next_cursor: page.next_cursor });
   });
 

@@ -183,7 +183,7 @@ export function platformRouter(ctx: AppContext): Router {
 
   router.get('/platform/audit-logs', async (req, res) => {
     const q = query(req, PlatformAuditQuery);
-    const page = await paginate<Record<string, unknown> & { id: number; created_at: Date }>(auditQuery(ctx.db, q.tenant_id ?? null, auditFiltersOf(q)), q);
+    const page = await paginate<Record<string, unknown> & { id: number; created_at: Date }>(auditQuery(ctx.readDb(), q.tenant_id ?? null, auditFiltersOf(q)), q);
     res.json({ data: page.data.map(decodeAudit), next_cursor: page.next_cursor });
   });
   return router;

@@ -97,7 +97,8 @@ export function reportsRouter(ctx: AppContext): Router {
       if (!owned) throw new NotFoundError('account', q.account_id);
     }
     const timezone = q.timezone ?? ((await ctx.db('tenants').where({ id: tenantId }).first('timezone'))?.timezone as string | undefined) ?? 'UTC';
-    const hours = await statisticsHours(ctx.db, { tenantId, accountId: q.account_id, from, to });
+    // The roll-up is read on the replica; ownership and the time zone above on the primary.
+    const hours = await statisticsHours(ctx.readDb(), { tenantId, accountId: q.account_id, from, to });
     res.json({
       from: from.toISOString(),
       to: to.toISOString(),
@@ -112,7 +113,7 @@ export function reportsRouter(ctx: AppContext): Router {
   router.get('/reports/accounts', requirePermission('reports:read'), async (req, res) => {
     const q = query(req, rangeQuery);
     const { from, to } = resolveRange({ ...q, granularity: 'day' });
-    const data = await statisticsByAccount(ctx.db, { tenantId: tenantIdOf(req), from, to });
+    const data = await statisticsByAccount(ctx.readDb(), { tenantId: tenantIdOf(req), from, to });
     res.json({ from: from.toISOString(), to: to.toISOString(), data });
   });
 

@@ -133,7 +133,8 @@ export function taskRecipientsRouter(ctx: AppContext): Router {
     const q = query(req, recipientsQuery);
     const tenantId = tenantIdOf(req);
     await ownTask(tenantId, id);
-    const page = await listMessages(db, tenantId, { task_id: id, status: q.status }, q);
+    // Ownership on the primary, the per-recipient pages on the replica.
+    const page = await listMessages(ctx.readDb(), tenantId, { task_id: id, status: q.status }, q);
     res.json({ data: page.data.map((r) => presentRecipient(decodeMessage(r))), next_cursor: page.next_cursor });
   });
 
@@ -141,9 +142,10 @@ export function taskRecipientsRouter(ctx: AppContext): Router {
     const { id } = params(req, idParams);
     const tenantId = tenantIdOf(req);
     await ownTask(tenantId, id);
-    const counts: Array<{ status: string; n: number }> = await db('messages').select('status').count({ n: '*' }).where({ tenant_id: tenantId, batch_id: id }).groupBy('status');
+    const reader = ctx.readDb();
+    const counts: Array<{ status: string; n: number }> = await reader('messages').select('status').count({ n: '*' }).where({ tenant_id: tenantId, batch_id: id }).groupBy('status');
     const by_status = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, Number(counts.find((c) => c.status === s)?.n ?? 0)]));
-    const reasons = (await db('messages')
+    const reasons = (await reader('messages')
       .select('status', 'error_code')
       .count({ n: '*' })
       .max({ example: 'error_message' })

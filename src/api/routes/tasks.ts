@@ -224,8 +224,10 @@ export function tasksRouter(ctx: AppContext): Router {
 
   router.get('/tasks', requirePermission('tasks:read'), async (req, res) => {
     const q = query(req, listQuery);
-    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(taskListQuery(db, tenantIdOf(req), q), q);
-    res.json({ data: (await decodeTasks(db, page.data)).map(presentTask), next_cursor: page.next_cursor });
+    // The list reads the replica; GET /tasks/:id and /progress read the primary (live numbers).
+    const reader = ctx.readDb();
+    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(taskListQuery(reader, tenantIdOf(req), q), q);
+    res.json({ data: (await decodeTasks(reader, page.data)).map(presentTask), next_cursor: page.next_cursor });
   });
 
   router.get('/tasks/:id', requirePermission('tasks:read'), async (req, res) => {

@@ -149,7 +149,7 @@ export function templatesRouter(ctx: AppContext): Router {
 
   router.get('/templates', requirePermission('templates:read'), async (req, res) => {
     const q = query(req, listQuery);
-    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(templateListQuery(db, tenantIdOf(req), q), q);
+    const page = await paginate<Record<string, unknown> & { created_at: Date; id: string }>(templateListQuery(ctx.readDb(), tenantIdOf(req), q), q);
     res.json({ data: page.data.map((r) => presentTemplate(decodeTemplate(r))), next_cursor: page.next_cursor });
   });
 
