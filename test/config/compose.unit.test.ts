@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_VARIABLES, PRODUCTION_REQUIRED, loadConfig } from '../../src/config';
-import { appServices, databaseService, interpolate, loadCompose, resolvedEnvironment, throwawaySecrets } from '../deploy/compose';
+import { appServices, commandArgs, databaseService, interpolate, loadCompose, resolvedEnvironment, throwawaySecrets } from '../deploy/compose';
 
 /**
  * docker-compose.yml cannot run here (no Docker engine), so check what can be checked statically.
@@ -66,4 +66,85 @@ test('infrastructure services are the required engines, with health checks and v
     const volume = compose.services[name].volumes![0].split(':')[0];
     expect(Object.keys(compose.volumes)).toContain(volume);
   }
+});
+
+describe('the cluster profile: a MariaDB read replica and a Redis Cluster', () => {
+  const inProfile = (name: string) => compose.services[name]?.profiles ?? [];
+  const option = (service: string, name: string) => commandArgs(compose.services[service]).find((a) => a.startsWith(`--${name}=`))?.split('=').slice(1).join('=');
+  const replicaEnv = () => resolvedEnvironment(compose.services['mariadb-replica'], secrets);
+
+  test('the replica replicates from the database service as the replication user the primary creates', () => {
+    expect(inProfile('mariadb-replica')).toEqual(['cluster']);
+    expect(compose.services['mariadb-replica'].image).toBe(db.service.image);
+    const primaryEnv = resolvedEnvironment(db.service, secrets);
+    expect(replicaEnv().MARIADB_MASTER_HOST).toBe(db.name);
+    expect(replicaEnv().MARIADB_REPLICATION_USER).toBe(primaryEnv.MARIADB_REPLICATION_USER);
+    expect(replicaEnv().MARIADB_REPLICATION_PASSWORD).toBe(primaryEnv.MARIADB_REPLICATION_PASSWORD);
+    // The database and the app's user come by replication: creating them again on the replica would stop it.
+    expect(replicaEnv().MARIADB_DATABASE).toBeUndefined();
+    expect(replicaEnv().MARIADB_USER).toBeUndefined();
+    expect(compose.services['mariadb-replica'].depends_on?.[db.name]).toEqual({ condition: 'service_healthy' });
+  });
+
+  test('the primary writes a binary log, the replica has its own server id, is read-only, and is healthy only while replicating', () => {
+    expect(option(db.name, 'log-bin')).toBeTruthy();
+    expect(option(db.name, 'binlog-format')).toBe('ROW');
+    expect(option('mariadb-replica', 'server-id')).not.toBe(option(db.name, 'server-id'));
+    expect(option('mariadb-replica', 'read-only')).toBe('ON');
+    expect(compose.services['mariadb-replica'].healthcheck?.test).toEqual(expect.arrayContaining(['healthcheck.sh', '--replication_io', '--replication_sql']));
+    expect(replicaEnv().MARIADB_HEALTHCHECK_GRANTS).toMatch(/REPLICA MONITOR/);
+  });
+
+  test('the replica runs the server options the code relies on, as the primary does', () => {
+    for (const name of ['character-set-server', 'collation-server', 'default-time-zone', 'sql-mode', 'innodb-snapshot-isolation', 'max-connections']) {
+      expect({ name, replica: option('mariadb-replica', name) }).toEqual({ name, replica: option(db.name, name) });
+    }
+  });
+
+  test('the app user may read the replica lag (SLAVE MONITOR), granted by the init script the primary mounts', () => {
+    const mount = db.service.volumes!.find((v) => v.split(':')[1] === '/docker-entrypoint-initdb.d');
+    expect(mount).toBeDefined();
+    const dir = join(__dirname, '..', '..', mount!.split(':')[0]);
+    const grants = readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    const appUser = resolvedEnvironment(compose.services.api, secrets).DB_USER;
+    expect(grants).toContain(`GRANT SLAVE MONITOR ON *.* TO '${appUser}'@'%'`);
+  });
+
+  test('DB_READ_HOST=mariadb-replica points every app service at the replica with the primary credentials', () => {
+    for (const name of APP_SERVICES) {
+      expect(loadConfig(resolvedEnvironment(compose.services[name], secrets)).dbRead).toBeUndefined();
+      const config = loadConfig(resolvedEnvironment(compose.services[name], { ...secrets, DB_READ_HOST: 'mariadb-replica' }));
+      expect(config.dbRead).toMatchObject({ host: 'mariadb-replica', port: 3306, user: config.db.user, password: config.db.password, database: config.db.database });
+    }
+  });
+
+  test('six Redis Cluster nodes, joined as 3 masters with a replica each by an idempotent one-shot', () => {
+    const nodes = Object.keys(compose.services).filter((n) => /^redis-node-\d+$/.test(n));
+    expect(nodes).toHaveLength(6);
+    for (const name of nodes) {
+      expect(inProfile(name)).toEqual(['cluster']);
+      const args = commandArgs(compose.services[name]);
+      expect(args.join(' ')).toContain('--cluster-enabled yes');
+      expect(args.join(' ')).toContain(`--cluster-announce-hostname ${name}`);
+      expect(args.join(' ')).toContain('--maxmemory-policy noeviction');
+      expect(Object.keys(compose.volumes)).toContain(compose.services[name].volumes![0].split(':')[0]);
+    }
+    const init = compose.services['redis-cluster-init'];
+    expect(inProfile('redis-cluster-init')).toEqual(['cluster']);
+    const script = commandArgs(init).join(' ');
+    expect(script).toMatch(/cluster_state:ok \|\| redis-cli --cluster create/);
+    expect(script).toContain('--cluster-replicas 1');
+    for (const name of nodes) {
+      expect(script).toContain(`${name}:6379`);
+      expect(init.depends_on?.[name]).toEqual({ condition: 'service_healthy' });
+    }
+  });
+
+  test('the default profile starts without the cluster profile: no service outside it depends on one inside', () => {
+    const profiled = new Set(Object.keys(compose.services).filter((n) => inProfile(n).length > 0));
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (profiled.has(name)) continue;
+      for (const dep of Object.keys(service.depends_on ?? {})) expect({ name, dep, profiled: profiled.has(dep) }).toEqual({ name, dep, profiled: false });
+    }
+  });
 });

@@ -18,6 +18,9 @@ export interface ComposeService {
   ports?: string[];
   expose?: string[];
   depends_on?: Record<string, { condition?: string }>;
+  entrypoint?: string[] | string;
+  /** Started only with `--profile <name>` (the `cluster` profile's replica and Redis Cluster). */
+  profiles?: string[];
 }
 
 export interface ComposeFile {
@@ -52,9 +55,9 @@ export function appServices(compose: ComposeFile): string[] {
     .map(([name]) => name);
 }
 
-/** The database service: the one whose image is a MySQL-family server. */
+/** The database service: the one (outside profiles; the `cluster` profile adds a replica) whose image is a MySQL-family server. */
 export function databaseService(compose: ComposeFile): { name: string; service: ComposeService } {
-  const found = Object.entries(compose.services).filter(([, s]) => /^(mariadb|mysql|percona)\b/.test(s.image ?? ''));
+  const found = Object.entries(compose.services).filter(([, s]) => !s.profiles?.length && /^(mariadb|mysql|percona)\b/.test(s.image ?? ''));
   if (found.length !== 1) throw new Error(`expected one database service in compose, found ${found.map(([n]) => n).join(', ') || 'none'}`);
   return { name: found[0][0], service: found[0][1] };
 }
