@@ -4,6 +4,7 @@ import type { Config } from './config';
 import { createKnex } from './db/knex';
 import { createReadReplica, type ReadReplica } from './db/read-replica';
 import { createGateway } from './gateway';
+import { officialClient } from './gateway/official';
 import type { ChannelRouter } from './gateway/router';
 import { logger, type Logger } from './logger';
 import { createMetricsSink } from './metrics/influx';
@@ -60,6 +61,8 @@ export function createAppContext(config: Config): AppContext {
   const closers: Array<() => Promise<void> | void> = [() => metrics.close()];
   let closed = false;
   const gateway = createGateway(config, db);
+  const storage = createFileStorage(config);
+  gateway.register('official', officialClient(config, db, redis, storage));
   return {
     config,
     db,
@@ -71,7 +74,7 @@ export function createAppContext(config: Config): AppContext {
     gateway,
     logger,
     metrics,
-    storage: createFileStorage(config),
+    storage,
     onClose: (fn) => closers.push(fn),
     async close() {
       if (closed) return;

@@ -60,7 +60,9 @@ export async function runLoginStart(ctx: AppContext, accountId: string, attemptI
     // No QR needed (the provider kept the session, or asks for a code at once): the poll step decides.
     const d = decideLoginProgress(acct.status, start);
     if (d.action === 'succeed') {
-      await completeLogin(ctx, accountId, d.userInfo, 'system', 'session_resumed');
+      // A channel without QR login (official API) says why: its history records the QR steps as skipped.
+      const why = start.state === 'online' ? start.reason : undefined;
+      await completeLogin(ctx, accountId, d.userInfo, 'system', why ?? 'session_resumed', undefined, why ? { qr_steps: 'skipped', channel: acct.channel } : undefined);
       return 'online';
     }
     if (d.action === 'fail') return failLoginAttempt(ctx, accountId, d.reason, null, false);
@@ -180,6 +182,7 @@ export async function completeLogin(
   operatorType: OperatorType,
   reason: string,
   operatorId?: string,
+  extra?: Record<string, unknown>,
 ): Promise<TransitionResult> {
   const now = new Date();
   const res = await transitionAccount(ctx, {
@@ -188,6 +191,7 @@ export async function completeLogin(
     reason,
     operatorType,
     operatorId,
+    extra,
     expectFrom: CAN_GO_ONLINE,
     patch: { user_info: userInfo, last_login_time: now, last_heartbeat_time: now, login_retry_count: 0, error_message: null, qr_code_url: null },
   });

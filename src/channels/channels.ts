@@ -5,9 +5,11 @@ import { maskEndpoint, maskSecret } from '../secrets/masking';
 /**
  * The channels an account can be served by. `simulator` is the built-in gateway simulator (no
  * credentials); `wechaty` is a WeCom provider speaking Wechaty Puppet Service, reached through the
- * gateway-wechaty role with the account's provider token. A channel is fixed when the account is created.
+ * gateway-wechaty role with the account's provider token; `official` is WeCom's own server API (a
+ * self-built app and the customer-contact API), called in process (src/gateway/official). A channel is
+ * fixed when the account is created.
  */
-export const CHANNELS = ['simulator', 'wechaty'] as const;
+export const CHANNELS = ['simulator', 'wechaty', 'official'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export const isChannel = (v: unknown): v is Channel => (CHANNELS as readonly unknown[]).includes(v);
@@ -37,9 +39,29 @@ export const wechatyCredentialsSchema = z
 
 export type WechatyCredentials = z.infer<typeof wechatyCredentialsSchema>;
 
+/** Credentials of an `official` account: the self-built app (自建应用) of a corp. */
+export const officialCredentialsSchema = z
+  .object({
+    corp_id: z.string().trim().regex(/^[A-Za-z0-9_-]{4,64}$/, 'letters, digits, _ or -').openapi({ description: 'corp id (企业ID)' }),
+    agent_id: z.coerce.number().int().positive().max(2 ** 31 - 1).openapi({ description: 'agent id of the self-built app (AgentId)' }),
+    secret: z.string().trim().min(8).max(200).openapi({ description: 'app secret (Secret); stored encrypted, never returned' }),
+    sender_userid: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({ description: 'member (userid) who sends customer group-sends; needed for customer groups' }),
+  })
+  .strict()
+  .openapi('OfficialCredentials');
+
+export type OfficialCredentials = z.infer<typeof officialCredentialsSchema>;
+
 /** Credentials by channel; a channel without credentials has none here. */
 export const CREDENTIAL_SCHEMAS: Partial<Record<Channel, z.ZodTypeAny>> = {
   wechaty: wechatyCredentialsSchema,
+  official: officialCredentialsSchema,
 };
 
 export const channelNeedsCredentials = (channel: Channel): boolean => CREDENTIAL_SCHEMAS[channel] !== undefined;
@@ -62,6 +84,11 @@ export function credentialHint(channel: Channel, creds: Record<string, unknown>)
       endpoint: c.endpoint ? maskEndpoint(c.endpoint) : null,
       tls: c.tls?.insecure ? 'disabled' : c.tls?.ca_cert ? 'custom_ca' : 'default',
     };
+  }
+  if (channel === 'official') {
+    // corp id and agent id identify the app (and route WeCom's callbacks to the account); only the secret is secret.
+    const c = creds as OfficialCredentials;
+    return { corp_id: c.corp_id, agent_id: c.agent_id, secret: maskSecret(c.secret), sender_userid: c.sender_userid ?? null };
   }
   return {};
 }

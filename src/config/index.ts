@@ -118,7 +118,7 @@ export const configSchema = z
     // Where the gateway (or simulator) POSTs callbacks; defaults to this API.
     CALLBACK_URL: optionalString,
     // Channels (issue 10): new accounts' channel when the request names none; secrets of channels at rest.
-    DEFAULT_ACCOUNT_CHANNEL: z.enum(['simulator', 'wechaty']).default('simulator'),
+    DEFAULT_ACCOUNT_CHANNEL: z.enum(['simulator', 'wechaty', 'official']).default('simulator'),
     // "id:base64(32 bytes),…": AES-256-GCM key ring for channel credentials; the first key encrypts.
     CHANNEL_SECRET_KEYS: optionalString,
     // The Wechaty Puppet Service gateway (role gateway-wechaty): where the platform reaches it …
@@ -142,6 +142,17 @@ export const configSchema = z
     // sessions are taken over after it lapses. Each copy's own URL for the others to forward to.
     WECHATY_LEASE_MS: int(15_000),
     WECHATY_GATEWAY_ADVERTISE_URL: optionalString,
+    // The official WeCom server API (channel `official`, issue 13): its base URL (a local fake in tests),
+    // how long before expires_in a token is refreshed, and the limits the pacer enforces.
+    WECOM_API_BASE: z.string().url().default('https://qyapi.weixin.qq.com'),
+    WECOM_API_TIMEOUT_MS: int(10_000),
+    WECOM_TOKEN_REFRESH_MARGIN_SECONDS: int(300),
+    WECOM_API_CALLS_PER_MINUTE: int(10_000),
+    WECOM_MEMBER_MESSAGES_PER_MINUTE: int(30),
+    WECOM_MEMBER_MESSAGES_PER_HOUR: int(1_000),
+    WECOM_CUSTOMER_RECEIVE_LIMIT: int(1),
+    WECOM_CUSTOMER_RECEIVE_PERIOD_SECONDS: int(86_400),
+    WECOM_RATE_LIMIT_BACKOFF_MS: int(60_000),
 
     INFLUX_URL: optionalString,
     INFLUX_TOKEN: z.string().default(''),
@@ -255,7 +266,7 @@ export interface Config {
     controlToken?: string;
   };
   /** Channels: the default of new accounts, the key ring of channel secrets, the Wechaty gateway. */
-  channels: { defaultChannel: 'simulator' | 'wechaty'; keyRing: KeyRing };
+  channels: { defaultChannel: 'simulator' | 'wechaty' | 'official'; keyRing: KeyRing };
   wechaty: {
     gatewayUrl: string;
     host: string;
@@ -278,6 +289,18 @@ export interface Config {
    * `sent` longer than `reconcileAfterSeconds` without a receipt are asked about at the gateway.
    */
   sending: { pacingMarginPct: number; reconcileAfterSeconds: number };
+  /** The official WeCom server API (channel `official`). */
+  official: {
+    apiBase: string;
+    timeoutMs: number;
+    tokenRefreshMarginSeconds: number;
+    apiCallsPerMinute: number;
+    memberMessagesPerMinute: number;
+    memberMessagesPerHour: number;
+    customerReceiveLimit: number;
+    customerReceivePeriodSeconds: number;
+    rateLimitBackoffMs: number;
+  };
   accounts: { loginTimeoutSeconds: number; loginPollMs: number; recoveryBaseDelayMs: number; recoveryMaxDelayMs: number; recoveryMaxRetries: number };
   influx: { url: string | undefined; token: string; org: string; bucket: string };
   minio:
@@ -379,6 +402,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       controlToken: e.SIMULATOR_CONTROL_TOKEN,
     },
     sending: { pacingMarginPct: e.SEND_PACING_MARGIN_PCT, reconcileAfterSeconds: e.RECONCILE_AFTER_SECONDS },
+    official: {
+      apiBase: e.WECOM_API_BASE.replace(/\/+$/, ''),
+      timeoutMs: e.WECOM_API_TIMEOUT_MS,
+      tokenRefreshMarginSeconds: e.WECOM_TOKEN_REFRESH_MARGIN_SECONDS,
+      apiCallsPerMinute: e.WECOM_API_CALLS_PER_MINUTE,
+      memberMessagesPerMinute: e.WECOM_MEMBER_MESSAGES_PER_MINUTE,
+      memberMessagesPerHour: e.WECOM_MEMBER_MESSAGES_PER_HOUR,
+      customerReceiveLimit: e.WECOM_CUSTOMER_RECEIVE_LIMIT,
+      customerReceivePeriodSeconds: e.WECOM_CUSTOMER_RECEIVE_PERIOD_SECONDS,
+      rateLimitBackoffMs: e.WECOM_RATE_LIMIT_BACKOFF_MS,
+    },
     channels: {
       defaultChannel: e.DEFAULT_ACCOUNT_CHANNEL,
       keyRing: e.CHANNEL_SECRET_KEYS ? parseKeyRing(e.CHANNEL_SECRET_KEYS) : developmentKeyRing(),

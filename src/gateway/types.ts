@@ -29,7 +29,8 @@ export type LoginProgress =
   | { state: 'verify_failed'; reason: 'wrong_code' | 'expired' }
   | { state: 'qr_expired' }
   | { state: 'cancelled' }
-  | { state: 'online'; userInfo: Record<string, unknown> }
+  /** `reason`: why no QR was needed (e.g. `official_credentials_valid`: the official API has no QR login). */
+  | { state: 'online'; userInfo: Record<string, unknown>; reason?: string }
   | { state: 'offline'; scene?: OfflineScene };
 
 export type OfflineScene = 'logout' | 'kicked' | 'expired' | 'network';

@@ -84,8 +84,9 @@ export class SendLimits {
     }
   }
 
-  async reserve(k: { tat: string; cap: string }, p: { intervalMs: number; want: number; horizonMs: number; dailyCap: number }): Promise<Reservation> {
-    const [granted, firstOffset, waitMs, nextTat, capped] = await this.r.wwpReserve(k.tat, k.cap, p.intervalMs, p.want, p.horizonMs, p.dailyCap, CAP_TTL_MS);
+  /** `capTtlMs`: lifetime of the cap counter (a day and more for the daily cap; a window's length for windowed caps). */
+  async reserve(k: { tat: string; cap: string }, p: { intervalMs: number; want: number; horizonMs: number; dailyCap: number; capTtlMs?: number }): Promise<Reservation> {
+    const [granted, firstOffset, waitMs, nextTat, capped] = await this.r.wwpReserve(k.tat, k.cap, p.intervalMs, p.want, p.horizonMs, p.dailyCap, p.capTtlMs ?? CAP_TTL_MS);
     return { granted: Number(granted), firstOffsetMs: Number(firstOffset), waitMs: Number(waitMs), nextTat: String(nextTat), capped: Number(capped) === 1 };
   }
 

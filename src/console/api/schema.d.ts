@@ -103,7 +103,7 @@ export interface paths {
                          * @description fixed at creation; default DEFAULT_ACCOUNT_CHANNEL
                          * @enum {string}
                          */
-                        channel?: "simulator" | "wechaty";
+                        channel?: "simulator" | "wechaty" | "official";
                         /** @description channel credentials (wechaty: WechatyCredentials); stored encrypted, never returned */
                         credentials?: {
                             [key: string]: unknown;
