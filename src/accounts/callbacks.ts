@@ -67,7 +67,8 @@ export async function applyAccountCallback(ctx: AppContext, cb: AccountCallback)
   if (!progress) return { handled: true, ...ids, outcome: 'ignored' };
   const d = decideLoginProgress(acct.status, progress);
   if (d.action === 'move') {
-    const res = await transitionAccount(ctx, { accountId: acct.id, to: d.to, reason: d.reason, operatorType: 'system', expectFrom: LOGIN_IN_PROGRESS });
+    // Only from the state the decision was made in: the login poll may have made the same move meanwhile.
+    const res = await transitionAccount(ctx, { accountId: acct.id, to: d.to, reason: d.reason, operatorType: 'system', expectFrom: [acct.status] });
     return { handled: true, ...ids, outcome: res.changed ? 'moved' : 'ignored' };
   }
   if (d.action === 'fail') return { handled: true, ...ids, outcome: await failLoginAttempt(ctx, acct.id, d.reason, null, false) };

@@ -66,7 +66,8 @@ export async function runLoginStart(ctx: AppContext, accountId: string, attemptI
       return 'online';
     }
     if (d.action === 'fail') return failLoginAttempt(ctx, accountId, d.reason, null, false);
-    if (d.action === 'move') await transitionAccount(ctx, { accountId, to: d.to, reason: d.reason, operatorType: 'system', expectFrom: LOGIN_IN_PROGRESS });
+    // Only from the state the decision was made in: a callback may have moved the account meanwhile.
+    if (d.action === 'move') await transitionAccount(ctx, { accountId, to: d.to, reason: d.reason, operatorType: 'system', expectFrom: [acct.status] });
     await enqueueAccountJob(ctx, 'poll', { accountId, attemptId }, ctx.config.accounts.loginPollMs);
     return 'moved';
   }
@@ -161,7 +162,8 @@ export async function runLoginPoll(ctx: AppContext, accountId: string, attemptId
       await again();
       return 'waiting';
     case 'move':
-      await transitionAccount(ctx, { accountId, to: d.to, reason: d.reason, operatorType: 'system', expectFrom: LOGIN_IN_PROGRESS });
+      // Only from the state the decision was made in: a callback may have made the same move meanwhile.
+      await transitionAccount(ctx, { accountId, to: d.to, reason: d.reason, operatorType: 'system', expectFrom: [acct.status] });
       await again();
       return 'moved';
     case 'succeed':

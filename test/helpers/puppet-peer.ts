@@ -36,6 +36,12 @@ export interface PuppetPeer {
   contacts(token: string, names: string[]): Promise<string[]>;
   room(token: string, topic: string, memberIds: string[]): Promise<string>;
   incoming(token: string, fromId: string, text: string, roomId?: string): Promise<void>;
+  /** The provider asks for a verify code (juzi's verify-code event, Waiting); `code` is the right one. */
+  requestVerifyCode(token: string, code: string): Promise<string>;
+  /** The pending verify code expires (the next code entered is answered Expired). */
+  expireVerifyCode(token: string): Promise<void>;
+  /** Codes the account entered through `enterVerifyCode`, in order. */
+  enteredCodes(token: string): Promise<string[]>;
   sent(token: string): Promise<SentByMock[]>;
   state(token: string): Promise<{ logged_in: boolean; user_id: string | null; starts: number; stops: number; running: boolean }>;
   close(): Promise<void>;
@@ -76,6 +82,9 @@ export async function startPuppetPeer(): Promise<PuppetPeer> {
     contacts: async (token, names) => (await call('POST', `${s(token)}/contacts`, { names })).ids,
     room: async (token, topic, memberIds) => (await call('POST', `${s(token)}/rooms`, { topic, member_ids: memberIds })).id,
     incoming: async (token, fromId, text, roomId) => void (await call('POST', `${s(token)}/incoming`, { from_id: fromId, text, room_id: roomId })),
+    requestVerifyCode: async (token, code) => (await call('POST', `${s(token)}/verify-code`, { code })).id,
+    expireVerifyCode: async (token) => void (await call('POST', `${s(token)}/verify-code/expire`, {})),
+    enteredCodes: async (token) => (await call('GET', `${s(token)}/verify-code`)).entered,
     sent: async (token) => (await call('GET', `${s(token)}/sent`)).sent,
     state: async (token) => call('GET', `${s(token)}/state`),
     close: async () => {
