@@ -115,12 +115,21 @@ export async function statisticsHours(db: Knex, f: StatsFilter): Promise<HourBuc
 
 const rate = (success: number, failed: number) => (success + failed > 0 ? Math.round((success / (success + failed)) * 10_000) / 10_000 : null);
 
-/** Per-account totals of the window (for the per-account breakdown). */
-export async function statisticsByAccount(db: Knex, f: StatsFilter): Promise<Array<{ account_id: string; total: number; success: number; failed: number; success_rate: number | null }>> {
-  const rows = await scoped(db, f)
+/**
+ * Per-account totals of the window (for the per-account breakdown), one keyset page by account id:
+ * `after` is the last account id of the previous page; `limit` + 1 rows are read to know if more follow.
+ */
+export async function statisticsByAccount(
+  db: Knex,
+  f: StatsFilter & { after?: string; limit?: number },
+): Promise<Array<{ account_id: string; total: number; success: number; failed: number; success_rate: number | null }>> {
+  const q = scoped(db, f)
     .select('account_id', db.raw('SUM(total_count) AS total'), db.raw('SUM(success_count) AS success'), db.raw('SUM(failed_count) AS failed'))
     .groupBy('account_id')
     .orderBy('account_id');
+  if (f.after !== undefined) q.andWhere('account_id', '>', f.after);
+  if (f.limit !== undefined) q.limit(f.limit);
+  const rows = await q;
   return rows.map((r: Record<string, unknown>) => {
     const success = Number(r.success);
     const failed = Number(r.failed);

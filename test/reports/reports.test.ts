@@ -101,8 +101,24 @@ test('per-account breakdown', async () => {
   expect(res.status).toBe(200);
   const byId = Object.fromEntries(res.body.data.map((r: { account_id: string }) => [r.account_id, r]));
   expect(Object.keys(byId).sort()).toEqual([accA, accB].sort());
-  expect(byId[accA]).toEqual({ account_id: accA, total: 5, success: 2, failed: 2, success_rate: 0.5 });
-  expect(byId[accB]).toEqual({ account_id: accB, total: 2, success: 2, failed: 0, success_rate: 1 });
+  expect(byId[accA]).toEqual({ account_id: accA, account_name: 'A', total: 5, success: 2, failed: 2, success_rate: 0.5 });
+  expect(byId[accB]).toEqual({ account_id: accB, account_name: 'B', total: 2, success: 2, failed: 0, success_rate: 1 });
+  expect(res.body.next_cursor).toBeNull();
+});
+
+test('per-account breakdown in keyset pages: every account once, in account id order; a bad cursor is a 400', async () => {
+  const range = 'from=2026-11-20T00:00:00Z&to=2026-11-22T00:00:00Z';
+  const first = await get(`/reports/accounts?${range}&limit=1`);
+  expect(first.status).toBe(200);
+  expect(first.body.data).toHaveLength(1);
+  expect(first.body.next_cursor).toEqual(expect.any(String));
+  const second = await get(`/reports/accounts?${range}&limit=1&cursor=${first.body.next_cursor}`);
+  expect(second.body.data).toHaveLength(1);
+  expect(second.body.next_cursor).toBeNull();
+  expect([first.body.data[0].account_id, second.body.data[0].account_id]).toEqual([accA, accB].sort());
+  const bad = await get(`/reports/accounts?${range}&cursor=not-a-cursor`);
+  expect(bad.status).toBe(400);
+  expect(bad.body.error.details.fields[0].field).toBe('query.cursor');
 });
 
 test("tenant isolation: other tenants' numbers never show; their account answers 404", async () => {

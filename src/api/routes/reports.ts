@@ -31,6 +31,24 @@ const rangeQuery = z.object({
     .openapi({ description: "IANA zone for daily periods; default the tenant's time zone" }),
 });
 
+/** The per-account breakdown is paged by account id (keyset): a tenant may have thousands of accounts. */
+const accountsQuery = rangeQuery.omit({ granularity: true, account_id: true, timezone: true }).extend({
+  limit: z.coerce.number().int().min(1).max(200).default(100),
+  cursor: z.string().max(100).optional().openapi({ description: '`next_cursor` of the previous page' }),
+});
+const accountCursor = {
+  encode: (accountId: string) => Buffer.from(JSON.stringify({ a: accountId })).toString('base64url'),
+  decode(cursor: string): string {
+    try {
+      const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { a?: unknown };
+      if (typeof v.a === 'string' && v.a.length <= 36) return v.a;
+    } catch {
+      // reported below
+    }
+    throw new ValidationError([{ field: 'query.cursor', message: 'invalid cursor' }]);
+  },
+};
+
 const Numbers = z.object({
   total: z.number(),
   success: z.number(),
@@ -53,7 +71,17 @@ const AccountReport = z
   .object({
     from: z.string(),
     to: z.string(),
-    data: z.array(z.object({ account_id: z.string(), total: z.number(), success: z.number(), failed: z.number(), success_rate: z.number().nullable() })),
+    data: z.array(
+      z.object({
+        account_id: z.string(),
+        account_name: z.string().nullable().openapi({ description: 'null once the account is deleted' }),
+        total: z.number(),
+        success: z.number(),
+        failed: z.number(),
+        success_rate: z.number().nullable(),
+      }),
+    ),
+    next_cursor: z.string().nullable().openapi({ description: 'pass as `cursor` for the next page of accounts' }),
   })
   .openapi('AccountReport');
 
@@ -71,7 +99,7 @@ registry.registerPath({
   path: '/api/v1/reports/accounts',
   tags: ['reports'],
   summary: 'Per-account totals and success rate over a time range (reports:read)',
-  request: { query: rangeQuery.omit({ granularity: true, account_id: true, timezone: true }) },
+  request: { query: accountsQuery },
   responses: { 200: { description: 'report', content: { 'application/json': { schema: AccountReport } } }, 400: err },
 });
 
@@ -111,10 +139,22 @@ export function reportsRouter(ctx: AppContext): Router {
   });
 
   router.get('/reports/accounts', requirePermission('reports:read'), async (req, res) => {
-    const q = query(req, rangeQuery);
+    const q = query(req, accountsQuery);
+    const tenantId = tenantIdOf(req);
     const { from, to } = resolveRange({ ...q, granularity: 'day' });
-    const data = await statisticsByAccount(ctx.readDb(), { tenantId: tenantIdOf(req), from, to });
-    res.json({ from: from.toISOString(), to: to.toISOString(), data });
+    const after = q.cursor ? accountCursor.decode(q.cursor) : undefined;
+    const db = ctx.readDb();
+    const rows = await statisticsByAccount(db, { tenantId, from, to, after, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const names = new Map<string, string>(
+      page.length ? (await db('wework_accounts').where({ tenant_id: tenantId }).whereIn('id', page.map((r) => r.account_id)).select('id', 'account_name')).map((a: { id: string; account_name: string }) => [a.id, a.account_name]) : [],
+    );
+    res.json({
+      from: from.toISOString(),
+      to: to.toISOString(),
+      data: page.map((r) => ({ ...r, account_name: names.get(r.account_id) ?? null })),
+      next_cursor: rows.length > q.limit ? accountCursor.encode(page[page.length - 1].account_id) : null,
+    });
   });
 
   return router;

@@ -4431,6 +4431,8 @@ export interface paths {
                 query?: {
                     from?: string;
                     to?: string;
+                    limit?: number;
+                    cursor?: string;
                 };
                 header?: never;
                 path?: never;
@@ -7602,11 +7604,15 @@ export interface components {
             to: string;
             data: {
                 account_id: string;
+                /** @description null once the account is deleted */
+                account_name: string | null;
                 total: number;
                 success: number;
                 failed: number;
                 success_rate: number | null;
             }[];
+            /** @description pass as `cursor` for the next page of accounts */
+            next_cursor: string | null;
         };
         Template: {
             id: string;
