@@ -20,12 +20,21 @@ const Tasks = lazy(() => import('./pages/Tasks'));
 const TaskDetail = lazy(() => import('./pages/TaskDetail'));
 const NewTask = lazy(() => import('./pages/NewTask'));
 const Settings = lazy(() => import('./pages/Settings'));
+const Messages = lazy(() => import('./pages/Messages'));
+const Reports = lazy(() => import('./pages/Reports'));
+const Callbacks = lazy(() => import('./pages/Callbacks'));
+const Conversations = lazy(() => import('./pages/Conversations'));
+const PlatformSignIn = lazy(() => import('./pages/PlatformSignIn'));
+const PlatformTenants = lazy(() => import('./pages/PlatformTenants'));
 
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } } });
 
 const router = createBrowserRouter(
   [
     { path: '/sign-in', element: <SignIn /> },
+    { path: '/platform/sign-in', element: <PlatformSignIn /> },
+    { path: '/platform/tenants', element: <PlatformTenants /> },
+    { path: '/platform', element: <Navigate to="/platform/tenants" replace /> },
     {
       element: (
         <RequireSession>
@@ -41,6 +50,10 @@ const router = createBrowserRouter(
         { path: '/tasks/new', element: <NewTask /> },
         { path: '/tasks/:id', element: <TaskDetail /> },
         { path: '/settings', element: <Settings /> },
+        { path: '/messages', element: <Messages /> },
+        { path: '/reports', element: <Reports /> },
+        { path: '/callbacks', element: <Callbacks /> },
+        { path: '/conversations', element: <Conversations /> },
       ],
     },
     { path: '*', element: <Navigate to="/dashboard" replace /> },
@@ -61,6 +74,8 @@ createRoot(document.getElementById('root')!).render(
             colorTextTertiary: 'rgba(0, 0, 0, 0.64)',
             colorTextDescription: 'rgba(0, 0, 0, 0.64)',
             colorTextPlaceholder: 'rgba(0, 0, 0, 0.6)',
+            // antd's red (#ff4d4f) is 3.9:1 on white: danger buttons and error texts need a darker one.
+            colorError: '#c41d1f',
           },
           // A hovered tab turns antd's lighter hover blue, below 4.5:1 on white.
           components: { Tabs: { itemHoverColor: '#003eb3' } },

@@ -22,6 +22,7 @@ export class AuthError extends Error {
 }
 
 let accessToken: string | null = null;
+let platform = false;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let inflight: Promise<boolean> | null = null;
 const listeners = new Set<() => void>();
@@ -54,11 +55,32 @@ export async function signIn(tenantCode: string, username: string, password: str
   const res = await authPost('login', { tenant_code: tenantCode, username, password, session: 'cookie' });
   if (!res.ok) throw await failure(res);
   const body = (await res.json()) as { access_token: string; expires_in: number };
+  platform = false;
   adopt(body.access_token, body.expires_in);
 }
 
+/**
+ * The platform admin signs in with the service's configured credentials and gets an access token only
+ * (no refresh token): it lives in memory like the operator's, and a reload asks to sign in again.
+ */
+export async function platformSignIn(username: string, password: string): Promise<void> {
+  const res = await fetch('/api/v1/platform/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (!res.ok) throw await failure(res);
+  const body = (await res.json()) as { access_token: string };
+  platform = true;
+  adopt(body.access_token);
+}
+
+/** Whether the session in memory is the platform admin's (it has no refresh cookie to fall back on). */
+export const isPlatformSession = () => platform && accessToken !== null;
+
 /** One refresh at a time, however many requests met a 401 together. */
 export function refreshSession(): Promise<boolean> {
+  if (platform) {
+    platform = false;
+    adopt(null);
+    return Promise.resolve(false);
+  }
   inflight ??= (async () => {
     try {
       const res = await authPost('refresh', {});
@@ -79,6 +101,7 @@ export function refreshSession(): Promise<boolean> {
 }
 
 export async function signOut(): Promise<void> {
-  await authPost('logout', {}).catch(() => undefined);
+  if (!platform) await authPost('logout', {}).catch(() => undefined);
+  platform = false;
   adopt(null);
 }

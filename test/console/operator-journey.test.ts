@@ -1,6 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningWorker } from '../../workers';
 import { startAccountLoginWorker } from '../../workers/account-login.worker';
@@ -8,6 +6,7 @@ import { callbackProcessWorker } from '../../workers/callback-process.worker';
 import { startMessageSendWorker } from '../../workers/message-send.worker';
 import { startTaskExpandWorker } from '../../workers/task-expand.worker';
 import { launchChromium } from '../helpers/chromium';
+import { canvasPainted, checkScreen as checkScreen_, DESKTOP, SHOTS, whatThePageShows } from '../helpers/console-page';
 import { createTenant, createTestEnv, createUserWithRole, uniqueName, type TestEnv, type TestTenant } from '../helpers/env';
 import { buildConsole } from '../helpers/console-build';
 import { http } from '../helpers/http';
@@ -19,12 +18,8 @@ import { waitFor } from '../helpers/wait';
  * console, the workers, and the gateway simulator whose control API plays the person with the phone.
  * Screenshots of every screen (desktop and phone) land in test-results/console/; axe checks each one.
  */
-const root = join(__dirname, '..', '..');
-const SHOTS = join(root, 'test-results', 'console');
 const CALLBACK_SECRET = 'journey-callback-secret';
 const GATEWAY_KEY = 'journey-gateway-key';
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 let sim: TestSimulator;
 let env: TestEnv;
@@ -73,22 +68,7 @@ afterAll(async () => {
 const url = (path: string) => `${env.url}/console${path}`;
 const byTestId = (id: string) => page.getByTestId(id);
 
-/** Screenshot at desktop and phone sizes, and axe: no serious or critical violation. */
-async function checkScreen(name: string, p: Page = page): Promise<void> {
-  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
-    await p.setViewportSize(viewport);
-    await p.waitForTimeout(150);
-    await p.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
-  }
-  await p.setViewportSize(DESKTOP);
-  // The pointer left where the last click was would hover whatever the resize put under it.
-  await p.mouse.move(0, 0);
-  await p.waitForTimeout(300);
-  const result = await new AxeBuilder({ page: p }).analyze();
-  const grave = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of result.violations.filter((x) => !grave.includes(x))) axeFindings.push(`${name}: ${v.impact} ${v.id} (${v.nodes.length})`);
-  expect({ screen: name, violations: grave.map((v) => `${v.id}: ${v.help} @ ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`) }).toEqual({ screen: name, violations: [] });
-}
+const checkScreen = (name: string, p: Page = page) => checkScreen_(p, name, axeFindings);
 
 async function accountByName(name: string): Promise<{ id: string; guid: string; status: string }> {
   return env.ctx.db('wework_accounts').where({ tenant_id: tenant.tenantId, account_name: name }).first();
@@ -146,8 +126,13 @@ step('accounts: add one, the QR appears, scan and confirm on the simulator, a wr
   await byTestId('accounts').waitFor();
   await byTestId('account-create').click();
   await byTestId('account-name').fill('phone-1');
+  // The create goes through the gateway (slow on a busy machine): wait on its answer, and name a refusal.
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/accounts') && r.request().method() === 'POST', { timeout: 60_000 });
   await byTestId('account-create-submit').click();
-  await byTestId('account-status-phone-1').waitFor();
+  const answer = await created;
+  expect({ status: answer.status(), body: answer.status() === 201 ? 'created' : await answer.text() }).toEqual({ status: 201, body: 'created' });
+  // Then on the list re-read the success invalidates.
+  await byTestId('account-status-phone-1').waitFor({ timeout: 60_000 });
   const acct = await accountByName('phone-1');
 
   await byTestId('account-login-phone-1').click();
@@ -189,6 +174,30 @@ step('templates: the editor previews the text with sample values in the phone fr
   await byTestId('template-save').click();
   await page.getByRole('cell', { name: 'promo' }).waitFor();
   await checkScreen('templates');
+
+  // Edit: the stored text, variables and samples come back; the preview follows the change; saved.
+  await byTestId('template-edit-promo').click();
+  await waitFor(() => byTestId('template-preview').textContent(), 'the stored template previewed', { until: (t) => t === '你好 Ann，新品上架' });
+  expect(await byTestId('var-name-0').inputValue()).toBe('name');
+  await byTestId('template-text').fill('你好 {{name}}，春季新品上架');
+  await waitFor(() => byTestId('template-preview').textContent(), 'the edited preview', { until: (t) => t === '你好 Ann，春季新品上架' });
+  await checkScreen('template-edit');
+  const saved = page.waitForResponse((r) => /\/api\/v1\/templates\/[0-9a-f-]{36}$/.test(r.url()) && r.request().method() === 'PATCH');
+  await byTestId('template-save').click();
+  expect((await saved).status()).toBe(200);
+  const stored = await env.ctx.db('message_templates').where({ tenant_id: tenant.tenantId, template_name: 'promo' }).first();
+  const storedContent = typeof stored.template_content === 'string' ? JSON.parse(stored.template_content) : stored.template_content;
+  expect(storedContent.text).toBe('你好 {{name}}，春季新品上架');
+
+  // Delete (after a confirmation): a scratch template goes from the list and the database.
+  await byTestId('template-create').click();
+  await byTestId('template-name').fill('scratch');
+  await byTestId('template-text').fill('draft');
+  await byTestId('template-save').click();
+  await byTestId('template-delete-scratch').click();
+  await page.locator('.ant-popconfirm .ant-btn-primary').click();
+  await waitFor(() => byTestId('template-delete-scratch').count(), 'the scratch template gone from the list', { until: (n) => n === 0 });
+  expect(await env.ctx.db('message_templates').where({ tenant_id: tenant.tenantId, template_name: 'scratch' }).first()).toBeUndefined();
 });
 
 let taskId = '';
@@ -257,13 +266,7 @@ step('dashboard chart draws; the task list and settings render', async () => {
   await byTestId('nav').getByText('总览').click();
   const canvas = byTestId('series-chart').locator('canvas');
   await canvas.waitFor();
-  const painted = await canvas.evaluate((el) => {
-    const c = el as unknown as { width: number; height: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
-    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
-    return false;
-  });
-  expect(painted).toBe(true);
+  expect(await canvasPainted(canvas)).toBe(true);
   await byTestId('nav').getByText('群发任务').click();
   await byTestId('tasks').waitFor();
   await checkScreen('tasks');
@@ -327,7 +330,7 @@ test('the operator journey, step by step', async () => {
     try {
       await run();
     } catch (err) {
-      if (err instanceof Error) err.message = `step "${name}": ${err.message}`;
+      if (err instanceof Error) err.message = `step "${name}": ${err.message}\n${await whatThePageShows(page, pageErrors)}`;
       throw err;
     }
   }

@@ -3,8 +3,9 @@ export const en = {
   app: { name: 'WeWork Platform' },
   form: { required: 'Required' },
   live: { on: 'Live', off: 'Offline' },
-  common: { actions: 'Actions', close: 'Close', create: 'Create', loading: 'Loading…', next: 'Next', previous: 'Previous', remove: 'Remove', save: 'Save', saved: 'Saved' },
-  nav: { label: 'Main menu', dashboard: 'Dashboard', accounts: 'Accounts', templates: 'Templates', tasks: 'Campaigns', settings: 'Settings', signOut: 'Sign out' },
+  common: { actions: 'Actions', close: 'Close', create: 'Create', loading: 'Loading…', next: 'Next', previous: 'Previous', remove: 'Remove', save: 'Save', saved: 'Saved', edit: 'Edit', delete: 'Delete', cancel: 'Cancel', filter: 'Filter', any: 'Any', from: 'From', to: 'To' },
+  nav: { label: 'Main menu', dashboard: 'Dashboard', accounts: 'Accounts', templates: 'Templates', tasks: 'Campaigns', settings: 'Settings', signOut: 'Sign out',
+    messages: 'Messages', reports: 'Reports', callbacks: 'Callbacks', conversations: 'Conversations', tenants: 'Tenants' },
   signIn: {
     title: 'Sign in',
     tenant: 'Tenant code',
@@ -22,6 +23,8 @@ export const en = {
     created: 'Created', logging_in: 'Logging in', waiting_scan: 'Waiting for scan', waiting_confirm: 'Waiting for confirmation', need_verify: 'Needs code',
     online: 'Online', offline: 'Offline', error: 'Error', recovering: 'Recovering', running: 'Running', paused: 'Paused', completed: 'Completed', failed: 'Failed',
     cancelled: 'Cancelled', pending: 'Pending', sending: 'Sending', sent: 'Sent', delivered: 'Delivered', unknown: 'Unknown', active: 'Active', inactive: 'Inactive', locked: 'Locked',
+    received: 'Received', processing: 'Processing', processed: 'Processed', ignored: 'Ignored',
+    suspended: 'Suspended', deleted: 'Deleted',
   },
   dashboard: {
     sent: 'Sent today', delivered: 'Delivered today', failed: 'Failed today', pending: 'Waiting', activeTasks: 'Active campaigns', noActive: 'No campaign running',
@@ -37,6 +40,7 @@ export const en = {
   templates: {
     create: 'New template', name: 'Name', type: 'Type', text: 'Text', title: 'Title', pagePath: 'Page path', upload: 'File', usage: 'Used',
     variables: 'Variables', varName: 'Variable name', sample: 'Sample value', required: 'Required', addVariable: 'Add variable',
+    default: 'Default', edit: 'Edit template {{name}}', deleted: 'Template deleted', confirmDelete: 'Delete template "{{name}}"?',
     placeholderHint: 'Use {{name}} for a variable.',
     types: { text: 'Text', image: 'Image', file: 'File', link: 'Link', miniprogram: 'Mini program', at: '@ mention' },
   },
@@ -52,9 +56,36 @@ export const en = {
     line: 'Line', problem: 'Problem', fromTemplate: 'From a template', inline: 'Write text', pickTemplate: 'Pick a template',
     variables: 'Shared variables', variablesHint: 'name=value, one per line', rate: 'Messages per minute per account (0 = no limit)',
     attempts: 'Attempts per message', threshold: 'Pause after this many errors in a row (0 = never)', back: 'Back', next: 'Next', start: 'Create and start',
+    filter: 'Filter', conversationType: 'Conversation type', private: 'Private chats', group: 'Groups', tags: 'Tags', lastMessageAfter: 'Last message after',
+    lastMessageBefore: 'Last message before', jitter: 'Jitter (random stretch of each interval, %)', window: 'Sending window', windowHint: "In the tenant's time zone ({{tz}})",
+    days: 'Days', backoff: 'Retry backoff', backoffMs: 'First retry after (ms)', fixed: 'Fixed', exponential: 'Exponential', priority: 'Priority (1-10, higher first)',
+    schedule: 'Start at', scheduleHint: 'Empty: start now. Otherwise the campaign starts by itself at this time.', dailyCap: "Tenant's daily cap: {{cap}} messages (across campaigns)",
+    scheduled: 'Create (starts at the scheduled time)', weekdays: 'Mon,Tue,Wed,Thu,Fri,Sat,Sun',
   },
   settings: {
     users: 'Operators', roles: 'Roles', apiKeys: 'API keys', username: 'Username', status: 'Status', role: 'Role', permissions: 'Permissions',
     newKey: 'New API key', keyName: 'Name', prefix: 'Prefix', revoke: 'Revoke', shownOnce: 'Copy the key now: it is shown only once.',
+    audit: 'Audit log', action: 'Action', actor: 'Actor', target: 'Target', time: 'Time', ip: 'IP', actionHint: 'Action, e.g. template.*',
+    wecom: 'WeCom callback', corpId: 'Corp ID', token: 'Token', aesKey: 'EncodingAESKey', callbackUrl: 'Callback URL', secretSet: 'set', secretUnset: 'not set',
+    secretKeep: 'Leave empty to keep the stored value', notConfigured: 'Not configured yet.',
+  },
+  messages: {
+    send: 'Send a message', account: 'Account', conversation: 'Conversation', text: 'Text', status: 'Status', created: 'Created', sentAt: 'Sent',
+    priority: 'Priority', scheduled: 'Scheduled for', error: 'Error', task: 'Campaign', queued: 'Message queued', content: 'Content',
+  },
+  reports: {
+    hourly: 'Hourly', daily: 'Daily', range: 'Range', total: 'Total', success: 'Succeeded', failed: 'Failed', successRate: 'Success rate', avgResponse: 'Avg. response',
+    chart: 'Messages per period', perAccount: 'Per account', account: 'Account', last24h: 'Last 24 h', last7d: 'Last 7 days', last30d: 'Last 30 days',
+  },
+  callbacks: {
+    received: 'Received', event: 'Event', notifyType: 'Notify type', guid: 'Instance', status: 'Status', error: 'Error', retries: 'Retries', redrive: 'Re-drive',
+    redriveFailed: 'Re-drive failed events on this page', redriven: '{{count}} events queued again', detail: 'Event', raw: 'Raw payload',
+    statuses: { failed: 'Failed', received: 'Received', processing: 'Processing', processed: 'Processed', ignored: 'Ignored' },
+  },
+  conversations: { account: 'Account', pickAccount: 'Pick an account', name: 'Name', id: 'Conversation id', type: 'Type', members: 'Members', lastMessage: 'Last message', active: 'Active', sync: 'Sync from the phone', syncQueued: 'Sync requested' },
+  platform: {
+    title: 'Platform admin', signIn: 'Platform admin sign-in', tenantSignIn: 'Tenant operator sign-in', code: 'Code', name: 'Name', plan: 'Plan', timezone: 'Time zone',
+    maxAccounts: 'Max accounts', maxDaily: 'Max messages a day', status: 'Status', suspend: 'Suspend', resume: 'Resume', quotas: 'Quotas', create: 'New tenant',
+    adminUsername: 'Admin username', adminPassword: 'Admin password', confirmSuspend: 'Suspend tenant "{{name}}"? Its operators and API keys are refused until resumed.',
   },
 };

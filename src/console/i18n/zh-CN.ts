@@ -7,8 +7,9 @@ export const zhCN: Shape<typeof en> = {
   app: { name: '企微运营平台' },
   form: { required: '必填' },
   live: { on: '实时', off: '未连接' },
-  common: { actions: '操作', close: '关闭', create: '创建', loading: '加载中…', next: '下一页', previous: '上一页', remove: '删除', save: '保存', saved: '已保存' },
-  nav: { label: '主菜单', dashboard: '总览', accounts: '账号', templates: '模板', tasks: '群发任务', settings: '设置', signOut: '退出' },
+  common: { actions: '操作', close: '关闭', create: '创建', loading: '加载中…', next: '下一页', previous: '上一页', remove: '删除', save: '保存', saved: '已保存', edit: '编辑', delete: '删除', cancel: '取消', filter: '筛选', any: '全部', from: '开始', to: '结束' },
+  nav: { label: '主菜单', dashboard: '总览', accounts: '账号', templates: '模板', tasks: '群发任务', settings: '设置', signOut: '退出',
+    messages: '消息', reports: '报表', callbacks: '回调事件', conversations: '会话', tenants: '租户' },
   signIn: {
     title: '登录',
     tenant: '租户代码',
@@ -26,6 +27,8 @@ export const zhCN: Shape<typeof en> = {
     created: '已创建', logging_in: '登录中', waiting_scan: '等待扫码', waiting_confirm: '等待确认', need_verify: '需要验证码',
     online: '在线', offline: '离线', error: '异常', recovering: '恢复中', running: '发送中', paused: '已暂停', completed: '已完成', failed: '失败',
     cancelled: '已取消', pending: '待发送', sending: '发送中', sent: '已发送', delivered: '已送达', unknown: '结果未知', active: '启用', inactive: '停用', locked: '锁定',
+    received: '已接收', processing: '处理中', processed: '已处理', ignored: '已忽略',
+    suspended: '已停用', deleted: '已删除',
   },
   dashboard: {
     sent: '今日已发送', delivered: '今日已送达', failed: '今日失败', pending: '等待中', activeTasks: '进行中的任务', noActive: '没有进行中的任务',
@@ -41,6 +44,7 @@ export const zhCN: Shape<typeof en> = {
   templates: {
     create: '新建模板', name: '名称', type: '类型', text: '文本', title: '标题', pagePath: '页面路径', upload: '文件', usage: '使用次数',
     variables: '变量', varName: '变量名', sample: '示例值', required: '必填', addVariable: '添加变量',
+    default: '默认值', edit: '编辑模板 {{name}}', deleted: '模板已删除', confirmDelete: '删除模板“{{name}}”？',
     placeholderHint: '用 {{name}} 插入变量。',
     types: { text: '文本', image: '图片', file: '文件', link: '链接', miniprogram: '小程序', at: '@提醒' },
   },
@@ -56,9 +60,36 @@ export const zhCN: Shape<typeof en> = {
     line: '行', problem: '问题', fromTemplate: '使用模板', inline: '直接输入', pickTemplate: '选择模板',
     variables: '公共变量', variablesHint: '每行一个 name=value', rate: '每个账号每分钟条数（0 为不限）',
     attempts: '每条消息尝试次数', threshold: '连续错误多少次后暂停（0 为不暂停）', back: '上一步', next: '下一步', start: '创建并开始',
+    filter: '按条件筛选', conversationType: '会话类型', private: '单聊', group: '群聊', tags: '标签', lastMessageAfter: '最后消息晚于',
+    lastMessageBefore: '最后消息早于', jitter: '随机抖动（每个间隔随机拉长，%）', window: '发送时段', windowHint: '按租户时区（{{tz}}）',
+    days: '星期', backoff: '重试退避', backoffMs: '首次重试间隔（毫秒）', fixed: '固定', exponential: '指数', priority: '优先级（1-10，越大越先）',
+    schedule: '定时开始', scheduleHint: '留空立即开始，否则到时间自动开始。', dailyCap: '租户每日上限：{{cap}} 条（所有任务合计）',
+    scheduled: '创建（到时自动开始）', weekdays: '一,二,三,四,五,六,日',
   },
   settings: {
     users: '操作员', roles: '角色', apiKeys: 'API 密钥', username: '用户名', status: '状态', role: '角色', permissions: '权限',
     newKey: '新建 API 密钥', keyName: '名称', prefix: '前缀', revoke: '吊销', shownOnce: '请立即复制：密钥只显示这一次。',
+    audit: '审计日志', action: '操作', actor: '操作者', target: '对象', time: '时间', ip: 'IP', actionHint: '操作，如 template.*',
+    wecom: '企业微信回调', corpId: '企业 ID', token: 'Token', aesKey: 'EncodingAESKey', callbackUrl: '回调地址', secretSet: '已设置', secretUnset: '未设置',
+    secretKeep: '留空则保留已保存的值', notConfigured: '尚未配置。',
+  },
+  messages: {
+    send: '发送消息', account: '账号', conversation: '会话', text: '文本', status: '状态', created: '创建时间', sentAt: '发送时间',
+    priority: '优先级', scheduled: '定时', error: '错误', task: '任务', queued: '消息已排队', content: '内容',
+  },
+  reports: {
+    hourly: '按小时', daily: '按天', range: '范围', total: '总数', success: '成功', failed: '失败', successRate: '成功率', avgResponse: '平均响应',
+    chart: '各时段消息数', perAccount: '按账号', account: '账号', last24h: '最近 24 小时', last7d: '最近 7 天', last30d: '最近 30 天',
+  },
+  callbacks: {
+    received: '接收时间', event: '事件', notifyType: '通知类型', guid: '实例', status: '状态', error: '错误', retries: '重试次数', redrive: '重新处理',
+    redriveFailed: '重新处理本页失败事件', redriven: '{{count}} 个事件已重新排队', detail: '事件', raw: '原始内容',
+    statuses: { failed: '失败', received: '已接收', processing: '处理中', processed: '已处理', ignored: '已忽略' },
+  },
+  conversations: { account: '账号', pickAccount: '选择账号', name: '名称', id: '会话 ID', type: '类型', members: '成员数', lastMessage: '最后消息', active: '有效', sync: '从手机同步', syncQueued: '已请求同步' },
+  platform: {
+    title: '平台管理', signIn: '平台管理员登录', tenantSignIn: '租户操作员登录', code: '代码', name: '名称', plan: '套餐', timezone: '时区',
+    maxAccounts: '账号上限', maxDaily: '每日消息上限', status: '状态', suspend: '停用', resume: '恢复', quotas: '配额', create: '新建租户',
+    adminUsername: '管理员用户名', adminPassword: '管理员密码', confirmSuspend: '停用租户“{{name}}”？恢复前其操作员和 API 密钥都将被拒绝。',
   },
 };

@@ -1,8 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { App, Button, Drawer, Form, Input, Modal, Space, Table, Timeline } from 'antd';
+import { Alert, App, Button, Drawer, Form, Input, Modal, Space, Table, Timeline } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap } from '../api/client';
+import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
 import { LoginDialog } from '../components/LoginDialog';
 import { useCan } from '../me';
@@ -24,12 +26,12 @@ export default function Accounts() {
   const [creating, setCreating] = useState(false);
   const [loginFor, setLoginFor] = useState<string | null>(null);
   const [historyFor, setHistoryFor] = useState<Account | null>(null);
-  const list = useQuery({ queryKey: ['accounts'], queryFn: async () => unwrap(await api.GET('/api/v1/accounts', { params: { query: { limit: 200 } } })) });
+  const list = useCursorPages(['accounts', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/accounts', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
 
   // The status chip follows account.status at once; the list is re-read behind it.
   const onStatus = useCallback(
     (e: StatusEvent) => {
-      qc.setQueryData(['accounts'], (old: { data: Account[]; next_cursor: string | null } | undefined) =>
+      qc.setQueriesData({ queryKey: ['accounts'] }, (old: { data: Account[]; next_cursor: string | null } | undefined) =>
         old ? { ...old, data: old.data.map((a) => (a.id === e.account_id ? { ...a, status: e.new_status } : a)) } : old,
       );
       void qc.invalidateQueries({ queryKey: ['account-history', e.account_id] });
@@ -38,13 +40,13 @@ export default function Accounts() {
   );
   useLiveEvent('account.status', onStatus);
 
+  // A refused create (quota, name taken, gateway down) stays in the dialog, not in a passing toast.
   const create = useMutation({
     mutationFn: async (v: { account_name: string }) => unwrap(await api.POST('/api/v1/accounts', { body: { account_name: v.account_name } })),
     onSuccess: () => {
       setCreating(false);
       void qc.invalidateQueries({ queryKey: ['accounts'] });
     },
-    onError: (e) => void message.error(e.message),
   });
   const logout = useMutation({
     mutationFn: async (id: string) => unwrap(await api.POST('/api/v1/accounts/{id}/logout', { params: { path: { id } } })),
@@ -53,19 +55,18 @@ export default function Accounts() {
 
   return (
     <div data-testid="accounts">
-      <div className="toolbar">
-        <h2>{t('nav.accounts')}</h2>
+      <PageToolbar title={t('nav.accounts')}>
         {canWrite && (
           <Button type="primary" onClick={() => setCreating(true)} data-testid="account-create">
             {t('accounts.create')}
           </Button>
         )}
-      </div>
+      </PageToolbar>
       <Table<Account>
         rowKey="id"
         size="small"
-        loading={list.isLoading}
-        dataSource={list.data?.data ?? []}
+        loading={list.query.isLoading}
+        dataSource={list.rows}
         pagination={false}
         scroll={{ x: 600 }}
         columns={[
@@ -94,11 +95,13 @@ export default function Accounts() {
           },
         ]}
       />
-      <Modal open={creating} title={t('accounts.create')} onCancel={() => setCreating(false)} footer={null} destroyOnHidden>
+      <CursorPager pages={list} testId="accounts" />
+      <Modal open={creating} title={t('accounts.create')} onCancel={() => setCreating(false)} afterOpenChange={(open) => open && create.reset()} footer={null} destroyOnHidden>
         <Form layout="vertical" onFinish={(v: { account_name: string }) => create.mutate(v)}>
           <Form.Item label={t('accounts.name')} name="account_name" rules={[{ required: true, message: t('form.required') }]}>
             <Input data-testid="account-name" autoFocus />
           </Form.Item>
+          {create.error && <Alert type="error" title={create.error.message} role="alert" data-testid="account-create-error" style={{ marginBottom: 12 }} />}
           <Button type="primary" htmlType="submit" loading={create.isPending} data-testid="account-create-submit">
             {t('common.create')}
           </Button>

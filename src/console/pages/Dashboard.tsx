@@ -2,6 +2,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Card, Col, Empty, List, Progress, Row, Statistic, Typography } from 'antd';
 import { useCallback, useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
+import { PageToolbar } from '../components/PageToolbar';
 import { Link } from 'react-router';
 import { api, unwrap } from '../api/client';
 import { SeriesChart } from '../components/SeriesChart';
@@ -36,9 +37,7 @@ export default function Dashboard() {
   const d = dash.data;
   return (
     <div data-testid="dashboard">
-      <div className="toolbar">
-        <h2>{t('nav.dashboard')}</h2>
-      </div>
+      <PageToolbar title={t('nav.dashboard')} />
       <Row gutter={[12, 12]}>
         {(['online', 'offline', 'error', 'waiting_scan'] as const).map((s) => (
           <Col xs={12} md={6} key={s}>

@@ -1,13 +1,17 @@
 import { useQuery } from '@tanstack/react-query';
-import { Alert, Button, Card, Descriptions, Form, Input, InputNumber, Radio, Select, Space, Steps, Table } from 'antd';
-import { useState } from 'react';
+import { Alert, Button, Card, Checkbox, Descriptions, Form, Input, InputNumber, Radio, Select, Space, Steps, Switch, Table } from 'antd';
+import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import { api, unwrap, uploadFile } from '../api/client';
 import type { components } from '../api/schema';
 
 type Preview = components['schemas']['AudiencePreview'];
-type Audience = 'manual' | 'import' | 'group';
+type Audience = 'manual' | 'import' | 'group' | 'filter';
+type Backoff = 'fixed' | 'exponential';
+
+/** A datetime-local value (the browser's local time) as ISO 8601 UTC; empty stays undefined. */
+const localToIso = (v: string) => (v ? new Date(v).toISOString() : undefined);
 
 /**
  * The campaign wizard: sending accounts → audience (with the recipient count and the CSV's bad rows
@@ -30,11 +34,28 @@ export default function NewTask() {
   const [rate, setRate] = useState(60);
   const [attempts, setAttempts] = useState(3);
   const [threshold, setThreshold] = useState(20);
+  const [jitter, setJitter] = useState(20);
+  const [backoff, setBackoff] = useState<Backoff>('exponential');
+  const [backoffMs, setBackoffMs] = useState(5_000);
+  const [windowOn, setWindowOn] = useState(false);
+  const [windowStart, setWindowStart] = useState('09:00');
+  const [windowEnd, setWindowEnd] = useState('21:00');
+  const [windowDays, setWindowDays] = useState<number[]>([1, 2, 3, 4, 5, 6, 7]);
+  const [priority, setPriority] = useState(5);
+  const [scheduleAt, setScheduleAt] = useState('');
+  const [filterType, setFilterType] = useState<'private' | 'group' | undefined>();
+  const [filterTags, setFilterTags] = useState<string[]>([]);
+  const [lastAfter, setLastAfter] = useState('');
+  const [lastBefore, setLastBefore] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   const accounts = useQuery({ queryKey: ['accounts'], queryFn: async () => unwrap(await api.GET('/api/v1/accounts', { params: { query: { limit: 200 } } })) });
   const templates = useQuery({ queryKey: ['templates'], queryFn: async () => unwrap(await api.GET('/api/v1/templates', { params: { query: { limit: 200 } } })) });
+  // The sending window is in the tenant's time zone and the daily cap is the tenant's: both shown as such.
+  const tenant = useQuery({ queryKey: ['tenant'], queryFn: async () => unwrap(await api.GET('/api/v1/tenant')) });
+  const timezone = tenant.data?.timezone ?? 'Asia/Shanghai';
+  const weekdays = t('wizard.weekdays').split(',');
 
   const targets = () =>
     manual
@@ -47,7 +68,25 @@ export default function NewTask() {
     account_ids: accountIds,
     ...(audience === 'manual' ? { targets: targets() } : {}),
     ...(audience === 'import' && fileId ? { file_id: fileId } : {}),
+    ...(audience === 'filter'
+      ? {
+          filter: {
+            ...(filterType ? { conversation_type: filterType } : {}),
+            ...(filterTags.length ? { tags: filterTags } : {}),
+            ...(lastAfter ? { last_message_after: localToIso(lastAfter) } : {}),
+            ...(lastBefore ? { last_message_before: localToIso(lastBefore) } : {}),
+          },
+        }
+      : {}),
   });
+  const strategy = () => ({
+    rate_per_minute: rate,
+    jitter: jitter / 100,
+    window: windowOn ? { start: windowStart, end: windowEnd, days: windowDays } : null,
+    retry: { max_attempts: attempts, backoff, backoff_ms: backoffMs },
+    error_threshold: threshold,
+  });
+  const scheduled = localToIso(scheduleAt);
   const shared = () => Object.fromEntries(variables.split('\n').map((l) => l.split('=')).filter((p) => p.length === 2 && p[0].trim()).map(([k, v]) => [k.trim(), v.trim()]));
 
   const countAudience = async () => {
@@ -71,11 +110,14 @@ export default function NewTask() {
             ...audienceBody(),
             ...(source === 'template' ? { template_id: templateId } : { content: { type: 'text', text } }),
             variables: shared(),
-            send_strategy: { rate_per_minute: rate, retry: { max_attempts: attempts }, error_threshold: threshold },
+            send_strategy: strategy(),
+            priority,
+            ...(scheduled ? { scheduled_time: scheduled } : {}),
           } as never,
         }),
       );
-      unwrap(await api.POST('/api/v1/tasks/{id}/start', { params: { path: { id: task.id } } }));
+      // A scheduled campaign starts by itself at its time.
+      if (!scheduled) unwrap(await api.POST('/api/v1/tasks/{id}/start', { params: { path: { id: task.id } } }));
       navigate(`/tasks/${task.id}`);
     } catch (e) {
       setError((e as Error).message);
@@ -84,7 +126,10 @@ export default function NewTask() {
     }
   };
 
-  const canNext = [name.trim() !== '' && accountIds.length > 0, Boolean(preview && preview.count > 0), source === 'template' ? Boolean(templateId) : text.trim() !== '', true, true][step];
+  // A changed filter makes the last count stale.
+  useEffect(() => setPreview(null), [filterType, filterTags, lastAfter, lastBefore]);
+  const windowValid = !windowOn || (/^\d\d:\d\d$/.test(windowStart) && /^\d\d:\d\d$/.test(windowEnd) && windowStart !== windowEnd && windowDays.length > 0);
+  const canNext = [name.trim() !== '' && accountIds.length > 0, Boolean(preview && preview.count > 0), source === 'template' ? Boolean(templateId) : text.trim() !== '', windowValid, true][step];
   const steps = [t('wizard.accounts'), t('wizard.audience'), t('wizard.content'), t('wizard.strategy'), t('wizard.review')];
 
   return (
@@ -94,7 +139,7 @@ export default function NewTask() {
         {step === 0 && (
           <Form layout="vertical">
             <Form.Item label={t('tasks.name')} required>
-              <Input value={name} onChange={(e) => setName(e.target.value)} data-testid="task-name" autoFocus />
+              <Input value={name} onChange={(e) => setName(e.target.value)} aria-label={t('tasks.name')} data-testid="task-name" autoFocus />
             </Form.Item>
             <Form.Item label={t('wizard.accounts')} required>
               <Select
@@ -119,8 +164,38 @@ export default function NewTask() {
                 { value: 'manual', label: t('wizard.manual') },
                 { value: 'import', label: t('wizard.csv') },
                 { value: 'group', label: t('wizard.groups') },
+                { value: 'filter', label: t('wizard.filter') },
               ]}
             />
+            {audience === 'filter' && (
+              <Form layout="vertical" data-testid="audience-filter">
+                <Form.Item label={t('wizard.conversationType')}>
+                  <Radio.Group
+                    value={filterType ?? ''}
+                    onChange={(e) => {
+                      setFilterType((e.target.value || undefined) as typeof filterType);
+                      setPreview(null);
+                    }}
+                    options={[
+                      { value: '', label: t('common.any') },
+                      { value: 'private', label: t('wizard.private') },
+                      { value: 'group', label: t('wizard.group') },
+                    ]}
+                  />
+                </Form.Item>
+                <Form.Item label={t('wizard.tags')}>
+                  <Select mode="tags" value={filterTags} onChange={setFilterTags} aria-label={t('wizard.tags')} data-testid="filter-tags" open={false} />
+                </Form.Item>
+                <Space wrap>
+                  <Form.Item label={t('wizard.lastMessageAfter')}>
+                    <Input type="datetime-local" value={lastAfter} onChange={(e) => setLastAfter(e.target.value)} aria-label={t('wizard.lastMessageAfter')} />
+                  </Form.Item>
+                  <Form.Item label={t('wizard.lastMessageBefore')}>
+                    <Input type="datetime-local" value={lastBefore} onChange={(e) => setLastBefore(e.target.value)} aria-label={t('wizard.lastMessageBefore')} />
+                  </Form.Item>
+                </Space>
+              </Form>
+            )}
             {audience === 'manual' && (
               <Input.TextArea rows={6} value={manual} onChange={(e) => setManual(e.target.value)} placeholder={t('wizard.manualHint')} data-testid="task-targets" aria-label={t('wizard.manual')} />
             )}
@@ -192,16 +267,55 @@ export default function NewTask() {
           </Space>
         )}
         {step === 3 && (
-          <Form layout="vertical">
-            <Form.Item label={t('wizard.rate')}>
-              <InputNumber min={0} max={6000} value={rate} onChange={(v) => setRate(Number(v ?? 0))} data-testid="task-rate" />
+          <Form layout="vertical" data-testid="task-strategy">
+            <Space wrap size="large" align="start">
+              <Form.Item label={t('wizard.rate')}>
+                <InputNumber min={0} max={6000} value={rate} onChange={(v) => setRate(Number(v ?? 0))} aria-label={t('wizard.rate')} data-testid="task-rate" />
+              </Form.Item>
+              <Form.Item label={t('wizard.jitter')}>
+                <InputNumber min={0} max={100} value={jitter} onChange={(v) => setJitter(Number(v ?? 0))} aria-label={t('wizard.jitter')} data-testid="task-jitter" />
+              </Form.Item>
+              <Form.Item label={t('wizard.priority')}>
+                <InputNumber min={1} max={10} value={priority} onChange={(v) => setPriority(Number(v ?? 5))} aria-label={t('wizard.priority')} data-testid="task-priority" />
+              </Form.Item>
+            </Space>
+            <Form.Item label={t('wizard.window')} extra={t('wizard.windowHint', { tz: timezone })}>
+              <Space wrap>
+                <Switch checked={windowOn} onChange={setWindowOn} aria-label={t('wizard.window')} data-testid="task-window" />
+                {windowOn && (
+                  <>
+                    <Input type="time" value={windowStart} onChange={(e) => setWindowStart(e.target.value)} aria-label={t('common.from')} data-testid="task-window-start" style={{ width: 130 }} />
+                    <Input type="time" value={windowEnd} onChange={(e) => setWindowEnd(e.target.value)} aria-label={t('common.to')} data-testid="task-window-end" style={{ width: 130 }} />
+                    <Checkbox.Group value={windowDays} onChange={(v) => setWindowDays(v as number[])} options={weekdays.map((label, i) => ({ value: i + 1, label }))} aria-label={t('wizard.days')} />
+                  </>
+                )}
+              </Space>
             </Form.Item>
-            <Form.Item label={t('wizard.attempts')}>
-              <InputNumber min={1} max={10} value={attempts} onChange={(v) => setAttempts(Number(v ?? 1))} />
-            </Form.Item>
+            <Space wrap size="large" align="start">
+              <Form.Item label={t('wizard.attempts')}>
+                <InputNumber min={1} max={10} value={attempts} onChange={(v) => setAttempts(Number(v ?? 1))} aria-label={t('wizard.attempts')} data-testid="task-attempts" />
+              </Form.Item>
+              <Form.Item label={t('wizard.backoff')}>
+                <Radio.Group
+                  value={backoff}
+                  onChange={(e) => setBackoff(e.target.value as Backoff)}
+                  options={[
+                    { value: 'exponential', label: t('wizard.exponential') },
+                    { value: 'fixed', label: t('wizard.fixed') },
+                  ]}
+                />
+              </Form.Item>
+              <Form.Item label={t('wizard.backoffMs')}>
+                <InputNumber min={100} max={3_600_000} step={1000} value={backoffMs} onChange={(v) => setBackoffMs(Number(v ?? 5000))} aria-label={t('wizard.backoffMs')} />
+              </Form.Item>
+            </Space>
             <Form.Item label={t('wizard.threshold')}>
-              <InputNumber min={0} max={100000} value={threshold} onChange={(v) => setThreshold(Number(v ?? 0))} data-testid="task-threshold" />
+              <InputNumber min={0} max={100000} value={threshold} onChange={(v) => setThreshold(Number(v ?? 0))} aria-label={t('wizard.threshold')} data-testid="task-threshold" />
             </Form.Item>
+            <Form.Item label={t('wizard.schedule')} extra={t('wizard.scheduleHint')}>
+              <Input type="datetime-local" value={scheduleAt} onChange={(e) => setScheduleAt(e.target.value)} aria-label={t('wizard.schedule')} data-testid="task-schedule" style={{ width: 240 }} />
+            </Form.Item>
+            {tenant.data && <Alert type="info" title={t('wizard.dailyCap', { cap: tenant.data.max_daily_messages })} data-testid="task-daily-cap" />}
           </Form>
         )}
         {step === 4 && (
@@ -210,6 +324,14 @@ export default function NewTask() {
             <Descriptions.Item label={t('wizard.accounts')}>{accountIds.length}</Descriptions.Item>
             <Descriptions.Item label={t('wizard.audience')}>{preview?.count ?? 0}</Descriptions.Item>
             <Descriptions.Item label={t('wizard.rate')}>{rate}</Descriptions.Item>
+            <Descriptions.Item label={t('wizard.jitter')}>{jitter}</Descriptions.Item>
+            <Descriptions.Item label={t('wizard.window')}>
+              {windowOn ? `${windowStart}–${windowEnd} (${timezone}) ${windowDays.map((d) => weekdays[d - 1]).join(' ')}` : '—'}
+            </Descriptions.Item>
+            <Descriptions.Item label={t('wizard.attempts')}>{`${attempts} · ${t(`wizard.${backoff}`)} ${backoffMs} ms`}</Descriptions.Item>
+            <Descriptions.Item label={t('wizard.threshold')}>{threshold}</Descriptions.Item>
+            <Descriptions.Item label={t('wizard.priority')}>{priority}</Descriptions.Item>
+            <Descriptions.Item label={t('wizard.schedule')}>{scheduled ? new Date(scheduled).toLocaleString() : '—'}</Descriptions.Item>
           </Descriptions>
         )}
         {error && <Alert type="error" title={error} role="alert" style={{ marginTop: 12 }} />}
@@ -222,7 +344,7 @@ export default function NewTask() {
           )}
           {step === 4 && (
             <Button type="primary" loading={busy} onClick={createAndStart} data-testid="task-start">
-              {t('wizard.start')}
+              {scheduled ? t('wizard.scheduled') : t('wizard.start')}
             </Button>
           )}
         </Space>

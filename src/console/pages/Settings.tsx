@@ -3,6 +3,10 @@ import { Alert, App, Button, Card, Form, Input, Modal, Select, Space, Table, Tab
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap } from '../api/client';
+import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { PageToolbar } from '../components/PageToolbar';
+import { AuditLogTab } from './settings/AuditLog';
+import { WecomCallbackTab } from './settings/WecomCallback';
 import { StatusTag } from '../components/StatusTag';
 import { useCan, useMe } from '../me';
 
@@ -11,16 +15,18 @@ export default function Settings() {
   const canUsers = useCan('users:read');
   const canRoles = useCan('roles:read');
   const canKeys = useCan('api_keys:read');
+  const canAudit = useCan('audit:read');
+  const canTenant = useCan('tenant:read');
   return (
     <div data-testid="settings">
-      <div className="toolbar">
-        <h2>{t('nav.settings')}</h2>
-      </div>
+      <PageToolbar title={t('nav.settings')} />
       <Tabs
         items={[
           ...(canUsers ? [{ key: 'users', label: t('settings.users'), children: <Users /> }] : []),
           ...(canRoles ? [{ key: 'roles', label: t('settings.roles'), children: <Roles /> }] : []),
           ...(canKeys ? [{ key: 'keys', label: t('settings.apiKeys'), children: <ApiKeys /> }] : []),
+          ...(canTenant ? [{ key: 'wecom', label: t('settings.wecom'), children: <WecomCallbackTab /> }] : []),
+          ...(canAudit ? [{ key: 'audit', label: t('settings.audit'), children: <AuditLogTab /> }] : []),
         ]}
       />
     </div>
@@ -29,12 +35,13 @@ export default function Settings() {
 
 function Users() {
   const { t } = useTranslation();
-  const users = useQuery({ queryKey: ['users'], queryFn: async () => unwrap(await api.GET('/api/v1/users', { params: { query: { limit: 200 } } })) });
+  const users = useCursorPages(['users', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/users', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
   return (
+    <>
     <Table
       rowKey="id"
       size="small"
-      dataSource={users.data?.data ?? []}
+      dataSource={users.rows}
       pagination={false}
       scroll={{ x: 500 }}
       columns={[
@@ -43,17 +50,20 @@ function Users() {
         { title: t('settings.roles'), dataIndex: 'roles', render: (r: Array<{ name: string }> | undefined) => (r ?? []).map((x) => x.name).join(', ') },
       ]}
     />
+    <CursorPager pages={users} testId="users" />
+    </>
   );
 }
 
 function Roles() {
   const { t } = useTranslation();
-  const roles = useQuery({ queryKey: ['roles'], queryFn: async () => unwrap(await api.GET('/api/v1/roles', { params: { query: { limit: 200 } } })) });
+  const roles = useCursorPages(['roles', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/roles', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
   return (
+    <>
     <Table
       rowKey="id"
       size="small"
-      dataSource={roles.data?.data ?? []}
+      dataSource={roles.rows}
       pagination={false}
       scroll={{ x: 500 }}
       columns={[
@@ -61,6 +71,8 @@ function Roles() {
         { title: t('settings.permissions'), dataIndex: 'permissions', render: (p: string[]) => <Typography.Text type="secondary">{p.join(', ')}</Typography.Text> },
       ]}
     />
+    <CursorPager pages={roles} testId="roles" />
+    </>
   );
 }
 
@@ -72,7 +84,7 @@ function ApiKeys() {
   const mine = useMe().data?.permissions ?? [];
   const [open, setOpen] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
-  const keys = useQuery({ queryKey: ['api-keys'], queryFn: async () => unwrap(await api.GET('/api/v1/api-keys', { params: { query: { limit: 200 } } })) });
+  const keys = useCursorPages(['api-keys', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/api-keys', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
   const perms = useQuery({ queryKey: ['permissions'], queryFn: async () => unwrap(await api.GET('/api/v1/permissions')) });
   const create = useMutation({
     mutationFn: async (v: { name: string; permissions: string[] }) => unwrap(await api.POST('/api/v1/api-keys', { body: v })),
@@ -99,7 +111,7 @@ function ApiKeys() {
       <Table
         rowKey="id"
         size="small"
-        dataSource={keys.data?.data ?? []}
+        dataSource={keys.rows}
         pagination={false}
         scroll={{ x: 500 }}
         columns={[
@@ -117,6 +129,7 @@ function ApiKeys() {
           },
         ]}
       />
+      <CursorPager pages={keys} testId="api-keys" />
       <Modal open={open} title={t('settings.newKey')} onCancel={() => setOpen(false)} footer={null} destroyOnHidden>
         <Form layout="vertical" onFinish={(v: { name: string; permissions: string[] }) => create.mutate(v)}>
           <Form.Item name="name" label={t('settings.keyName')} rules={[{ required: true, message: t('form.required') }]}>

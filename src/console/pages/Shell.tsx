@@ -9,7 +9,7 @@ import { useMe } from '../me';
 import { useLiveConnected } from '../realtime';
 import { signOut } from '../session';
 
-const ITEMS = ['dashboard', 'accounts', 'templates', 'tasks', 'settings'] as const;
+const ITEMS = ['dashboard', 'accounts', 'conversations', 'templates', 'tasks', 'messages', 'reports', 'callbacks', 'settings'] as const;
 
 export default function Shell() {
   const { t, i18n } = useTranslation();

@@ -1,7 +1,7 @@
 import { Alert, Button, Card, Form, Input, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useLocation, useNavigate } from 'react-router';
+import { Link, useLocation, useNavigate } from 'react-router';
 import { LanguageSwitch } from '../components/LanguageSwitch';
 import { AuthError, signIn } from '../session';
 
@@ -68,6 +68,11 @@ export default function SignIn() {
             {t('signIn.submit')}
           </Button>
         </Form>
+        <p style={{ marginTop: 12 }}>
+          <Link to="/platform/sign-in" data-testid="platform-link">
+            {t('platform.signIn')}
+          </Link>
+        </p>
       </Card>
     </main>
   );

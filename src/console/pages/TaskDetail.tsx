@@ -5,6 +5,8 @@ import { useTranslation } from 'react-i18next';
 import { useNavigate, useParams } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
+import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
 import { useCan } from '../me';
 import { useLiveEvent } from '../realtime';
@@ -22,17 +24,13 @@ export default function TaskDetail() {
   const canControl = useCan('tasks:control');
   const canWrite = useCan('tasks:write');
   const [filter, setFilter] = useState<(typeof FILTERS)[number]>('all');
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
 
   const task = useQuery({ queryKey: ['task', id], queryFn: async () => unwrap(await api.GET('/api/v1/tasks/{id}', { params: { path: { id } } })) });
   const progress = useQuery({ queryKey: ['task-progress', id], queryFn: async () => unwrap(await api.GET('/api/v1/tasks/{id}/progress', { params: { path: { id } } })) });
   const summary = useQuery({ queryKey: ['task-summary', id], queryFn: async () => unwrap(await api.GET('/api/v1/tasks/{id}/recipients/summary', { params: { path: { id } } })) });
-  const cursor = cursors[cursors.length - 1];
-  const recipients = useQuery({
-    queryKey: ['task-recipients', id, filter, cursor],
-    queryFn: async () =>
-      unwrap(await api.GET('/api/v1/tasks/{id}/recipients', { params: { path: { id }, query: { limit: 20, ...(filter !== 'all' ? { status: filter } : {}), ...(cursor ? { cursor } : {}) } } })),
-  });
+  const recipients = useCursorPages(['task-recipients', id, filter], async (cursor) =>
+    unwrap(await api.GET('/api/v1/tasks/{id}/recipients', { params: { path: { id }, query: { limit: 20, ...(filter !== 'all' ? { status: filter } : {}), ...(cursor ? { cursor } : {}) } } })),
+  );
 
   // Live: task.progress carries counts, percent, rate and ETA; the tables follow at their own pace.
   const onProgress = useCallback(
@@ -83,11 +81,13 @@ export default function TaskDetail() {
   const finished = status === 'completed' || status === 'failed' || status === 'cancelled';
   return (
     <div data-testid="task-detail" data-task-id={task.data?.id} data-status={status} data-sent={p?.counts.sent ?? 0} data-failed={p?.counts.failed ?? 0} data-success={p?.counts.success ?? 0}>
-      <div className="toolbar">
-        <h2>
-          {task.data?.name} <StatusTag status={status} testId="task-status" />
-        </h2>
-        <Space wrap>
+      <PageToolbar
+        title={
+          <>
+            {task.data?.name} <StatusTag status={status} testId="task-status" />
+          </>
+        }
+      >
           {canControl && status === 'running' && (
             <Button onClick={() => act.mutate('pause')} data-testid="task-pause">
               {t('tasks.pause')}
@@ -113,8 +113,7 @@ export default function TaskDetail() {
               {t('tasks.retryFailed', { count: failed })}
             </Button>
           )}
-        </Space>
-      </div>
+      </PageToolbar>
       {task.data?.error_message && <Alert type="warning" title={task.data.error_message} style={{ marginBottom: 12 }} />}
       <Card size="small">
         <Progress percent={Math.floor(p?.percent ?? 0)} status={status === 'failed' ? 'exception' : status === 'completed' ? 'success' : 'active'} data-testid="task-progress" aria-label={t('tasks.progress')} />
@@ -147,18 +146,15 @@ export default function TaskDetail() {
         <Segmented
           options={FILTERS.map((f) => ({ value: f, label: f === 'all' ? t('tasks.all') : `${t(`status.${f}`)} ${summary.data?.by_status[f] ?? ''}` }))}
           value={filter}
-          onChange={(v) => {
-            setFilter(v as (typeof FILTERS)[number]);
-            setCursors([undefined]);
-          }}
+          onChange={(v) => setFilter(v as (typeof FILTERS)[number])}
           data-testid="recipient-filter"
           style={{ marginBottom: 8, maxWidth: '100%', overflowX: 'auto' }}
         />
         <Table<Recipient>
           rowKey="id"
           size="small"
-          loading={recipients.isLoading}
-          dataSource={recipients.data?.data ?? []}
+          loading={recipients.query.isLoading}
+          dataSource={recipients.rows}
           pagination={false}
           scroll={{ x: 600 }}
           data-testid="recipients"
@@ -170,14 +166,7 @@ export default function TaskDetail() {
             { title: t('tasks.attempts'), dataIndex: 'retry_count' },
           ]}
         />
-        <Space style={{ marginTop: 8 }}>
-          <Button disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
-            {t('common.previous')}
-          </Button>
-          <Button disabled={!recipients.data?.next_cursor} onClick={() => setCursors([...cursors, recipients.data!.next_cursor!])} data-testid="recipients-next">
-            {t('common.next')}
-          </Button>
-        </Space>
+        <CursorPager pages={recipients} testId="recipients" />
       </Card>
     </div>
   );

@@ -1,10 +1,12 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQueryClient } from '@tanstack/react-query';
 import { Button, Progress, Table } from 'antd';
 import { useCallback } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
+import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
 import { useCan } from '../me';
 import { useLiveEvent } from '../realtime';
@@ -16,10 +18,10 @@ export default function Tasks() {
   const qc = useQueryClient();
   const navigate = useNavigate();
   const canWrite = useCan('tasks:write');
-  const list = useQuery({ queryKey: ['tasks'], queryFn: async () => unwrap(await api.GET('/api/v1/tasks', { params: { query: { limit: 100 } } })) });
+  const list = useCursorPages(['tasks', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/tasks', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
   const onProgress = useCallback(
     (e: { task_id: string; status: Task['status']; percent: number }) =>
-      qc.setQueryData(['tasks'], (old: { data: Task[]; next_cursor: string | null } | undefined) =>
+      qc.setQueriesData({ queryKey: ['tasks'] }, (old: { data: Task[]; next_cursor: string | null } | undefined) =>
         old ? { ...old, data: old.data.map((x) => (x.id === e.task_id ? { ...x, status: e.status, progress_percent: e.percent } : x)) } : old,
       ),
     [qc],
@@ -28,19 +30,18 @@ export default function Tasks() {
   useLiveEvent('task.status', useCallback(() => void qc.invalidateQueries({ queryKey: ['tasks'] }), [qc]));
   return (
     <div data-testid="tasks">
-      <div className="toolbar">
-        <h2>{t('nav.tasks')}</h2>
+      <PageToolbar title={t('nav.tasks')}>
         {canWrite && (
           <Button type="primary" onClick={() => navigate('/tasks/new')} data-testid="task-create">
             {t('tasks.create')}
           </Button>
         )}
-      </div>
+      </PageToolbar>
       <Table<Task>
         rowKey="id"
         size="small"
-        loading={list.isLoading}
-        dataSource={list.data?.data ?? []}
+        loading={list.query.isLoading}
+        dataSource={list.rows}
         pagination={false}
         scroll={{ x: 600 }}
         columns={[
@@ -50,6 +51,7 @@ export default function Tasks() {
           { title: t('tasks.created'), dataIndex: 'created_at', render: (v: string) => new Date(v).toLocaleString() },
         ]}
       />
+      <CursorPager pages={list} testId="tasks" />
     </div>
   );
 }

@@ -1,9 +1,11 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { App, Button, Checkbox, Col, Form, Input, Modal, Row, Select, Space, Table } from 'antd';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { App, Button, Checkbox, Col, Form, Input, Modal, Popconfirm, Row, Select, Space, Table } from 'antd';
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap, uploadFile } from '../api/client';
 import type { components } from '../api/schema';
+import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { PageToolbar } from '../components/PageToolbar';
 import { useCan } from '../me';
 
 type Template = components['schemas']['Template'];
@@ -48,23 +50,31 @@ export default function Templates() {
   const qc = useQueryClient();
   const { message } = App.useApp();
   const canWrite = useCan('templates:write');
-  const [open, setOpen] = useState(false);
-  const list = useQuery({ queryKey: ['templates'], queryFn: async () => unwrap(await api.GET('/api/v1/templates', { params: { query: { limit: 200 } } })) });
+  // null: closed; 'new': creating; a template: editing it.
+  const [editing, setEditing] = useState<Template | 'new' | null>(null);
+  const remove = useMutation({
+    mutationFn: async (id: string) => unwrap(await api.DELETE('/api/v1/templates/{id}', { params: { path: { id } } })),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['templates'] });
+      void message.success(t('templates.deleted'));
+    },
+    onError: (e) => void message.error(e.message),
+  });
+  const list = useCursorPages(['templates', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/templates', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
   return (
     <div data-testid="templates">
-      <div className="toolbar">
-        <h2>{t('nav.templates')}</h2>
+      <PageToolbar title={t('nav.templates')}>
         {canWrite && (
-          <Button type="primary" onClick={() => setOpen(true)} data-testid="template-create">
+          <Button type="primary" onClick={() => setEditing('new')} data-testid="template-create">
             {t('templates.create')}
           </Button>
         )}
-      </div>
+      </PageToolbar>
       <Table<Template>
         rowKey="id"
         size="small"
-        loading={list.isLoading}
-        dataSource={list.data?.data ?? []}
+        loading={list.query.isLoading}
+        dataSource={list.rows}
         pagination={false}
         scroll={{ x: 500 }}
         columns={[
@@ -72,13 +82,34 @@ export default function Templates() {
           { title: t('templates.type'), dataIndex: 'type', render: (v: string) => t(`templates.types.${v}`) },
           { title: t('templates.variables'), dataIndex: 'variables', render: (v: Variable[]) => v.map((x) => `${x.name}${x.required ? '*' : ''}`).join(', ') },
           { title: t('templates.usage'), dataIndex: 'usage_count' },
+          ...(canWrite
+            ? [
+                {
+                  title: t('common.actions'),
+                  render: (_: unknown, r: Template) => (
+                    <Space wrap>
+                      <Button size="small" onClick={() => setEditing(r)} data-testid={`template-edit-${r.name}`}>
+                        {t('common.edit')}
+                      </Button>
+                      <Popconfirm title={t('templates.confirmDelete', { name: r.name })} onConfirm={() => remove.mutate(r.id)} okText={t('common.delete')} cancelText={t('common.cancel')}>
+                        <Button size="small" danger data-testid={`template-delete-${r.name}`}>
+                          {t('common.delete')}
+                        </Button>
+                      </Popconfirm>
+                    </Space>
+                  ),
+                },
+              ]
+            : []),
         ]}
       />
-      {open && (
+      <CursorPager pages={list} testId="templates" />
+      {editing && (
         <TemplateEditor
-          onClose={() => setOpen(false)}
+          template={editing === 'new' ? undefined : editing}
+          onClose={() => setEditing(null)}
           onSaved={() => {
-            setOpen(false);
+            setEditing(null);
             void qc.invalidateQueries({ queryKey: ['templates'] });
             void message.success(t('common.saved'));
           }}
@@ -88,7 +119,18 @@ export default function Templates() {
   );
 }
 
-function TemplateEditor({ onClose, onSaved }: { onClose: () => void; onSaved: () => void }) {
+/** The editor's form values of a stored template: its content fields, variables and sample values. */
+function formValues(tpl: Template): Record<string, unknown> {
+  const samples = (tpl.preview_data ?? {}) as Record<string, unknown>;
+  return {
+    name: tpl.name,
+    ...tpl.content,
+    type: String(tpl.content.type ?? tpl.type),
+    variables: tpl.variables.map((v) => ({ name: v.name, required: v.required, default: v.default, sample: samples[v.name] === undefined ? undefined : String(samples[v.name]) })),
+  };
+}
+
+function TemplateEditor({ template, onClose, onSaved }: { template?: Template; onClose: () => void; onSaved: () => void }) {
   const { t } = useTranslation();
   const [form] = Form.useForm();
   const values = Form.useWatch([], form) as { name?: string; type?: string; text?: string; title?: string; url?: string; file_id?: string; file_name?: string; app_id?: string; page_path?: string; variables?: Variable[] } | undefined;
@@ -99,7 +141,7 @@ function TemplateEditor({ onClose, onSaved }: { onClose: () => void; onSaved: ()
     switch (type) {
       case 'text':
       case 'at':
-        return { type, text: v.text ?? '', ...(type === 'at' ? { user_ids: [] } : {}) };
+        return { type, text: v.text ?? '', ...(type === 'at' ? { user_ids: (template?.content.user_ids as string[] | undefined) ?? [] } : {}) };
       case 'link':
         return { type, title: v.title ?? '', url: v.url ?? '' };
       case 'miniprogram':
@@ -107,28 +149,28 @@ function TemplateEditor({ onClose, onSaved }: { onClose: () => void; onSaved: ()
       default:
         return { type, ...(v.file_id ? { file_id: v.file_id } : {}), ...(v.url ? { url: v.url } : {}), ...(v.file_name ? { file_name: v.file_name } : {}) };
     }
-  }, [type, values]);
+  }, [type, values, template]);
   const vars = (values?.variables ?? []).filter((v) => v?.name);
   const save = useMutation({
-    mutationFn: async () =>
-      unwrap(
-        await api.POST('/api/v1/templates', {
-          body: {
-            name: values?.name ?? '',
-            content: content as never,
-            variables: vars.map((v) => ({ name: v.name, required: Boolean(v.required), ...(v.default ? { default: v.default } : {}) })),
-            preview_data: Object.fromEntries(vars.filter((v) => v.sample).map((v) => [v.name, v.sample!])),
-          },
-        }),
-      ),
+    mutationFn: async () => {
+      const body = {
+        name: values?.name ?? '',
+        content: content as never,
+        variables: vars.map((v) => ({ name: v.name, required: Boolean(v.required), ...(v.default ? { default: v.default } : {}) })),
+        preview_data: Object.fromEntries(vars.filter((v) => v.sample).map((v) => [v.name, v.sample!])),
+      };
+      return template
+        ? unwrap(await api.PATCH('/api/v1/templates/{id}', { params: { path: { id: template.id } }, body }))
+        : unwrap(await api.POST('/api/v1/templates', { body }));
+    },
     onSuccess: onSaved,
     onError: (e) => setError(e.message),
   });
   return (
-    <Modal open width={860} title={t('templates.create')} onCancel={onClose} onOk={() => form.submit()} okText={t('common.save')} okButtonProps={{ loading: save.isPending, ...({ 'data-testid': 'template-save' } as object) }}>
+    <Modal open width={860} title={template ? t('templates.edit', { name: template.name }) : t('templates.create')} onCancel={onClose} onOk={() => form.submit()} okText={t('common.save')} okButtonProps={{ loading: save.isPending, ...({ 'data-testid': 'template-save' } as object) }}>
       <Row gutter={16}>
         <Col xs={24} md={14}>
-          <Form form={form} layout="vertical" initialValues={{ type: 'text', variables: [] }} onFinish={() => save.mutate()}>
+          <Form form={form} layout="vertical" initialValues={template ? formValues(template) : { type: 'text', variables: [] }} onFinish={() => save.mutate()}>
             <Form.Item label={t('templates.name')} name="name" rules={[{ required: true, message: t('form.required') }]}>
               <Input data-testid="template-name" />
             </Form.Item>
@@ -172,6 +214,9 @@ function TemplateEditor({ onClose, onSaved }: { onClose: () => void; onSaved: ()
                     <Space key={f.key} wrap align="baseline">
                       <Form.Item name={[f.name, 'name']} rules={[{ required: true, pattern: /^[A-Za-z_][\w]*$/, message: t('templates.varName') }]}>
                         <Input placeholder={t('templates.varName')} data-testid={`var-name-${f.name}`} />
+                      </Form.Item>
+                      <Form.Item name={[f.name, 'default']}>
+                        <Input placeholder={t('templates.default')} aria-label={t('templates.default')} />
                       </Form.Item>
                       <Form.Item name={[f.name, 'sample']}>
                         <Input placeholder={t('templates.sample')} data-testid={`var-sample-${f.name}`} />

@@ -1,0 +1,62 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import type { Locator, Page } from 'playwright-core';
+
+/**
+ * What the console's Chromium tests share: the two screen sizes, a screenshot of each screen at both
+ * (test-results/console/), axe on each (no serious or critical violation), and a readable account of
+ * what a page showed when a step failed.
+ */
+export const SHOTS = join(__dirname, '..', '..', 'test-results', 'console');
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** Screenshots at desktop and phone sizes, then axe; moderate and minor findings go to `findings`. */
+export async function checkScreen(p: Page, name: string, findings: string[]): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    await p.setViewportSize(viewport);
+    await p.waitForTimeout(150);
+    await p.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
+  }
+  await p.setViewportSize(DESKTOP);
+  // The pointer left where the last click was would hover whatever the resize put under it.
+  await p.mouse.move(0, 0);
+  await p.waitForTimeout(300);
+  const result = await new AxeBuilder({ page: p }).analyze();
+  const grave = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of result.violations.filter((x) => !grave.includes(x))) findings.push(`${name}: ${v.impact} ${v.id} (${v.nodes.length})`);
+  expect({ screen: name, violations: grave.map((v) => `${v.id}: ${v.help} @ ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`) }).toEqual({ screen: name, violations: [] });
+}
+
+/** For a failed step: where the page is, its alerts and toasts, and the start of its visible text. */
+export async function whatThePageShows(p: Page, pageErrors: string[] = []): Promise<string> {
+  try {
+    const alerts = await p.locator('[role=alert], .ant-message-notice, .ant-notification-notice, .ant-form-item-explain-error').allInnerTexts();
+    const text = (await p.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 800);
+    return `page: ${p.url()}\nalerts: ${JSON.stringify(alerts)}\ntext: ${text}\npage errors: ${JSON.stringify(pageErrors)}`;
+  } catch (e) {
+    return `page unreadable: ${(e as Error).message}`;
+  }
+}
+
+/** True when a canvas has at least one non-transparent pixel (a chart that drew something). */
+export function canvasPainted(canvas: Locator): Promise<boolean> {
+  return canvas.evaluate((el) => {
+    const c = el as unknown as { width: number; height: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
+    return false;
+  });
+}
+
+/** Signs in through the form and waits for the dashboard. */
+export async function signInThroughForm(p: Page, consoleUrl: string, who: { tenantCode: string; username: string; password: string }): Promise<void> {
+  await p.goto(`${consoleUrl}/sign-in`);
+  await p.getByTestId('tenant').fill(who.tenantCode);
+  await p.getByTestId('username').fill(who.username);
+  await p.getByTestId('password').fill(who.password);
+  await p.getByTestId('sign-in-submit').click();
+  await p.getByTestId('dashboard').waitFor();
+}
