@@ -255,6 +255,8 @@ step('campaign: CSV bad rows reported; create and start; live progress to 100% w
 
   sim.control.configure({ permanent_targets: [] });
   await byTestId('task-retry').click();
+  // Both failures are permanent (target_not_found): the console says so and retries them on request.
+  await byTestId('task-retry-permanent').click();
   const retryUrl = await waitFor(() => page.url(), 'the retry task page', { until: (u) => !u.endsWith(taskId) && /\/tasks\/[0-9a-f-]{36}$/.test(u) });
   const retryId = retryUrl.split('/').pop()!;
   const retried = page.locator(`[data-testid=task-detail][data-task-id="${retryId}"]`);

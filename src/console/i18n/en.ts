@@ -48,6 +48,7 @@ export const en = {
     create: 'New campaign', name: 'Name', status: 'Status', progress: 'Progress', created: 'Created', pause: 'Pause', resume: 'Resume', cancel: 'Cancel',
     export: 'Export CSV', retryFailed: 'Retry {{count}} failed', rate: 'Per min', eta: 'ETA', reasons: 'Why recipients failed', recipients: 'Recipients', all: 'All',
     conversation: 'Conversation', errorCode: 'Error code', errorMessage: 'Error message', attempts: 'Retries',
+    onlyPermanent: 'Only permanent failures are left (e.g. no such conversation): a retry is likely to fail again.', retryPermanent: 'Retry them anyway',
     counts: { total: 'Total', sent: 'Sent', success: 'Succeeded', failed: 'Failed', pending: 'Pending' },
   },
   wizard: {

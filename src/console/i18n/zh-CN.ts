@@ -52,6 +52,7 @@ export const zhCN: Shape<typeof en> = {
     create: '新建群发', name: '名称', status: '状态', progress: '进度', created: '创建时间', pause: '暂停', resume: '继续', cancel: '取消',
     export: '导出 CSV', retryFailed: '重试 {{count}} 个失败', rate: '每分钟', eta: '预计剩余', reasons: '失败原因', recipients: '接收人', all: '全部',
     conversation: '会话', errorCode: '错误码', errorMessage: '错误信息', attempts: '重试次数',
+    onlyPermanent: '剩下的都是永久性失败（如会话不存在），重试很可能再次失败。', retryPermanent: '仍然重试',
     counts: { total: '总数', sent: '已发送', success: '成功', failed: '失败', pending: '待发送' },
   },
   wizard: {

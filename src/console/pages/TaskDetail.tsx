@@ -3,7 +3,7 @@ import { Alert, App, Button, Card, Col, Descriptions, Progress, Row, Segmented, 
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useParams } from 'react-router';
-import { api, unwrap } from '../api/client';
+import { ApiError, api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
 import { CursorPager, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
@@ -20,7 +20,7 @@ export default function TaskDetail() {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const navigate = useNavigate();
-  const { message } = App.useApp();
+  const { message, modal } = App.useApp();
   const canControl = useCan('tasks:control');
   const canWrite = useCan('tasks:write');
   const [filter, setFilter] = useState<(typeof FILTERS)[number]>('all');
@@ -61,10 +61,25 @@ export default function TaskDetail() {
     },
     onError: (e) => void message.error(e.message),
   });
+  // Permanent failures (no such conversation, not a friend, …) are left out of a retry unless the
+  // operator, told that only those are left, asks for them too.
   const retry = useMutation({
-    mutationFn: async () => unwrap(await api.POST('/api/v1/tasks/{id}/retry-failed', { params: { path: { id } }, body: { start: true } })),
+    mutationFn: async (includePermanent: boolean) =>
+      unwrap(await api.POST('/api/v1/tasks/{id}/retry-failed', { params: { path: { id } }, body: { start: true, include_permanent: includePermanent } })),
     onSuccess: (row) => navigate(`/tasks/${row.id}`),
-    onError: (e) => void message.error(e.message),
+    onError: (e, includePermanent) => {
+      if (e instanceof ApiError && e.code === 'nothing_to_retry' && !includePermanent) {
+        modal.confirm({
+          title: t('tasks.onlyPermanent'),
+          okText: t('tasks.retryPermanent'),
+          cancelText: t('common.cancel'),
+          okButtonProps: { 'data-testid': 'task-retry-permanent' } as Record<string, string>,
+          onOk: () => retry.mutate(true),
+        });
+        return;
+      }
+      void message.error(e.message);
+    },
   });
 
   const canExport = useCan('files:write');
@@ -109,7 +124,7 @@ export default function TaskDetail() {
             </Button>
           )}
           {canWrite && finished && failed > 0 && (
-            <Button type="primary" onClick={() => retry.mutate()} loading={retry.isPending} data-testid="task-retry">
+            <Button type="primary" onClick={() => retry.mutate(false)} loading={retry.isPending} data-testid="task-retry">
               {t('tasks.retryFailed', { count: failed })}
             </Button>
           )}
