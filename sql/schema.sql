@@ -405,6 +405,60 @@ CREATE TABLE `user_roles` (
   CONSTRAINT `fk_user_roles_user` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='user to role assignments';
 
+CREATE TABLE `webhook_deliveries` (
+  `id` varchar(40) NOT NULL COMMENT 'the webhook-id header',
+  `tenant_id` varchar(36) NOT NULL,
+  `endpoint_id` varchar(36) NOT NULL,
+  `event_type` varchar(50) NOT NULL COMMENT 'the event type, or "batch"',
+  `event_count` int(10) unsigned NOT NULL DEFAULT 1,
+  `body` mediumtext NOT NULL,
+  `status` enum('pending','succeeded','failed') NOT NULL DEFAULT 'pending',
+  `attempts` int(10) unsigned NOT NULL DEFAULT 0,
+  `next_attempt_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  `last_attempt_at` datetime(3) DEFAULT NULL,
+  `last_status_code` smallint(5) unsigned DEFAULT NULL,
+  `last_latency_ms` int(10) unsigned DEFAULT NULL,
+  `last_response` varchar(500) DEFAULT NULL COMMENT 'excerpt of the last response body',
+  `last_error` varchar(500) DEFAULT NULL,
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  `completed_at` datetime(3) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  KEY `idx_endpoint_created` (`endpoint_id`,`created_at`,`id`),
+  KEY `idx_due` (`status`,`next_attempt_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='webhook requests per endpoint: the delivery log';
+
+CREATE TABLE `webhook_endpoints` (
+  `id` varchar(36) NOT NULL,
+  `tenant_id` varchar(36) NOT NULL,
+  `name` varchar(100) NOT NULL,
+  `url` varchar(500) NOT NULL,
+  `event_types` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL COMMENT 'event types subscribed; ["*"] = all' CHECK (json_valid(`event_types`)),
+  `active` tinyint(1) NOT NULL DEFAULT 1,
+  `batch_max` smallint(5) unsigned NOT NULL DEFAULT 1 COMMENT 'events per request for message.* events; 1 = no batching',
+  `secret_sealed` varchar(400) NOT NULL COMMENT 'whsec_ secret sealed with the channel key ring',
+  `previous_secret_sealed` varchar(400) DEFAULT NULL COMMENT 'the secret before the last rotation, valid until previous_secret_expires_at',
+  `previous_secret_expires_at` datetime(3) DEFAULT NULL,
+  `key_id` varchar(32) NOT NULL COMMENT 'key ring key the secrets are sealed with',
+  `disabled_reason` varchar(200) DEFAULT NULL,
+  `disabled_at` datetime(3) DEFAULT NULL,
+  `created_by` varchar(36) DEFAULT NULL,
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
+  PRIMARY KEY (`id`),
+  KEY `idx_tenant_created` (`tenant_id`,`created_at`,`id`),
+  KEY `idx_tenant_active` (`tenant_id`,`active`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='tenant webhook subscriptions';
+
+CREATE TABLE `webhook_outbox` (
+  `seq` bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+  `event_id` varchar(40) NOT NULL,
+  `tenant_id` varchar(36) NOT NULL,
+  `type` varchar(50) NOT NULL,
+  `payload` mediumtext NOT NULL COMMENT 'the event body {type, timestamp, data} as JSON',
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  PRIMARY KEY (`seq`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='webhook events committed with their state change, waiting to be fanned out to endpoints';
+
 CREATE TABLE `wecom_callback_configs` (
   `tenant_id` varchar(36) NOT NULL,
   `corp_id` varchar(64) NOT NULL COMMENT 'receive id checked on every decrypted message',

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { KeyRing, SecretError, developmentKeyRing, parseKeyRing } from '../secrets/key-ring';
+import { parseAllowList, type SsrfPolicy } from '../webhooks/ssrf';
 
 /**
  * Configuration comes only from the environment (plus an optional .env loaded by the entry point).
@@ -115,6 +116,23 @@ export const configSchema = z
     SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(1),
     // Sent messages still without a receipt after this long are asked about at the gateway (issue 8).
     RECONCILE_AFTER_SECONDS: int(300),
+    // Tenant webhooks (issue 12): request timeout, retry schedule (~1 day with the defaults), SSRF guard.
+    WEBHOOK_TIMEOUT_MS: int(10_000),
+    WEBHOOK_RETRY_BASE_MS: int(10_000),
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(14),
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+    WEBHOOK_ROTATION_OVERLAP_SECONDS: int(86_400),
+    // true: deliver to loopback/private/link-local addresses too (development only).
+    WEBHOOK_ALLOW_PRIVATE: bool.default('false'),
+    // Addresses or CIDR ranges allowed despite the SSRF guard, e.g. "127.0.0.1/32,10.1.2.0/24".
+    WEBHOOK_ALLOWED_CIDRS: optionalString.refine((v) => {
+      try {
+        parseAllowList(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be IP addresses or CIDR ranges, comma-separated'),
     // Where the gateway (or simulator) POSTs callbacks; defaults to this API.
     CALLBACK_URL: optionalString,
     // Channels (issue 10): new accounts' channel when the request names none; secrets of channels at rest.
@@ -266,6 +284,8 @@ export interface Config {
     controlToken?: string;
   };
   /** Channels: the default of new accounts, the key ring of channel secrets, the Wechaty gateway. */
+  /** Tenant webhooks: delivery timeout, retry schedule, worker concurrency, SSRF policy. */
+  webhooks: { timeoutMs: number; retryBaseMs: number; maxAttempts: number; concurrency: number; rotationOverlapSeconds: number; ssrf: SsrfPolicy };
   channels: { defaultChannel: 'simulator' | 'wechaty' | 'official'; keyRing: KeyRing };
   wechaty: {
     gatewayUrl: string;
@@ -412,6 +432,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       customerReceiveLimit: e.WECOM_CUSTOMER_RECEIVE_LIMIT,
       customerReceivePeriodSeconds: e.WECOM_CUSTOMER_RECEIVE_PERIOD_SECONDS,
       rateLimitBackoffMs: e.WECOM_RATE_LIMIT_BACKOFF_MS,
+    },
+    webhooks: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      rotationOverlapSeconds: e.WEBHOOK_ROTATION_OVERLAP_SECONDS,
+      ssrf: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE, allowed: parseAllowList(e.WEBHOOK_ALLOWED_CIDRS) },
     },
     channels: {
       defaultChannel: e.DEFAULT_ACCOUNT_CHANNEL,

@@ -30,12 +30,15 @@ export const PERMISSIONS = [
   'callbacks:redrive',
   'reports:read',
   'cron:read',
+  'webhooks:read',
+  'webhooks:write',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
 export const ALL = '*';
 
-const readOnly = PERMISSIONS.filter((p) => p.endsWith(':read'));
+// Webhook endpoints and their delivery log are tenant administration, like API keys: admins only by default.
+const readOnly = PERMISSIONS.filter((p) => p.endsWith(':read') && p !== 'webhooks:read');
 
 /** The roles every tenant is created with (is_system = 1; their permission lists cannot be edited). */
 export const BUILT_IN_ROLES: ReadonlyArray<{ code: string; name: string; permissions: readonly string[] }> = [

@@ -20,6 +20,7 @@ import { dashboardRouter } from './dashboard';
 import { messagesRouter } from './messages';
 import { callbackEventsRouter, gatewayCallbackRouter } from './callbacks';
 import { wecomCallbackRouter, wecomConfigRouter } from './wecom-callbacks';
+import { webhooksRouter } from './webhooks';
 
 /**
  * Resource routers mounted under /api/v1 behind authentication. Each is `(ctx) => Router` and guards
@@ -46,6 +47,7 @@ export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   messagesRouter,
   callbackEventsRouter,
   wecomConfigRouter,
+  webhooksRouter,
 ];
 
 /** Routers mounted at the root without authentication (login, download links); they authenticate themselves. */
