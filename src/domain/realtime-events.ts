@@ -13,6 +13,7 @@ export const REALTIME_EVENT_PERMISSION = {
   'account.qr': 'accounts:read',
   'account.risk': 'accounts:read',
   'conversation.message': 'conversations:read',
+  'webhook.endpoint_disabled': 'webhooks:read',
 } as const satisfies Record<string, Permission>;
 
 export type RealtimeEvent = keyof typeof REALTIME_EVENT_PERMISSION;
