@@ -240,7 +240,7 @@ async function main(): Promise<void> {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await db.destroy();
     await dropDatabase(config.db);
-    await deleteRedisPrefix(config.redis.url, config.redis.prefix);
+    await deleteRedisPrefix(config.redis);
   }
 }
 

@@ -339,7 +339,7 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
   const cleanup = async () => {
     await ctx.close();
     await dropDatabase(config.db);
-    await deleteRedisPrefix(config.redis.url, config.redis.prefix);
+    await deleteRedisPrefix(config.redis);
     await sim.close();
     rmSync(childEnv.FILES_DIR, { recursive: true, force: true });
   };

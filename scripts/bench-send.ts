@@ -191,7 +191,7 @@ async function main(): Promise<void> {
   const cleanup = async () => {
     await ctx.close();
     await dropDatabase(config.db);
-    await deleteRedisPrefix(config.redis.url, config.redis.prefix);
+    await deleteRedisPrefix(config.redis);
     await sim.close();
   };
 

@@ -2,6 +2,7 @@ import { Worker } from 'bullmq';
 import type { AppContext } from '../src/context';
 import { QUEUE } from '../src/queues/names';
 import { createRedis } from '../src/redis';
+import { allShardPrefixes } from '../src/redis-keyspace';
 import { DEFAULT_SENDER_OPTIONS, type SenderOptions } from '../src/sending/account-sender';
 import type { AccountSliceJob } from '../src/sending/kicks';
 import { SendScheduler } from '../src/sending/scheduler';
@@ -27,19 +28,23 @@ export function startMessageSendWorker(
 
   const senderOpts = { ...DEFAULT_SENDER_OPTIONS, pacingMarginPct: ctx.config.sending.pacingMarginPct, ...opts.sender };
   const scheduler = new SendScheduler(ctx, writer, senderOpts);
-  const worker = new Worker<AccountSliceJob>(QUEUE.messageSend, (job) => scheduler.wake(job.data.accountId, job.data.wait === true), {
-    connection,
-    prefix: ctx.config.redis.prefix,
-    concurrency: opts.concurrency ?? 64,
+  // One BullMQ worker per hash-tag shard's queue (one when REDIS_SHARDS = 1); they share the scheduler.
+  const workers = allShardPrefixes(ctx.config.redis).map((prefix) => {
+    const worker = new Worker<AccountSliceJob>(QUEUE.messageSend, (job) => scheduler.wake(job.data.accountId, job.data.wait === true), {
+      connection,
+      prefix,
+      concurrency: opts.concurrency ?? 64,
+    });
+    worker.on('error', (err) => ctx.logger.warn({ err: err.message }, 'message-send worker error'));
+    worker.on('failed', (job, err) => ctx.logger.warn({ accountId: job?.data.accountId, err: err.message }, 'account kick failed'));
+    return worker;
   });
-  worker.on('error', (err) => ctx.logger.warn({ err: err.message }, 'message-send worker error'));
-  worker.on('failed', (job, err) => ctx.logger.warn({ accountId: job?.data.accountId, err: err.message }, 'account kick failed'));
   const sweeper = startSweeper(ctx, opts.sweepIntervalMs);
   return {
     name: QUEUE.messageSend,
     async close() {
       await sweeper.stop();
-      await worker.close();
+      await Promise.all(workers.map((w) => w.close()));
       await scheduler.close();
       await writer.close();
       connection.disconnect();

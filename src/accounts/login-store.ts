@@ -1,13 +1,14 @@
 import type { AppContext } from '../context';
 import type { LoginQr } from '../gateway/types';
 import { redisKey } from '../redis';
+import { accountPrefix } from '../redis-keyspace';
 
 /**
  * Redis state of the current login attempt of an account: its id and deadline (so a stale poll chain
  * from an earlier attempt stops itself), and the current QR code PNG (TTL = the QR's expiry).
  */
-const attemptKey = (ctx: AppContext, accountId: string) => redisKey(ctx.config.redis.prefix, 'account-login', accountId);
-const qrKey = (ctx: AppContext, accountId: string) => redisKey(ctx.config.redis.prefix, 'account-qr', accountId);
+const attemptKey = (ctx: AppContext, accountId: string) => redisKey(accountPrefix(ctx.config.redis, accountId), 'account-login', accountId);
+const qrKey = (ctx: AppContext, accountId: string) => redisKey(accountPrefix(ctx.config.redis, accountId), 'account-qr', accountId);
 
 export interface LoginAttempt {
   id: string;

@@ -11,6 +11,7 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+const CLUSTER_NODE = /^\[?([^\]]+?)\]?:(\d+)$/;
 const optionalString = z
   .string()
   .optional()
@@ -75,6 +76,13 @@ export const configSchema = z
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     // Hash-tagged so every key of the platform lands in one Redis Cluster slot per prefix (BullMQ needs this).
     REDIS_PREFIX: z.string().default('{wwp}'),
+    // Redis Cluster seed nodes (host:port,host:port,…); when set every connection is an ioredis Cluster client.
+    REDIS_CLUSTER_NODES: optionalString.refine(
+      (v) => v === undefined || v.split(',').every((n) => CLUSTER_NODE.test(n.trim())),
+      'comma-separated host:port list',
+    ),
+    // Hash-tag shards for per-account keys and send queues ({wwp:0} … {wwp:K-1}); 1 keeps every key under REDIS_PREFIX.
+    REDIS_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
 
     JWT_SECRET: z.string().min(16).default('dev-only-secret-change-me-please'),
     ACCESS_TOKEN_TTL_SECONDS: int(900),
@@ -244,6 +252,30 @@ export const PUBLISHED_SECRET_DEFAULTS: Readonly<Record<string, readonly string[
   METRICS_TOKEN: ['simulator-key', 'simulator-callback-secret'],
 };
 
+export interface RedisConfig {
+  url: string;
+  /** Hash-tagged base prefix ({wwp}): global keys and queues. */
+  prefix: string;
+  /** Redis Cluster seed nodes; unset = the single Redis at `url`. */
+  clusterNodes?: Array<{ host: string; port: number }>;
+  /** Hash-tag shards for per-account keys and send queues (src/redis-keyspace.ts); 1 when unset. */
+  shards?: number;
+}
+
+/** `host:port,host:port` → seed nodes; an IPv6 host is written in brackets ([::1]:7000). */
+export function parseClusterNodes(list: string | undefined): RedisConfig['clusterNodes'] {
+  if (!list) return undefined;
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const m = CLUSTER_NODE.exec(s);
+      if (!m) throw new Error(`REDIS_CLUSTER_NODES: "${s}" is not host:port`);
+      return { host: m[1], port: Number(m[2]) };
+    });
+}
+
 export interface Config {
   env: Env['NODE_ENV'];
   http: { host: string; port: number; publicUrl: string; corsOrigins: string[]; bodyLimit: string; trustProxy: string[]; metricsToken?: string };
@@ -252,7 +284,7 @@ export interface Config {
   db: { host: string; port: number; user: string; password: string; database: string; poolMax: number };
   /** The read replica, when DB_READ_HOST is set: same database name as the primary. */
   dbRead?: { host: string; port: number; user: string; password: string; database: string; poolMax: number; maxLagSeconds: number; checkMs: number };
-  redis: { url: string; prefix: string };
+  redis: RedisConfig;
   auth: {
     jwtSecret: string;
     accessTokenTtl: number;
@@ -346,7 +378,8 @@ export class ConfigError extends Error {}
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (source.NODE_ENV === 'production') {
-    const missing = PRODUCTION_REQUIRED.find((name) => !source[name]);
+    // A cluster deployment names its nodes instead of one Redis URL.
+    const missing = PRODUCTION_REQUIRED.find((name) => !source[name] && !(name === 'REDIS_URL' && source.REDIS_CLUSTER_NODES));
     if (missing) throw new ConfigError(`invalid configuration: ${missing}: must be set in production`);
     const published = Object.keys(PUBLISHED_SECRET_DEFAULTS).find((name) => source[name] !== undefined && PUBLISHED_SECRET_DEFAULTS[name].includes(source[name]!));
     if (published) throw new ConfigError(`invalid configuration: ${published}: is the published development value; set a secret of your own in production`);
@@ -391,7 +424,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           checkMs: e.DB_READ_CHECK_MS,
         }
       : undefined,
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, clusterNodes: parseClusterNodes(e.REDIS_CLUSTER_NODES), shards: e.REDIS_SHARDS },
     auth: {
       jwtSecret: e.JWT_SECRET,
       accessTokenTtl: e.ACCESS_TOKEN_TTL_SECONDS,

@@ -1,6 +1,7 @@
 /**
- * Every BullMQ queue of the platform. All share the hash-tagged prefix from config (REDIS_PREFIX, `{wwp}`
- * by default) so each queue's keys sit in one Redis Cluster slot. Job payload types live next to the
+ * Every BullMQ queue of the platform. Each lives under one hash-tagged prefix so its keys sit in one
+ * Redis Cluster slot: the base prefix (REDIS_PREFIX, `{wwp}` by default), except message-send, which has
+ * one queue per hash-tag shard (REDIS_SHARDS; `{wwp:0}` … — an account's kicks go to its shard's queue). Job payload types live next to the
  * code that produces them (src/queues/payloads.ts).
  */
 export const QUEUE = {

@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
+import type Redis from 'ioredis';
 import { Server, type Socket } from 'socket.io';
 import { resolvePrincipal } from '../api/authenticate';
 import type { AppContext } from '../context';
@@ -24,7 +25,7 @@ export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Ser
   sub.on('error', () => undefined);
   const io = new Server(httpServer, {
     cors: { origin: ctx.config.http.corsOrigins.includes('*') ? true : ctx.config.http.corsOrigins },
-    adapter: createAdapter(pub, sub, { key: socketChannel(ctx.config.redis.prefix) }),
+    adapter: createAdapter(ownedPublishes(pub), sub, { key: socketChannel(ctx.config.redis.prefix) }),
   });
   const check = async (token: string) => {
     const principal = await resolvePrincipal(ctx.db, ctx.config, token);
@@ -64,6 +65,22 @@ export function attachSocketServer(ctx: AppContext, httpServer: HttpServer): Ser
     sub.disconnect();
   });
   return io;
+}
+
+/**
+ * The adapter fires PUBLISH and drops the promise (disconnectSockets, broadcasts): with Redis down, or a
+ * cluster client closed while its node connections are still opening, that promise rejects with no
+ * owner. This client owns it (realtime is best effort; the API has the truth). On a cluster, PUBLISH
+ * reaches subscribers on every node, so the classic adapter works unchanged there.
+ */
+function ownedPublishes(client: Redis): Redis {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'publish') return (...args: Parameters<Redis['publish']>) => target.publish(...args).catch(() => 0);
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 // setTimeout holds at most ~24.8 days; longer waits re-arm.

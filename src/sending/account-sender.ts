@@ -146,7 +146,7 @@ async function loadAccount(ctx: SenderCtx, accountId: string): Promise<AccountIn
 /** One run over the account; the caller holds the account's lease for its whole duration. */
 export async function runAccount(deps: SenderDeps, accountId: string, opts: SenderOptions = DEFAULT_SENDER_OPTIONS): Promise<SliceResult> {
   const { ctx } = deps;
-  await ctx.redis.del(keys.sleep(ctx.config.redis.prefix, accountId));
+  await ctx.redis.del(keys.sleep(ctx.config.redis, accountId));
   const account = await loadAccount(ctx, accountId);
   // Gone, or its tenant suspended: its messages wait; the sweeper looks again in a minute.
   if (!account) return idle(ctx, accountId, 'no_account', 60_000);
@@ -156,7 +156,7 @@ export async function runAccount(deps: SenderDeps, accountId: string, opts: Send
 
 /** Marks the account as waiting so the sweeper leaves it alone until `ms` passed. */
 async function idle(ctx: SenderCtx, accountId: string, reason: SliceResult['reason'], ms: number): Promise<SliceResult> {
-  await ctx.redis.set(keys.sleep(ctx.config.redis.prefix, accountId), reason, 'PX', Math.max(1000, Math.min(ms, 60_000)));
+  await ctx.redis.set(keys.sleep(ctx.config.redis, accountId), reason, 'PX', Math.max(1000, Math.min(ms, 60_000)));
   return { sent: 0, reason };
 }
 
@@ -195,7 +195,7 @@ class AccountRun {
   }
 
   private get limitKeys() {
-    return { tat: keys.throttle(this.prefix, this.account.id), cap: keys.cap(this.prefix, this.account.tenantId, capDay(new Date(), this.account.timezone)) };
+    return { tat: keys.throttle(this.ctx.config.redis, this.account.id), cap: keys.cap(this.prefix, this.account.tenantId, capDay(new Date(), this.account.timezone)) };
   }
 
   private stopping(): boolean {
@@ -428,7 +428,7 @@ class AccountRun {
   private async keepScheduleBehind(): Promise<void> {
     if (!this.lastPacedSend || !this.lastInterval) return;
     const next = nextPacedSendAt({ slotAt: 0, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: this.lastInterval, marginPct: this.opts.pacingMarginPct });
-    if (next > Date.now()) await this.r.wwpThrottleBackoff(keys.throttle(this.prefix, this.account.id), Math.ceil(next - Date.now())).catch(() => undefined);
+    if (next > Date.now()) await this.r.wwpThrottleBackoff(keys.throttle(this.ctx.config.redis, this.account.id), Math.ceil(next - Date.now())).catch(() => undefined);
   }
 
   /** The interval of the last paced send. */
@@ -566,7 +566,7 @@ class AccountRun {
         throw (failure as { err: unknown }).err;
       }
     } else {
-      const tatKey = keys.throttle(this.prefix, this.account.id);
+      const tatKey = keys.throttle(this.ctx.config.redis, this.account.id);
       const [granted, offset, waitMs] = await this.r.wwpThrottleReserve(tatKey, iv, rows.length, Math.max(this.opts.claimAheadMs, rows.length * iv));
       const start = Date.now();
       if (Number(granted) <= 0) await this.deps.clock.sleep(Number(waitMs));
@@ -605,7 +605,7 @@ class AccountRun {
         // The gateway knows better: nothing for this account before its retry-after.
         const wait = isGatewayError(err) && err.retryAfterMs !== undefined ? err.retryAfterMs : 1000;
         this.rateLimitedUntil = Date.now() + wait;
-        await this.r.wwpThrottleBackoff(keys.throttle(this.prefix, this.account.id), wait).catch(() => undefined);
+        await this.r.wwpThrottleBackoff(keys.throttle(this.ctx.config.redis, this.account.id), wait).catch(() => undefined);
         return { kind: 'requeue' };
       }
       if (kind === 'permanent') return { kind: 'failed', errorCode: code, errorMessage: message };

@@ -1,5 +1,6 @@
 import type { AppContext } from '../context';
 import { QUEUE } from '../queues/names';
+import { accountPrefix, type ShardedPrefix } from '../redis-keyspace';
 
 /** Payload of a message-send job: "look at this account's queue of messages". */
 export interface AccountSliceJob {
@@ -16,17 +17,32 @@ export const SLICE_JOB = 'account-slice';
  * worker's send scheduler and ends (a worker that finds the account leased elsewhere leaves it: the
  * lease holder drains it).
  */
-export async function kickAccounts(ctx: Pick<AppContext, 'queues'>, accountIds: Iterable<string>, delayMs = 0, kind: 'kick' | 'continue' = 'kick'): Promise<void> {
+export async function kickAccounts(ctx: Pick<AppContext, 'queues' | 'config'>, accountIds: Iterable<string>, delayMs = 0, kind: 'kick' | 'continue' = 'kick'): Promise<void> {
   const ids = [...new Set(accountIds)];
   if (!ids.length) return;
   const bucket = Math.floor((Date.now() + delayMs) / 500);
-  await ctx.queues.get(QUEUE.messageSend).addBulk(
-    ids.map((accountId) => ({
-      name: SLICE_JOB,
-      data: { accountId } satisfies AccountSliceJob,
-      opts: { jobId: `${kind === 'continue' ? 'cont' : 'acct'}-${accountId}-${bucket}`, delay: delayMs > 0 ? delayMs : undefined, removeOnComplete: true, removeOnFail: true },
-    })),
+  // Each account's kick goes to its shard's queue (one addBulk per shard: a bulk add stays in one slot).
+  const byShard = new Map<string, string[]>();
+  for (const id of ids) {
+    const prefix = accountPrefix(ctx.config.redis, id);
+    byShard.set(prefix, [...(byShard.get(prefix) ?? []), id]);
+  }
+  await Promise.all(
+    [...byShard].map(([prefix, shardIds]) =>
+      ctx.queues.get(QUEUE.messageSend, prefix).addBulk(
+        shardIds.map((accountId) => ({
+          name: SLICE_JOB,
+          data: { accountId } satisfies AccountSliceJob,
+          opts: { jobId: `${kind === 'continue' ? 'cont' : 'acct'}-${accountId}-${bucket}`, delay: delayMs > 0 ? delayMs : undefined, removeOnComplete: true, removeOnFail: true },
+        })),
+      ),
+    ),
   );
+}
+
+/** The message-send queue that carries an account's kicks. */
+export function sendQueueFor(ctx: Pick<AppContext, 'queues'> & { config: { redis: ShardedPrefix } }, accountId: string) {
+  return ctx.queues.get(QUEUE.messageSend, accountPrefix(ctx.config.redis, accountId));
 }
 
 export interface ExpandJob {

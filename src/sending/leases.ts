@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
+import { groupByHashTag } from '../redis-keyspace';
 
 /**
  * The account leases one worker process holds: "only this process sends for account X now". A lease
@@ -10,8 +11,8 @@ import type Redis from 'ioredis';
  *
  * A lease is lost when a renewal finds the key gone or owned by someone else, or when no renewal
  * succeeded for a whole TTL (Redis unreachable): by then the key may have expired and another process
- * may hold the account. Keys share the platform prefix's hash tag, so the multi-key script runs on
- * Redis Cluster.
+ * may hold the account. The multi-key script only ever gets keys of one hash tag (leases are grouped
+ * by their account's shard, src/redis-keyspace.ts), so it runs on Redis Cluster.
  */
 const RENEW = `
 local lost = {}
@@ -89,13 +90,16 @@ export class LeaseKeeper {
   private renewAll(): void {
     if (this.renewing || !this.held.size) return;
     const sentAt = Date.now();
-    const entries = [...this.held];
+    const groups = groupByHashTag(this.held, ([, l]) => l.key);
     this.renewing = (async () => {
-      for (let i = 0; i < entries.length; i += CHUNK) {
-        const chunk = entries.slice(i, i + CHUNK);
-        const lost = await this.r.wwpLeaseRenew(chunk.length, ...chunk.map(([, l]) => l.key), this.token, this.ttlMs);
-        for (const idx of lost) this.lostIds.add(chunk[idx - 1][0]);
-      }
+      const renewGroup = async (entries: Array<[string, { key: string }]>) => {
+        for (let i = 0; i < entries.length; i += CHUNK) {
+          const chunk = entries.slice(i, i + CHUNK);
+          const lost = await this.r.wwpLeaseRenew(chunk.length, ...chunk.map(([, l]) => l.key), this.token, this.ttlMs);
+          for (const idx of lost) this.lostIds.add(chunk[idx - 1][0]);
+        }
+      };
+      await Promise.all(groups.map(renewGroup));
       this.confirmedAt = Math.max(this.confirmedAt, sentAt);
     })()
       // Unreachable Redis: leases age out through confirmedAt; the next tick tries again.

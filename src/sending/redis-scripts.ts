@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
+import { accountPrefix, type ShardedPrefix } from '../redis-keyspace';
 import { redisKey } from '../redis';
 
 /**
@@ -63,12 +64,16 @@ export function senderRedis(redis: Redis): Redis & SenderCommands {
   return redis as Redis & SenderCommands;
 }
 
+/**
+ * Key names. Per-account keys take the sharded prefix (the account's hash-tag shard, src/redis-keyspace.ts);
+ * the rest are global and stay under the base prefix (the tenant's daily cap counts across its accounts).
+ */
 export const keys = {
-  throttle: (prefix: string, accountId: string) => redisKey(prefix, 'send', 'tat', accountId),
+  throttle: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'tat', accountId),
   cap: (prefix: string, tenantId: string, day: string) => redisKey(prefix, 'send', 'cap', tenantId, day),
-  accountLock: (prefix: string, accountId: string) => redisKey(prefix, 'send', 'lock', accountId),
+  accountLock: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'lock', accountId),
   expandLock: (prefix: string, taskId: string) => redisKey(prefix, 'expand', 'lock', taskId),
-  sleep: (prefix: string, accountId: string) => redisKey(prefix, 'send', 'sleep', accountId),
+  sleep: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'sleep', accountId),
   progressGate: (prefix: string, taskId: string) => redisKey(prefix, 'progress', 'gate', taskId),
   progressSample: (prefix: string, taskId: string) => redisKey(prefix, 'progress', 'sample', taskId),
   sweepLock: (prefix: string) => redisKey(prefix, 'send', 'sweep'),

@@ -38,7 +38,7 @@ export class SendScheduler {
     private readonly writer: StatusWriter,
     private readonly opts: SenderOptions = DEFAULT_SENDER_OPTIONS,
   ) {
-    this.leases = new LeaseKeeper(ctx.redis, (id) => keys.accountLock(ctx.config.redis.prefix, id), opts.lockTtlMs);
+    this.leases = new LeaseKeeper(ctx.redis, (id) => keys.accountLock(ctx.config.redis, id), opts.lockTtlMs);
     this.directory = new TaskDirectory(ctx.db);
     this.limits = new SendLimits(ctx.redis);
   }

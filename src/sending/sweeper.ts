@@ -2,6 +2,7 @@ import type { AppContext } from '../context';
 import { completeIfDone } from '../db/tasks';
 import { InvalidTransitionError } from '../errors';
 import { enqueueExpansion, kickAccounts } from './kicks';
+import { groupByHashTag } from '../redis-keyspace';
 import { keys } from './redis-scripts';
 import { applyTaskAction } from './task-control';
 import { enqueueDrain, undrainedTasks } from './task-drain';
@@ -76,10 +77,19 @@ export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions
   )) as [Array<{ id: string }>];
   const accounts = rows.map((r) => r.id);
   if (accounts.length) {
-    const pipe = ctx.redis.pipeline();
-    for (const id of accounts) pipe.exists(keys.sleep(prefix, id)).exists(keys.accountLock(prefix, id));
-    const res = (await pipe.exec()) ?? [];
-    const idle = accounts.filter((_, i) => !res[2 * i]?.[1] && !res[2 * i + 1]?.[1]);
+    // One pipeline per hash-tag shard: a Redis Cluster pipeline must stay within one slot.
+    const busy = new Set<string>();
+    await Promise.all(
+      groupByHashTag(accounts, (id) => keys.accountLock(ctx.config.redis, id)).map(async (group) => {
+        const pipe = ctx.redis.pipeline();
+        for (const id of group) pipe.exists(keys.sleep(ctx.config.redis, id)).exists(keys.accountLock(ctx.config.redis, id));
+        const res = (await pipe.exec()) ?? [];
+        group.forEach((id, i) => {
+          if (res[2 * i]?.[1] || res[2 * i + 1]?.[1]) busy.add(id);
+        });
+      }),
+    );
+    const idle = accounts.filter((id) => !busy.has(id));
     await kickAccounts(ctx, idle);
     stats.kicked = idle.length;
   }

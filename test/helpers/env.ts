@@ -40,8 +40,14 @@ export function testConfig(label: string, overrides: Record<string, string> = {}
     PASSWORD_HASH_MEMORY_KIB: '1024',
     PASSWORD_HASH_TIME_COST: '1',
     FILES_DIR: `/tmp/wwp-test-files/${name}`,
+    // `npm run test:cluster` runs files against a Redis Cluster with hash-tag shards (scripts/test-cluster.sh).
+    ...pick(process.env, ['REDIS_CLUSTER_NODES', 'REDIS_SHARDS']),
     ...overrides,
   });
+}
+
+function pick(source: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.filter((n) => source[n]).map((n) => [n, source[n] as string]));
 }
 
 export async function createTestEnv(label: string, opts: { api?: boolean; env?: Record<string, string> } = {}): Promise<TestEnv> {
@@ -60,7 +66,7 @@ export async function createTestEnv(label: string, opts: { api?: boolean; env?: 
       await api?.close();
       await ctx.close();
       await dropDatabase(config.db);
-      await deleteRedisPrefix(config.redis.url, config.redis.prefix);
+      await deleteRedisPrefix(config.redis);
     },
   };
 }

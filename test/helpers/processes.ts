@@ -70,6 +70,8 @@ export function envForConfig(config: Config): Record<string, string> {
     NODE_ENV: 'test',
     DB_NAME: config.db.database,
     REDIS_PREFIX: config.redis.prefix,
+    REDIS_SHARDS: String(config.redis.shards ?? 1),
+    ...(config.redis.clusterNodes ? { REDIS_CLUSTER_NODES: config.redis.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',') } : {}),
     FILES_DIR: config.files.dir,
     PASSWORD_HASH_MEMORY_KIB: String(config.auth.hashMemoryKib),
     PASSWORD_HASH_TIME_COST: String(config.auth.hashTimeCost),

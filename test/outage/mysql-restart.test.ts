@@ -49,7 +49,7 @@ async function stuckState(taskId: string, accountIds: string[]): Promise<string>
   const byStatus = await env.ctx.db('messages').where({ batch_id: taskId }).select('account_id', 'status').count({ n: '*' }).groupBy('account_id', 'status');
   const task = await env.ctx.db('batch_send_tasks').where({ id: taskId }).first();
   const keys = await Promise.all(
-    accountIds.flatMap((a) => [sendKeys.accountLock(env.config.redis.prefix, a), sendKeys.sleep(env.config.redis.prefix, a)]).map(async (k) => `${k}=${await env.ctx.redis.get(k)} pttl ${await env.ctx.redis.pttl(k)}`),
+    accountIds.flatMap((a) => [sendKeys.accountLock(env.config.redis, a), sendKeys.sleep(env.config.redis, a)]).map(async (k) => `${k}=${await env.ctx.redis.get(k)} pttl ${await env.ctx.redis.pttl(k)}`),
   );
   return JSON.stringify({ byStatus, task, counts: await taskCounts(env.ctx.db, taskId), keys, ledger: env.sim.control.ledger.summary() });
 }

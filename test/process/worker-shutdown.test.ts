@@ -44,7 +44,7 @@ test('SIGTERM while sends are in flight: they complete and are recorded, the acc
   const sent = (await env.ctx.db('messages').where({ batch_id: id, status: 'sent' }).pluck('id')) as string[];
   expect(sent.sort()).toEqual([...delivered].sort());
   // The account's sender lock went with the process (a successor need not wait for it to expire).
-  expect(await env.ctx.redis.exists(keys.accountLock(env.config.redis.prefix, a.id))).toBe(0);
+  expect(await env.ctx.redis.exists(keys.accountLock(env.config.redis, a.id))).toBe(0);
 
   // A successor finishes the task; nothing had to be re-sent as an orphan.
   const workers = startWorkers(env);

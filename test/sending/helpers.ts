@@ -3,7 +3,8 @@ import { QueueEvents } from 'bullmq';
 import { newId } from '../../src/db/ids';
 import { QUEUE } from '../../src/queues/names';
 import { createRedis } from '../../src/redis';
-import { SLICE_JOB } from '../../src/sending/kicks';
+import { accountPrefix } from '../../src/redis-keyspace';
+import { SLICE_JOB, sendQueueFor } from '../../src/sending/kicks';
 import type { SenderOptions } from '../../src/sending/account-sender';
 import type { RunningWorker } from '../../workers';
 import { startMessageSendWorker } from '../../workers/message-send.worker';
@@ -100,10 +101,12 @@ export function taskApi(env: TestEnv, tenant: TestTenant) {
  */
 export async function runSliceNow(env: TestEnv, accountId: string, what = `a sender slice for account ${accountId}`): Promise<void> {
   const connection = createRedis(env.config.redis, 'blocking');
-  const events = new QueueEvents(QUEUE.messageSend, { connection, prefix: env.config.redis.prefix });
+  const events = new QueueEvents(QUEUE.messageSend, { connection, prefix: accountPrefix(env.config.redis, accountId) });
+  // A read in flight when the events close fails with "Connection is closed" (on a cluster): not an error here.
+  events.on('error', () => undefined);
   try {
     await events.waitUntilReady();
-    const queue = env.ctx.queues.get(QUEUE.messageSend);
+    const queue = sendQueueFor(env.ctx, accountId);
     await within(
       (async () => {
         for (;;) {

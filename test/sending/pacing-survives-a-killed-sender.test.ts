@@ -49,7 +49,7 @@ test('the holder of a paced account is killed mid-task: its successor never send
   await waitFor(async () => delivered(), 'the first 8 messages to be sent', { until: (n) => n >= 8 });
 
   // The lease names its holder (host/pid/nonce): kill that process.
-  const holder = await env.ctx.redis.get(keys.accountLock(env.config.redis.prefix, account.id));
+  const holder = await env.ctx.redis.get(keys.accountLock(env.config.redis, account.id));
   const first = both.find((w) => holder?.split('/')[1] === String(w.pid));
   if (!first) throw new Error(`no worker holds the account (lease ${holder})`);
   await first.kill();

@@ -23,8 +23,7 @@ test('forty accounts between two paced sends: each leased by the worker, no mess
   });
   const counts = await env.ctx.queues.get(QUEUE.messageSend).getJobCounts('active', 'waiting', 'delayed');
   expect(counts).toEqual({ active: 0, waiting: 0, delayed: 0 });
-  const prefix = env.config.redis.prefix;
-  const leased = await Promise.all(accounts.map((a) => env.ctx.redis.exists(keys.accountLock(prefix, a.id))));
+  const leased = await Promise.all(accounts.map((a) => env.ctx.redis.exists(keys.accountLock(env.config.redis, a.id))));
   expect(leased.every((n) => n === 1)).toBe(true);
   // And the second sends do come, one interval later (not asserted in time: only that they come).
   await tasks.waitForStatus(id, 'completed', 60_000);

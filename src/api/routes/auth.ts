@@ -10,7 +10,7 @@ import { getApiKey } from '../../db/api-keys';
 import { findTenant, findTenantByCode, type TenantRow } from '../../db/tenants';
 import { withRoles } from '../../db/users';
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../../errors';
-import { redisKey } from '../../redis';
+import { forEachMaster, redisKey } from '../../redis';
 import { principalOf } from '../principal';
 import { body } from '../validate';
 import { ApiKeyOut, Password, TenantOut, TokenResponse, UserOut } from './access-schemas';
@@ -70,7 +70,12 @@ function loginRateLimit(ctx: AppContext, name: string, keyOf: (req: Request, res
     keyGenerator: (req, res) => `${ipKeyGenerator(req.ip ?? 'unknown')}|${keyOf(req, res)}`,
     store: new RedisStore({
       prefix: `${redisKey(ctx.config.redis.prefix, 'ratelimit', name)}:`,
-      sendCommand: (command: string, ...args: string[]) => ctx.redis.call(command, ...args) as Promise<RedisReply>,
+      // SCRIPT LOAD goes to every master: on Redis Cluster a random node's script cache is not the
+      // key's node's (a plain Redis is its own only master); everything else is routed by its key.
+      sendCommandCluster: async ({ command: [name, ...args] }) =>
+        (name.toUpperCase() === 'SCRIPT'
+          ? (await forEachMaster(ctx.redis, (node) => node.call(name, ...args)))[0]
+          : await ctx.redis.call(name, ...args)) as RedisReply,
     }),
     handler: (req, _res, next) => {
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;

@@ -1,4 +1,5 @@
 import { QUEUE } from '../../queues/names';
+import { allShardPrefixes } from '../../redis-keyspace';
 import type { CronJob } from '../job';
 
 const STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized'] as const;
@@ -13,7 +14,13 @@ export const metricsSamplerJob: CronJob = {
   async run(ctx) {
     const depths: Record<string, Record<string, number>> = {};
     for (const name of Object.values(QUEUE)) {
-      const counts = await ctx.queues.get(name).getJobCounts(...STATES);
+      // The message-send queue has one BullMQ queue per hash-tag shard: its depth is their sum.
+      const prefixes = name === QUEUE.messageSend ? allShardPrefixes(ctx.config.redis) : [ctx.config.redis.prefix];
+      const counts: Record<string, number> = {};
+      for (const prefix of prefixes) {
+        const c = await ctx.queues.get(name, prefix).getJobCounts(...STATES);
+        for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
+      }
       depths[name] = counts;
       for (const state of STATES) ctx.metrics.gauge('queue_depth', counts[state] ?? 0, { queue: name, state });
     }
