@@ -1,4 +1,5 @@
 import type { AppContext } from '../context';
+import { publishWebhookEvents } from '../webhooks/publish';
 import {
   claimCallbackEvent,
   failCallbackEvent,
@@ -10,7 +11,7 @@ import {
 } from '../db/callbacks';
 import { NOTIFY, type DeliveryReceipt, type GatewayCallback, type IncomingMessage } from '../gateway/callback-protocol';
 import type { CallbackHandlers } from './handlers';
-import { applyConversationUpdates, groupByConversation, isIncomingMessage } from './incoming-messages';
+import { applyConversationUpdates, groupByConversation, isIncomingMessage, type ConversationUpdate } from './incoming-messages';
 import { parseXml } from './wxbizmsgcrypt';
 
 /** A callback whose stored body cannot be understood: retrying will not help. */
@@ -129,7 +130,10 @@ async function finish(
   const updates = opts.account && opts.incoming?.length ? groupByConversation(opts.incoming, row.received_time) : [];
   const finished = await ctx.db
     .transaction(async (trx) => {
-      if (opts.account && updates.length) await applyConversationUpdates(trx, opts.account, updates);
+      if (opts.account && updates.length) {
+        await applyConversationUpdates(trx, opts.account, updates);
+        await publishWebhookEvents(trx, opts.account.tenant_id, updates.map((u) => ({ type: 'conversation.message' as const, data: conversationMessagePayload(opts.account!.id, u) })));
+      }
       if (!(await finishCallbackEvent(trx, row.id, { status, tenantId, parsed: opts.parsed, note: opts.note ?? null }))) {
         throw new LostClaim();
       }
@@ -144,17 +148,22 @@ async function finish(
   ctx.metrics.recordCallbackLag({ tenantId, eventType: row.event_type, lagMs: Date.now() - new Date(row.received_time).getTime() });
   if (opts.account && updates.length) {
     for (const u of updates) {
-      ctx.realtime.toTenant(opts.account.tenant_id, 'conversation.message', {
-        account_id: opts.account.id,
-        conversation_id: u.conversationId,
-        conversation_type: u.conversationType,
-        last_msg_time: u.lastMsgTime.toISOString(),
-        last_msg_content: u.lastMsgContent,
-        sender_id: u.lastSenderId,
-        msg_id: u.lastMsgId,
-        new_messages: u.count,
-      });
+      ctx.realtime.toTenant(opts.account.tenant_id, 'conversation.message', conversationMessagePayload(opts.account.id, u));
     }
   }
   return { outcome: status, note: opts.note };
+}
+
+/** The `conversation.message` payload, the same on the socket and in the webhook. */
+function conversationMessagePayload(accountId: string, u: ConversationUpdate): Record<string, unknown> {
+  return {
+    account_id: accountId,
+    conversation_id: u.conversationId,
+    conversation_type: u.conversationType,
+    last_msg_time: u.lastMsgTime.toISOString(),
+    last_msg_content: u.lastMsgContent,
+    sender_id: u.lastSenderId,
+    msg_id: u.lastMsgId,
+    new_messages: u.count,
+  };
 }

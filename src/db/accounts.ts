@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { publishWebhookEvent } from '../webhooks/publish';
 import { assertTransition, canTransition, type AccountStatus, type OperatorType } from '../domain/account-state';
 import { NotFoundError } from '../errors';
 import type { RealtimePublisher } from '../realtime/publisher';
@@ -247,6 +248,7 @@ export async function transitionAccount(deps: TransitionDeps, t: TransitionInput
       operator_type: t.operatorType,
     });
     if (t.inTransaction) await t.inTransaction(trx, from);
+    await publishWebhookEvent(trx, current.tenant_id, 'account.status', { account_id: t.accountId, old_status: from, new_status: t.to, reason: t.reason, at: new Date().toISOString() });
     const after = decodeAccount((await trx('wework_accounts').select(COLUMNS).where({ id: t.accountId }).first())!);
     return { changed: true, from, to: t.to, account: after };
   });

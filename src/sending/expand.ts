@@ -1,4 +1,6 @@
 import type { AppContext } from '../context';
+import { taskStatusEvent } from '../webhooks/domain-events';
+import { publishWebhookEvents } from '../webhooks/publish';
 import { insertMessagesIgnore, type NewMessage } from '../db/messages';
 import { getTask, type TaskRow } from '../db/tasks';
 import { toJson } from '../db/json';
@@ -91,6 +93,7 @@ async function failTask(ctx: ExpandCtx, task: TaskRow, message: string): Promise
   await ctx.db.transaction(async (trx) => {
     const n = await trx('batch_send_tasks').where({ id: task.id }).whereIn('status', ['created', 'running', 'paused']).update({ status: 'failed', error_message: message, end_time: trx.fn.now(3) });
     if (n) await trx.raw(`UPDATE messages SET status = 'cancelled' WHERE batch_id = ? AND status = 'pending'`, [task.id]);
+    if (n) await publishWebhookEvents(trx, task.tenant_id, [taskStatusEvent(task.id, 'failed', { error_message: message })]);
   });
   emitTaskStatus(ctx, task.tenant_id, task.id, 'failed', { error_message: message });
 }

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { WebhookEvent } from '../webhooks/event-types';
+import { publishWebhookEvents } from '../webhooks/publish';
 import type { AppContext } from '../context';
 import type { DeliveryReceipt } from '../gateway/callback-protocol';
 import { withDeadlockRetry } from '../db/deadlock-retry';
@@ -31,6 +33,7 @@ type Ctx = Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>;
 
 interface MatchedRow {
   id: string;
+  tenant_id: string;
   created_at: Date;
   batch_id: string | null;
   status: string;
@@ -50,7 +53,7 @@ export async function applyDeliveryReceipts(ctx: Ctx, guid: string, receipts: De
   let unmatched: string[] = [];
   const touched = await ctx.db.transaction(async (trx) => {
     const rows: MatchedRow[] = await trx('messages')
-      .select('id', 'created_at', 'batch_id', 'status', 'wework_msg_id')
+      .select('id', 'tenant_id', 'created_at', 'batch_id', 'status', 'wework_msg_id')
       .where({ account_id: account.id })
       .whereIn('wework_msg_id', [...latest.keys()]);
     const found = new Set(rows.map((r) => r.wework_msg_id));
@@ -110,7 +113,7 @@ async function applyLocked(trx: Knex.Transaction, candidates: Array<{ account_id
   for (const [accountId, list] of byAccount) {
     const latest = new Map<string, DeliveryReceipt>(list.map((p) => [p.wework_msg_id, receiptOf(p)]));
     const rows: MatchedRow[] = await trx('messages')
-      .select('id', 'created_at', 'batch_id', 'status', 'wework_msg_id')
+      .select('id', 'tenant_id', 'created_at', 'batch_id', 'status', 'wework_msg_id')
       .where({ account_id: accountId })
       .whereIn('wework_msg_id', [...latest.keys()]);
     for (const t of await applyToRows(trx, rows, latest, result)) touched.add(t);
@@ -168,6 +171,7 @@ async function applyToRows(trx: Knex.Transaction, rows: MatchedRow[], latest: Ma
   for (const [key, group] of groups) {
     const [kind, taskId] = key.split('|') as ['delivered' | 'failed', string];
     const n = await updateGroup(trx, group, kind, latest);
+    if (n) await publishReceiptEvents(trx, group, kind, latest);
     result[kind] += n;
     result.ignored += group.length - n;
     if (taskId && n) {
@@ -181,6 +185,18 @@ async function applyToRows(trx: Knex.Transaction, rows: MatchedRow[], latest: Ma
     touched.add(taskId);
   }
   return touched;
+}
+
+/** `message.delivered` / `message.failed` for a group the receipts moved, in the same transaction. */
+async function publishReceiptEvents(trx: Knex.Transaction, rows: MatchedRow[], kind: 'delivered' | 'failed', latest: Map<string, DeliveryReceipt>): Promise<void> {
+  const byTenant = new Map<string, WebhookEvent[]>();
+  for (const r of rows) {
+    const rec = latest.get(r.wework_msg_id)!;
+    const data: Record<string, unknown> = { message_id: r.id, task_id: r.batch_id, gateway_message_id: r.wework_msg_id, at: atOf(rec).toISOString() };
+    if (kind === 'failed') Object.assign(data, { error_code: rec.error_code ?? 'delivery_failed', error_message: rec.error_message ?? 'delivery failed' });
+    byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), { type: kind === 'delivered' ? 'message.delivered' : 'message.failed', data }]);
+  }
+  for (const [tenantId, events] of byTenant) await publishWebhookEvents(trx, tenantId, events);
 }
 
 async function publishAll(ctx: Ctx, taskIds: Set<string>): Promise<void> {

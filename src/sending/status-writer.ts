@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import { withDeadlockRetry } from '../db/deadlock-retry';
 import { addTaskCounts } from '../db/task-counters';
 import type { Logger } from '../logger';
+import type { WebhookEvent } from '../webhooks/event-types';
+import { publishWebhookEvents } from '../webhooks/publish';
 import type { SendResult } from './send-outcome';
 
 /**
@@ -295,6 +297,12 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     c[key] += n;
     counts.set(taskId, c);
   };
+  // Webhook events of the rows this flush moved, committed with them (a tenant without endpoints writes none).
+  const events = new Map<string, WebhookEvent[]>();
+  const addEvents = (rows: SendResult[], n: number, event: (r: SendResult) => WebhookEvent) => {
+    if (!n) return;
+    for (const r of rows) events.set(r.tenantId, [...(events.get(r.tenantId) ?? []), event(r)]);
+  };
   const groupByTask = (rows: SendResult[]) => {
     const m = new Map<string | null, SendResult[]>();
     for (const r of rows) m.set(r.taskId, [...(m.get(r.taskId) ?? []), r]);
@@ -310,6 +318,7 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
       [...ids.bindings, ...f.bindings],
     );
     bump(taskId, 'sent', n);
+    addEvents(rows, n, (r) => ({ type: 'message.sent', data: { message_id: r.id, task_id: r.taskId, gateway_message_id: (r.outcome as { gatewayMessageId: string }).gatewayMessageId, at: new Date().toISOString() } }));
   }
   for (const [taskId, rows] of groupByTask(byKind('failed'))) {
     const f = idFilter(rows);
@@ -321,6 +330,10 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
       [...codes.bindings, ...msgs.bindings, ...f.bindings],
     );
     bump(taskId, 'failed', n);
+    addEvents(rows, n, (r) => {
+      const o = r.outcome as { errorCode: string; errorMessage: string };
+      return { type: 'message.failed', data: { message_id: r.id, task_id: r.taskId, error_code: o.errorCode, error_message: o.errorMessage.slice(0, 500), at: new Date().toISOString() } };
+    });
   }
   // In doubt (the gateway will not repeat the send, and cannot prove it went out): terminal, not a failure.
   for (const [taskId, rows] of groupByTask(byKind('unknown'))) {
@@ -374,5 +387,6 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     const c = counts.get(taskId) ?? { sent: 0, failed: 0, unknown: 0 };
     await addTaskCounts(trx, taskId, { sent: c.sent + c.failed + c.unknown, success: c.sent, failed: c.failed, unknown: c.unknown, cancelled: cancelled.get(taskId) ?? 0 });
   }
+  for (const [tenantId, list] of events) await publishWebhookEvents(trx, tenantId, list);
   return { tasks, sentGatewayIds: byKind('sent').map((r) => (r.outcome as { gatewayMessageId: string }).gatewayMessageId) };
 }

@@ -1,5 +1,5 @@
 import type { AppContext } from '../context';
-import { completeIfDone } from '../db/tasks';
+import { endTask } from './task-outcomes';
 import { InvalidTransitionError } from '../errors';
 import { enqueueExpansion, kickAccounts } from './kicks';
 import { groupByHashTag } from '../redis-keyspace';
@@ -50,7 +50,7 @@ export async function sweepOnce(ctx: Ctx): Promise<{ started: number; expansions
       GROUP BY t.id, t.tenant_id, t.total_count HAVING SUM(c.sent + c.cancelled) >= t.total_count LIMIT 500`,
   )) as [Array<{ id: string; tenant_id: string }>];
   for (const t of running) {
-    const ended = await completeIfDone(ctx.db, t.id);
+    const ended = await endTask(ctx, t.id, t.tenant_id);
     if (ended) {
       emitTaskStatus(ctx, t.tenant_id, t.id, ended);
       await publishProgress(ctx, t.id, { force: true });

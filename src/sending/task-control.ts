@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import { taskStatusEvent } from '../webhooks/domain-events';
+import { publishWebhookEvents } from '../webhooks/publish';
 import type { AppContext } from '../context';
 import { decodeTask, getTask, type TaskRow } from '../db/tasks';
 import { nextTaskStatus, type TaskAction } from '../domain/task-state';
@@ -42,6 +44,7 @@ export async function applyTaskAction(
     if (action === 'cancel') extra.end_time = trx.fn.now(3);
     await trx('batch_send_tasks').where({ id: taskId }).update({ status: to, ...extra });
     await audit?.(trx, current.status);
+    await publishWebhookEvents(trx, tenantId, [taskStatusEvent(taskId, to, { action })]);
     return decodeTask(await trx('batch_send_tasks').where({ id: taskId }).first());
   }));
   if (action === 'cancel') await enqueueDrain(ctx, taskId);

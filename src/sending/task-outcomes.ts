@@ -1,4 +1,6 @@
 import type { AppContext } from '../context';
+import { publishTaskEnded, taskStatusEvent } from '../webhooks/domain-events';
+import { publishWebhookEvents } from '../webhooks/publish';
 import { completeIfDone } from '../db/tasks';
 import { doneOf, taskCounts } from '../db/task-counters';
 import { applyPendingReceipts } from './receipts';
@@ -57,14 +59,27 @@ async function settleTask(ctx: Ctx, taskId: string, info: FlushedTask): Promise<
   }
 }
 
+/** Ends a task whose every message is terminal, with its webhook events in the same transaction. */
+export async function endTask(ctx: Pick<Ctx, 'db'>, taskId: string, tenantId: string): Promise<'completed' | 'failed' | null> {
+  return ctx.db.transaction(async (trx) => {
+    const ended = await completeIfDone(trx, taskId);
+    if (ended) await publishTaskEnded(trx, tenantId, taskId, ended);
+    return ended;
+  });
+}
+
 export async function pauseOnErrorThreshold(ctx: Ctx, taskId: string, tenantId: string, lastError?: string): Promise<boolean> {
-  const [res] = (await ctx.db.raw(
+  const res = await ctx.db.transaction(async (trx) => {
+    const [r] = (await trx.raw(
     `UPDATE batch_send_tasks
         SET status = 'paused',
             error_message = CONCAT('paused after ', consecutive_errors, ' consecutive send errors', IF(? IS NULL, '', CONCAT(' (last: ', ?, ')')))
       WHERE id = ? AND status = 'running' AND ${THRESHOLD} > 0 AND consecutive_errors >= ${THRESHOLD}`,
     [lastError ?? null, (lastError ?? '').slice(0, 500), taskId],
-  )) as [{ affectedRows: number }];
+    )) as [{ affectedRows: number }];
+    if (r.affectedRows) await publishWebhookEvents(trx, tenantId, [taskStatusEvent(taskId, 'paused', { reason: 'error_threshold' })]);
+    return r;
+  });
   if (!res.affectedRows) return false;
   const row = await ctx.db('batch_send_tasks').select('error_message').where({ id: taskId }).first();
   emitTaskStatus(ctx, tenantId, taskId, 'paused', { reason: 'error_threshold', error_message: row?.error_message });
@@ -73,7 +88,7 @@ export async function pauseOnErrorThreshold(ctx: Ctx, taskId: string, tenantId: 
 }
 
 export async function finishIfDone(ctx: Ctx, taskId: string, tenantId: string): Promise<void> {
-  const ended = await completeIfDone(ctx.db, taskId);
+  const ended = await endTask(ctx, taskId, tenantId);
   if (ended) {
     emitTaskStatus(ctx, tenantId, taskId, ended);
     await publishProgress(ctx, taskId, { force: true });
