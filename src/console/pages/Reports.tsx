@@ -14,6 +14,23 @@ type AccountRow = components['schemas']['AccountReport']['data'][number];
 const RANGES = { last24h: 24 * 3_600_000, last7d: 7 * 86_400_000, last30d: 30 * 86_400_000 } as const;
 type Range = keyof typeof RANGES;
 
+/** The report's period keys from `from` to `to`: UTC hours (`…T09:00:00Z`) or days in `timeZone` (`2026-11-30`). */
+function periodsOf(from: string, to: string, granularity: Granularity, timeZone: string): string[] {
+  const start = Date.parse(from);
+  const end = Date.parse(to);
+  const out: string[] = [];
+  if (granularity === 'hour') {
+    for (let h = Math.floor(start / 3_600_000) * 3_600_000; h < end; h += 3_600_000) out.push(`${new Date(h).toISOString().slice(0, 13)}:00:00Z`);
+    return out;
+  }
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  for (let t = start; t < end + 3_600_000; t += 3_600_000) {
+    const key = day.format(t);
+    if (out[out.length - 1] !== key) out.push(key);
+  }
+  return out;
+}
+
 const percent = (r: number | null | undefined) => (r == null ? '—' : `${(r * 100).toFixed(1)}%`);
 
 /**
@@ -37,8 +54,11 @@ export default function Reports() {
   });
   const accounts = useCursorPages(['report-accounts', span], async (cursor) => unwrap(await api.GET('/api/v1/reports/accounts', { params: { query: { ...span, limit: 20, ...(cursor ? { cursor } : {}) } } })));
 
+  // Every period of the range is on the axis, quiet ones as zero (the server returns only busy ones).
   const chart = useMemo(() => {
-    const points = report.data?.series ?? [];
+    const byPeriod = new Map((report.data?.series ?? []).map((p) => [p.period, p]));
+    const keys = report.data ? periodsOf(report.data.from, report.data.to, granularity, report.data.timezone) : [];
+    const points = keys.map((k) => byPeriod.get(k) ?? { period: k, total: 0, success: 0, failed: 0 });
     return {
       times: points.map((p) => Date.parse(p.period) / 1000),
       series: [
@@ -47,7 +67,7 @@ export default function Reports() {
         { label: t('reports.total'), values: points.map((p) => p.total), color: '#0958d9' },
       ],
     };
-  }, [report.data, t]);
+  }, [report.data, granularity, t]);
   const totals = report.data?.totals;
 
   return (

@@ -1,0 +1,140 @@
+import type { Page } from 'playwright-core';
+import { newId } from '../../src/db/ids';
+import { checkScreen, DESKTOP, whatThePageShows } from '../helpers/console-page';
+import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
+import { createTenant, type TestEnv, type TestTenant } from '../helpers/env';
+import { waitFor } from '../helpers/wait';
+
+/**
+ * The console's settings and admin screens in real Chromium against the real API: the WeCom callback
+ * (secrets never shown back) and the audit log, the campaign wizard's audience filter and strategy as
+ * stored on the task, and the platform admin's tenants (quotas, suspend, resume). Each screen at
+ * 1280×800 and 390×844 with axe.
+ */
+let stack: ConsoleStack;
+let page: Page;
+const accA = newId();
+
+jest.setTimeout(120_000);
+
+async function seed(env: TestEnv, tenant: TestTenant): Promise<void> {
+  await env.ctx.db('wework_accounts').insert({ id: accA, tenant_id: tenant.tenantId, account_name: 'shop-a', status: 'online' });
+  await env.ctx.db('conversations').insert([
+    { id: newId(), tenant_id: tenant.tenantId, account_id: accA, conversation_id: 'room-1', conversation_name: 'VIP 群', conversation_type: 'group', member_count: 42, last_msg_time: new Date() },
+    { id: newId(), tenant_id: tenant.tenantId, account_id: accA, conversation_id: 'wx-ann', conversation_name: 'Ann', conversation_type: 'private', member_count: 2, last_msg_time: new Date() },
+  ]);
+}
+
+beforeAll(async () => {
+  stack = await startConsoleStack('consoleadmin', { tenant: { timezone: 'Asia/Shanghai', maxDailyMessages: 5000 }, seed });
+  page = stack.page;
+}, 320_000);
+afterAll(() => stack?.close());
+
+const open = async (path: string, testId: string) => {
+  await page.goto(`${stack.consoleUrl}${path}`);
+  await page.getByTestId(testId).waitFor();
+};
+const rowsOf = (testId: string) => page.getByTestId(testId).locator('tbody tr.ant-table-row');
+
+/** Names the page's state when a check fails. */
+async function withPage(run: () => Promise<void>, p: Page = page): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (err instanceof Error) err.message = `${err.message}\n${await whatThePageShows(p, stack.pageErrors)}`;
+    throw err;
+  }
+}
+
+test('settings: WeCom callback saved (secrets never shown back); the audit log lists it', () =>
+  withPage(async () => {
+    await open('/settings', 'settings');
+    await page.getByRole('tab', { name: '企业微信回调' }).click();
+    await page.getByTestId('wecom-corp-id').fill('ww1234567890');
+    await page.getByTestId('wecom-token').fill('tok3n');
+    await page.getByTestId('wecom-aes-key').fill('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG');
+    await page.getByTestId('wecom-save').click();
+    await waitFor(() => page.getByTestId('wecom-callback-url').textContent(), 'the callback URL shown', { until: (u) => Boolean(u?.includes(`/callbacks/wecom/${stack.tenant.tenantId}`)) });
+    expect(await page.getByTestId('wecom-config').textContent()).not.toContain('tok3n');
+    await checkScreen(page, 'settings-wecom', stack.axeFindings);
+    await page.getByRole('tab', { name: '审计日志' }).click();
+    await waitFor(() => page.getByTestId('audit-table').textContent(), 'the audit entries', { until: (t) => Boolean(t?.includes('wecom')) });
+    await checkScreen(page, 'settings-audit', stack.axeFindings);
+  }));
+
+test('wizard: audience by filter, then the strategy (window in the tenant zone, jitter, retry, priority, schedule) stored on the task', () =>
+  withPage(async () => {
+    await open('/tasks/new', 'new-task');
+    await page.getByTestId('task-name').fill('scheduled promo');
+    await page.getByTestId('task-accounts').click();
+    await page.locator('.ant-select-item-option', { hasText: 'shop-a' }).click();
+    await page.keyboard.press('Escape');
+    await page.getByTestId('wizard-next').click();
+    await page.getByLabel('按条件筛选').check();
+    await page.getByTestId('audience-filter').getByLabel('群聊').check();
+    await page.getByTestId('audience-count').click();
+    await waitFor(() => page.getByTestId('audience-result').textContent(), 'one group counted', { until: (t) => Boolean(t?.startsWith('1 ')) });
+    await page.getByTestId('wizard-next').click();
+    await page.getByLabel('直接输入').check();
+    await page.getByTestId('task-text').fill('weekend offer');
+    await page.getByTestId('wizard-next').click();
+    expect(await page.getByTestId('task-strategy').textContent()).toContain('Asia/Shanghai');
+    expect(await page.getByTestId('task-daily-cap').textContent()).toContain('5000');
+    await page.getByTestId('task-jitter').fill('10');
+    await page.getByTestId('task-priority').fill('8');
+    await page.getByTestId('task-window').click();
+    await page.getByTestId('task-window-start').fill('09:30');
+    await page.getByTestId('task-window-end').fill('20:00');
+    await page.getByTestId('task-attempts').fill('4');
+    await page.getByTestId('task-schedule').fill('2099-01-02T10:00');
+    await checkScreen(page, 'wizard-strategy', stack.axeFindings);
+    await page.getByTestId('wizard-next').click();
+    const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/tasks') && r.request().method() === 'POST');
+    await page.getByTestId('task-start').click();
+    const answer = await created;
+    expect({ status: answer.status(), body: answer.status() === 201 ? 'created' : await answer.text() }).toEqual({ status: 201, body: 'created' });
+    await page.getByTestId('task-detail').waitFor();
+    const task = (await answer.json()) as { id: string; status: string; priority: number; scheduled_time: string; target_type: string; send_strategy: Record<string, unknown> };
+    expect(task).toMatchObject({ status: 'created', priority: 8, target_type: 'filter' });
+    expect(new Date(task.scheduled_time).getUTCFullYear()).toBe(2099);
+    expect(task.send_strategy).toMatchObject({ jitter: 0.1, window: { start: '09:30', end: '20:00', days: [1, 2, 3, 4, 5, 6, 7] }, retry: { max_attempts: 4, backoff: 'exponential', backoff_ms: 5000 } });
+  }));
+
+test('platform admin: tenants listed; quotas changed; a tenant suspended and resumed', async () => {
+  const other = await createTenant(stack.env, { maxAccounts: 10 });
+  const code = (await stack.env.ctx.db('tenants').where({ id: other.tenantId }).first()).tenant_code as string;
+  const ctx2 = await stack.browser.newContext({ viewport: DESKTOP, locale: 'zh-CN' });
+  const p = await ctx2.newPage();
+  try {
+    await p.goto(`${stack.consoleUrl}/sign-in`);
+    await p.getByTestId('platform-link').click();
+    await p.getByTestId('platform-username').fill(stack.env.config.auth.platformAdmin.username);
+    await p.getByTestId('platform-password').fill(stack.env.config.auth.platformAdmin.password);
+    await p.getByTestId('platform-sign-in-submit').click();
+    await p.getByTestId(`tenant-status-${code}`).waitFor();
+    await checkScreen(p, 'platform-tenants', stack.axeFindings);
+
+    await p.getByTestId(`tenant-quotas-${code}`).click();
+    await p.getByTestId('tenant-max-accounts').fill('25');
+    await p.getByTestId('tenant-max-daily').fill('20000');
+    await checkScreen(p, 'platform-quotas', stack.axeFindings);
+    await p.getByTestId('tenant-quotas-save').click();
+    await waitFor(async () => (await stack.env.ctx.db('tenants').where({ id: other.tenantId }).first()) as { max_accounts: number; max_daily_messages: number }, 'the quotas stored', {
+      until: (t) => t.max_accounts === 25 && Number(t.max_daily_messages) === 20000,
+    });
+
+    await p.getByTestId(`tenant-suspend-${code}`).click();
+    await p.locator('.ant-popconfirm .ant-btn-primary').click();
+    await waitFor(() => p.getByTestId(`tenant-status-${code}`).getAttribute('data-status'), 'suspended shown', { until: (s) => s === 'suspended' });
+    expect((await stack.env.ctx.db('tenants').where({ id: other.tenantId }).first()).status).toBe('suspended');
+    await p.getByTestId(`tenant-resume-${code}`).click();
+    await waitFor(() => p.getByTestId(`tenant-status-${code}`).getAttribute('data-status'), 'active again', { until: (s) => s === 'active' });
+    expect((await stack.env.ctx.db('tenants').where({ id: other.tenantId }).first()).status).toBe('active');
+  } catch (err) {
+    if (err instanceof Error) err.message = `${err.message}\n${await whatThePageShows(p, stack.pageErrors)}`;
+    throw err;
+  } finally {
+    await ctx2.close();
+  }
+});
