@@ -20,3 +20,12 @@ export class GatewayError extends Error {
 }
 
 export const isGatewayError = (err: unknown): err is GatewayError => err instanceof GatewayError;
+
+/**
+ * Transport codes (lower-cased, as the HTTP client reports them) of a gateway that nothing answered at:
+ * down, restarting, or the connection cut before an answer. Unlike a timeout, these say nothing about
+ * the account: the sender treats the account as unreachable for now and its messages wait.
+ */
+const UNREACHABLE_CODES = new Set(['econnrefused', 'econnreset', 'epipe', 'und_err_socket', 'ehostunreach', 'enetunreach', 'connection_error']);
+
+export const isGatewayUnreachable = (err: unknown): boolean => isGatewayError(err) && err.kind === 'retryable' && UNREACHABLE_CODES.has(err.code);

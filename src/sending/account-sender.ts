@@ -14,7 +14,7 @@ import {
   shouldRetry,
   type RetryPolicy,
 } from '../domain/throttle';
-import { isGatewayError } from '../gateway/errors';
+import { isGatewayError, isGatewayUnreachable } from '../gateway/errors';
 import type { MessageContent } from '../gateway/types';
 import type { SendLimits } from './limits';
 import { keys, senderRedis } from './redis-scripts';
@@ -597,7 +597,10 @@ class AccountRun {
       const kind = isGatewayError(err) ? err.kind : 'retryable';
       const code = isGatewayError(err) ? err.code : 'internal_error';
       const message = (err as Error).message ?? String(err);
-      if (kind === 'account_offline') {
+      // A gateway nothing answers at (killed, restarting) makes the account's messages wait like an
+      // offline account's: no attempt spent, no error streak (a gateway restart would pause every task),
+      // and no storm of requests at it. A request it may have taken goes again with its key.
+      if (kind === 'account_offline' || isGatewayUnreachable(err)) {
         this.offline = true;
         return { kind: 'requeue' };
       }

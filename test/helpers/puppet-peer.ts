@@ -42,8 +42,11 @@ export interface PuppetPeer {
   expireVerifyCode(token: string): Promise<void>;
   /** Codes the account entered through `enterVerifyCode`, in order. */
   enteredCodes(token: string): Promise<string[]>;
+  /** Text sends wait at the provider (in flight) until `releaseSends`; then the mock records them. */
+  holdSends(token: string): Promise<void>;
+  releaseSends(token: string): Promise<number>;
   sent(token: string): Promise<SentByMock[]>;
-  state(token: string): Promise<{ logged_in: boolean; user_id: string | null; starts: number; stops: number; running: boolean }>;
+  state(token: string): Promise<{ logged_in: boolean; user_id: string | null; starts: number; stops: number; running: boolean; held: number }>;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,8 @@ export async function startPuppetPeer(): Promise<PuppetPeer> {
     requestVerifyCode: async (token, code) => (await call('POST', `${s(token)}/verify-code`, { code })).id,
     expireVerifyCode: async (token) => void (await call('POST', `${s(token)}/verify-code/expire`, {})),
     enteredCodes: async (token) => (await call('GET', `${s(token)}/verify-code`)).entered,
+    holdSends: async (token) => void (await call('POST', `${s(token)}/hold`, {})),
+    releaseSends: async (token) => (await call('POST', `${s(token)}/release`, {})).released,
     sent: async (token) => (await call('GET', `${s(token)}/sent`)).sent,
     state: async (token) => call('GET', `${s(token)}/state`),
     close: async () => {
