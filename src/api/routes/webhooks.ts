@@ -172,7 +172,8 @@ export function webhooksRouter(ctx: AppContext): Router {
     const { id } = params(req, IdParams);
     const q = query(req, ListDeliveriesQuery);
     if (!(await getEndpoint(ctx.db, tenantId, id))) throw new NotFoundError('webhook', id);
-    const page = await paginate<Record<string, unknown> & { id: string; created_at: Date }>(deliveriesQuery(ctx.db, tenantId, id, q.status), q);
+    // The delivery log is a list: the read replica while it serves reads (ownership above on the primary).
+    const page = await paginate<Record<string, unknown> & { id: string; created_at: Date }>(deliveriesQuery(ctx.readDb(), tenantId, id, q.status), q);
     res.json(page);
   });
 
