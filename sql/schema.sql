@@ -214,7 +214,7 @@ CREATE TABLE `messages` (
   `message_type` enum('text','image','file','link','miniprogram','at') NOT NULL,
   `content` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`content`)),
   `template_id` varchar(36) DEFAULT NULL,
-  `status` enum('pending','sending','sent','delivered','failed','cancelled','unknown') NOT NULL DEFAULT 'pending',
+  `status` enum('pending','sending','sent','delivered','failed','cancelled','unknown','skipped') NOT NULL DEFAULT 'pending',
   `wework_msg_id` varchar(100) DEFAULT NULL,
   `send_time` datetime(3) DEFAULT NULL,
   `callback_time` datetime(3) DEFAULT NULL,
@@ -341,6 +341,8 @@ CREATE TABLE `task_counters` (
   `unknown` bigint(20) NOT NULL DEFAULT 0,
   `cancelled` bigint(20) NOT NULL DEFAULT 0,
   `delivered` bigint(20) NOT NULL DEFAULT 0,
+  `capped` bigint(20) NOT NULL DEFAULT 0 COMMENT 'messages skipped by the frequency cap',
+  `risk_paused` bigint(20) NOT NULL DEFAULT 0 COMMENT 'risk pauses of the task''s accounts while it sent',
   `updated_at` timestamp(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3) COMMENT 'last count added: progress for stall detection',
   PRIMARY KEY (`task_id`,`shard`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
@@ -358,6 +360,7 @@ CREATE TABLE `tenants` (
   `max_daily_messages` int(11) NOT NULL DEFAULT 10000,
   `webhook_url` varchar(500) DEFAULT NULL,
   `config` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`config`)),
+  `campaign_controls` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'frequency cap, account caps, warm-up, risk pause (src/domain/campaign-controls.ts)' CHECK (json_valid(`campaign_controls`)),
   `status` enum('active','suspended','deleted') NOT NULL DEFAULT 'active',
   `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
   `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
@@ -483,6 +486,7 @@ CREATE TABLE `wework_accounts` (
   `login_token` varchar(255) DEFAULT NULL,
   `status` enum('created','logging_in','waiting_scan','waiting_confirm','need_verify','online','offline','error','recovering') NOT NULL DEFAULT 'created',
   `config` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`config`)),
+  `warming_since` datetime(3) DEFAULT NULL COMMENT 'warm-up ramp counts days from here',
   `user_info` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`user_info`)),
   `last_login_time` datetime(3) DEFAULT NULL,
   `last_heartbeat_time` datetime(3) DEFAULT NULL,

@@ -4,7 +4,7 @@ import { parseJson } from './json';
 
 type Db = Knex | Knex.Transaction;
 
-export const MESSAGE_STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled', 'unknown'] as const;
+export const MESSAGE_STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled', 'unknown', 'skipped'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export interface MessageRow {

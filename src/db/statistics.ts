@@ -38,7 +38,7 @@ export async function rollupMessageStatistics(db: Knex, from: Date, to: Date): P
             AVG(CASE WHEN send_time IS NOT NULL THEN TIMESTAMPDIFF(MICROSECOND, created_at, send_time) / 1000000 END) AS avg_response_time,
             COUNT(send_time) AS response_count
        FROM messages
-      WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'
+      WHERE created_at >= ? AND created_at < ? AND status NOT IN ('cancelled', 'skipped')
       GROUP BY tenant_id, account_id, DATE(created_at), HOUR(created_at)`,
     [start, end],
   )) as [Array<{ tenant_id: string; account_id: string; stat_date: string; stat_hour: number; total_count: number; success_count: number; failed_count: number; avg_response_time: number | null; response_count: number }>];

@@ -18,14 +18,18 @@ export interface TaskCounts {
   unknown: number;
   cancelled: number;
   delivered: number;
+  /** Messages skipped by the recipient frequency cap (status `skipped`, reason `frequency_capped`): ended, not failed. */
+  capped: number;
+  /** Times an account of the task was paused for risk while the task sent (not a message count). */
+  risk_paused: number;
 }
 
-export const COUNTER_FIELDS = ['sent', 'success', 'failed', 'unknown', 'cancelled', 'delivered'] as const satisfies ReadonlyArray<keyof TaskCounts>;
+export const COUNTER_FIELDS = ['sent', 'success', 'failed', 'unknown', 'cancelled', 'delivered', 'capped', 'risk_paused'] as const satisfies ReadonlyArray<keyof TaskCounts>;
 
 /** Shard rows per task: enough that concurrent flushes (lanes × processes) rarely meet on one. */
 export const SHARDS = 16;
 
-export const ZERO_COUNTS: Readonly<TaskCounts> = Object.freeze({ sent: 0, success: 0, failed: 0, unknown: 0, cancelled: 0, delivered: 0 });
+export const ZERO_COUNTS: Readonly<TaskCounts> = Object.freeze({ sent: 0, success: 0, failed: 0, unknown: 0, cancelled: 0, delivered: 0, capped: 0, risk_paused: 0 });
 
 /**
  * Adds `delta` to the task's counters inside `trx` (the transaction that changed the messages it
@@ -62,7 +66,7 @@ export async function taskCounts(db: Db, taskId: string): Promise<TaskCounts> {
   return (await taskCountsOf(db, [taskId])).get(taskId)!;
 }
 
-/** Messages of the task that reached an end: every attempt that ended, and every cancelled one. */
+/** Messages of the task that reached an end: every attempt that ended, every cancelled and every capped one. */
 export function doneOf(c: TaskCounts): number {
-  return c.sent + c.cancelled;
+  return c.sent + c.cancelled + c.capped;
 }

@@ -44,6 +44,10 @@ export interface TaskRow {
   cancelled_count: number;
   delivered_count: number;
   skipped_count: number;
+  /** Messages skipped by the frequency cap (status `skipped`). */
+  capped_count: number;
+  /** Risk pauses of the task's accounts while it sent. */
+  risk_paused_count: number;
   progress_percent: number;
   start_time: Date | null;
   end_time: Date | null;
@@ -60,7 +64,7 @@ export interface TaskRow {
 }
 
 /** Counter fields of TaskRow: summed from `task_counters` (src/db/task-counters.ts), not columns of the row. */
-type CounterField = 'sent_count' | 'success_count' | 'failed_count' | 'unknown_count' | 'cancelled_count' | 'delivered_count';
+type CounterField = 'sent_count' | 'success_count' | 'failed_count' | 'unknown_count' | 'cancelled_count' | 'delivered_count' | 'capped_count' | 'risk_paused_count';
 
 export function decodeTask(row: Record<string, unknown>, counts: TaskCounts = ZERO_COUNTS): TaskRow {
   return {
@@ -71,6 +75,8 @@ export function decodeTask(row: Record<string, unknown>, counts: TaskCounts = ZE
     unknown_count: counts.unknown,
     cancelled_count: counts.cancelled,
     delivered_count: counts.delivered,
+    capped_count: counts.capped,
+    risk_paused_count: counts.risk_paused,
     account_ids: parseJson(row.account_ids, [row.account_id as string]),
     message_content: parseJson(row.message_content, { content: {} }),
     target_config: parseJson(row.target_config, {}),

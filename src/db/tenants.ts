@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { newId } from './ids';
 import { parseJson, toJson } from './json';
 import { createBuiltInRoles } from './roles';
+import { controlsOf, type CampaignControls } from '../domain/campaign-controls';
 
 export type TenantStatus = 'active' | 'suspended' | 'deleted';
 
@@ -18,13 +19,15 @@ export interface TenantRow {
   max_daily_messages: number;
   webhook_url: string | null;
   config: Record<string, unknown>;
+  /** Caps, warm-up and risk pause (src/domain/campaign-controls.ts); every control null = off. */
+  campaign_controls: CampaignControls;
   status: TenantStatus;
   created_at: Date;
   updated_at: Date;
 }
 
 export function decodeTenant(row: Record<string, unknown>): TenantRow {
-  return { ...(row as unknown as TenantRow), config: parseJson(row.config, {}) };
+  return { ...(row as unknown as TenantRow), config: parseJson(row.config, {}), campaign_controls: controlsOf(parseJson(row.campaign_controls, null)) };
 }
 
 export async function findTenant(db: Knex, id: string): Promise<TenantRow | undefined> {
@@ -49,6 +52,7 @@ export interface NewTenant {
   maxDailyMessages?: number;
   webhookUrl?: string | null;
   config?: Record<string, unknown>;
+  campaignControls?: Record<string, unknown>;
 }
 
 /** Inserts a tenant with its built-in roles, in the caller's transaction. */
@@ -70,6 +74,7 @@ export async function insertTenant(
     max_daily_messages: t.maxDailyMessages ?? 10000,
     webhook_url: t.webhookUrl ?? null,
     config: toJson(t.config ?? {}),
+    campaign_controls: t.campaignControls ? toJson(t.campaignControls) : null,
   });
   const roleIds = await createBuiltInRoles(trx, id);
   return { id, roleIds };
@@ -115,10 +120,12 @@ export type TenantPatch = Partial<
     | 'config'
     | 'status'
   >
->;
+> & { campaign_controls?: Partial<Record<keyof CampaignControls, unknown>> };
 
 export async function updateTenant(db: Knex | Knex.Transaction, id: string, patch: TenantPatch): Promise<void> {
   const row: Record<string, unknown> = { ...patch };
   if (patch.config !== undefined) row.config = toJson(patch.config);
+  // A merge patch applied by the database: concurrent changes of different controls both stay.
+  if (patch.campaign_controls !== undefined) row.campaign_controls = db.raw(`JSON_MERGE_PATCH(COALESCE(campaign_controls, '{}'), ?)`, [toJson(patch.campaign_controls)]);
   if (Object.keys(row).length > 0) await db('tenants').where({ id }).update(row);
 }

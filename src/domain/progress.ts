@@ -11,6 +11,12 @@ export interface TaskCounters {
   unknown?: number;
   cancelled: number;
   delivered: number;
+  /** Skipped by the recipient frequency cap: ended, neither sent nor failed. */
+  capped?: number;
+  /** Risk pauses of the task's accounts while it sent (not messages). */
+  risk_paused?: number;
+  /** Targets dropped at expansion (repeated or malformed); never messages. */
+  skipped?: number;
 }
 
 export interface ProgressSample {
@@ -27,7 +33,7 @@ export interface TaskProgress {
   eta_seconds: number | null;
 }
 
-export const doneOf = (c: TaskCounters) => c.sent + c.cancelled;
+export const doneOf = (c: TaskCounters) => c.sent + c.cancelled + (c.capped ?? 0);
 
 export function percentDone(c: TaskCounters): number {
   if (c.total <= 0) return 0;

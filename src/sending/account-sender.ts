@@ -16,7 +16,10 @@ import {
 } from '../domain/throttle';
 import { isGatewayError, isGatewayUnreachable } from '../gateway/errors';
 import type { MessageContent } from '../gateway/types';
-import type { SendLimits } from './limits';
+import { accountDailyCap, capHour, controlsOf, msUntilNextLocalHour, type CampaignControls } from '../domain/campaign-controls';
+import { FrequencyCapCounter } from './frequency-cap';
+import type { CapKind, LimitKeys, SendLimits } from './limits';
+import { isRiskAnswer, RiskWatch } from './risk-pause';
 import { keys, senderRedis } from './redis-scripts';
 import type { SendOutcome } from './send-outcome';
 import type { StatusWriter } from './status-writer';
@@ -69,7 +72,7 @@ export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
 
 const SINGLES_RETRY: RetryPolicy = { maxAttempts: 3, backoffMs: 5_000, backoff: 'exponential' };
 
-export type SenderCtx = Pick<AppContext, 'db' | 'redis' | 'gateway' | 'config' | 'logger'>;
+export type SenderCtx = Pick<AppContext, 'db' | 'redis' | 'gateway' | 'config' | 'logger'> & Partial<Pick<AppContext, 'realtime'>>;
 
 /** What a run shares with every other run of its process. */
 export interface SenderDeps {
@@ -87,7 +90,7 @@ export interface SliceResult {
   /** Run again after this delay (short waits); long waits are left to the sweeper. */
   continueInMs?: number;
   /** Why the run stopped (diagnostics, tests). */
-  reason: 'busy' | 'no_account' | 'offline' | 'drained' | 'budget' | 'window' | 'daily_cap' | 'lock_lost' | 'waiting_retry' | 'accepted';
+  reason: 'busy' | 'no_account' | 'offline' | 'drained' | 'budget' | 'window' | 'daily_cap' | 'hourly_cap' | 'risk_paused' | 'lock_lost' | 'waiting_retry' | 'accepted';
 }
 
 interface Source {
@@ -106,6 +109,9 @@ interface AccountInfo {
   config: { rate_per_minute?: number };
   timezone: string;
   maxDaily: number;
+  controls: CampaignControls;
+  warmingSince: Date | null;
+  createdAt: Date;
 }
 
 /** A claimed message waiting for its slot. */
@@ -116,6 +122,9 @@ interface Queued {
 }
 
 type Refill = { kind: 'rows' } | { kind: 'wait'; ms: number } | { kind: 'empty' } | { kind: 'capped' } | { kind: 'unthrottled' } | { kind: 'failed'; err: unknown };
+
+/** Where a long wait (daily caps) is looked at again: units another run gave back, or a raised cap, count soon. */
+const CAP_RECHECK_MS = 5_000;
 
 export function retryPolicyOf(s: Partial<SendStrategy> | undefined): RetryPolicy {
   return {
@@ -128,7 +137,7 @@ export function retryPolicyOf(s: Partial<SendStrategy> | undefined): RetryPolicy
 async function loadAccount(ctx: SenderCtx, accountId: string): Promise<AccountInfo | null> {
   const row = await ctx.db('wework_accounts as a')
     .join('tenants as t', 't.id', 'a.tenant_id')
-    .select('a.id', 'a.tenant_id', 'a.guid', 'a.status', 'a.config', 't.timezone', 't.max_daily_messages', 't.status as tenant_status')
+    .select('a.id', 'a.tenant_id', 'a.guid', 'a.status', 'a.config', 'a.warming_since', 'a.created_at', 't.timezone', 't.max_daily_messages', 't.campaign_controls', 't.status as tenant_status')
     .where('a.id', accountId)
     .first();
   if (!row || row.tenant_status !== 'active') return null;
@@ -140,6 +149,9 @@ async function loadAccount(ctx: SenderCtx, accountId: string): Promise<AccountIn
     config: parseJson(row.config, {}),
     timezone: row.timezone,
     maxDaily: row.max_daily_messages,
+    controls: controlsOf(parseJson(row.campaign_controls, null)),
+    warmingSince: row.warming_since ?? null,
+    createdAt: row.created_at,
   };
 }
 
@@ -179,6 +191,13 @@ class AccountRun {
   private sourcesAt = 0;
   private closedWaitMs = Number.POSITIVE_INFINITY;
   private readonly exhausted = new Set<string | null>();
+  /** The limit that ended the last claim with nothing (and how long it holds, when known). */
+  private lastCap: { kind: CapKind; waitMs: number } | null = null;
+  private readonly risk: RiskWatch;
+  private readonly frequency: FrequencyCapCounter | null;
+  /** Frequency-cap units held by claimed messages (message id → counter keys), until their outcome. */
+  private readonly frequencyHeld = new Map<string, string[]>();
+  private frequencyRelease: string[] = [];
 
   constructor(
     private readonly deps: SenderDeps,
@@ -188,18 +207,40 @@ class AccountRun {
     this.ctx = deps.ctx;
     this.writer = deps.writer;
     this.r = senderRedis(deps.ctx.redis);
+    this.risk = new RiskWatch(deps.ctx, account, account.controls.risk_pause, () => this.sources.map((s) => s.taskId).filter((t): t is string => t !== null));
+    this.frequency = account.controls.frequency_cap ? new FrequencyCapCounter(deps.ctx.redis, deps.ctx.config.redis.prefix) : null;
   }
 
   private get prefix() {
     return this.ctx.config.redis.prefix;
   }
 
-  private get limitKeys() {
-    return { tat: keys.throttle(this.ctx.config.redis, this.account.id), cap: keys.cap(this.prefix, this.account.tenantId, capDay(new Date(), this.account.timezone)) };
+  private get limitKeys(): LimitKeys {
+    const now = new Date();
+    const day = capDay(now, this.account.timezone);
+    return {
+      tat: keys.throttle(this.ctx.config.redis, this.account.id),
+      cap: keys.cap(this.prefix, this.account.tenantId, day),
+      accountHour: keys.accountHour(this.ctx.config.redis, this.account.id, capHour(now, this.account.timezone)),
+      accountDay: keys.accountDay(this.ctx.config.redis, this.account.id, day),
+      riskPause: keys.riskPause(this.ctx.config.redis, this.account.id),
+    };
+  }
+
+  /** The caps a reservation checks now: the tenant's day, the account's hour and day (warm-up applied). */
+  private capParams() {
+    const now = new Date();
+    const a = this.account;
+    return {
+      dailyCap: a.maxDaily,
+      accountHourlyCap: a.controls.account_hourly_cap ?? 0,
+      accountDailyCap: accountDailyCap(a.controls, { warming_since: a.warmingSince, created_at: a.createdAt }, a.maxDaily, now, a.timezone),
+      msUntilNextHour: msUntilNextLocalHour(now, a.timezone),
+    };
   }
 
   private stopping(): boolean {
-    return this.deps.mustStop() || this.offline;
+    return this.deps.mustStop() || this.offline || this.risk.paused;
   }
 
   async run(): Promise<SliceResult> {
@@ -213,6 +254,7 @@ class AccountRun {
 
   /** Waits until at most `max` result writes are outstanding (writes overlap the next claim and sends). */
   private async drainWrites(max: number): Promise<void> {
+    this.flushFrequencyRelease();
     if (this.inFlightWrites.length <= max) return;
     const all = this.inFlightWrites;
     this.inFlightWrites = [];
@@ -220,6 +262,7 @@ class AccountRun {
   }
 
   private async work(): Promise<SliceResult> {
+    await this.risk.load();
     // 1. Orphans: claimed by a sender that died before recording the outcome.
     for (;;) {
       if (this.deps.mustStop()) return { sent: this.sent, reason: 'lock_lost' };
@@ -237,11 +280,8 @@ class AccountRun {
       if (!source) break;
       const outcome = pacedIntervalMs(source.ratePerMinute, this.opts.pacingMarginPct) > 0 ? await this.pacedRun() : await this.unthrottledRun(source);
       if (this.offline) return idle(this.ctx, this.account.id, 'offline', this.opts.offlineRecheckMs);
-      if (outcome === 'capped') {
-        // Look again soon rather than at midnight only: units taken by another account's run and not
-        // used are given back, and an administrator may raise the cap.
-        return idle(this.ctx, this.account.id, 'daily_cap', Math.min(msUntilNextLocalDay(new Date(), this.account.timezone), 5_000));
-      }
+      if (this.risk.paused) return idle(this.ctx, this.account.id, 'risk_paused', this.account.controls.risk_pause!.cooldown_seconds * 1000);
+      if (outcome === 'capped') return this.cappedIdle();
       if (outcome === 'budget') return { sent: this.sent, continueInMs: 0, reason: 'budget' };
     }
 
@@ -254,6 +294,19 @@ class AccountRun {
       return idle(this.ctx, this.account.id, 'waiting_retry', retryWait);
     }
     return { sent: this.sent, reason: 'drained' };
+  }
+
+  /**
+   * A cap or pause left nothing. Daily caps are looked at again soon rather than at midnight only:
+   * units taken by another run and not used are given back, and an administrator may raise the cap.
+   * An hourly cap and a risk pause know when they end (the sweeper wakes the account after at most a minute).
+   */
+  private cappedIdle(): Promise<SliceResult> {
+    const cap = this.lastCap ?? { kind: 'tenant_daily' as const, waitMs: 0 };
+    const id = this.account.id;
+    if (cap.kind === 'risk_paused') return idle(this.ctx, id, 'risk_paused', cap.waitMs);
+    if (cap.kind === 'account_hourly') return idle(this.ctx, id, 'hourly_cap', Math.min(cap.waitMs, CAP_RECHECK_MS));
+    return idle(this.ctx, id, 'daily_cap', Math.min(msUntilNextLocalDay(new Date(), this.account.timezone), CAP_RECHECK_MS));
   }
 
   /** The highest-priority source with an open window not found empty since the sources were last read. */
@@ -397,16 +450,21 @@ class AccountRun {
     const interval = jitteredInterval(base, source.jitter, Math.random());
     const lk = this.limitKeys;
     const want = Math.max(1, Math.min(this.opts.batchSize, Math.ceil(this.opts.claimAheadMs / interval)));
-    const res = await this.deps.limits.reserve(lk, { intervalMs: interval, want, horizonMs: this.opts.claimAheadMs, dailyCap: this.account.maxDaily });
+    const res = await this.deps.limits.reserve(lk, { intervalMs: interval, want, horizonMs: this.opts.claimAheadMs, ...this.capParams() });
     const answeredAt = Date.now();
-    if (res.capped) return { kind: 'capped' };
+    if (res.capped) {
+      this.lastCap = { kind: res.capped, waitMs: res.waitMs };
+      return { kind: 'capped' };
+    }
     if (res.granted <= 0) return { kind: 'wait', ms: Math.max(1, res.waitMs) };
-    const rows = await claimMessages(this.ctx.db, this.account.id, source.taskId, res.granted);
+    const claimed = await claimMessages(this.ctx.db, this.account.id, source.taskId, res.granted);
+    const rows = await this.frequencyCapped(claimed);
     await this.deps.limits.giveBack(lk, res.granted - rows.length, res, interval);
-    if (!rows.length) {
+    if (!claimed.length) {
       this.exhausted.add(source.taskId);
       return { kind: 'rows' };
     }
+    if (!rows.length) return { kind: 'rows' };
     for (const m of rows) if (m.batch_id) this.strategies.set(m.batch_id, source.retry);
     rows.forEach((m, i) => queue.push({ m, at: answeredAt + res.firstOffsetMs + i * interval, interval }));
     return { kind: 'rows' };
@@ -437,11 +495,16 @@ class AccountRun {
   /** Cap units and rows for an unthrottled batch (cap units not matched by rows are given back). */
   private async claimUnthrottled(source: Source): Promise<ClaimedMessage[] | 'capped'> {
     const lk = this.limitKeys;
-    const res = await this.deps.limits.reserve(lk, { intervalMs: 0, want: this.opts.batchSize, horizonMs: 0, dailyCap: this.account.maxDaily });
-    if (res.capped) return 'capped';
-    const rows = await claimMessages(this.ctx.db, this.account.id, source.taskId, res.granted);
+    const res = await this.deps.limits.reserve(lk, { intervalMs: 0, want: this.opts.batchSize, horizonMs: 0, ...this.capParams() });
+    if (res.capped) {
+      this.lastCap = { kind: res.capped, waitMs: res.waitMs };
+      return 'capped';
+    }
+    const claimed = await claimMessages(this.ctx.db, this.account.id, source.taskId, res.granted);
+    const rows = await this.frequencyCapped(claimed);
     await this.deps.limits.giveBack(lk, res.granted - rows.length, res, 0);
-    return rows;
+    // All capped is not the end of the source: claim again (an empty claim ends it).
+    return claimed.length && !rows.length ? this.claimUnthrottled(source) : rows;
   }
 
   /**
@@ -525,7 +588,7 @@ class AccountRun {
       this.record(m, { kind: 'requeue' });
       throw err;
     }
-    const skip = this.offline || Date.now() < this.rateLimitedUntil;
+    const skip = this.offline || this.risk.paused || Date.now() < this.rateLimitedUntil;
     const outcome: SendOutcome =
       stopped === 'cancelled' || stopped === 'failed' ? { kind: 'cancelled' } : stopped === 'paused' ? { kind: 'held' } : skip ? { kind: 'requeue' } : await this.sendOne(m);
     if (outcome.kind === 'sent') this.sent += 1;
@@ -533,10 +596,61 @@ class AccountRun {
   }
 
   private record(m: ClaimedMessage, outcome: SendOutcome): void {
+    const held = this.frequencyHeld.get(m.id);
+    if (held) {
+      this.frequencyHeld.delete(m.id);
+      // Only a send that went out (or may have) keeps its unit; a later attempt takes one again.
+      if (outcome.kind !== 'sent' && outcome.kind !== 'unknown') {
+        this.frequencyRelease.push(...held);
+        if (this.frequencyRelease.length >= 256) this.flushFrequencyRelease();
+      }
+    }
     const write = this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome });
     // Owned here: drainWrites awaits it; until then a rejection (writer closed) must not go unhandled.
     write.catch(() => undefined);
     this.inFlightWrites.push(write);
+  }
+
+  /**
+   * Applies the recipient frequency cap to freshly claimed campaign messages: those over the cap end
+   * `skipped` (reason frequency_capped) without a send; the others hold a unit until their outcome.
+   */
+  private async frequencyCapped(rows: ClaimedMessage[]): Promise<ClaimedMessage[]> {
+    const cap = this.account.controls.frequency_cap;
+    if (!this.frequency || !cap) return rows;
+    const campaign = rows.filter((m) => m.batch_id);
+    if (!campaign.length) return rows;
+    let taken;
+    try {
+      taken = await this.frequency.take(this.account.tenantId, cap, this.account.timezone, campaign.map((m) => m.conversation_id));
+    } catch (err) {
+      for (const m of rows) this.record(m, { kind: 'requeue' });
+      throw err;
+    }
+    const capped = new Set<string>();
+    campaign.forEach((m, i) => {
+      const k = taken.counted[i];
+      if (k) {
+        if (k.length) this.frequencyHeld.set(m.id, k);
+      } else {
+        capped.add(m.id);
+        this.record(m, { kind: 'skipped', reason: 'frequency_capped', message: `the recipient reached the frequency cap (${taken.rule})` });
+      }
+    });
+    return capped.size ? rows.filter((m) => !capped.has(m.id)) : rows;
+  }
+
+  /** Gives back the units of messages that did not go out (one Redis call for many; owned by the write list). */
+  private flushFrequencyRelease(): void {
+    if (!this.frequency || !this.frequencyRelease.length) return;
+    const keysBack = this.frequencyRelease;
+    this.frequencyRelease = [];
+    this.inFlightWrites.push(
+      this.frequency.giveBack(keysBack).catch((err: unknown) => {
+        // Redis away: those units stay taken (a recipient gets fewer messages today, never more).
+        this.ctx.logger.warn({ err: (err as Error).message, accountId: this.account.id }, 'frequency cap units not given back');
+      }),
+    );
   }
 
   /** The task status deciding whether `m` may go out; an orphan may already have been delivered, so it is always re-sent (same key) to learn the truth. */
@@ -592,6 +706,7 @@ class AccountRun {
         content: m.content as unknown as MessageContent,
         idempotencyKey: m.id,
       });
+      await this.risk.success();
       return { kind: 'sent', gatewayMessageId: res.gatewayMessageId };
     } catch (err) {
       const kind = isGatewayError(err) ? err.kind : 'retryable';
@@ -603,6 +718,11 @@ class AccountRun {
       if (kind === 'account_offline' || isGatewayUnreachable(err)) {
         this.offline = true;
         return { kind: 'requeue' };
+      }
+      if (this.risk.enabled && isRiskAnswer(this.account.controls.risk_pause!, kind, code)) {
+        // The account, not the message, is at fault: the message waits; enough of these in a row pause the account.
+        await this.risk.answer(code);
+        if (kind !== 'rate_limited') return { kind: 'requeue' };
       }
       if (kind === 'rate_limited') {
         // The gateway knows better: nothing for this account before its retry-after.

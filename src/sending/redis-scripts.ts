@@ -72,6 +72,15 @@ export const keys = {
   throttle: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'tat', accountId),
   cap: (prefix: string, tenantId: string, day: string) => redisKey(prefix, 'send', 'cap', tenantId, day),
   accountLock: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'lock', accountId),
+  /** The account's sends in one tenant-local hour / day (its caps and warm-up ramp). */
+  accountHour: (p: ShardedPrefix, accountId: string, hour: string) => redisKey(accountPrefix(p, accountId), 'send', 'hcap', accountId, hour),
+  accountDay: (p: ShardedPrefix, accountId: string, day: string) => redisKey(accountPrefix(p, accountId), 'send', 'dcap', accountId, day),
+  /** Present while the account's sending is paused for risk (PX = the cool-down). */
+  riskPause: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'risk', 'pause', accountId),
+  /** Consecutive rate-limited or risk-coded answers of the account. */
+  riskStreak: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'risk', 'streak', accountId),
+  /** A recipient's campaign messages in one period of the frequency cap (tenant-wide: the base tag). */
+  frequency: (prefix: string, tenantId: string, conversationId: string, period: string) => redisKey(prefix, 'fcap', tenantId, period, conversationId),
   expandLock: (prefix: string, taskId: string) => redisKey(prefix, 'expand', 'lock', taskId),
   sleep: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'sleep', accountId),
   progressGate: (prefix: string, taskId: string) => redisKey(prefix, 'progress', 'gate', taskId),

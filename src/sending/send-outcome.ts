@@ -8,6 +8,8 @@ export type SendOutcome =
   | { kind: 'failed'; errorCode: string; errorMessage: string }
   /** The gateway cannot tell whether an earlier attempt went out and will not repeat it: terminal, counted apart. */
   | { kind: 'unknown'; errorCode: string; errorMessage: string }
+  /** Never sent, by rule (the recipient frequency cap): ends `skipped` with the reason as error code; neither sent nor an error. */
+  | { kind: 'skipped'; reason: string; message: string }
   /** Claimed, but its task was cancelled before the send: never sent. */
   | { kind: 'cancelled' }
   /** Claimed, but its task was paused before the send: back to pending, not an error. */

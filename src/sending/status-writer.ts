@@ -365,6 +365,14 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     const n = await exec(trx, `UPDATE messages SET status = 'cancelled' WHERE ${f.sql}`, f.bindings);
     if (taskId && n) cancelled.set(taskId, n);
   }
+  const capped = new Map<string, number>();
+  for (const [taskId, rows] of groupByTask(byKind('skipped'))) {
+    const f = idFilter(rows);
+    const codes = caseOf(rows, (r) => (r.outcome as { reason: string }).reason.slice(0, 50));
+    const msgs = caseOf(rows, (r) => (r.outcome as { message: string }).message.slice(0, 2000));
+    const n = await exec(trx, `UPDATE messages SET status = 'skipped', error_code = ${codes.sql}, error_message = ${msgs.sql} WHERE ${f.sql}`, [...codes.bindings, ...msgs.bindings, ...f.bindings]);
+    if (taskId && n) capped.set(taskId, n);
+  }
   const requeues = [...byKind('requeue'), ...byKind('held')];
   if (requeues.length) {
     const f = idFilter(requeues);
@@ -385,7 +393,7 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     const errorsAfter = rows.slice(lastSuccess + 1).filter((r) => IS_ERROR.has(r.outcome.kind)).length;
     tasks.set(taskId, { tenantId: rows[0].tenantId, lastError: lastErr ? `${lastErr.errorCode}: ${lastErr.errorMessage}` : undefined, hadSuccess: lastSuccess >= 0, errorsAfter });
     const c = counts.get(taskId) ?? { sent: 0, failed: 0, unknown: 0 };
-    await addTaskCounts(trx, taskId, { sent: c.sent + c.failed + c.unknown, success: c.sent, failed: c.failed, unknown: c.unknown, cancelled: cancelled.get(taskId) ?? 0 });
+    await addTaskCounts(trx, taskId, { sent: c.sent + c.failed + c.unknown, success: c.sent, failed: c.failed, unknown: c.unknown, cancelled: cancelled.get(taskId) ?? 0, capped: capped.get(taskId) ?? 0 });
   }
   for (const [tenantId, list] of events) await publishWebhookEvents(trx, tenantId, list);
   return { tasks, sentGatewayIds: byKind('sent').map((r) => (r.outcome as { gatewayMessageId: string }).gatewayMessageId) };

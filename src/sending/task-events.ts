@@ -21,13 +21,13 @@ export async function progressSnapshot(ctx: Ctx, taskId: string, opts: { remembe
   const sampleKey = keys.progressSample(ctx.config.redis.prefix, taskId);
   const prevRaw = await ctx.redis.get(sampleKey);
   const prev = prevRaw ? (JSON.parse(prevRaw) as { at: number; done: number }) : null;
-  const counts = { total: t.total_count, sent: t.sent_count, success: t.success_count, failed: t.failed_count, unknown: t.unknown_count, cancelled: t.cancelled_count, delivered: t.delivered_count };
+  const counts = { total: t.total_count, sent: t.sent_count, success: t.success_count, failed: t.failed_count, unknown: t.unknown_count, cancelled: t.cancelled_count, delivered: t.delivered_count, capped: t.capped_count, risk_paused: t.risk_paused_count, skipped: t.skipped_count };
   const elapsed = t.start_time ? (now - t.start_time.getTime()) / 1000 : 0;
-  const average = elapsed > 0 ? (t.sent_count + t.cancelled_count) / elapsed : 0;
+  const average = elapsed > 0 ? (t.sent_count + t.cancelled_count + t.capped_count) / elapsed : 0;
   // A sample older than 10 s says little about the current rate; fall back to the average.
   const p = computeProgress(counts, now, prev && now - prev.at < 10_000 ? prev : null, average);
   if (opts.remember && (!prev || now - prev.at >= 1000)) {
-    await ctx.redis.set(sampleKey, JSON.stringify({ at: now, done: t.sent_count + t.cancelled_count }), 'PX', 3600_000);
+    await ctx.redis.set(sampleKey, JSON.stringify({ at: now, done: t.sent_count + t.cancelled_count + t.capped_count }), 'PX', 3600_000);
   }
   return { task_id: t.id, tenant_id: t.tenant_id, status: t.status, ...p };
 }

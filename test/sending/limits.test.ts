@@ -20,14 +20,14 @@ let n = 0;
 const fresh = () => {
   n += 1;
   const k = (name: string) => redisKey(env.config.redis.prefix, 'limits-test', name, String(n));
-  return { tat: k('tat'), cap: k('cap') };
+  return { tat: k('tat'), cap: k('cap'), accountHour: k('hour'), accountDay: k('day'), riskPause: k('pause') };
 };
 
 test('slots are one interval apart, only within the horizon; a full schedule says how long to wait', async () => {
   const k = fresh();
   const a = await limits.reserve(k, { intervalMs: 500, want: 10, horizonMs: 1_000, dailyCap: 1_000 });
   // now, +500, +1000: three slots fall within one second.
-  expect(a).toMatchObject({ granted: 3, firstOffsetMs: 0, capped: false });
+  expect(a).toMatchObject({ granted: 3, firstOffsetMs: 0, capped: null });
   const b = await limits.reserve(k, { intervalMs: 500, want: 10, horizonMs: 1_000, dailyCap: 1_000 });
   expect(b.granted).toBe(0);
   expect(b.waitMs).toBeGreaterThan(0);
@@ -42,7 +42,7 @@ test('the daily cap bounds the grant, and a reached cap grants nothing (slots un
   expect(a.granted).toBe(4);
   const tatAfter = await env.ctx.redis.get(k.tat);
   const b = await limits.reserve(k, { intervalMs: 100, want: 10, horizonMs: 10_000, dailyCap: 4 });
-  expect(b).toMatchObject({ granted: 0, capped: true });
+  expect(b).toMatchObject({ granted: 0, capped: 'tenant_daily' });
   expect(await env.ctx.redis.get(k.tat)).toBe(tatAfter);
   // Unthrottled (interval 0): units only.
   const u = fresh();
@@ -65,6 +65,33 @@ test('units and slots not used go back; slots only while nobody reserved after',
   await limits.giveBack(k, 1, a, 200);
   expect(await env.ctx.redis.get(k.tat)).toBe(tat);
   expect(Number(await env.ctx.redis.get(k.cap))).toBe(2);
+});
+
+test("the account's hourly and daily caps bound the grant beside the tenant's; the hourly one says when its hour ends", async () => {
+  const k = fresh();
+  const a = await limits.reserve(k, { intervalMs: 0, want: 50, horizonMs: 0, dailyCap: 1_000, accountHourlyCap: 6, accountDailyCap: 20, msUntilNextHour: 1_234 });
+  expect(a).toMatchObject({ granted: 6, capped: null });
+  const b = await limits.reserve(k, { intervalMs: 0, want: 50, horizonMs: 0, dailyCap: 1_000, accountHourlyCap: 6, accountDailyCap: 20, msUntilNextHour: 1_234 });
+  expect(b).toMatchObject({ granted: 0, capped: 'account_hourly', waitMs: 1_234 });
+  // A new hour (its own counter): the account's day still counts what the earlier hour took.
+  const nextHour = { ...k, accountHour: `${k.accountHour}:next` };
+  const c = await limits.reserve(nextHour, { intervalMs: 0, want: 50, horizonMs: 0, dailyCap: 1_000, accountHourlyCap: 100, accountDailyCap: 20 });
+  expect(c.granted).toBe(14);
+  expect((await limits.reserve(nextHour, { intervalMs: 0, want: 50, horizonMs: 0, dailyCap: 1_000, accountHourlyCap: 100, accountDailyCap: 20 })).capped).toBe('account_daily');
+  // Every counter saw every unit; a give-back returns them to all.
+  expect(Number(await env.ctx.redis.get(k.cap))).toBe(20);
+  await limits.giveBack(nextHour, 4, c, 0);
+  expect([await env.ctx.redis.get(k.cap), await env.ctx.redis.get(nextHour.accountHour), await env.ctx.redis.get(k.accountDay)]).toEqual(['16', '10', '16']);
+});
+
+test('a risk pause grants nothing and says how long it lasts; slots and counters untouched', async () => {
+  const k = fresh();
+  await env.ctx.redis.set(k.riskPause, '1', 'PX', 60_000);
+  const a = await limits.reserve(k, { intervalMs: 100, want: 5, horizonMs: 10_000, dailyCap: 100 });
+  expect(a).toMatchObject({ granted: 0, capped: 'risk_paused' });
+  expect(a.waitMs).toBeGreaterThan(50_000);
+  expect(a.waitMs).toBeLessThanOrEqual(60_000);
+  expect(await env.ctx.redis.exists(k.tat, k.cap, k.accountHour, k.accountDay)).toBe(0);
 });
 
 test('leases: one holder per account; a released lease can be taken; a lease taken over is reported lost', async () => {

@@ -65,7 +65,7 @@ test('concurrent counter transactions, some rolled back, sum to exactly what com
     }),
   );
   expect(committed).toBe(26);
-  expect(await taskCounts(env.ctx.db, taskId)).toEqual({ sent: 78, success: 52, failed: 26, unknown: 0, cancelled: 26, delivered: 0 });
+  expect(await taskCounts(env.ctx.db, taskId)).toEqual({ sent: 78, success: 52, failed: 26, unknown: 0, cancelled: 26, delivered: 0, capped: 0, risk_paused: 0 });
   const shards = await env.ctx.db('task_counters').where({ task_id: taskId }).pluck('shard');
   expect(Math.max(...shards)).toBeLessThan(SHARDS);
   expect(shards.length).toBeGreaterThan(1); // spread, not one hot row
@@ -77,7 +77,7 @@ test('concurrent counter transactions, some rolled back, sum to exactly what com
 test('several status writers (processes) writing one task at once, with duplicate results, count each message once', async () => {
   const { taskId, rows } = await taskWithSendingMessages(a, 1200);
   const outcomeOf = (i: number): SendOutcome =>
-    i % 10 === 0 ? { kind: 'failed', errorCode: 'bad', errorMessage: 'refused' } : i % 17 === 0 ? { kind: 'unknown', errorCode: 'timeout', errorMessage: 'no answer' } : i % 23 === 0 ? { kind: 'cancelled' } : { kind: 'sent', gatewayMessageId: `gw-${i}` };
+    i % 10 === 0 ? { kind: 'failed', errorCode: 'bad', errorMessage: 'refused' } : i % 17 === 0 ? { kind: 'unknown', errorCode: 'timeout', errorMessage: 'no answer' } : i % 23 === 0 ? { kind: 'cancelled' } : i % 29 === 0 ? { kind: 'skipped', reason: 'frequency_capped', message: 'capped' } : { kind: 'sent', gatewayMessageId: `gw-${i}` };
   const result = (i: number): SendResult => ({ id: rows[i].id, createdAt: rows[i].created_at, taskId, tenantId: a.tenantId, outcome: outcomeOf(i) });
   const writers = Array.from({ length: 4 }, () => new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 50, maxDelayMs: 2 }));
   // Each result goes to one writer, and a third of them a second time to another writer (a re-sent orphan).
@@ -94,8 +94,11 @@ test('several status writers (processes) writing one task at once, with duplicat
     unknown: byStatus.unknown,
     cancelled: byStatus.cancelled,
     delivered: 0,
+    capped: byStatus.skipped,
+    risk_paused: 0,
   });
   expect(byStatus.failed).toBe(120);
+  expect(byStatus.skipped).toBeGreaterThan(0);
 });
 
 test("lanes: a tenant's results are written while another tenant's flush is stuck on a row lock", async () => {

@@ -58,6 +58,13 @@ export const TenantOut = registry.register(
     max_daily_messages: z.number().int(),
     webhook_url: z.string().nullable(),
     config: z.record(z.unknown()),
+    campaign_controls: z.object({
+      frequency_cap: z.object({ per_day: z.number().nullable().optional(), per_week: z.number().nullable().optional(), per_month: z.number().nullable().optional() }).nullable(),
+      account_hourly_cap: z.number().nullable(),
+      account_daily_cap: z.number().nullable(),
+      warmup: z.object({ first_day: z.number(), daily_increase_pct: z.number(), new_accounts: z.boolean().optional() }).nullable(),
+      risk_pause: z.object({ threshold: z.number(), cooldown_seconds: z.number(), codes: z.array(z.string()).optional() }).nullable(),
+    }),
     status: z.enum(['active', 'suspended', 'deleted']),
     created_at: time,
     updated_at: time,

@@ -16,6 +16,7 @@ import { templatesRouter } from './templates';
 import { tasksRouter } from './tasks';
 import { taskRecipientsRouter } from './task-recipients';
 import { taskControlsRouter } from './task-controls';
+import { accountLimitsRouter } from './account-limits';
 import { dashboardRouter } from './dashboard';
 import { messagesRouter } from './messages';
 import { callbackEventsRouter, gatewayCallbackRouter } from './callbacks';
@@ -28,6 +29,7 @@ import { webhooksRouter } from './webhooks';
  */
 export const apiRouters: ReadonlyArray<(ctx: AppContext) => Router> = [
   accountsRouter,
+  accountLimitsRouter,
   authRouter,
   platformRouter,
   tenantRouter,

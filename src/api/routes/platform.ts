@@ -18,6 +18,7 @@ import { AuditLogOut, AuditFilterQuery, auditFiltersOf } from './audit';
 import { auditPlatform } from '../audit';
 import { documentRoute } from './route-docs';
 import { httpUrl } from '../fields';
+import { CampaignControlsSchema } from './campaign-controls-schema';
 
 const nullableText = (max: number) => z.string().trim().max(max).nullable();
 
@@ -30,6 +31,7 @@ export const TenantSelfFields = {
   timezone: TimeZone,
   webhook_url: httpUrl.nullable(),
   config: z.record(z.unknown()),
+  campaign_controls: CampaignControlsSchema,
 };
 
 /** Plan and quotas are commercial terms: only the platform admin sets them. */
@@ -62,6 +64,7 @@ const CreateTenantBody = z
     timezone: true,
     webhook_url: true,
     config: true,
+    campaign_controls: true,
     plan: true,
     max_accounts: true,
     max_daily_messages: true,
@@ -112,6 +115,7 @@ export function platformRouter(ctx: AppContext): Router {
         maxDailyMessages: input.max_daily_messages,
         webhookUrl: input.webhook_url,
         config: input.config,
+        campaignControls: input.campaign_controls,
       });
       await auditPlatform(trx, req, id, 'tenant.create', { type: 'tenant', id }, { tenant_code: input.tenant_code });
       let adminId: string | undefined;

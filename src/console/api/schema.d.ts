@@ -2040,6 +2040,7 @@ export interface paths {
                         config?: {
                             [key: string]: unknown;
                         };
+                        campaign_controls?: components["schemas"]["CampaignControls"];
                         plan?: string;
                         max_accounts?: number;
                         max_daily_messages?: number;
@@ -2272,6 +2273,7 @@ export interface paths {
                         config?: {
                             [key: string]: unknown;
                         };
+                        campaign_controls?: components["schemas"]["CampaignControls"];
                         plan?: string;
                         max_accounts?: number;
                         max_daily_messages?: number;
@@ -3124,6 +3126,7 @@ export interface paths {
                         config?: {
                             [key: string]: unknown;
                         };
+                        campaign_controls?: components["schemas"]["CampaignControls"];
                     };
                 };
             };
@@ -5758,7 +5761,7 @@ export interface paths {
                 query?: {
                     limit?: number;
                     cursor?: string;
-                    status?: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown";
+                    status?: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown" | "skipped";
                 };
                 header?: never;
                 path: {
@@ -6468,6 +6471,172 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{id}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The account's caps today (warm-up applied), what it sent against them, and a risk pause
+         * @description Requires permission `accounts:read`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AccountLimits"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}/warmup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark the account warming (its daily ramp starts from day one) or warm
+         * @description Requires permission `accounts:write`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description true: the ramp starts (again) from day one; false: the mark is removed (the ramp then counts from the creation when it covers new accounts) */
+                        warming: boolean;
+                        /**
+                         * Format: date-time
+                         * @description ramp start (default now); an earlier date resumes a ramp
+                         */
+                        since?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AccountLimits"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dashboard": {
         parameters: {
             query?: never;
@@ -6560,7 +6729,7 @@ export interface paths {
                     limit?: number;
                     cursor?: string;
                     task_id?: string;
-                    status?: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown";
+                    status?: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown" | "skipped";
                     account_id?: string;
                     conversation_id?: string;
                     /** @description created at or after */
@@ -8107,6 +8276,25 @@ export interface components {
             config: {
                 [key: string]: unknown;
             };
+            campaign_controls: {
+                frequency_cap: {
+                    per_day?: number | null;
+                    per_week?: number | null;
+                    per_month?: number | null;
+                } | null;
+                account_hourly_cap: number | null;
+                account_daily_cap: number | null;
+                warmup: {
+                    first_day: number;
+                    daily_increase_pct: number;
+                    new_accounts?: boolean;
+                } | null;
+                risk_pause: {
+                    threshold: number;
+                    cooldown_seconds: number;
+                    codes?: string[];
+                } | null;
+            };
             /** @enum {string} */
             status: "active" | "suspended" | "deleted";
             /** @description ISO 8601 UTC */
@@ -8308,6 +8496,36 @@ export interface components {
             created_at: string;
             updated_at: string;
         };
+        /** @description Applied as a JSON merge patch: keys given replace, null turns a control off */
+        CampaignControls: {
+            frequency_cap?: {
+                /** @description campaign messages per recipient per tenant-local day */
+                per_day?: number | null;
+                /** @description per ISO week (Monday to Sunday, tenant-local) */
+                per_week?: number | null;
+                /** @description per calendar month */
+                per_month?: number | null;
+            } | null;
+            /** @description messages per account per tenant-local hour, beside the daily caps */
+            account_hourly_cap?: number | null;
+            /** @description messages per account per tenant-local day (the tenant's own daily cap still applies) */
+            account_daily_cap?: number | null;
+            warmup?: {
+                /** @description an account's allowance on its first warm-up day */
+                first_day: number;
+                /** @description growth of the allowance per day, percent, until the daily cap */
+                daily_increase_pct: number;
+                /** @description accounts warm from their creation (default true); otherwise only accounts marked warming */
+                new_accounts?: boolean;
+            } | null;
+            risk_pause?: {
+                /** @description consecutive rate-limited or risk-coded answers that pause the account */
+                threshold: number;
+                cooldown_seconds: number;
+                /** @description gateway error codes counted as risk (rate-limited answers always count); default rate_limited, risk_control, account_restricted, operation_too_frequent */
+                codes?: string[];
+            } | null;
+        };
         CronRun: {
             id: number;
             job_name: string;
@@ -8478,7 +8696,12 @@ export interface components {
             unknown_count: number;
             cancelled_count: number;
             delivered_count: number;
+            /** @description targets dropped at expansion (repeated or malformed) */
             skipped_count: number;
+            /** @description messages skipped by the recipient frequency cap (status skipped, error_code frequency_capped); not failures */
+            capped_count: number;
+            /** @description risk pauses of the task's accounts while it sent */
+            risk_paused_count: number;
             progress_percent: number;
             estimated_duration: number | null;
             start_time: string | null;
@@ -8505,6 +8728,12 @@ export interface components {
                 failed: number;
                 cancelled: number;
                 delivered: number;
+                /** @description skipped by the recipient frequency cap (status skipped, reason frequency_capped): ended, not failed */
+                capped: number;
+                /** @description risk pauses of the task's accounts while it sent */
+                risk_paused: number;
+                /** @description targets dropped at expansion (repeated or malformed) */
+                skipped: number;
                 pending: number;
             };
             percent: number;
@@ -8516,7 +8745,7 @@ export interface components {
             account_id: string;
             conversation_id: string;
             /** @enum {string} */
-            status: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown";
+            status: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown" | "skipped";
             error_code: string | null;
             error_message: string | null;
             retry_count: number;
@@ -8535,11 +8764,12 @@ export interface components {
                 failed?: number;
                 cancelled?: number;
                 unknown?: number;
+                skipped?: number;
             };
             /** @description failed and unknown recipients grouped by error code, most frequent first (top 20) */
             reasons: {
                 /** @enum {string} */
-                status: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown";
+                status: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown" | "skipped";
                 error_code: string | null;
                 count: number;
                 example_message: string | null;
@@ -8585,6 +8815,17 @@ export interface components {
                 } | null;
                 error: string | null;
             }[];
+        };
+        AccountLimits: {
+            account_id: string;
+            /** @description null: the account is warm (or warms from its creation when the ramp covers new accounts; see daily_cap) */
+            warming_since: string | null;
+            /** @description today's cap of the account (warm-up applied); null = only the tenant's daily cap */
+            daily_cap: number | null;
+            sent_today: number;
+            hourly_cap: number | null;
+            sent_this_hour: number;
+            risk_paused_until: string | null;
         };
         Dashboard: {
             /** @description accounts by status */
@@ -8636,7 +8877,7 @@ export interface components {
             template_id: string | null;
             task_id: string | null;
             /** @enum {string} */
-            status: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown";
+            status: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown" | "skipped";
             wework_msg_id: string | null;
             send_time: string | null;
             callback_time: string | null;

@@ -37,6 +37,9 @@ export interface SimulatorSettings {
    * status query still answers them (the service's reconciliation finds them that way).
    */
   receipt_drop_rate: number;
+  /** Share of sends refused by WeCom's risk control (HTTP 403 with `risk_code`), before delivering. */
+  risk_rate: number;
+  risk_code: string;
 }
 
 export const DEFAULT_SETTINGS: SimulatorSettings = {
@@ -56,6 +59,8 @@ export const DEFAULT_SETTINGS: SimulatorSettings = {
   receipt_failure_rate: 0,
   idempotency: true,
   receipt_drop_rate: 0,
+  risk_rate: 0,
+  risk_code: 'risk_control',
 };
 
 type Phase = 'idle' | 'waiting_scan' | 'waiting_confirm' | 'need_verify' | 'online' | 'offline' | 'qr_expired' | 'cancelled';
@@ -77,6 +82,8 @@ interface Instance {
   offlineAt?: number;
   /** Next `n` login starts fail with this kind. */
   loginFailure?: { kind: 'retryable' | 'permanent'; remaining: number };
+  /** The next `remaining` sends of this instance are refused with this risk code (fault injection). */
+  riskAnswers?: { code: string; remaining: number };
   bucket: Bucket;
   timers: Set<NodeJS.Timeout>;
   /** Send requests to this instance (repeats of a delivered key included) and deliveries: fault runs watch each account resume. */
@@ -108,7 +115,7 @@ export class SimulatorEngine {
   settings: SimulatorSettings;
   private readonly receipts: Array<{ due: number; guid: string; msgId: string }> = [];
   private readonly receiptTimer: NodeJS.Timeout;
-  readonly counters = { receipts_dropped: 0, receipts_withheld: 0, rate_limited: 0, injected_failures: 0, ack_losses: 0 };
+  readonly counters = { receipts_dropped: 0, receipts_withheld: 0, rate_limited: 0, injected_failures: 0, ack_losses: 0, risk_answers: 0 };
   /** What became of each delivered message (by gateway message id), for the status query; bounded. */
   private readonly outcomes = new Map<string, { guid: string; status: 'sent' | 'delivered' | 'failed'; at?: number }>();
 
@@ -271,6 +278,12 @@ export class SimulatorEngine {
       this.ledger.countDuplicateRequest();
       return { message_id: messageId, duplicate: true };
     }
+    const risk = inst.riskAnswers && inst.riskAnswers.remaining > 0 ? inst.riskAnswers.code : this.settings.risk_rate > 0 && Math.random() < this.settings.risk_rate ? this.settings.risk_code : null;
+    if (risk) {
+      if (inst.riskAnswers && inst.riskAnswers.remaining > 0) inst.riskAnswers.remaining--;
+      this.counters.risk_answers++;
+      throw new SimError(403, risk, 'injected: the account is restricted by risk control');
+    }
     if (this.settings.failure_rate > 0 && Math.random() < this.settings.failure_rate) {
       this.counters.injected_failures++;
       throw new SimError(503, 'gateway_busy', 'injected transient failure');
@@ -358,6 +371,12 @@ export class SimulatorEngine {
   stallHeartbeat(guid: string, stalled: boolean, agoMs = 0): void {
     const inst = this.get(guid);
     inst.stalledAt = stalled ? Date.now() - agoMs : undefined;
+  }
+
+  /** The next `times` sends of the instance are refused with the risk `code` (0 times: stop). */
+  answerRisk(guid: string, code: string, times: number): void {
+    const inst = this.get(guid);
+    inst.riskAnswers = times > 0 ? { code, remaining: times } : undefined;
   }
 
   failLogin(guid: string, kind: 'retryable' | 'permanent' | null, times = 1): void {

@@ -40,7 +40,7 @@ const SCENES = new Set<OfflineScene>(['logout', 'kicked', 'expired', 'network'])
  * Control API (no auth; bind it to a private address):
  *   GET   /_control/stats                         instances, online, counters, ledger, callback queue, settings
  *   GET   /_control/settings · PATCH {…}           SimulatorSettings (send_rate_per_minute, latency_ms,
- *                                                 failure_rate, ack_loss_rate, permanent_targets, rejected_words,
+ *                                                 failure_rate, ack_loss_rate, risk_rate, risk_code, permanent_targets, rejected_words,
  *                                                 auto_login, qr_ttl_ms, receipt_delay_ms, idempotency …)
  *   GET   /_control/ledger                        {total_requests, total_deliveries, unique_keys,
  *                                                  duplicate_requests, duplicate_deliveries, evicted_keys}
@@ -53,6 +53,7 @@ const SCENES = new Set<OfflineScene>(['logout', 'kicked', 'expired', 'network'])
  *   POST  /_control/instances/:guid/kick {scene, notify}    offline with scene        (callback 2)
  *   POST  /_control/instances/:guid/stall {stalled, ago_ms} freeze the reported heartbeat
  *   POST  /_control/instances/:guid/fail-login {kind, times} next login starts fail
+ *   POST  /_control/instances/:guid/risk {code, times}      next sends refused 403 with the risk code
  *   POST  /_control/instances/:guid/incoming {conversation_id, text}  incoming message (callback 3)
  */
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
@@ -215,6 +216,13 @@ export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSe
     engine.failLogin(req.params.guid, kind, Number(req.body?.times ?? 1));
     res.status(204).end();
   });
+  control.post('/_control/instances/:guid/risk', (req, res) => {
+    const code = typeof req.body?.code === 'string' && req.body.code ? req.body.code : 'risk_control';
+    const times = Number(req.body?.times ?? 1);
+    if (!Number.isInteger(times) || times < 0) throw new SimError(400, 'bad_request', 'times must be a whole number ≥ 0');
+    engine.answerRisk(req.params.guid, code, times);
+    res.status(204).end();
+  });
   control.post('/_control/instances/:guid/incoming', (req, res) => {
     const { conversation_id, text, sender_id, conversation_type } = req.body ?? {};
     if (typeof conversation_id !== 'string' || typeof text !== 'string') throw new SimError(400, 'bad_request', 'conversation_id and text required');
@@ -253,6 +261,7 @@ const NUMERIC: (keyof SimulatorSettings)[] = [
   'receipt_delay_ms',
   'receipt_failure_rate',
   'receipt_drop_rate',
+  'risk_rate',
 ];
 
 /** Validates a settings patch from the control API (unknown keys are an error, so typos don't pass silently). */
@@ -266,6 +275,9 @@ function pickSettings(body: unknown): Partial<SimulatorSettings> {
       out[k] = v;
     } else if (k === 'auto_login' || k === 'idempotency') {
       if (typeof v !== 'boolean') throw new SimError(400, 'bad_request', `${k} must be a boolean`);
+      out[k] = v;
+    } else if (k === 'risk_code') {
+      if (typeof v !== 'string' || !/^[a-z0-9_]{1,50}$/.test(v)) throw new SimError(400, 'bad_request', 'risk_code must be a snake_case code');
       out[k] = v;
     } else if (k === 'permanent_targets' || k === 'rejected_words') {
       if (!Array.isArray(v) || v.some((x) => typeof x !== 'string') || v.length > 10_000) throw new SimError(400, 'bad_request', `${k} must be an array of strings`);
