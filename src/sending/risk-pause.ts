@@ -2,12 +2,14 @@ import type { AppContext } from '../context';
 import { addTaskCounts } from '../db/task-counters';
 import type { RiskPause } from '../domain/campaign-controls';
 import { DEFAULT_RISK_CODES } from '../domain/campaign-controls';
+import { publishWebhookEvent } from '../webhooks/publish';
 import { keys } from './redis-scripts';
 
 /**
  * An account's risk streak: consecutive rate-limited or risk-coded gateway answers. At the tenant's
  * threshold the account's sending pauses for the cool-down (a Redis key the pacer's reservation checks,
- * so every task and process sending through the account stops), `account.risk` is announced, and the
+ * so every task and process sending through the account stops), `account.risk` is announced (Socket.IO
+ * and the tenant's webhooks), and the
  * running tasks using the account count a risk pause; their other accounts go on.
  *
  * The streak lives in Redis (it outlives a run and is shared by the run that follows) but costs nothing
@@ -99,8 +101,10 @@ export class RiskWatch {
     this.ctx.logger.warn({ accountId: this.account.id, ...data }, 'account sending paused for risk');
     this.ctx.realtime?.toTenant(this.account.tenantId, 'account.risk', { ...data, at: new Date().toISOString() });
     const tasks = [...new Set(this.tasksOf())].sort();
+    // The tasks' counts and the tenant's webhook event commit together.
     await this.ctx.db.transaction(async (trx) => {
       for (const taskId of tasks) await addTaskCounts(trx, taskId, { risk_paused: 1 });
+      await publishWebhookEvent(trx, this.account.tenantId, 'account.risk', { ...data, task_ids: tasks });
     });
   }
 }

@@ -148,6 +148,9 @@ test('risk pause: consecutive risk answers pause one account for the cool-down, 
   await setControls(tenant, { risk_pause: { threshold: 3, cooldown_seconds: 600, codes: ['risk_control'] } });
   const a = await onlineAccount(env, tenant.tenantId);
   const b = await onlineAccount(env, tenant.tenantId);
+  // The tenant's CRM hears it too (the event is committed to the webhook outbox; no dispatcher runs here).
+  const hook = await http('POST', api('/webhooks'), { token: tenant.adminToken, body: { name: 'crm', url: 'https://crm.example.com/hook', event_types: ['account.risk'] } });
+  expect(hook.status).toBe(201);
   const socket = await connectSocket(env.url, { token: tenant.adminToken });
   try {
     env.sim.control.answerRisk(a.guid, 'risk_control', 3);
@@ -170,6 +173,9 @@ test('risk pause: consecutive risk answers pause one account for the cool-down, 
     expect((await http('GET', api(`/tasks/${id}/progress`), { token: tenant.adminToken })).body.counts).toMatchObject({ risk_paused: 1, failed: 0 });
     expect((await http('GET', api(`/accounts/${a.id}/limits`), { token: tenant.adminToken })).body.risk_paused_until).not.toBeNull();
     expect(env.sim.control.counters.risk_answers).toBe(3);
+    const outbox = await env.ctx.db('webhook_outbox').where({ tenant_id: tenant.tenantId, type: 'account.risk' });
+    expect(outbox).toHaveLength(1);
+    expect(JSON.parse(outbox[0].payload)).toMatchObject({ type: 'account.risk', data: { account_id: a.id, consecutive: 3, codes: ['risk_control'], task_ids: [id] } });
 
     // The cool-down ends (its key expires): A sends the rest, once each.
     await env.ctx.redis.del(keys.riskPause(env.config.redis, a.id));
