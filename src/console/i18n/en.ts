@@ -24,7 +24,7 @@ export const en = {
     online: 'Online', offline: 'Offline', error: 'Error', recovering: 'Recovering', running: 'Running', paused: 'Paused', completed: 'Completed', failed: 'Failed',
     cancelled: 'Cancelled', pending: 'Pending', sending: 'Sending', sent: 'Sent', delivered: 'Delivered', unknown: 'Unknown', active: 'Active', inactive: 'Inactive', locked: 'Locked',
     received: 'Received', processing: 'Processing', processed: 'Processed', ignored: 'Ignored',
-    suspended: 'Suspended', deleted: 'Deleted',
+    suspended: 'Suspended', deleted: 'Deleted', skipped: 'Skipped',
   },
   dashboard: {
     sent: 'Sent today', delivered: 'Delivered today', failed: 'Failed today', pending: 'Waiting', activeTasks: 'Active campaigns', noActive: 'No campaign running',
@@ -49,7 +49,8 @@ export const en = {
     export: 'Export CSV', retryFailed: 'Retry {{count}} failed', rate: 'Per min', eta: 'ETA', reasons: 'Why recipients failed', recipients: 'Recipients', all: 'All',
     conversation: 'Conversation', errorCode: 'Error code', errorMessage: 'Error message', attempts: 'Retries',
     onlyPermanent: 'Only permanent failures are left (e.g. no such conversation): a retry is likely to fail again.', retryPermanent: 'Retry them anyway',
-    counts: { total: 'Total', sent: 'Sent', success: 'Succeeded', failed: 'Failed', pending: 'Pending' },
+    counts: { total: 'Total', sent: 'Sent', success: 'Succeeded', failed: 'Failed', pending: 'Pending', capped: 'Frequency capped', risk_paused: 'Risk pauses', skipped: 'Skipped targets' },
+    start: 'Start', clone: 'Clone', cloned: 'Cloned as a draft', preview: 'Preview', dryRun: 'Dry run', dryRunTitle: 'Dry run: nothing is sent or saved', audienceCount: '{{count}} recipients', sampleAccount: 'Account', sampleContent: 'Message',
   },
   wizard: {
     accounts: 'Sending accounts', audience: 'Audience', content: 'Content', strategy: 'Strategy', review: 'Review', manual: 'List', csv: 'CSV file', groups: 'All groups',
@@ -68,7 +69,13 @@ export const en = {
     newKey: 'New API key', keyName: 'Name', prefix: 'Prefix', revoke: 'Revoke', shownOnce: 'Copy the key now: it is shown only once.',
     audit: 'Audit log', action: 'Action', actor: 'Actor', target: 'Target', time: 'Time', ip: 'IP', actionHint: 'Action, e.g. template.*',
     wecom: 'WeCom callback', corpId: 'Corp ID', token: 'Token', aesKey: 'EncodingAESKey', callbackUrl: 'Callback URL', secretSet: 'set', secretUnset: 'not set',
-    secretKeep: 'Leave empty to keep the stored value', notConfigured: 'Not configured yet.',
+    secretKeep: 'Leave empty to keep the stored value', notConfigured: 'Not configured yet.', controls: 'Campaign controls',
+  },
+  controls: {
+    intro: 'Limits applied to every campaign of this tenant. Empty means off.', off: 'off', frequency: 'Per-recipient frequency cap (campaign messages)',
+    perDay: 'Per day', perWeek: 'Per week', perMonth: 'Per month', account: 'Per-account caps', hourly: 'Messages per account per hour', daily: 'Messages per account per day',
+    warmup: 'Warm-up ramp for new or warming accounts', firstDay: 'First day allowance', increase: 'Daily increase', newAccounts: 'New accounts warm up',
+    risk: 'Risk pause', threshold: 'Consecutive risk answers', cooldown: 'Cool-down', codes: 'Risk codes (comma separated; rate-limited always counts)',
   },
   messages: {
     send: 'Send a message', account: 'Account', conversation: 'Conversation', text: 'Text', status: 'Status', created: 'Created', sentAt: 'Sent',

@@ -28,7 +28,7 @@ export const zhCN: Shape<typeof en> = {
     online: '在线', offline: '离线', error: '异常', recovering: '恢复中', running: '发送中', paused: '已暂停', completed: '已完成', failed: '失败',
     cancelled: '已取消', pending: '待发送', sending: '发送中', sent: '已发送', delivered: '已送达', unknown: '结果未知', active: '启用', inactive: '停用', locked: '锁定',
     received: '已接收', processing: '处理中', processed: '已处理', ignored: '已忽略',
-    suspended: '已停用', deleted: '已删除',
+    suspended: '已停用', deleted: '已删除', skipped: '已跳过',
   },
   dashboard: {
     sent: '今日已发送', delivered: '今日已送达', failed: '今日失败', pending: '等待中', activeTasks: '进行中的任务', noActive: '没有进行中的任务',
@@ -53,7 +53,8 @@ export const zhCN: Shape<typeof en> = {
     export: '导出 CSV', retryFailed: '重试 {{count}} 个失败', rate: '每分钟', eta: '预计剩余', reasons: '失败原因', recipients: '接收人', all: '全部',
     conversation: '会话', errorCode: '错误码', errorMessage: '错误信息', attempts: '重试次数',
     onlyPermanent: '剩下的都是永久性失败（如会话不存在），重试很可能再次失败。', retryPermanent: '仍然重试',
-    counts: { total: '总数', sent: '已发送', success: '成功', failed: '失败', pending: '待发送' },
+    counts: { total: '总数', sent: '已发送', success: '成功', failed: '失败', pending: '待发送', capped: '频次限制跳过', risk_paused: '风控暂停', skipped: '跳过的目标' },
+    start: '开始', clone: '复制', cloned: '已复制为草稿', preview: '预览', dryRun: '试运行', dryRunTitle: '试运行：不发送也不保存', audienceCount: '{{count}} 个接收者', sampleAccount: '账号', sampleContent: '消息',
   },
   wizard: {
     accounts: '发送账号', audience: '接收人', content: '内容', strategy: '策略', review: '确认', manual: '名单', csv: 'CSV 文件', groups: '全部群聊',
@@ -72,7 +73,13 @@ export const zhCN: Shape<typeof en> = {
     newKey: '新建 API 密钥', keyName: '名称', prefix: '前缀', revoke: '吊销', shownOnce: '请立即复制：密钥只显示这一次。',
     audit: '审计日志', action: '操作', actor: '操作者', target: '对象', time: '时间', ip: 'IP', actionHint: '操作，如 template.*',
     wecom: '企业微信回调', corpId: '企业 ID', token: 'Token', aesKey: 'EncodingAESKey', callbackUrl: '回调地址', secretSet: '已设置', secretUnset: '未设置',
-    secretKeep: '留空则保留已保存的值', notConfigured: '尚未配置。',
+    secretKeep: '留空则保留已保存的值', notConfigured: '尚未配置。', controls: '群发管控',
+  },
+  controls: {
+    intro: '对本租户所有群发生效的限制，留空即关闭。', off: '关闭', frequency: '每个接收者的频次上限（群发消息）',
+    perDay: '每天', perWeek: '每周', perMonth: '每月', account: '每个账号的上限', hourly: '每账号每小时消息数', daily: '每账号每天消息数',
+    warmup: '新账号或养号中的账号逐日放量', firstDay: '第一天额度', increase: '每天增长', newAccounts: '新账号自动养号',
+    risk: '风控暂停', threshold: '连续风控应答次数', cooldown: '冷却时间', codes: '风控错误码（逗号分隔；限流总是计入）',
   },
   messages: {
     send: '发送消息', account: '账号', conversation: '会话', text: '文本', status: '状态', created: '创建时间', sentAt: '发送时间',

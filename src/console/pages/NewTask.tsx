@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import { api, unwrap, uploadFile } from '../api/client';
 import type { components } from '../api/schema';
+import { DryRunModal } from '../components/DryRunModal';
 
 type Preview = components['schemas']['AudiencePreview'];
 type Audience = 'manual' | 'import' | 'group' | 'filter';
@@ -99,23 +100,32 @@ export default function NewTask() {
     }
   };
 
+  const taskBody = () => ({
+    name,
+    ...audienceBody(),
+    ...(source === 'template' ? { template_id: templateId } : { content: { type: 'text', text } }),
+    variables: shared(),
+    send_strategy: strategy(),
+    priority,
+    ...(scheduled ? { scheduled_time: scheduled } : {}),
+  });
+
+  // The same body as create, answered with the audience count and rendered samples; nothing is written.
+  const [dryRun, setDryRun] = useState<components['schemas']['TaskDryRun'] | null>(null);
+  const runDry = async () => {
+    setError(null);
+    try {
+      setDryRun(unwrap(await api.POST('/api/v1/tasks/dry-run', { body: taskBody() as never })));
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+
   const createAndStart = async () => {
     setBusy(true);
     setError(null);
     try {
-      const task = unwrap(
-        await api.POST('/api/v1/tasks', {
-          body: {
-            name,
-            ...audienceBody(),
-            ...(source === 'template' ? { template_id: templateId } : { content: { type: 'text', text } }),
-            variables: shared(),
-            send_strategy: strategy(),
-            priority,
-            ...(scheduled ? { scheduled_time: scheduled } : {}),
-          } as never,
-        }),
-      );
+      const task = unwrap(await api.POST('/api/v1/tasks', { body: taskBody() as never }));
       // A scheduled campaign starts by itself at its time.
       if (!scheduled) unwrap(await api.POST('/api/v1/tasks/{id}/start', { params: { path: { id: task.id } } }));
       navigate(`/tasks/${task.id}`);
@@ -343,12 +353,18 @@ export default function NewTask() {
             </Button>
           )}
           {step === 4 && (
+            <Button onClick={runDry} data-testid="task-dry-run">
+              {t('tasks.dryRun')}
+            </Button>
+          )}
+          {step === 4 && (
             <Button type="primary" loading={busy} onClick={createAndStart} data-testid="task-start">
               {scheduled ? t('wizard.scheduled') : t('wizard.start')}
             </Button>
           )}
         </Space>
       </div>
+      <DryRunModal result={dryRun} onClose={() => setDryRun(null)} />
     </Card>
   );
 }

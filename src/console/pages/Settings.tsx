@@ -7,6 +7,7 @@ import { CursorPager, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { AuditLogTab } from './settings/AuditLog';
 import { WecomCallbackTab } from './settings/WecomCallback';
+import { CampaignControlsTab } from './settings/CampaignControls';
 import { StatusTag } from '../components/StatusTag';
 import { useCan, useMe } from '../me';
 
@@ -26,6 +27,7 @@ export default function Settings() {
           ...(canRoles ? [{ key: 'roles', label: t('settings.roles'), children: <Roles /> }] : []),
           ...(canKeys ? [{ key: 'keys', label: t('settings.apiKeys'), children: <ApiKeys /> }] : []),
           ...(canTenant ? [{ key: 'wecom', label: t('settings.wecom'), children: <WecomCallbackTab /> }] : []),
+          ...(canTenant ? [{ key: 'controls', label: t('settings.controls'), children: <CampaignControlsTab /> }] : []),
           ...(canAudit ? [{ key: 'audit', label: t('settings.audit'), children: <AuditLogTab /> }] : []),
         ]}
       />

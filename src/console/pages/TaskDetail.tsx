@@ -7,13 +7,15 @@ import { ApiError, api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
 import { CursorPager, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
+import { DryRunModal } from '../components/DryRunModal';
 import { StatusTag } from '../components/StatusTag';
 import { useCan } from '../me';
 import { useLiveEvent } from '../realtime';
 
 type Progress = components['schemas']['TaskProgress'];
 type Recipient = components['schemas']['TaskRecipient'];
-const FILTERS = ['all', 'failed', 'unknown', 'pending', 'sent', 'delivered', 'cancelled'] as const;
+const FILTERS = ['all', 'failed', 'unknown', 'pending', 'sent', 'delivered', 'skipped', 'cancelled'] as const;
+type DryRun = components['schemas']['TaskDryRun'];
 
 export default function TaskDetail() {
   const { id = '' } = useParams();
@@ -54,7 +56,7 @@ export default function TaskDetail() {
   useLiveEvent('task.status', onStatus);
 
   const act = useMutation({
-    mutationFn: async (action: 'pause' | 'resume' | 'cancel') => unwrap(await api.POST(`/api/v1/tasks/{id}/${action}` as '/api/v1/tasks/{id}/pause', { params: { path: { id } } })),
+    mutationFn: async (action: 'start' | 'pause' | 'resume' | 'cancel') => unwrap(await api.POST(`/api/v1/tasks/{id}/${action}` as '/api/v1/tasks/{id}/pause', { params: { path: { id } } })),
     onSuccess: (row) => {
       qc.setQueryData(['task', id], row);
       void qc.invalidateQueries({ queryKey: ['task-progress', id] });
@@ -80,6 +82,22 @@ export default function TaskDetail() {
       }
       void message.error(e.message);
     },
+  });
+
+  // A draft with the same accounts, audience, content and strategy: the operator reviews and starts it.
+  const clone = useMutation({
+    mutationFn: async () => unwrap(await api.POST('/api/v1/tasks/{id}/clone', { params: { path: { id } }, body: {} })),
+    onSuccess: (row) => {
+      void message.success(t('tasks.cloned'));
+      navigate(`/tasks/${row.id}`);
+    },
+    onError: (e) => void message.error(e.message),
+  });
+  const [dryRun, setDryRun] = useState<DryRun | null>(null);
+  const preview = useMutation({
+    mutationFn: async () => unwrap(await api.GET('/api/v1/tasks/{id}/preview', { params: { path: { id } } })),
+    onSuccess: (r) => setDryRun(r),
+    onError: (e) => void message.error(e.message),
   });
 
   const canExport = useCan('files:write');
@@ -118,6 +136,21 @@ export default function TaskDetail() {
               {t('tasks.cancel')}
             </Button>
           )}
+          {canControl && status === 'created' && (
+            <Button type="primary" onClick={() => act.mutate('start')} data-testid="task-start-draft">
+              {t('tasks.start')}
+            </Button>
+          )}
+          {status === 'created' && (
+            <Button onClick={() => preview.mutate()} loading={preview.isPending} data-testid="task-preview">
+              {t('tasks.preview')}
+            </Button>
+          )}
+          {canWrite && task.data?.target_type !== 'retry' && (
+            <Button onClick={() => clone.mutate()} loading={clone.isPending} data-testid="task-clone">
+              {t('tasks.clone')}
+            </Button>
+          )}
           {canExport && (
             <Button onClick={() => exportReport.mutate()} loading={exportReport.isPending} data-testid="task-export">
               {t('tasks.export')}
@@ -134,6 +167,11 @@ export default function TaskDetail() {
         <Progress percent={Math.floor(p?.percent ?? 0)} status={status === 'failed' ? 'exception' : status === 'completed' ? 'success' : 'active'} data-testid="task-progress" aria-label={t('tasks.progress')} />
         <Row gutter={[12, 12]}>
           {(['total', 'sent', 'success', 'failed', 'pending'] as const).map((k) => (
+            <Col xs={8} md={4} key={k}>
+              <Statistic title={t(`tasks.counts.${k}`)} value={p?.counts[k] ?? 0} data-testid={`count-${k}`} />
+            </Col>
+          ))}
+          {(['capped', 'risk_paused', 'skipped'] as const).map((k) => (
             <Col xs={8} md={4} key={k}>
               <Statistic title={t(`tasks.counts.${k}`)} value={p?.counts[k] ?? 0} data-testid={`count-${k}`} />
             </Col>
@@ -157,6 +195,7 @@ export default function TaskDetail() {
           </Descriptions>
         </Card>
       )}
+      <DryRunModal result={dryRun} onClose={() => setDryRun(null)} />
       <Card size="small" title={t('tasks.recipients')} style={{ marginTop: 12 }}>
         <Segmented
           options={FILTERS.map((f) => ({ value: f, label: f === 'all' ? t('tasks.all') : `${t(`status.${f}`)} ${summary.data?.by_status[f] ?? ''}` }))}
@@ -186,3 +225,4 @@ export default function TaskDetail() {
     </div>
   );
 }
+
