@@ -52,7 +52,6 @@ export function accountLimitsRouter(ctx: AppContext): Router {
     const tenant = (await findTenant(ctx.db, tenantId))!;
     const now = new Date();
     const c = tenant.campaign_controls;
-    const prefix = ctx.config.redis.prefix;
     const day = capDay(now, tenant.timezone);
     const [sentToday, sentHour, pauseMs] = await Promise.all([
       ctx.redis.get(keys.accountDay(ctx.config.redis, id, day)),
