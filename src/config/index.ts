@@ -179,6 +179,7 @@ export const configSchema = z
     WECOM_CUSTOMER_RECEIVE_LIMIT: int(1),
     WECOM_CUSTOMER_RECEIVE_PERIOD_SECONDS: int(86_400),
     WECOM_RATE_LIMIT_BACKOFF_MS: int(60_000),
+    WECOM_POLL_AFTER_SECONDS: int(10),
 
     INFLUX_URL: optionalString,
     INFLUX_TOKEN: z.string().default(''),
@@ -352,6 +353,8 @@ export interface Config {
     customerReceiveLimit: number;
     customerReceivePeriodSeconds: number;
     rateLimitBackoffMs: number;
+    /** Official messages still `sent` are asked about at WeCom once this old (group-send results). */
+    pollAfterSeconds: number;
   };
   accounts: { loginTimeoutSeconds: number; loginPollMs: number; recoveryBaseDelayMs: number; recoveryMaxDelayMs: number; recoveryMaxRetries: number };
   influx: { url: string | undefined; token: string; org: string; bucket: string };
@@ -465,6 +468,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       customerReceiveLimit: e.WECOM_CUSTOMER_RECEIVE_LIMIT,
       customerReceivePeriodSeconds: e.WECOM_CUSTOMER_RECEIVE_PERIOD_SECONDS,
       rateLimitBackoffMs: e.WECOM_RATE_LIMIT_BACKOFF_MS,
+      pollAfterSeconds: e.WECOM_POLL_AFTER_SECONDS,
     },
     webhooks: {
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

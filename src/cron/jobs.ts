@@ -4,6 +4,7 @@ import type { CronJob } from './job';
 import { messageReconcileJob } from './jobs/message-reconcile';
 import { messageStatsRollupJob } from './jobs/message-stats-rollup';
 import { metricsSamplerJob } from './jobs/metrics-sampler';
+import { officialGroupSendPollJob } from './jobs/official-group-send-poll';
 import { partitionMaintenanceJob } from './jobs/partition-maintenance';
 import { retentionCleanupJob } from './jobs/retention-cleanup';
 import { secretRekeyJob } from './jobs/secret-rekey';
@@ -18,6 +19,7 @@ export const CRON_JOBS: CronJob[] = [
   stuckTaskJob,
   messageStatsRollupJob,
   messageReconcileJob,
+  officialGroupSendPollJob,
   metricsSamplerJob,
   secretRekeyJob,
 ];

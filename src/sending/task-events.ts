@@ -13,8 +13,28 @@ export function emitTaskStatus(ctx: Ctx, tenantId: string, taskId: string, statu
   ctx.realtime.toTenant(tenantId, 'task.status', { task_id: taskId, status, at: new Date().toISOString(), ...extra });
 }
 
+/**
+ * Customer group-sends of the official channel that staff have not confirmed yet: messages `sent` with a
+ * group-send id (`gs:`) and no result. Only counted for tasks on official accounts (a cheap check
+ * first), so other tasks pay nothing.
+ */
+async function waitingForStaff(ctx: Ctx, t: TaskRow): Promise<number> {
+  if (t.account_ids.length === 0) return 0;
+  const official = await ctx.db('wework_accounts').whereIn('id', t.account_ids).andWhere('channel', 'official').first('id');
+  if (!official) return 0;
+  const row = await ctx.db('messages').where({ batch_id: t.id, status: 'sent' }).andWhere('wework_msg_id', 'like', 'gs:%').count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
+
+/** The stage a task's operators see: `waiting_for_staff_confirmation` once only staff confirmations are left. */
+export type ProgressStage = 'sending' | 'waiting_for_staff_confirmation' | 'done';
+
 /** Current progress of a task from its counters, with the rate measured since the previous snapshot. */
-export async function progressSnapshot(ctx: Ctx, taskId: string, opts: { remember?: boolean; task?: TaskRow } = {}): Promise<(TaskProgress & { task_id: string; status: TaskStatus; tenant_id: string }) | null> {
+export async function progressSnapshot(
+  ctx: Ctx,
+  taskId: string,
+  opts: { remember?: boolean; task?: TaskRow } = {},
+): Promise<(TaskProgress & { task_id: string; status: TaskStatus; tenant_id: string; waiting_for_staff_confirmation: number; stage: ProgressStage }) | null> {
   const t = opts.task ?? (await getTask(ctx.db, taskId));
   if (!t) return null;
   const now = Date.now();
@@ -29,7 +49,9 @@ export async function progressSnapshot(ctx: Ctx, taskId: string, opts: { remembe
   if (opts.remember && (!prev || now - prev.at >= 1000)) {
     await ctx.redis.set(sampleKey, JSON.stringify({ at: now, done: t.sent_count + t.cancelled_count + t.capped_count }), 'PX', 3600_000);
   }
-  return { task_id: t.id, tenant_id: t.tenant_id, status: t.status, ...p };
+  const waiting = await waitingForStaff(ctx, t);
+  const stage: ProgressStage = p.counts.pending > 0 ? 'sending' : waiting > 0 ? 'waiting_for_staff_confirmation' : 'done';
+  return { task_id: t.id, tenant_id: t.tenant_id, status: t.status, ...p, waiting_for_staff_confirmation: waiting, stage };
 }
 
 const trailing = new Map<string, NodeJS.Timeout>();

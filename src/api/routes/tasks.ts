@@ -101,7 +101,16 @@ const Counts = z.object({
   pending: z.number(),
 });
 const ProgressOut = z
-  .object({ task_id: z.string(), status: z.enum(TASK_STATUSES), counts: Counts, percent: z.number(), rate: z.number(), eta_seconds: z.number().nullable() })
+  .object({
+    task_id: z.string(),
+    status: z.enum(TASK_STATUSES),
+    counts: Counts,
+    percent: z.number(),
+    rate: z.number(),
+    eta_seconds: z.number().nullable(),
+    waiting_for_staff_confirmation: z.number().openapi({ description: 'official channel: customer group-sends staff have not confirmed in the WeCom app yet' }),
+    stage: z.enum(['sending', 'waiting_for_staff_confirmation', 'done']).openapi({ description: 'waiting_for_staff_confirmation: everything is sent and only staff confirmations are left' }),
+  })
   .openapi('TaskProgress');
 
 export const TaskOut = z

@@ -8739,6 +8739,13 @@ export interface components {
             percent: number;
             rate: number;
             eta_seconds: number | null;
+            /** @description official channel: customer group-sends staff have not confirmed in the WeCom app yet */
+            waiting_for_staff_confirmation: number;
+            /**
+             * @description waiting_for_staff_confirmation: everything is sent and only staff confirmations are left
+             * @enum {string}
+             */
+            stage: "sending" | "waiting_for_staff_confirmation" | "done";
         };
         TaskRecipient: {
             id: string;

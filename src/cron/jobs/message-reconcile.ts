@@ -33,19 +33,24 @@ export interface ReconcileStats {
  * after all changes nothing. Also applies kept early receipts whose message is recorded now, and drops
  * those whose message never appeared.
  */
-export async function reconcileMessages(ctx: AppContext, now: Date): Promise<ReconcileStats> {
+export async function reconcileMessages(ctx: AppContext, now: Date, opts: { channel?: string; afterSeconds?: number } = {}): Promise<ReconcileStats> {
   const stats: ReconcileStats = { accounts: 0, asked: 0, delivered: 0, failed: 0, still_sent: 0, unknown: 0, kept_applied: 0, kept_purged: 0, gateway_errors: 0 };
-  const kept = await applyPendingReceipts(ctx, { limit: 5000 });
-  stats.kept_applied = kept.delivered + kept.failed;
-  stats.kept_purged = await purgeStalePendingReceipts(ctx.db, now);
+  if (!opts.channel) {
+    const kept = await applyPendingReceipts(ctx, { limit: 5000 });
+    stats.kept_applied = kept.delivered + kept.failed;
+    stats.kept_purged = await purgeStalePendingReceipts(ctx.db, now);
+  }
 
-  const sentBefore = new Date(now.getTime() - ctx.config.sending.reconcileAfterSeconds * 1000);
+  const sentBefore = new Date(now.getTime() - (opts.afterSeconds ?? ctx.config.sending.reconcileAfterSeconds) * 1000);
   const sentAfter = new Date(now.getTime() - PENDING_RECEIPT_TTL_MS);
   const overdue = (q: ReturnType<AppContext['db']>) => q.where('m.status', 'sent').where('m.send_time', '<', sentBefore).where('m.send_time', '>', sentAfter).whereNotNull('m.wework_msg_id');
   const accounts: Array<{ id: string; guid: string }> = await ctx
     .db('wework_accounts as a')
     .select('a.id', 'a.guid')
     .whereNotNull('a.guid')
+    .modify((q) => {
+      if (opts.channel) q.where('a.channel', opts.channel);
+    })
     .whereExists((q) => overdue(q.select(ctx.db.raw('1')).from('messages as m').whereRaw('m.account_id = a.id')))
     .limit(MAX_ACCOUNTS);
   for (const account of accounts) {
