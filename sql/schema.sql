@@ -473,6 +473,22 @@ CREATE TABLE `wecom_callback_configs` (
   CONSTRAINT `fk_wecom_callback_configs_tenant` FOREIGN KEY (`tenant_id`) REFERENCES `tenants` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='WeCom official callback (WXBizMsgCrypt) settings per tenant';
 
+CREATE TABLE `wecom_contacts` (
+  `id` varchar(36) NOT NULL,
+  `tenant_id` varchar(36) NOT NULL,
+  `account_id` varchar(36) NOT NULL,
+  `external_userid` varchar(100) NOT NULL COMMENT 'the customer (external_userid)',
+  `staff_userid` varchar(64) NOT NULL COMMENT 'the member who has the customer (UserID)',
+  `status` enum('active','deleted') NOT NULL,
+  `last_change` varchar(40) NOT NULL COMMENT 'ChangeType of the last callback applied',
+  `changed_at` datetime(3) NOT NULL,
+  `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
+  `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_account_contact_staff` (`account_id`,`external_userid`,`staff_userid`),
+  KEY `idx_tenant_account_status` (`tenant_id`,`account_id`,`status`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='customers of official-channel accounts, from change_external_contact';
+
 CREATE TABLE `wework_accounts` (
   `id` varchar(36) NOT NULL,
   `tenant_id` varchar(36) NOT NULL,

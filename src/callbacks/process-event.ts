@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { AppContext } from '../context';
 import { publishWebhookEvents } from '../webhooks/publish';
 import {
@@ -12,6 +13,7 @@ import {
 import { NOTIFY, type DeliveryReceipt, type GatewayCallback, type IncomingMessage } from '../gateway/callback-protocol';
 import type { CallbackHandlers } from './handlers';
 import { applyConversationUpdates, groupByConversation, isIncomingMessage, type ConversationUpdate } from './incoming-messages';
+import { applyOfficialAction, officialAccountsOf, officialActionOf } from './wecom-official';
 import { parseXml } from './wxbizmsgcrypt';
 
 /** A callback whose stored body cannot be understood: retrying will not help. */
@@ -77,14 +79,18 @@ export async function processCallbackEvent(ctx: AppContext, id: string, handlers
 
 async function route(ctx: AppContext, row: CallbackEventRow, handlers: CallbackHandlers): Promise<ProcessResult> {
   if (row.notify_type === NOTIFY.wecomOfficial) {
-    // Stored and kept for the tenant; no domain mapping yet for WeCom's own event kinds.
-    let parsed: unknown;
+    let parsed: Record<string, unknown>;
     try {
       parsed = parseXml(row.raw_data);
     } catch {
       throw new PoisonCallbackError('stored WeCom XML does not parse');
     }
-    return finish(ctx, row, 'ignored', { parsed, note: 'no handler for WeCom official events' });
+    // Mapped onto the tenant's official accounts of that corp (guid = corp id); unknown kinds stay ignored.
+    const action = officialActionOf(parsed, new Date(row.received_time));
+    if (action.kind === 'ignored' || !row.tenant_id) return finish(ctx, row, 'ignored', { parsed, note: action.kind === 'ignored' ? action.why : 'no tenant' });
+    const accounts = await officialAccountsOf(ctx.db, row.tenant_id, row.guid, action.kind === 'app_message' ? action.agentId : undefined);
+    if (accounts.length === 0) return finish(ctx, row, 'ignored', { parsed, note: `no official account of corp ${row.guid}${action.kind === 'app_message' ? ` and agent ${action.agentId}` : ''}` });
+    return finish(ctx, row, 'processed', { parsed, apply: (trx) => applyOfficialAction(trx, accounts, action), account: accounts[0] });
   }
 
   const callback = parseGatewayBody(row);
@@ -124,7 +130,7 @@ async function finish(
   ctx: AppContext,
   row: CallbackEventRow,
   status: 'processed' | 'ignored',
-  opts: { account?: AccountRef; incoming?: IncomingMessage[]; parsed?: unknown; note?: string },
+  opts: { account?: AccountRef; incoming?: IncomingMessage[]; parsed?: unknown; note?: string; apply?: (trx: Knex.Transaction) => Promise<unknown> },
 ): Promise<ProcessResult> {
   const tenantId = row.tenant_id ?? opts.account?.tenant_id ?? null;
   const updates = opts.account && opts.incoming?.length ? groupByConversation(opts.incoming, row.received_time) : [];
@@ -134,6 +140,7 @@ async function finish(
         await applyConversationUpdates(trx, opts.account, updates);
         await publishWebhookEvents(trx, opts.account.tenant_id, updates.map((u) => ({ type: 'conversation.message' as const, data: conversationMessagePayload(opts.account!.id, u) })));
       }
+      if (opts.apply) await opts.apply(trx);
       if (!(await finishCallbackEvent(trx, row.id, { status, tenantId, parsed: opts.parsed, note: opts.note ?? null }))) {
         throw new LostClaim();
       }

@@ -107,7 +107,7 @@ describe('WeCom official callback endpoints', () => {
     const listed = await http('GET', `${env.url}/api/v1/callbacks/events?notify_type=${NOTIFY.wecomOfficial}`, { token: tenant.adminToken });
     expect(listed.body.data.map((e: { id: string }) => e.id)).toEqual([rows[0].id]);
 
-    expect(await processCallbackEvent(env.ctx, rows[0].id, {})).toEqual({ outcome: 'ignored', note: 'no handler for WeCom official events' });
+    expect(await processCallbackEvent(env.ctx, rows[0].id, {})).toEqual({ outcome: 'ignored', note: 'no mapping for event change_contact' });
     const after = await env.ctx.db('callback_events').where({ id: rows[0].id }).first();
     expect(parseJson(after.parsed_data, {})).toMatchObject({ Event: 'change_contact', ChangeType: 'create_user', UserID: 'zhangsan' });
   });

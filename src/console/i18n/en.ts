@@ -31,7 +31,10 @@ export const en = {
     alerts: 'Alerts (24 h)', noAlerts: 'No alerts', chart: 'Messages per hour (24 h)',
     alert: { account: 'Account', task: 'Campaign', callback: 'Callback' },
   },
-  accounts: { create: 'Add account', name: 'Name', status: 'Status', lastLogin: 'Last login', login: 'Log in', logout: 'Log out', history: 'History' },
+  accounts: { create: 'Add account', name: 'Name', status: 'Status', lastLogin: 'Last login', login: 'Log in', logout: 'Log out', history: 'History',
+    channel: 'Channel', channelDefault: 'Server default', channels: { simulator: 'Simulator', wechaty: 'Wechaty provider', official: 'Official WeCom API (self-built app)' },
+    providerToken: 'Provider token', corpId: 'Corp ID', agentId: 'Agent ID', appSecret: 'App secret', senderUserid: 'Sender member (userid, for customer group-sends)',
+    officialHint: 'Logging in checks the credentials with WeCom (an access token); no QR code. The secret is stored encrypted and never shown again.' },
   login: {
     title: 'Log in with WeCom', scan: 'Scan', confirm: 'Confirm', verify: 'Verify', online: 'Online', qrAlt: 'Login QR code: scan it with WeCom',
     preparing: 'Preparing the QR code…', confirmOnPhone: 'Scanned. Confirm the login on the phone.', code: 'Code', submitCode: 'Submit code',

@@ -35,7 +35,10 @@ export const zhCN: Shape<typeof en> = {
     alerts: '告警（24 小时）', noAlerts: '暂无告警', chart: '每小时消息数（24 小时）',
     alert: { account: '账号', task: '任务', callback: '回调' },
   },
-  accounts: { create: '添加账号', name: '名称', status: '状态', lastLogin: '最近登录', login: '登录', logout: '退出登录', history: '状态记录' },
+  accounts: { create: '添加账号', name: '名称', status: '状态', lastLogin: '最近登录', login: '登录', logout: '退出登录', history: '状态记录',
+    channel: '通道', channelDefault: '服务器默认', channels: { simulator: '模拟器', wechaty: 'Wechaty 服务商', official: '企业微信官方 API（自建应用）' },
+    providerToken: '服务商 Token', corpId: '企业ID', agentId: 'AgentId', appSecret: '应用 Secret', senderUserid: '发送成员（userid，用于客户群发）',
+    officialHint: '登录时向企业微信获取 access_token 校验凭证，无需扫码。Secret 加密保存，之后不再显示。' },
   login: {
     title: '企业微信扫码登录', scan: '扫码', confirm: '确认', verify: '验证', online: '在线', qrAlt: '登录二维码：请用企业微信扫描',
     preparing: '正在生成二维码…', confirmOnPhone: '已扫码，请在手机上确认登录。', code: '验证码', submitCode: '提交验证码',

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Drawer, Form, Input, Modal, Space, Table, Timeline } from 'antd';
+import { Alert, App, Button, Drawer, Form, Input, InputNumber, Modal, Select, Space, Table, Timeline, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap } from '../api/client';
@@ -15,6 +15,59 @@ type Account = components['schemas']['Account'];
 interface StatusEvent {
   account_id: string;
   new_status: Account['status'];
+}
+
+const CHANNELS = ['simulator', 'wechaty', 'official'] as const;
+
+interface NewAccount {
+  account_name: string;
+  channel?: (typeof CHANNELS)[number];
+  token?: string;
+  corp_id?: string;
+  agent_id?: number;
+  secret?: string;
+  sender_userid?: string;
+}
+
+/** The create request: the channel's credentials only (none for the simulator or the server default). */
+function createBody(v: NewAccount) {
+  if (v.channel === 'wechaty') return { account_name: v.account_name, channel: v.channel, credentials: { token: v.token } };
+  if (v.channel === 'official') {
+    const sender = v.sender_userid?.trim();
+    return { account_name: v.account_name, channel: v.channel, credentials: { corp_id: v.corp_id, agent_id: v.agent_id, secret: v.secret, ...(sender ? { sender_userid: sender } : {}) } };
+  }
+  return { account_name: v.account_name, ...(v.channel ? { channel: v.channel } : {}) };
+}
+
+/** The credential fields of the chosen channel. */
+function CredentialFields({ channel }: { channel: NewAccount['channel'] }) {
+  const { t } = useTranslation();
+  const required = [{ required: true, message: t('form.required') }];
+  if (channel === 'wechaty') {
+    return (
+      <Form.Item label={t('accounts.providerToken')} name="token" rules={required}>
+        <Input.Password data-testid="account-token" autoComplete="off" />
+      </Form.Item>
+    );
+  }
+  if (channel !== 'official') return null;
+  return (
+    <>
+      <Typography.Paragraph type="secondary">{t('accounts.officialHint')}</Typography.Paragraph>
+      <Form.Item label={t('accounts.corpId')} name="corp_id" rules={required}>
+        <Input data-testid="account-corp-id" autoComplete="off" />
+      </Form.Item>
+      <Form.Item label={t('accounts.agentId')} name="agent_id" rules={required}>
+        <InputNumber data-testid="account-agent-id" min={1} style={{ width: '100%' }} />
+      </Form.Item>
+      <Form.Item label={t('accounts.appSecret')} name="secret" rules={required}>
+        <Input.Password data-testid="account-secret" autoComplete="off" />
+      </Form.Item>
+      <Form.Item label={t('accounts.senderUserid')} name="sender_userid">
+        <Input data-testid="account-sender" autoComplete="off" />
+      </Form.Item>
+    </>
+  );
 }
 
 export default function Accounts() {
@@ -42,7 +95,7 @@ export default function Accounts() {
 
   // A refused create (quota, name taken, gateway down) stays in the dialog, not in a passing toast.
   const create = useMutation({
-    mutationFn: async (v: { account_name: string }) => unwrap(await api.POST('/api/v1/accounts', { body: { account_name: v.account_name } })),
+    mutationFn: async (v: NewAccount) => unwrap(await api.POST('/api/v1/accounts', { body: createBody(v) })),
     onSuccess: () => {
       setCreating(false);
       void qc.invalidateQueries({ queryKey: ['accounts'] });
@@ -97,9 +150,20 @@ export default function Accounts() {
       />
       <CursorPager pages={list} testId="accounts" />
       <Modal open={creating} title={t('accounts.create')} onCancel={() => setCreating(false)} afterOpenChange={(open) => open && create.reset()} footer={null} destroyOnHidden>
-        <Form layout="vertical" onFinish={(v: { account_name: string }) => create.mutate(v)}>
+        <Form layout="vertical" onFinish={(v: NewAccount) => create.mutate(v)}>
           <Form.Item label={t('accounts.name')} name="account_name" rules={[{ required: true, message: t('form.required') }]}>
             <Input data-testid="account-name" autoFocus />
+          </Form.Item>
+          <Form.Item label={t('accounts.channel')} name="channel">
+            <Select
+              allowClear
+              placeholder={t('accounts.channelDefault')}
+              data-testid="account-channel"
+              options={CHANNELS.map((c) => ({ value: c, label: t(`accounts.channels.${c}`) }))}
+            />
+          </Form.Item>
+          <Form.Item noStyle shouldUpdate={(a: NewAccount, b: NewAccount) => a.channel !== b.channel}>
+            {({ getFieldValue }) => <CredentialFields channel={getFieldValue('channel') as NewAccount['channel']} />}
           </Form.Item>
           {create.error && <Alert type="error" title={create.error.message} role="alert" data-testid="account-create-error" style={{ marginBottom: 12 }} />}
           <Button type="primary" htmlType="submit" loading={create.isPending} data-testid="account-create-submit">
