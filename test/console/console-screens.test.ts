@@ -104,6 +104,14 @@ test('messages: the list filtered by status; a single message sent from the dial
     await page.locator('.ant-select-item-option', { hasText: '失败' }).click();
     await waitFor(() => rowsOf('messages-table').count(), 'the failed messages only', { until: (n) => n === 2 });
     expect(await page.getByTestId('messages-table').textContent()).toContain('target_not_found');
+    // The account picker asks the server as one types.
+    const searched = page.waitForResponse((r) => r.url().includes('/api/v1/accounts?') && r.url().includes('q=shop-b'));
+    await page.getByTestId('messages-account').click();
+    await page.keyboard.type('shop-b');
+    await searched;
+    await page.locator('.ant-select-item-option', { hasText: 'shop-b' }).click();
+    await waitFor(() => rowsOf('messages-table').count(), "shop-b's failed message only", { until: (n) => n === 1 });
+    expect(await page.getByTestId('messages-table').textContent()).toContain('rate_limited');
     await checkScreen(page, 'messages', stack.axeFindings);
 
     await page.getByTestId('message-send').click();
@@ -137,7 +145,11 @@ test('callback events: the failed one filtered, read, and re-driven', () =>
 
 test("conversations: an account's groups and private chats", () =>
   withPage(async () => {
-    await open(`/conversations?account=${accA}`, 'conversations');
+    // From the account's row on the accounts screen.
+    await open('/accounts', 'accounts');
+    await page.getByRole('row', { name: /shop-a/ }).getByRole('link', { name: '会话' }).click();
+    await page.getByTestId('conversations').waitFor();
+    expect(page.url()).toContain(`account=${accA}`);
     await waitFor(() => rowsOf('conversations-table').count(), 'the two conversations', { until: (n) => n === 2 });
     expect(await page.getByTestId('conversations-table').textContent()).toContain('VIP 群');
     await checkScreen(page, 'conversations', stack.axeFindings);

@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Alert, App, Button, Drawer, Form, Input, InputNumber, Modal, Select, Space, Table, Timeline, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
 import { api, unwrap } from '../api/client';
 import { CursorPager, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
@@ -143,6 +144,7 @@ export default function Accounts() {
                 <Button size="small" onClick={() => setHistoryFor(a)}>
                   {t('accounts.history')}
                 </Button>
+                <Link to={`/conversations?account=${a.id}`}>{t('nav.conversations')}</Link>
               </Space>
             ),
           },

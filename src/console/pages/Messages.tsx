@@ -55,7 +55,7 @@ export default function Messages() {
           style={{ width: 150 }}
           options={STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) }))}
         />
-        <AccountSelect value={accountId} onChange={setAccountId} allowClear label={t('messages.account')} />
+        <AccountSelect value={accountId} onChange={setAccountId} allowClear label={t('messages.account')} testId="messages-account" />
         <Input.Search allowClear placeholder={t('messages.conversation')} aria-label={t('messages.conversation')} onSearch={setConversation} style={{ width: 220 }} data-testid="messages-conversation" />
       </Space>
       <Table<Message>

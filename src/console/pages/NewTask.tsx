@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import { api, unwrap, uploadFile } from '../api/client';
 import type { components } from '../api/schema';
+import { AccountSelect } from '../components/AccountSelect';
 import { DryRunModal } from '../components/DryRunModal';
 
 type Preview = components['schemas']['AudiencePreview'];
@@ -51,7 +52,6 @@ export default function NewTask() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  const accounts = useQuery({ queryKey: ['accounts'], queryFn: async () => unwrap(await api.GET('/api/v1/accounts', { params: { query: { limit: 200 } } })) });
   const templates = useQuery({ queryKey: ['templates'], queryFn: async () => unwrap(await api.GET('/api/v1/templates', { params: { query: { limit: 200 } } })) });
   // The sending window is in the tenant's time zone and the daily cap is the tenant's: both shown as such.
   const tenant = useQuery({ queryKey: ['tenant'], queryFn: async () => unwrap(await api.GET('/api/v1/tenant')) });
@@ -152,13 +152,7 @@ export default function NewTask() {
               <Input value={name} onChange={(e) => setName(e.target.value)} aria-label={t('tasks.name')} data-testid="task-name" autoFocus />
             </Form.Item>
             <Form.Item label={t('wizard.accounts')} required>
-              <Select
-                mode="multiple"
-                value={accountIds}
-                onChange={setAccountIds}
-                data-testid="task-accounts"
-                options={(accounts.data?.data ?? []).map((a) => ({ value: a.id, label: `${a.account_name} (${t(`status.${a.status}`)})` }))}
-              />
+              <AccountSelect mode="multiple" value={accountIds} onChange={setAccountIds} testId="task-accounts" label={t('wizard.accounts')} style={{ width: '100%' }} />
             </Form.Item>
           </Form>
         )}
