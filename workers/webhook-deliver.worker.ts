@@ -3,7 +3,7 @@ import type { AppContext } from '../src/context';
 import { overdueDeliveries } from '../src/db/webhook-deliveries';
 import { QUEUE } from '../src/queues/names';
 import { createRedis } from '../src/redis';
-import { attemptDelivery, enqueueDeliveries, EndpointCache, type DeliverJob } from '../src/webhooks/delivery';
+import { attemptDeliveries, enqueueDeliveries, EndpointCache, freshJobs, type DeliverJob } from '../src/webhooks/delivery';
 import { dispatchOutbox } from '../src/webhooks/dispatcher';
 import { WebhookHttpSender } from '../src/webhooks/http-sender';
 import type { RunningWorker } from './index';
@@ -27,14 +27,15 @@ export function startWebhookDeliverWorker(ctx: AppContext, opts: WebhookWorkerOp
   connection.on('error', () => undefined);
   const sender = new WebhookHttpSender(ctx.config.webhooks.ssrf, ctx.config.webhooks.timeoutMs);
   const endpoints = new EndpointCache(ctx.db, ctx.config.channels.keyRing);
-  const worker = new Worker<DeliverJob>(QUEUE.webhookDeliver, (job) => attemptDelivery(ctx, sender, endpoints, job.data), {
+  const worker = new Worker<DeliverJob>(QUEUE.webhookDeliver, (job) => attemptDeliveries(ctx, sender, endpoints, job.data), {
     connection,
     prefix: ctx.config.redis.prefix,
+    // Jobs at once; each sends its (up to DELIVERIES_PER_JOB) deliveries side by side.
     concurrency: opts.concurrency ?? ctx.config.webhooks.concurrency,
     lockDuration: 60_000,
   });
   worker.on('error', (err) => ctx.logger.warn({ err: err.message }, 'webhook worker error'));
-  worker.on('failed', (job, err) => ctx.logger.warn({ deliveryId: job?.data.deliveryId, err: err.message }, 'webhook attempt could not be recorded'));
+  worker.on('failed', (job, err) => ctx.logger.warn({ deliveryIds: job?.data.deliveryIds, err: err.message }, 'webhook attempt could not be recorded'));
 
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -52,7 +53,7 @@ export function startWebhookDeliverWorker(ctx: AppContext, opts: WebhookWorkerOp
     while (!stopped) {
       try {
         const { events, deliveries } = await dispatchOutbox(ctx.db);
-        if (deliveries.length) await enqueueDeliveries(ctx, deliveries.map((deliveryId) => ({ deliveryId, attempt: 0 })));
+        if (deliveries.length) await enqueueDeliveries(ctx, freshJobs(deliveries));
         if (events === 0) await sleep(opts.idleMs ?? 200);
       } catch (err) {
         ctx.logger.warn({ err: (err as Error).message }, 'webhook outbox dispatch failed; retrying');
@@ -64,7 +65,7 @@ export function startWebhookDeliverWorker(ctx: AppContext, opts: WebhookWorkerOp
   const sweep = async () => {
     try {
       const overdue = await overdueDeliveries(ctx.db, SWEEP_OVERDUE_MS, 1000);
-      if (overdue.length) await enqueueDeliveries(ctx, overdue.map((d) => ({ deliveryId: d.id, attempt: d.attempts })));
+      if (overdue.length) await enqueueDeliveries(ctx, overdue.map((d) => ({ deliveryIds: [d.id], attempt: d.attempts })));
     } catch (err) {
       ctx.logger.warn({ err: (err as Error).message }, 'webhook sweep failed');
     }

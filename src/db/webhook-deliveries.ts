@@ -35,18 +35,28 @@ export async function getDelivery(db: Db, tenantId: string, endpointId: string, 
 export const ATTEMPT_LEASE_MS = 60_000;
 
 /**
- * Claims attempt `attempt` of a delivery: only the job for the current attempt count of a pending row wins,
- * so a duplicate or stale job does nothing. Returns the row to send, or undefined.
+ * Claims attempt `attempt` of some deliveries in one transaction: only pending rows still at that attempt
+ * count are taken (SKIP LOCKED: a row another worker holds is its), so a duplicate or stale job does
+ * nothing. Each claimed row's next_attempt_at becomes a lease the sweeper honours.
  */
-export async function claimAttempt(db: Knex, id: string, attempt: number): Promise<{ endpoint_id: string; body: string } | undefined> {
-  const n = await db('webhook_deliveries')
-    .where({ id, status: 'pending', attempts: attempt })
-    .update({ attempts: attempt + 1, last_attempt_at: new Date(), next_attempt_at: new Date(Date.now() + ATTEMPT_LEASE_MS) });
-  if (!n) return undefined;
-  return db('webhook_deliveries').select('endpoint_id', 'body').where({ id }).first();
+export async function claimAttempts(db: Knex, ids: string[], attempt: number): Promise<Array<{ id: string; endpoint_id: string; body: string }>> {
+  if (ids.length === 0) return [];
+  return db.transaction(async (trx) => {
+    const [rows] = (await trx.raw(
+      `SELECT id, endpoint_id, body FROM webhook_deliveries WHERE id IN (${ids.map(() => '?').join(',')}) AND status = 'pending' AND attempts = ? FOR UPDATE SKIP LOCKED`,
+      [...ids, attempt],
+    )) as [Array<{ id: string; endpoint_id: string; body: string }>];
+    if (rows.length) {
+      await trx('webhook_deliveries')
+        .whereIn('id', rows.map((r) => r.id))
+        .update({ attempts: attempt + 1, last_attempt_at: new Date(), next_attempt_at: new Date(Date.now() + ATTEMPT_LEASE_MS) });
+    }
+    return rows;
+  });
 }
 
 export interface AttemptRecord {
+  id: string;
   status: 'pending' | 'succeeded' | 'failed';
   nextAttemptAt?: Date;
   statusCode: number | null;
@@ -55,18 +65,28 @@ export interface AttemptRecord {
   error: string | null;
 }
 
-export async function recordAttempt(db: Db, id: string, attemptsAfter: number, r: AttemptRecord): Promise<void> {
-  await db('webhook_deliveries')
-    .where({ id, attempts: attemptsAfter })
-    .update({
-      status: r.status,
-      next_attempt_at: r.nextAttemptAt ?? new Date(),
-      last_status_code: r.statusCode,
-      last_latency_ms: r.latencyMs,
-      last_response: r.excerpt?.slice(0, 500) ?? null,
-      last_error: r.error?.slice(0, 500) ?? null,
-      completed_at: r.status === 'pending' ? null : new Date(),
-    });
+/** Records the outcomes of one claim's attempts in one multi-row UPDATE (conditional on the attempt count). */
+export async function recordAttempts(db: Db, attemptsAfter: number, records: AttemptRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const now = new Date();
+  const caseOf = (value: (r: AttemptRecord) => unknown) => {
+    const bindings: unknown[] = [];
+    for (const r of records) bindings.push(r.id, value(r));
+    return { sql: `CASE id ${records.map(() => 'WHEN ? THEN ?').join(' ')} END`, bindings };
+  };
+  const cols: Array<[string, ReturnType<typeof caseOf>]> = [
+    ['status', caseOf((r) => r.status)],
+    ['next_attempt_at', caseOf((r) => r.nextAttemptAt ?? now)],
+    ['last_status_code', caseOf((r) => r.statusCode)],
+    ['last_latency_ms', caseOf((r) => r.latencyMs)],
+    ['last_response', caseOf((r) => r.excerpt?.slice(0, 500) ?? null)],
+    ['last_error', caseOf((r) => r.error?.slice(0, 500) ?? null)],
+    ['completed_at', caseOf((r) => (r.status === 'pending' ? null : now))],
+  ];
+  await db.raw(
+    `UPDATE webhook_deliveries SET ${cols.map(([c, v]) => `${c} = ${v.sql}`).join(', ')} WHERE id IN (${records.map(() => '?').join(',')}) AND attempts = ?`,
+    [...cols.flatMap(([, v]) => v.bindings), ...records.map((r) => r.id), attemptsAfter] as Knex.RawBinding[],
+  );
 }
 
 /** Manual re-delivery: the row goes back to pending, due now; its attempt count goes on. */

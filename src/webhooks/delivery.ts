@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { AppContext } from '../context';
 import { recordAudit } from '../db/audit';
-import { claimAttempt, failPendingOf, recordAttempt } from '../db/webhook-deliveries';
+import { claimAttempts, failPendingOf, recordAttempts, type AttemptRecord } from '../db/webhook-deliveries';
 import { disableEndpoint, endpointForDelivery, type EndpointForDelivery } from '../db/webhook-endpoints';
 import { QUEUE } from '../queues/names';
 import { judgeAttempt } from './backoff';
@@ -10,20 +10,23 @@ import { publishWebhookEvent } from './publish';
 import { webhookHeaders } from './signing';
 
 /**
- * One attempt of one delivery: claim it (only the job of the current attempt wins), POST it signed,
- * record the outcome, and schedule the next attempt or give up. 2xx succeeds; 410 disables the endpoint
+ * One attempt of some deliveries (a job carries the deliveries one dispatch made for an endpoint, or one
+ * retry): claim them in one transaction (only the job of the current attempt wins), POST each signed,
+ * record the outcomes in one UPDATE, and schedule the next attempts or give up. 2xx succeeds; 410 disables the endpoint
  * at once; anything else (3xx included: redirects are not followed) retries with exponential backoff
  * until WEBHOOK_MAX_ATTEMPTS, then the endpoint is disabled and the tenant told (event, audit, socket).
  */
 export type DeliveryCtx = Pick<AppContext, 'db' | 'config' | 'queues' | 'realtime' | 'logger'>;
 
 export interface DeliverJob {
-  deliveryId: string;
+  deliveryIds: string[];
   attempt: number;
 }
 
 export const DELIVER_JOB = 'deliver';
-const jobIdOf = (j: DeliverJob) => `${j.deliveryId}.${j.attempt}`;
+/** Deliveries per job: one claim and one result write per group instead of per request. */
+export const DELIVERIES_PER_JOB = 16;
+export const jobIdOf = (deliveryId: string, attempt: number) => `${deliveryId}.${attempt}`;
 
 /** Queues attempts; a job id per (delivery, attempt) makes queueing the same attempt twice a no-op. */
 export async function enqueueDeliveries(ctx: Pick<AppContext, 'queues'>, jobs: Array<DeliverJob & { delayMs?: number }>): Promise<void> {
@@ -32,11 +35,18 @@ export async function enqueueDeliveries(ctx: Pick<AppContext, 'queues'>, jobs: A
     await q.addBulk(
       jobs.slice(i, i + 1000).map((j) => ({
         name: DELIVER_JOB,
-        data: { deliveryId: j.deliveryId, attempt: j.attempt },
-        opts: { jobId: jobIdOf(j), delay: j.delayMs, removeOnComplete: true, removeOnFail: 1000, attempts: 3, backoff: { type: 'exponential', delay: 1000 } },
+        data: { deliveryIds: j.deliveryIds, attempt: j.attempt },
+        opts: { jobId: jobIdOf(j.deliveryIds[0], j.attempt), delay: j.delayMs, removeOnComplete: true, removeOnFail: 1000, attempts: 3, backoff: { type: 'exponential', delay: 1000 } },
       })),
     );
   }
+}
+
+/** Fresh deliveries (attempt 0) in jobs of DELIVERIES_PER_JOB, in dispatch order. */
+export function freshJobs(deliveryIds: string[]): DeliverJob[] {
+  const jobs: DeliverJob[] = [];
+  for (let i = 0; i < deliveryIds.length; i += DELIVERIES_PER_JOB) jobs.push({ deliveryIds: deliveryIds.slice(i, i + DELIVERIES_PER_JOB), attempt: 0 });
+  return jobs;
 }
 
 /** Endpoints (URL, state, opened secrets) cached briefly per process: a burst of deliveries opens the secret once. */
@@ -62,41 +72,43 @@ export class EndpointCache {
   }
 }
 
-export async function attemptDelivery(ctx: DeliveryCtx, sender: WebhookHttpSender, endpoints: EndpointCache, job: DeliverJob): Promise<string> {
-  const row = await claimAttempt(ctx.db, job.deliveryId, job.attempt);
-  if (!row) return 'not-due';
+export async function attemptDeliveries(ctx: DeliveryCtx, sender: WebhookHttpSender, endpoints: EndpointCache, job: DeliverJob): Promise<Record<string, number>> {
+  const rows = await claimAttempts(ctx.db, job.deliveryIds, job.attempt);
   const attemptsAfter = job.attempt + 1;
-  const endpoint = await endpoints.get(row.endpoint_id);
-  if (!endpoint || !endpoint.active) {
-    await recordAttempt(ctx.db, job.deliveryId, attemptsAfter, { status: 'failed', statusCode: null, latencyMs: null, excerpt: null, error: 'endpoint disabled or deleted' });
-    return 'endpoint-inactive';
+  const counts: Record<string, number> = {};
+  const records: AttemptRecord[] = [];
+  const retries: Array<DeliverJob & { delayMs: number }> = [];
+  const toDisable = new Map<string, { endpoint: EndpointForDelivery; reason: string }>();
+  await Promise.all(
+    rows.map(async (row) => {
+      const endpoint = await endpoints.get(row.endpoint_id);
+      if (!endpoint || !endpoint.active) {
+        records.push({ id: row.id, status: 'failed', statusCode: null, latencyMs: null, excerpt: null, error: 'endpoint disabled or deleted' });
+        counts.inactive = (counts.inactive ?? 0) + 1;
+        return;
+      }
+      const out = await sender.post(endpoint.url, webhookHeaders(endpoint.secrets, row.id, new Date(), row.body), row.body);
+      const verdict = judgeAttempt(out.statusCode, attemptsAfter, { baseMs: ctx.config.webhooks.retryBaseMs, maxAttempts: ctx.config.webhooks.maxAttempts });
+      const base = { id: row.id, statusCode: out.statusCode, latencyMs: out.latencyMs, excerpt: out.excerpt, error: out.error };
+      counts[verdict.kind] = (counts[verdict.kind] ?? 0) + 1;
+      if (verdict.kind === 'succeeded') records.push({ ...base, status: 'succeeded' });
+      else if (verdict.kind === 'retry') {
+        records.push({ ...base, status: 'pending', nextAttemptAt: new Date(Date.now() + verdict.delayMs) });
+        retries.push({ deliveryIds: [row.id], attempt: attemptsAfter, delayMs: verdict.delayMs });
+      } else {
+        records.push({ ...base, status: 'failed' });
+        const reason = verdict.kind === 'gone' ? 'the endpoint answered 410 Gone' : `failing for ${attemptsAfter} attempts (last: ${out.statusCode ?? out.error ?? 'no answer'})`;
+        toDisable.set(endpoint.id, { endpoint, reason });
+      }
+    }),
+  );
+  await recordAttempts(ctx.db, attemptsAfter, records);
+  if (retries.length) await enqueueDeliveries(ctx, retries);
+  for (const { endpoint, reason } of toDisable.values()) {
+    await disableAndTell(ctx, endpoint, reason);
+    endpoints.forget(endpoint.id);
   }
-  const at = new Date();
-  const out = await sender.post(endpoint.url, webhookHeaders(endpoint.secrets, job.deliveryId, at, row.body), row.body);
-  const verdict = judgeAttempt(out.statusCode, attemptsAfter, { baseMs: ctx.config.webhooks.retryBaseMs, maxAttempts: ctx.config.webhooks.maxAttempts });
-  const base = { statusCode: out.statusCode, latencyMs: out.latencyMs, excerpt: out.excerpt, error: out.error };
-  switch (verdict.kind) {
-    case 'succeeded':
-      await recordAttempt(ctx.db, job.deliveryId, attemptsAfter, { ...base, status: 'succeeded' });
-      break;
-    case 'retry': {
-      const nextAttemptAt = new Date(Date.now() + verdict.delayMs);
-      await recordAttempt(ctx.db, job.deliveryId, attemptsAfter, { ...base, status: 'pending', nextAttemptAt });
-      await enqueueDeliveries(ctx, [{ deliveryId: job.deliveryId, attempt: attemptsAfter, delayMs: verdict.delayMs }]);
-      break;
-    }
-    case 'gone':
-      await recordAttempt(ctx.db, job.deliveryId, attemptsAfter, { ...base, status: 'failed' });
-      await disableAndTell(ctx, endpoint, 'the endpoint answered 410 Gone');
-      endpoints.forget(endpoint.id);
-      break;
-    case 'exhausted':
-      await recordAttempt(ctx.db, job.deliveryId, attemptsAfter, { ...base, status: 'failed' });
-      await disableAndTell(ctx, endpoint, `failing for ${attemptsAfter} attempts (last: ${out.statusCode ?? out.error ?? 'no answer'})`);
-      endpoints.forget(endpoint.id);
-      break;
-  }
-  return verdict.kind;
+  return counts;
 }
 
 /** Disables the endpoint and tells the tenant: audit row, a `webhook.endpoint_disabled` event to its other endpoints, a socket event. */

@@ -47,6 +47,8 @@ export function planDeliveries(
 }
 
 export async function dispatchOutbox(db: Knex, limit = 1000): Promise<{ events: number; deliveries: string[] }> {
+  // READ COMMITTED: the locking read takes record locks only, no gap lock at the table's end, so
+  // publishers (the status writer's transactions) keep inserting while a dispatch runs.
   return db.transaction(async (trx) => {
     const [rows] = (await trx.raw('SELECT seq, tenant_id, type, payload FROM webhook_outbox ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED', [limit])) as [OutboxRow[]];
     if (rows.length === 0) return { events: 0, deliveries: [] };
@@ -56,5 +58,5 @@ export async function dispatchOutbox(db: Knex, limit = 1000): Promise<{ events: 
     const seqs = rows.map((r) => r.seq);
     for (let i = 0; i < seqs.length; i += 1000) await trx('webhook_outbox').whereIn('seq', seqs.slice(i, i + 1000)).delete();
     return { events: rows.length, deliveries: deliveries.map((d) => d.id) };
-  });
+  }, { isolationLevel: 'read committed' });
 }

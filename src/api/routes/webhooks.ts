@@ -5,7 +5,7 @@ import { deliveriesQuery, getDelivery, resetForRedelivery } from '../../db/webho
 import { decodeEndpoint, deleteEndpoint, endpointsQuery, getEndpoint, insertEndpoint, rotateEndpointSecret, updateEndpoint } from '../../db/webhook-endpoints';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors';
 import { QUEUE } from '../../queues/names';
-import { enqueueDeliveries } from '../../webhooks/delivery';
+import { enqueueDeliveries, jobIdOf } from '../../webhooks/delivery';
 import { ALL_EVENTS, WEBHOOK_EVENT_TYPES } from '../../webhooks/event-types';
 import { generateWebhookSecret } from '../../webhooks/signing';
 import { assertUrlAllowed, SsrfError } from '../../webhooks/ssrf';
@@ -196,9 +196,9 @@ export function webhooksRouter(ctx: AppContext): Router {
       return n!;
     });
     // A retry already waiting for this attempt is moved up rather than queued twice.
-    const waiting = await ctx.queues.get(QUEUE.webhookDeliver).getJob(`${deliveryId}.${attempt}`);
+    const waiting = await ctx.queues.get(QUEUE.webhookDeliver).getJob(jobIdOf(deliveryId, attempt));
     if (waiting && (await waiting.isDelayed())) await waiting.promote();
-    else await enqueueDeliveries(ctx, [{ deliveryId, attempt }]);
+    else await enqueueDeliveries(ctx, [{ deliveryIds: [deliveryId], attempt }]);
     const { body: _sent, ...delivery } = (await getDelivery(ctx.db, tenantId, id, deliveryId))!;
     res.status(202).json(delivery);
   });
