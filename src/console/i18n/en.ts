@@ -48,6 +48,7 @@ export const en = {
     types: { text: 'Text', image: 'Image', file: 'File', link: 'Link', miniprogram: 'Mini program', at: '@ mention' },
   },
   tasks: {
+    waitingForStaff: 'Waiting for staff confirmation: {{count}} customer group-send(s) must be confirmed in the WeCom app',
     create: 'New campaign', name: 'Name', status: 'Status', progress: 'Progress', created: 'Created', pause: 'Pause', resume: 'Resume', cancel: 'Cancel',
     export: 'Export CSV', retryFailed: 'Retry {{count}} failed', rate: 'Per min', eta: 'ETA', reasons: 'Why recipients failed', recipients: 'Recipients', all: 'All',
     conversation: 'Conversation', errorCode: 'Error code', errorMessage: 'Error message', attempts: 'Retries',

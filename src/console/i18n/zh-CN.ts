@@ -52,6 +52,7 @@ export const zhCN: Shape<typeof en> = {
     types: { text: '文本', image: '图片', file: '文件', link: '链接', miniprogram: '小程序', at: '@提醒' },
   },
   tasks: {
+    waitingForStaff: '等待员工确认：{{count}} 条客户群发需在企业微信中确认发送',
     create: '新建群发', name: '名称', status: '状态', progress: '进度', created: '创建时间', pause: '暂停', resume: '继续', cancel: '取消',
     export: '导出 CSV', retryFailed: '重试 {{count}} 个失败', rate: '每分钟', eta: '预计剩余', reasons: '失败原因', recipients: '接收人', all: '全部',
     conversation: '会话', errorCode: '错误码', errorMessage: '错误信息', attempts: '重试次数',

@@ -164,6 +164,9 @@ export default function TaskDetail() {
       </PageToolbar>
       {task.data?.error_message && <Alert type="warning" title={task.data.error_message} style={{ marginBottom: 12 }} />}
       <Card size="small">
+        {p?.stage === 'waiting_for_staff_confirmation' && (
+          <Alert type="info" showIcon title={t('tasks.waitingForStaff', { count: p.waiting_for_staff_confirmation })} data-testid="task-waiting-for-staff" style={{ marginBottom: 12 }} />
+        )}
         <Progress percent={Math.floor(p?.percent ?? 0)} status={status === 'failed' ? 'exception' : status === 'completed' ? 'success' : 'active'} data-testid="task-progress" aria-label={t('tasks.progress')} />
         <Row gutter={[12, 12]}>
           {(['total', 'sent', 'success', 'failed', 'pending'] as const).map((k) => (
