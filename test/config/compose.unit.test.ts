@@ -140,6 +140,17 @@ describe('the cluster profile: a MariaDB read replica and a Redis Cluster', () =
     }
   });
 
+  test('REDIS_CLUSTER_NODES naming the six nodes (and REDIS_SHARDS) puts every app service on the cluster; unset, on `redis`', () => {
+    const nodes = Object.keys(compose.services).filter((n) => /^redis-node-\d+$/.test(n));
+    const given = { ...secrets, REDIS_CLUSTER_NODES: nodes.map((n) => `${n}:6379`).join(','), REDIS_SHARDS: '6' };
+    for (const name of APP_SERVICES) {
+      expect(loadConfig(resolvedEnvironment(compose.services[name], secrets)).redis).toMatchObject({ url: 'redis://redis:6379', clusterNodes: undefined, shards: 1 });
+      const config = loadConfig(resolvedEnvironment(compose.services[name], given));
+      expect(config.redis.clusterNodes).toEqual(nodes.map((host) => ({ host, port: 6379 })));
+      expect(config.redis.shards).toBe(6);
+    }
+  });
+
   test('the default profile starts without the cluster profile: no service outside it depends on one inside', () => {
     const profiled = new Set(Object.keys(compose.services).filter((n) => inProfile(n).length > 0));
     for (const [name, service] of Object.entries(compose.services)) {

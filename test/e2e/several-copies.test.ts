@@ -4,6 +4,7 @@ import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../h
 import { http } from '../helpers/http';
 import { freePort } from '../helpers/ports';
 import { PROCESS_TEST_TIMEOUT_MS, spawnRole, waitReady, type SpawnedRole } from '../helpers/processes';
+import { startRedisCluster, type PrivateRedisCluster } from '../helpers/redis-cluster';
 import { startReplicaPair, type ReplicaPair } from '../helpers/replica';
 import { connectSocket } from '../helpers/socket';
 import { waitFor } from '../helpers/wait';
@@ -11,8 +12,8 @@ import { waitFor } from '../helpers/wait';
 /**
  * Several copies of every role (issue 14): two api, two worker and two cron processes of the real
  * entry point, plus the gateway simulator, against a MariaDB primary with a read replica (a private GTID
- * pair, DB_READ_HOST set) and Redis (this file's key prefix on the single server: Redis Cluster support
- * lands separately).
+ * pair, DB_READ_HOST set) and a Redis Cluster (3 masters + 3 replicas, REDIS_SHARDS=6): the run's own
+ * under `npm run test:cluster`, else a private one this file starts.
  *
  * - The demo tour runs through the second API while the first is SIGTERMed (exit 0) and started again.
  * - Events a worker emits (task.progress, task.status) reach sockets connected to either API.
@@ -21,6 +22,7 @@ import { waitFor } from '../helpers/wait';
 jest.setTimeout(PROCESS_TEST_TIMEOUT_MS + 120_000);
 
 let pair: ReplicaPair;
+let cluster: PrivateRedisCluster | undefined;
 let env: TestEnv;
 let tenant: TestTenant;
 const tenantCode = `copies${Date.now().toString(36)}`;
@@ -30,8 +32,12 @@ const others: SpawnedRole[] = [];
 let startedAt: Date;
 
 beforeAll(async () => {
-  pair = await startReplicaPair();
-  env = await createTestEnv('copies', { env: pair.env() });
+  const [replicaPair, ownCluster] = await Promise.all([startReplicaPair(), process.env.REDIS_CLUSTER_NODES ? undefined : startRedisCluster()]);
+  pair = replicaPair;
+  cluster = ownCluster;
+  const redis: Record<string, string> = cluster ? { REDIS_CLUSTER_NODES: cluster.nodes, REDIS_SHARDS: '6' } : {};
+  env = await createTestEnv('copies', { env: { ...pair.env(), ...redis } });
+  expect(env.config.redis.clusterNodes?.length).toBe(6);
   tenant = await createTenant(env, { code: tenantCode });
   const [apiPort1, apiPort2, simulatorPort] = [await freePort(), await freePort(), await freePort()];
   shared = {
@@ -74,7 +80,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...apis.map((a) => a.proc), ...others].map((p) => p.stop().catch(() => p.kill())));
   await env?.close();
-  await pair?.down();
+  await Promise.all([pair?.down(), cluster?.down()]);
 });
 
 function startApi(n: number, port: number) {
