@@ -94,6 +94,13 @@ export const en = {
     redriveFailed: 'Re-drive failed events on this page', redriven: '{{count}} events queued again', detail: 'Event', raw: 'Raw payload',
     statuses: { failed: 'Failed', received: 'Received', processing: 'Processing', processed: 'Processed', ignored: 'Ignored' },
   },
+  webhooks: {
+    tab: 'Webhooks', new: 'New webhook', name: 'Name', url: 'URL', events: 'Events', allEvents: 'All events', status: 'Status', active: 'Active',
+    disabledReason: 'Disabled because', batchMax: 'Events per request', batchHint: 'Above 1, message events are sent in batches of up to this many.',
+    shownOnce: 'Copy the signing secret now: it is shown only once.', rotate: 'Rotate secret', confirmRotate: 'New secret now; the old one keeps signing for a day.',
+    confirmDelete: 'Delete this webhook and its delivery log?', log: 'Deliveries', created: 'Created', event: 'Event', attempts: 'Attempts', latency: 'Latency',
+    response: 'Response', redeliver: 'Re-deliver', redelivered: 'Queued for delivery',
+  },
   conversations: { account: 'Account', pickAccount: 'Pick an account', name: 'Name', id: 'Conversation id', type: 'Type', members: 'Members', lastMessage: 'Last message', active: 'Active', sync: 'Sync from the phone', syncQueued: 'Sync requested' },
   platform: {
     title: 'Platform admin', signIn: 'Platform admin sign-in', tenantSignIn: 'Tenant operator sign-in', code: 'Code', name: 'Name', plan: 'Plan', timezone: 'Time zone',

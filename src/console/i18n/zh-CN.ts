@@ -98,6 +98,13 @@ export const zhCN: Shape<typeof en> = {
     redriveFailed: '重新处理本页失败事件', redriven: '{{count}} 个事件已重新排队', detail: '事件', raw: '原始内容',
     statuses: { failed: '失败', received: '已接收', processing: '处理中', processed: '已处理', ignored: '已忽略' },
   },
+  webhooks: {
+    tab: 'Webhook', new: '新建 Webhook', name: '名称', url: 'URL', events: '事件', allEvents: '全部事件', status: '状态', active: '启用',
+    disabledReason: '停用原因', batchMax: '每次请求事件数', batchHint: '大于 1 时，消息事件按批发送，每批最多这么多条。',
+    shownOnce: '请立即复制签名密钥：它只显示这一次。', rotate: '轮换密钥', confirmRotate: '立即生成新密钥；旧密钥在一天内继续签名。',
+    confirmDelete: '删除此 Webhook 及其投递记录？', log: '投递记录', created: '创建时间', event: '事件', attempts: '尝试次数', latency: '耗时',
+    response: '响应', redeliver: '重新投递', redelivered: '已排队投递',
+  },
   conversations: { account: '账号', pickAccount: '选择账号', name: '名称', id: '会话 ID', type: '类型', members: '成员数', lastMessage: '最后消息', active: '有效', sync: '从手机同步', syncQueued: '已请求同步' },
   platform: {
     title: '平台管理', signIn: '平台管理员登录', tenantSignIn: '租户操作员登录', code: '代码', name: '名称', plan: '套餐', timezone: '时区',

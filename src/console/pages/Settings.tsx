@@ -8,6 +8,7 @@ import { PageToolbar } from '../components/PageToolbar';
 import { AuditLogTab } from './settings/AuditLog';
 import { WecomCallbackTab } from './settings/WecomCallback';
 import { CampaignControlsTab } from './settings/CampaignControls';
+import { WebhooksTab } from './settings/Webhooks';
 import { StatusTag } from '../components/StatusTag';
 import { useCan, useMe } from '../me';
 
@@ -18,6 +19,7 @@ export default function Settings() {
   const canKeys = useCan('api_keys:read');
   const canAudit = useCan('audit:read');
   const canTenant = useCan('tenant:read');
+  const canWebhooks = useCan('webhooks:read');
   return (
     <div data-testid="settings">
       <PageToolbar title={t('nav.settings')} />
@@ -28,6 +30,7 @@ export default function Settings() {
           ...(canKeys ? [{ key: 'keys', label: t('settings.apiKeys'), children: <ApiKeys /> }] : []),
           ...(canTenant ? [{ key: 'wecom', label: t('settings.wecom'), children: <WecomCallbackTab /> }] : []),
           ...(canTenant ? [{ key: 'controls', label: t('settings.controls'), children: <CampaignControlsTab /> }] : []),
+          ...(canWebhooks ? [{ key: 'webhooks', label: t('webhooks.tab'), children: <WebhooksTab /> }] : []),
           ...(canAudit ? [{ key: 'audit', label: t('settings.audit'), children: <AuditLogTab /> }] : []),
         ]}
       />
