@@ -147,8 +147,10 @@ test('lag past DB_READ_MAX_LAG_SECONDS is reported (health, metric) and reads go
   await pair.sql('replica', 'STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=6; START SLAVE');
   const name = `lagging-${randomUUID().slice(0, 8)}`;
   await insertTemplate('primary', name);
+  const writtenAt = Date.now();
 
   const lagging = await waitFor(ready, `/health/ready to report a lag above ${MAX_LAG} s`, { until: (h) => h.replica?.state === 'lagging' });
+  console.info(`[replica] MASTER_DELAY=6: lagging (${lagging.replica.lag_seconds} s > ${MAX_LAG} s) reported ${Date.now() - writtenAt} ms after the write`);
   expect(lagging.status).toBe('degraded');
   expect(lagging.replica.lag_seconds).toBeGreaterThan(MAX_LAG);
   expect(lagging.checks.replica).toMatch(new RegExp(`^lagging: \\d+ s behind \\(max ${MAX_LAG} s\\)$`));
@@ -160,6 +162,7 @@ test('lag past DB_READ_MAX_LAG_SECONDS is reported (health, metric) and reads go
   expect(env.ctx.replica.snapshot().state).toBe('lagging');
 
   await waitFor(() => env.ctx.replica.snapshot(), 'the replica to catch up within the delay', { until: (s) => s.state === 'ok', timeoutMs: 30_000 });
+  console.info(`[replica] caught up, reads on the replica again ${Date.now() - writtenAt} ms after the write`);
   const [applied] = await pair.sql('replica', `SELECT COUNT(*) AS n FROM \`${db()}\`.message_templates WHERE template_name = '${name}'`);
   expect(Number(applied.n)).toBe(1);
   await pair.sql('replica', 'STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE');
