@@ -99,6 +99,14 @@ test('wizard: audience by filter, then the strategy (window in the tenant zone, 
     expect(task).toMatchObject({ status: 'created', priority: 8, target_type: 'filter' });
     expect(new Date(task.scheduled_time).getUTCFullYear()).toBe(2099);
     expect(task.send_strategy).toMatchObject({ jitter: 0.1, window: { start: '09:30', end: '20:00', days: [1, 2, 3, 4, 5, 6, 7] }, retry: { max_attempts: 4, backoff: 'exponential', backoff_ms: 5000 } });
+    // The campaign list finds it by name and by status.
+    await open('/tasks', 'tasks');
+    const search = page.getByTestId('tasks-search').locator('input');
+    await search.fill('scheduled');
+    await search.press('Enter');
+    await waitFor(() => rowsOf('tasks').count(), 'the task found by name', { until: (n) => n === 1 });
+    await page.getByTestId('tasks-status').getByText('已完成').click();
+    await waitFor(() => rowsOf('tasks').count(), 'no completed task of that name', { until: (n) => n === 0 });
   }));
 
 test('platform admin: tenants listed; quotas changed; a tenant suspended and resumed', async () => {

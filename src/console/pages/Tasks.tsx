@@ -1,6 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { Button, Progress, Table } from 'antd';
-import { useCallback } from 'react';
+import { Button, Input, Progress, Segmented, Space, Table } from 'antd';
+import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client';
@@ -12,13 +12,18 @@ import { useCan } from '../me';
 import { useLiveEvent } from '../realtime';
 
 type Task = components['schemas']['Task'];
+const STATUS_FILTERS = ['all', 'running', 'paused', 'created', 'completed', 'failed', 'cancelled'] as const;
+type StatusFilter = (typeof STATUS_FILTERS)[number];
 
 export default function Tasks() {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const navigate = useNavigate();
   const canWrite = useCan('tasks:write');
-  const list = useCursorPages(['tasks', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/tasks', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
+  const [status, setStatus] = useState<StatusFilter>('all');
+  const [search, setSearch] = useState('');
+  const filters = { ...(status !== 'all' ? { status } : {}), ...(search ? { q: search } : {}) };
+  const list = useCursorPages(['tasks', 'page', filters], async (cursor) => unwrap(await api.GET('/api/v1/tasks', { params: { query: { limit: 50, ...filters, ...(cursor ? { cursor } : {}) } } })));
   const onProgress = useCallback(
     (e: { task_id: string; status: Task['status']; percent: number }) =>
       qc.setQueriesData({ queryKey: ['tasks'] }, (old: { data: Task[]; next_cursor: string | null } | undefined) =>
@@ -37,6 +42,16 @@ export default function Tasks() {
           </Button>
         )}
       </PageToolbar>
+      <Space wrap style={{ marginBottom: 12 }}>
+        <Segmented
+          value={status}
+          onChange={(v) => setStatus(v as StatusFilter)}
+          options={STATUS_FILTERS.map((f) => ({ value: f, label: f === 'all' ? t('tasks.all') : t(`status.${f}`) }))}
+          data-testid="tasks-status"
+          style={{ maxWidth: '100%', overflowX: 'auto' }}
+        />
+        <Input.Search allowClear placeholder={t('tasks.name')} aria-label={t('tasks.name')} onSearch={(v) => setSearch(v.trim())} style={{ width: 220 }} data-testid="tasks-search" />
+      </Space>
       <Table<Task>
         rowKey="id"
         size="small"
