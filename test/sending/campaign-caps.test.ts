@@ -54,6 +54,7 @@ test('frequency cap: two tasks on two accounts to the same recipients at once; e
   expect(progress.body).toMatchObject({ percent: 100, counts: { capped: d1.capped_count, failed: 0, pending: 0 } });
   const summary = await http('GET', api(`/tasks/${t2}/recipients/summary`), { token: tenant.adminToken });
   expect(summary.body.by_status).toMatchObject({ skipped: d2.capped_count, failed: 0 });
+  expect(summary.body.reasons).toEqual([{ status: 'skipped', error_code: 'frequency_capped', count: d2.capped_count, example_message: expect.stringContaining('1 per day') }]);
   // Only sends kept their unit: the recipients' counters hold exactly one each.
   const day = localTime(new Date(), 'Asia/Shanghai').date;
   expect(await env.ctx.redis.get(keys.frequency(env.config.redis.prefix, tenant.tenantId, 'fq-0', `d:${day}`))).toBe('1');

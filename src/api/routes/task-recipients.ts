@@ -47,7 +47,7 @@ const RecipientSummary = z
     by_status: z.record(z.enum(MESSAGE_STATUSES), z.number()),
     reasons: z
       .array(z.object({ status: z.enum(MESSAGE_STATUSES), error_code: z.string().nullable(), count: z.number(), example_message: z.string().nullable() }))
-      .describe('failed and unknown recipients grouped by error code, most frequent first (top 20)'),
+      .describe('failed, unknown and skipped (frequency-capped) recipients grouped by error code, most frequent first (top 20)'),
   })
   .openapi('TaskRecipientSummary');
 
@@ -150,7 +150,7 @@ export function taskRecipientsRouter(ctx: AppContext): Router {
       .count({ n: '*' })
       .max({ example: 'error_message' })
       .where({ tenant_id: tenantId, batch_id: id })
-      .whereIn('status', ['failed', 'unknown'])
+      .whereIn('status', ['failed', 'unknown', 'skipped'])
       .groupBy('status', 'error_code')
       .orderBy('n', 'desc')
       .limit(20)) as unknown as Array<{ status: string; error_code: string | null; n: number; example: string | null }>;

@@ -8773,7 +8773,7 @@ export interface components {
                 unknown?: number;
                 skipped?: number;
             };
-            /** @description failed and unknown recipients grouped by error code, most frequent first (top 20) */
+            /** @description failed, unknown and skipped (frequency-capped) recipients grouped by error code, most frequent first (top 20) */
             reasons: {
                 /** @enum {string} */
                 status: "pending" | "sending" | "sent" | "delivered" | "failed" | "cancelled" | "unknown" | "skipped";
