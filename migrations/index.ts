@@ -17,6 +17,7 @@ import * as messagesKeysetIndexes from './20261130_2350_messages_keyset_indexes'
 import * as webhooks0100 from './20261201_0100_webhooks';
 import * as campaignControls from './20261201_0200_campaign_controls';
 import * as wecomContacts from './20261201_0300_wecom_contacts';
+import * as messagesMarkdown from './20261201_0301_messages_markdown';
 import * as channelCredentialsLookup from './20261201_0600_channel_credentials_lookup';
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
@@ -40,5 +41,6 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261201_0100_webhooks', webhooks0100],
   ['20261201_0200_campaign_controls', campaignControls],
   ['20261201_0300_wecom_contacts', wecomContacts],
+  ['20261201_0301_messages_markdown', messagesMarkdown],
   ['20261201_0600_channel_credentials_lookup', channelCredentialsLookup],
 ];

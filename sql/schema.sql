@@ -211,7 +211,7 @@ CREATE TABLE `messages` (
   `tenant_id` varchar(36) NOT NULL,
   `account_id` varchar(36) NOT NULL,
   `conversation_id` varchar(100) NOT NULL,
-  `message_type` enum('text','image','file','link','miniprogram','at') NOT NULL,
+  `message_type` enum('text','image','file','link','miniprogram','at','markdown') NOT NULL,
   `content` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`content`)),
   `template_id` varchar(36) DEFAULT NULL,
   `status` enum('pending','sending','sent','delivered','failed','cancelled','unknown','skipped') NOT NULL DEFAULT 'pending',

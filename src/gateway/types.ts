@@ -3,10 +3,12 @@
  * account is a gateway instance identified by `guid`. Everything the service needs from a gateway is
  * here; `http-client.ts` implements it over HTTP and the built-in simulator speaks the same protocol.
  */
-export type MessageType = 'text' | 'image' | 'file' | 'link' | 'miniprogram' | 'at';
+export type MessageType = 'text' | 'image' | 'file' | 'link' | 'miniprogram' | 'at' | 'markdown';
 
 export type MessageContent =
   | { type: 'text'; text: string }
+  /** WeCom's markdown subset; only app messages of the official channel render it. */
+  | { type: 'markdown'; text: string }
   | { type: 'image'; file_id?: string; url?: string }
   | { type: 'file'; file_id?: string; url?: string; file_name?: string }
   | { type: 'link'; title: string; url: string; description?: string; image_url?: string }

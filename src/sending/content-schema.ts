@@ -10,6 +10,8 @@ const url = z.string().min(1).max(2000);
 export const messageContentSchema = z
   .discriminatedUnion('type', [
     z.object({ type: z.literal('text'), text: z.string().min(1).max(8000) }),
+    // Markdown (WeCom's subset): the official channel's app messages only; other channels refuse it.
+    z.object({ type: z.literal('markdown'), text: z.string().min(1).max(8000) }),
     z.object({ type: z.literal('image'), file_id: z.string().max(200).optional(), url: url.optional() }),
     z.object({ type: z.literal('file'), file_id: z.string().max(200).optional(), url: url.optional(), file_name: z.string().max(255).optional() }),
     z.object({

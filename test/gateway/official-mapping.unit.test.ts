@@ -41,3 +41,8 @@ test('a group-send waits for staff, then takes each customer status', () => {
   expect(decide('m', [{ done: true }], [])).toMatchObject({ status: 'failed', errorCode: 'not_sent' });
   expect(decide('m', [{ done: true }, { done: true }], [{ status: 'failed', code: 'not_a_friend', reason: 'r' }, { status: 'delivered' }])).toEqual({ messageId: 'm', status: 'delivered' });
 });
+
+test('markdown goes to members as an app message; customers cannot receive it', () => {
+  expect(appMessageBody({ type: 'markdown', text: '**bold** [link](https://x.test)' })).toEqual({ msgtype: 'markdown', markdown: { content: '**bold** [link](https://x.test)' } });
+  expect(() => customerTemplateBody({ type: 'markdown', text: '# h' })).toThrow(/cannot send markdown/);
+});

@@ -76,3 +76,15 @@ test('a task on an official account: app messages and customer group-sends, comp
   expect(await progress()).toMatchObject({ stage: 'done', waiting_for_staff_confirmation: 0 });
   expect(await s.tasks.get(id)).toMatchObject({ delivered_count: 3 });
 });
+
+test('markdown content reaches members as a markdown app message (the messages column takes the new type)', async () => {
+  const corp = fakeCorp();
+  fake.addCorp(corp);
+  const acct = await createOfficialAccount(s.env, s.tenant, corp);
+  await loginAndWait(s.env, s.tenant, acct.id, 'online');
+  const id = await s.tasks.create({ account_ids: [acct.id], content: { type: 'markdown', text: '**Hi** {{name}}' }, targets: [{ conversation_id: 'alice', variables: { name: 'Alice' } }] });
+  await s.tasks.start(id);
+  expect(await s.tasks.waitForStatus(id, 'completed')).toMatchObject({ total_count: 1, sent_count: 1, failed_count: 0 });
+  expect(fake.appMessages.filter((m) => m.agentid === corp.agentId && m.msgtype === 'markdown').map((m) => m.markdown)).toEqual([{ content: '**Hi** Alice' }]);
+  expect(await s.env.ctx.db('messages').where({ batch_id: id }).first('message_type')).toEqual({ message_type: 'markdown' });
+});

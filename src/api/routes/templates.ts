@@ -39,7 +39,7 @@ const templateBody = z.object({
 const templatePatch = templateBody.partial().extend({ variables: z.array(variableDefinitionSchema).max(100).optional(), tags: z.array(z.string().min(1).max(50)).max(50).optional() });
 
 const listQuery = pageQuery.extend({
-  type: z.enum(['text', 'image', 'file', 'link', 'miniprogram', 'at']).optional(),
+  type: z.enum(['text', 'image', 'file', 'link', 'miniprogram', 'at', 'markdown']).optional(),
   category: z.string().max(50).optional(),
   tag: z.string().max(50).optional(),
   is_active: queryBool.optional(),

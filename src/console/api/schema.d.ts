@@ -4543,7 +4543,7 @@ export interface paths {
                 query?: {
                     limit?: number;
                     cursor?: string;
-                    type?: "text" | "image" | "file" | "link" | "miniprogram" | "at";
+                    type?: "text" | "image" | "file" | "link" | "miniprogram" | "at" | "markdown";
                     category?: string;
                     tag?: string;
                     is_active?: "true" | "false" | "1" | "0";
@@ -8633,6 +8633,10 @@ export interface components {
         MessageContent: {
             /** @enum {string} */
             type: "text";
+            text: string;
+        } | {
+            /** @enum {string} */
+            type: "markdown";
             text: string;
         } | {
             /** @enum {string} */

@@ -45,7 +45,7 @@ export const en = {
     variables: 'Variables', varName: 'Variable name', sample: 'Sample value', required: 'Required', addVariable: 'Add variable',
     default: 'Default', edit: 'Edit template {{name}}', deleted: 'Template deleted', confirmDelete: 'Delete template "{{name}}"?',
     placeholderHint: 'Use {{name}} for a variable.',
-    types: { text: 'Text', image: 'Image', file: 'File', link: 'Link', miniprogram: 'Mini program', at: '@ mention' },
+    types: { text: 'Text', image: 'Image', file: 'File', link: 'Link', miniprogram: 'Mini program', at: '@ mention', markdown: 'Markdown (official API only)' },
   },
   tasks: {
     waitingForStaff: 'Waiting for staff confirmation: {{count}} customer group-send(s) must be confirmed in the WeCom app',

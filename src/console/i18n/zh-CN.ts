@@ -49,7 +49,7 @@ export const zhCN: Shape<typeof en> = {
     variables: '变量', varName: '变量名', sample: '示例值', required: '必填', addVariable: '添加变量',
     default: '默认值', edit: '编辑模板 {{name}}', deleted: '模板已删除', confirmDelete: '删除模板“{{name}}”？',
     placeholderHint: '用 {{name}} 插入变量。',
-    types: { text: '文本', image: '图片', file: '文件', link: '链接', miniprogram: '小程序', at: '@提醒' },
+    types: { text: '文本', image: '图片', file: '文件', link: '链接', miniprogram: '小程序', at: '@提醒', markdown: 'Markdown（仅官方 API）' },
   },
   tasks: {
     waitingForStaff: '等待员工确认：{{count}} 条客户群发需在企业微信中确认发送',

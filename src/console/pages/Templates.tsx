@@ -17,7 +17,7 @@ interface Variable {
   sample?: string;
 }
 
-const TYPES = ['text', 'image', 'file', 'link', 'miniprogram', 'at'] as const;
+const TYPES = ['text', 'image', 'file', 'link', 'miniprogram', 'at', 'markdown'] as const;
 
 /** {{name}} placeholders filled with sample values (or defaults) for the phone preview. */
 function fill(text: string, vars: Variable[]): string {
@@ -29,7 +29,7 @@ function fill(text: string, vars: Variable[]): string {
 
 export function PhonePreview({ content, vars }: { content: Content; vars: Variable[] }) {
   const body =
-    content.type === 'text' || content.type === 'at'
+    content.type === 'text' || content.type === 'at' || content.type === 'markdown'
       ? fill(String(content.text ?? ''), vars)
       : content.type === 'link'
         ? `🔗 ${fill(String(content.title ?? ''), vars)}\n${String(content.url ?? '')}`
@@ -141,6 +141,7 @@ function TemplateEditor({ template, onClose, onSaved }: { template?: Template; o
     switch (type) {
       case 'text':
       case 'at':
+      case 'markdown':
         return { type, text: v.text ?? '', ...(type === 'at' ? { user_ids: (template?.content.user_ids as string[] | undefined) ?? [] } : {}) };
       case 'link':
         return { type, title: v.title ?? '', url: v.url ?? '' };
@@ -177,7 +178,7 @@ function TemplateEditor({ template, onClose, onSaved }: { template?: Template; o
             <Form.Item label={t('templates.type')} name="type">
               <Select options={TYPES.map((x) => ({ value: x, label: t(`templates.types.${x}`) }))} />
             </Form.Item>
-            {(type === 'text' || type === 'at') && (
+            {(type === 'text' || type === 'at' || type === 'markdown') && (
               <Form.Item label={t('templates.text')} name="text" rules={[{ required: true, message: t('form.required') }]} extra={t('templates.placeholderHint')}>
                 <Input.TextArea rows={4} data-testid="template-text" />
               </Form.Item>

@@ -42,6 +42,9 @@ export function appMessageBody(c: MessageContent, mediaId?: string): Record<stri
     case 'at':
       assertBytes(c.text, 2048);
       return { msgtype: 'text', text: { content: c.text } };
+    case 'markdown':
+      assertBytes(c.text, 2048);
+      return { msgtype: 'markdown', markdown: { content: c.text } };
     case 'image':
       return { msgtype: 'image', image: { media_id: mediaId } };
     case 'file':
@@ -68,6 +71,8 @@ export function customerTemplateBody(c: MessageContent, mediaId?: string): Recor
       return { attachments: [{ msgtype: 'file', file: { media_id: mediaId } }] };
     case 'link':
       return { attachments: [{ msgtype: 'link', link: { title: c.title, url: c.url, desc: c.description, picurl: c.image_url } }] };
+    case 'markdown':
+      throw unsupported('markdown to customers (a group-send has text and attachments only)');
     case 'miniprogram':
       // add_msg_template wants the cover as an uploaded media id (pic_media_id), which a thumb URL is not.
       throw unsupported('a mini program to customers without a cover image uploaded as media');
