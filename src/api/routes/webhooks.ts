@@ -77,6 +77,22 @@ const DeliveryDetail = DeliveryOut.extend({ body: z.string().describe('the reque
 const DeliveryParams = z.object({ id: z.string().min(1).max(36), deliveryId: z.string().min(1).max(40) });
 const ListDeliveriesQuery = pageQuery.extend({ status: z.enum(['pending', 'succeeded', 'failed']).optional() });
 
+// The requests an endpoint receives (OpenAPI 3.0 has no webhooks section: documented as components).
+const WebhookEventBody = registry.register(
+  'WebhookEvent',
+  z
+    .object({
+      type: z.enum(WEBHOOK_EVENT_TYPES),
+      timestamp: time,
+      data: z.record(z.unknown()).describe('message.*: message_id, task_id, gateway_message_id, error_code/error_message; task.status: task_id, status; task.completed: task_id, name, status, summary {total, sent, success, delivered, failed, unknown, cancelled}; account.status: account_id, old_status, new_status, reason; conversation.message: account_id, conversation_id, last_msg_content, new_messages …'),
+    })
+    .describe('Body POSTed to a webhook endpoint, signed per Standard Webhooks: headers webhook-id (stable across retries), webhook-timestamp, webhook-signature (v1,<base64 HMAC-SHA256 of "id.timestamp.body">, space-separated during a rotation overlap)'),
+);
+registry.register(
+  'WebhookBatch',
+  z.object({ type: z.literal('batch'), timestamp: time, data: z.object({ events: z.array(WebhookEventBody) }) }).describe('Body POSTed to an endpoint with batch_max > 1: up to batch_max message.* events in one request'),
+);
+
 const tag = 'Webhooks';
 documentRoute({ method: 'post', path: '/api/v1/webhooks', tag, permission: 'webhooks:write', summary: 'Create a webhook endpoint; the signing secret is returned once', body: CreateWebhookBody, response: WebhookWithSecret, status: 201 });
 documentRoute({ method: 'get', path: '/api/v1/webhooks', tag, permission: 'webhooks:read', summary: 'List webhook endpoints (never the secret)', query: pageQuery, response: pageResponse(WebhookOut) });

@@ -8437,6 +8437,33 @@ export interface components {
              */
             completed_at: string | null;
         };
+        /** @description Body POSTed to a webhook endpoint, signed per Standard Webhooks: headers webhook-id (stable across retries), webhook-timestamp, webhook-signature (v1,<base64 HMAC-SHA256 of "id.timestamp.body">, space-separated during a rotation overlap) */
+        WebhookEvent: {
+            /** @enum {string} */
+            type: "message.sent" | "message.delivered" | "message.failed" | "task.status" | "task.completed" | "account.status" | "account.risk" | "conversation.message" | "webhook.endpoint_disabled";
+            /**
+             * Format: date-time
+             * @description ISO 8601 date-time
+             */
+            timestamp: string;
+            /** @description message.*: message_id, task_id, gateway_message_id, error_code/error_message; task.status: task_id, status; task.completed: task_id, name, status, summary {total, sent, success, delivered, failed, unknown, cancelled}; account.status: account_id, old_status, new_status, reason; conversation.message: account_id, conversation_id, last_msg_content, new_messages … */
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description Body POSTed to an endpoint with batch_max > 1: up to batch_max message.* events in one request */
+        WebhookBatch: {
+            /** @enum {string} */
+            type: "batch";
+            /**
+             * Format: date-time
+             * @description ISO 8601 date-time
+             */
+            timestamp: string;
+            data: {
+                events: components["schemas"]["WebhookEvent"][];
+            };
+        };
         Account: {
             id: string;
             account_name: string;
