@@ -18,7 +18,14 @@ export function useCursorPages<T>(key: readonly unknown[], fetchPage: (cursor: s
   const keyText = JSON.stringify(key);
   const cursors = stack.key === keyText ? stack.cursors : [undefined];
   const cursor = cursors[cursors.length - 1];
-  const query = useQuery({ queryKey: [...key, cursor ?? null], queryFn: () => fetchPage(cursor), placeholderData: keepPreviousData, enabled: opts.enabled });
+  // The page on screen stays while the next or previous one loads; a changed filter never shows the
+  // rows of the old one (they would read as its answer).
+  const query = useQuery({
+    queryKey: [...key, cursor ?? null],
+    queryFn: () => fetchPage(cursor),
+    placeholderData: (previous, previousQuery) => (previousQuery && JSON.stringify(previousQuery.queryKey.slice(0, -1)) === keyText ? keepPreviousData(previous) : undefined),
+    enabled: opts.enabled,
+  });
   const next = query.data?.next_cursor ?? null;
   const goNext = useCallback(() => next && setStack({ key: keyText, cursors: [...cursors, next] }), [next, keyText, cursors]);
   const goBack = useCallback(() => setStack({ key: keyText, cursors: cursors.slice(0, -1) }), [keyText, cursors]);
