@@ -19,6 +19,7 @@ import * as campaignControls from './20261201_0200_campaign_controls';
 import * as wecomContacts from './20261201_0300_wecom_contacts';
 import * as messagesMarkdown from './20261201_0301_messages_markdown';
 import * as channelCredentialsLookup from './20261201_0600_channel_credentials_lookup';
+import * as messagesClaimSchedule from './20261201_0800_messages_claim_schedule';
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
  * TypeScript sources, compiled output and tests alike. Never edit a merged migration: add a new one.
@@ -43,4 +44,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261201_0300_wecom_contacts', wecomContacts],
   ['20261201_0301_messages_markdown', messagesMarkdown],
   ['20261201_0600_channel_credentials_lookup', channelCredentialsLookup],
+  ['20261201_0800_messages_claim_schedule', messagesClaimSchedule],
 ];

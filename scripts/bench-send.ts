@@ -32,6 +32,7 @@ import { readFileSync } from 'node:fs';
 import { loadAverage, median } from './lib/bench-figures';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 100_000);
@@ -91,6 +92,27 @@ async function runWorkerChild(): Promise<void> {
   const { startTaskExpandWorker } = await import('../workers/task-expand.worker');
   const ctx = createAppContext(loadConfig());
   const workers = [startTaskExpandWorker(ctx), startMessageSendWorker(ctx, { sender: { concurrency: LANES } })];
+  const { takePacingStats } = await import('../src/sending/pacing-stats');
+  // Memory sampled every 100 ms (the peak of the JS heap, not only the RSS the kernel reports at exit),
+  // with the knex pool's waiting queries at that moment: what grows with the number of accounts.
+  const peak = { rss: 0, heapUsed: 0, external: 0, poolWaiting: 0 };
+  const pool = (ctx.db.client as { pool?: { numPendingAcquires(): number } }).pool;
+  const sample = setInterval(() => {
+    const m = process.memoryUsage();
+    peak.rss = Math.max(peak.rss, m.rss);
+    peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
+    peak.external = Math.max(peak.external, m.external);
+    peak.poolWaiting = Math.max(peak.poolWaiting, pool?.numPendingAcquires() ?? 0);
+  }, 100);
+  sample.unref();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  // SIGUSR2: the pacing lateness and event-loop delay since the last SIGUSR2, as one line.
+  process.on('SIGUSR2', () => {
+    const loop = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+    loopDelay.reset();
+    process.stdout.write(`${JSON.stringify({ pacing: takePacingStats(), loop })}\n`);
+  });
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {
     void (async () => {
@@ -98,7 +120,10 @@ async function runWorkerChild(): Promise<void> {
       await ctx.close();
       const g = (globalThis as { gc?: () => void }).gc;
       g?.();
-      process.stdout.write(`${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, heapAfterGcMb: Math.round(process.memoryUsage().heapUsed / 1048576) })}\n`);
+      const toMb = (b: number) => Math.round(b / 1048576);
+      process.stdout.write(
+        `${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, heapAfterGcMb: toMb(process.memoryUsage().heapUsed), peakHeapMb: toMb(peak.heapUsed), peakExternalMb: toMb(peak.external), peakPoolWaiting: peak.poolWaiting })}\n`,
+      );
       process.exit(0);
     })();
   });
@@ -142,6 +167,11 @@ function spawnChild(mode: 'worker' | 'bare', env: Record<string, string>): { chi
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
+      // The child's warnings and errors (pino JSON on stdout) would be lost among the bench's lines.
+      if (line.startsWith('{"level":') && Number(/^\{"level":(\d+)/.exec(line)?.[1]) >= 40) {
+        process.stderr.write(`   [${mode}] ${line.slice(0, 400)}\n`);
+        continue;
+      }
       const w = waiters.shift();
       if (w) w(line);
       else queue.push(line);
@@ -263,7 +293,16 @@ async function main(): Promise<void> {
       w.child.kill('SIGTERM');
       for (;;) {
         const line = (await w.lines.next()).value as string;
-        if (line.startsWith('{"maxRssKb"')) return JSON.parse(line) as { maxRssKb: number; heapAfterGcMb: number };
+        if (line.startsWith('{"maxRssKb"')) return JSON.parse(line) as { maxRssKb: number; heapAfterGcMb: number; peakHeapMb: number; peakExternalMb: number; peakPoolWaiting: number };
+      }
+    };
+    type Pct = { n: number; p50: number; p99: number; max: number };
+    /** The worker's pacing lateness and event-loop delay since the previous call (SIGUSR2). */
+    const pacingSnapshot = async (w: { child: ChildProcess; lines: AsyncIterator<string> }) => {
+      w.child.kill('SIGUSR2');
+      for (;;) {
+        const line = (await w.lines.next()).value as string;
+        if (line.startsWith('{"pacing"')) return JSON.parse(line) as { pacing: Record<'slot' | 'rule' | 'wake' | 'answer', Pct>; loop: Omit<Pct, 'n'> };
       }
     };
 
@@ -426,9 +465,11 @@ async function main(): Promise<void> {
             const cpu0 = pids.map(cpuSeconds);
             const rl0 = sim.control.counters.rate_limited;
             const d0 = sim.control.ledger.summary().total_deliveries;
+            await pacingSnapshot(worker);
             recording = new Map();
             const s0 = Date.now();
             await sleep(PACED_SECONDS * 1000);
+            const lateness = await pacingSnapshot(worker);
             const arrivals = recording;
             recording = null;
             const elapsed = (Date.now() - s0) / 1000;
@@ -456,6 +497,12 @@ async function main(): Promise<void> {
             );
             console.log(`   smallest gap between two sends of one account: ${minGap} ms (interval ${intervalMs} ms; lower bound)`);
             console.log(`   rate-limited answers in the window: ${rl1 - rl0}, over the whole run: ${rl1} (target 0)`);
+            const ms = (x: Pct | Omit<Pct, 'n'>) => `p50 ${x.p50.toFixed(1)} / p99 ${x.p99.toFixed(1)} / max ${x.max.toFixed(0)} ms`;
+            const lp = lateness.pacing;
+            console.log(
+              `   lateness of ${fmt(lp.slot.n)} paced sends vs their GCRA slot: ${ms(lp.slot)}; of which answer rule (previous answer + interval past the slot) ${ms(lp.rule)}, ` +
+                `wake-up (timer and event loop) ${ms(lp.wake)}; send round trip ${ms(lp.answer)}; worker event-loop delay ${ms(lateness.loop)}`,
+            );
             const per1k = (c: number) => `${(((c / elapsed) * 100) / (shape.accounts / 1000)).toFixed(1)}% of a core`;
             console.log(
               `   CPU in the window: worker ${cpu[0].toFixed(1)} s (${per1k(cpu[0])} per 1,000 accounts), bench+simulator ${cpu[1].toFixed(1)} s, MariaDB ${cpu[2].toFixed(1)} s, Redis ${cpu[3].toFixed(1)} s`,
@@ -465,7 +512,9 @@ async function main(): Promise<void> {
             hog?.kill('SIGKILL');
           }
           const rss = await stopWorker(worker);
-          const line = `worker process, ${fmt(shape.accounts)} accounts × ${shape.rate}/min (${mode}): ${mb(rss.maxRssKb)} MB peak, JS heap after GC ${rss.heapAfterGcMb} MB (${((mb(rss.maxRssKb) / shape.accounts) * 1000).toFixed(1)} MB RSS per 1,000 accounts)`;
+          const line =
+            `worker process, ${fmt(shape.accounts)} accounts × ${shape.rate}/min (${mode}): ${mb(rss.maxRssKb)} MB peak RSS = ${((mb(rss.maxRssKb) / shape.accounts) * 1000).toFixed(1)} MB per 1,000 paced accounts; ` +
+            `peak JS heap ${rss.peakHeapMb} MB, external ${rss.peakExternalMb} MB, JS heap after GC at the end ${rss.heapAfterGcMb} MB, most queries waiting for a pool connection ${rss.peakPoolWaiting}`;
           pacedRss.push(line);
           console.log(`   ${line}`);
           console.log(`   after: ${load()}`);

@@ -228,11 +228,11 @@ CREATE TABLE `messages` (
   `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
   PRIMARY KEY (`id`,`created_at`),
   KEY `idx_wework_msg_id` (`wework_msg_id`),
-  KEY `idx_account_claim` (`account_id`,`status`,`batch_id`,`priority`),
   KEY `idx_batch_status_time` (`batch_id`,`status`,`created_at`,`id`),
   KEY `idx_tenant_time` (`tenant_id`,`created_at`,`id`),
   KEY `idx_account_time` (`account_id`,`created_at`,`id`),
-  KEY `idx_conversation_time` (`conversation_id`,`created_at`,`id`)
+  KEY `idx_conversation_time` (`conversation_id`,`created_at`,`id`),
+  KEY `idx_account_claim` (`account_id`,`status`,`batch_id`,`priority` DESC,`scheduled_time`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='every message sent or to send'
  PARTITION BY RANGE (to_days(`created_at`))
 (PARTITION `p_max` VALUES LESS THAN MAXVALUE ENGINE = InnoDB);

@@ -143,7 +143,8 @@ export async function claimMessages(db: Knex, accountId: string, taskId: string 
     .where({ account_id: accountId, status: 'pending' })
     .andWhere((w) => (taskId ? w.where({ batch_id: taskId }) : w.whereNull('batch_id')))
     .andWhere((w) => w.whereNull('scheduled_time').orWhere('scheduled_time', '<=', db.fn.now(3)))
-    .orderBy('priority', 'desc')
+    // The order of idx_account_claim: the scan stops at `limit` (waiting retries sort after the due rows).
+    .orderBy([{ column: 'priority', order: 'desc' }, { column: 'scheduled_time', order: 'asc' }])
     .limit(limit);
   if (!candidates.length) return [];
   const ids = candidates.map((c) => c.id as string);
@@ -162,19 +163,26 @@ export async function orphanedSending(db: Knex, accountId: string, limit: number
   return decodeClaimed(rows);
 }
 
-/** Highest priority among due single (non-task) pending messages of the account, or null. */
-export async function singlesPriority(db: Knex, accountId: string): Promise<number | null> {
-  const row = await db('messages')
-    .max({ p: 'priority' })
-    .where({ account_id: accountId, status: 'pending' })
-    .whereNull('batch_id')
-    .andWhere((w) => w.whereNull('scheduled_time').orWhere('scheduled_time', '<=', db.fn.now(3)))
-    .first();
-  return row?.p ?? null;
-}
+/** Message priorities the API accepts (POST /messages, POST /tasks: 1-10). */
+export const MESSAGE_PRIORITIES = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1] as const;
 
-/** Earliest future scheduled_time of pending messages of the account (retries, scheduled singles). */
-export async function nextScheduledAt(db: Knex, accountId: string): Promise<Date | null> {
-  const row = await db('messages').min({ t: 'scheduled_time' }).where({ account_id: accountId, status: 'pending' }).andWhere('scheduled_time', '>', db.fn.now(3)).first();
-  return row?.t ?? null;
+/**
+ * Earliest future scheduled_time of the account's pending messages (retries, scheduled singles) among
+ * single messages and the given tasks (the running ones whose window is open: a paused task's rows are
+ * not work). One seek of idx_account_claim (account_id, status, batch_id, priority DESC, scheduled_time)
+ * per source and priority, whatever the number of pending rows.
+ */
+export async function nextScheduledAt(db: Knex, accountId: string, taskIds: readonly string[]): Promise<Date | null> {
+  const parts: string[] = [];
+  const bindings: Knex.RawBinding[] = [];
+  for (const taskId of [null, ...taskIds]) {
+    for (const p of MESSAGE_PRIORITIES) {
+      parts.push(
+        `(SELECT scheduled_time AS t FROM messages WHERE account_id = ? AND status = 'pending' AND batch_id ${taskId ? '= ?' : 'IS NULL'} AND priority = ? AND scheduled_time > NOW(3) ORDER BY scheduled_time LIMIT 1)`,
+      );
+      bindings.push(accountId, ...(taskId ? [taskId] : []), p);
+    }
+  }
+  const [rows] = (await db.raw(`SELECT MIN(t) AS t FROM (${parts.join(' UNION ALL ')}) due`, bindings)) as [Array<{ t: Date | null }>];
+  return rows[0]?.t ?? null;
 }

@@ -1,5 +1,5 @@
 import type { AppContext } from '../context';
-import { claimMessages, nextScheduledAt, orphanedSending, singlesPriority, type ClaimedMessage } from '../db/messages';
+import { claimMessages, nextScheduledAt, orphanedSending, type ClaimedMessage } from '../db/messages';
 import { parseJson } from '../db/json';
 import { getTask, type SendStrategy } from '../db/tasks';
 import {
@@ -19,7 +19,9 @@ import type { MessageContent } from '../gateway/types';
 import { accountDailyCap, capHour, controlsOf, msUntilNextLocalHour, type CampaignControls } from '../domain/campaign-controls';
 import { FrequencyCapCounter } from './frequency-cap';
 import type { CapKind, LimitKeys, SendLimits } from './limits';
+import { recordPacedAnswer, recordPacedSend } from './pacing-stats';
 import { isRiskAnswer, RiskWatch } from './risk-pause';
+import type { SinglesLookup } from './singles-lookup';
 import { keys, senderRedis } from './redis-scripts';
 import type { SendOutcome } from './send-outcome';
 import type { StatusWriter } from './status-writer';
@@ -56,6 +58,8 @@ export interface SenderOptions {
   offlineRecheckMs: number;
   /** Paced sends keep this percentage below the configured rate (SEND_PACING_MARGIN_PCT). */
   pacingMarginPct: number;
+  /** Runs of a process in their start-up (account, orphans, sources, first claim) at once. */
+  maxStartingRuns: number;
 }
 
 export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
@@ -68,6 +72,7 @@ export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
   singlesRatePerMinute: 60,
   offlineRecheckMs: 5_000,
   pacingMarginPct: 1,
+  maxStartingRuns: 64,
 };
 
 const SINGLES_RETRY: RetryPolicy = { maxAttempts: 3, backoffMs: 5_000, backoff: 'exponential' };
@@ -81,8 +86,11 @@ export interface SenderDeps {
   clock: TimerHeap;
   directory: TaskDirectory;
   limits: SendLimits;
+  singles: SinglesLookup;
   /** True once the run must stop: the account's lease may be someone else's, or the process is closing. */
   mustStop(): boolean;
+  /** Called (maybe more than once) when the run first waits on the clock or calls the gateway: its start-up is over. */
+  settled?(): void;
 }
 
 export interface SliceResult {
@@ -156,14 +164,14 @@ async function loadAccount(ctx: SenderCtx, accountId: string): Promise<AccountIn
 }
 
 /** One run over the account; the caller holds the account's lease for its whole duration. */
-export async function runAccount(deps: SenderDeps, accountId: string, opts: SenderOptions = DEFAULT_SENDER_OPTIONS): Promise<SliceResult> {
+export async function runAccount(deps: SenderDeps, accountId: string, opts: SenderOptions = DEFAULT_SENDER_OPTIONS, notBefore = Date.now()): Promise<SliceResult> {
   const { ctx } = deps;
   await ctx.redis.del(keys.sleep(ctx.config.redis, accountId));
   const account = await loadAccount(ctx, accountId);
   // Gone, or its tenant suspended: its messages wait; the sweeper looks again in a minute.
   if (!account) return idle(ctx, accountId, 'no_account', 60_000);
   if (account.status !== 'online' || !account.guid) return idle(ctx, accountId, 'offline', opts.offlineRecheckMs);
-  return new AccountRun(deps, account, opts).run();
+  return new AccountRun(deps, account, opts, notBefore).run();
 }
 
 /** Marks the account as waiting so the sweeper leaves it alone until `ms` passed. */
@@ -173,7 +181,6 @@ async function idle(ctx: SenderCtx, accountId: string, reason: SliceResult['reas
 }
 
 class AccountRun {
-  private readonly started = Date.now();
   private sent = 0;
   private offline = false;
   /** After a rate-limited answer, sends already claimed go back to pending untried until then. */
@@ -183,10 +190,17 @@ class AccountRun {
   private lastPacedAnswer = 0;
   private readonly r;
   private readonly ctx: SenderCtx;
+  private readonly clock: Pick<TimerHeap, 'sleep' | 'sleepUntil'>;
   private readonly writer: StatusWriter;
   private readonly strategies = new Map<string, RetryPolicy>();
-  /** Results handed to the writer and not yet durable; the run ends only when they are. */
-  private inFlightWrites: Promise<void>[] = [];
+  /**
+   * Results handed to the writer and not yet durable; the run ends only when they are. Each leaves the
+   * set once written, so a paced run that lives for hours holds only the few still in flight (an array
+   * drained at 500 kept up to 500 settled promises per account: 10,000 accounts, millions).
+   */
+  private readonly inFlightWrites = new Set<Promise<void>>();
+  /** The first result the writer could not write (closed): thrown by the next drain. */
+  private writeFailure: { err: unknown } | null = null;
   private sources: Source[] = [];
   private sourcesAt = 0;
   private closedWaitMs = Number.POSITIVE_INFINITY;
@@ -203,8 +217,16 @@ class AccountRun {
     private readonly deps: SenderDeps,
     private readonly account: AccountInfo,
     private readonly opts: SenderOptions,
+    /** The run was asked for at this time: its first read of the account's tasks is at least as new. */
+    private readonly notBefore: number,
   ) {
     this.ctx = deps.ctx;
+    const clock = deps.clock;
+    // The first wait ends the run's start-up (see SenderDeps.settled).
+    this.clock = {
+      sleep: (ms) => (deps.settled?.(), clock.sleep(ms)),
+      sleepUntil: (at) => (deps.settled?.(), clock.sleepUntil(at)),
+    };
     this.writer = deps.writer;
     this.r = senderRedis(deps.ctx.redis);
     this.risk = new RiskWatch(deps.ctx, account, account.controls.risk_pause, () => this.sources.map((s) => s.taskId).filter((t): t is string => t !== null));
@@ -255,10 +277,8 @@ class AccountRun {
   /** Waits until at most `max` result writes are outstanding (writes overlap the next claim and sends). */
   private async drainWrites(max: number): Promise<void> {
     this.flushFrequencyRelease();
-    if (this.inFlightWrites.length <= max) return;
-    const all = this.inFlightWrites;
-    this.inFlightWrites = [];
-    await Promise.all(all);
+    if (this.inFlightWrites.size > max) await Promise.all([...this.inFlightWrites]);
+    if (this.writeFailure) throw this.writeFailure.err;
   }
 
   private async work(): Promise<SliceResult> {
@@ -286,7 +306,8 @@ class AccountRun {
     }
 
     // 3. Nothing claimable now: say when to look again.
-    const next = await nextScheduledAt(this.ctx.db, this.account.id);
+    const tasks = this.sources.flatMap((src) => (src.taskId ? [src.taskId] : []));
+    const next = await nextScheduledAt(this.ctx.db, this.account.id, tasks);
     const retryWait = next ? Math.max(0, next.getTime() - Date.now()) : Number.POSITIVE_INFINITY;
     if (Number.isFinite(this.closedWaitMs) && this.closedWaitMs < retryWait) return idle(this.ctx, this.account.id, 'window', this.closedWaitMs);
     if (Number.isFinite(retryWait)) {
@@ -322,7 +343,7 @@ class AccountRun {
   private async loadSources(): Promise<void> {
     const now = new Date();
     // The first read of a run is at least as new as the run (so as the kick that asked for it).
-    const tasks = await this.deps.directory.runningTasksOf(this.account.tenantId, this.account.id, this.sourcesAt ? 0 : this.started);
+    const tasks = await this.deps.directory.runningTasksOf(this.account.tenantId, this.account.id, this.sourcesAt ? 0 : this.notBefore);
     const sources: Source[] = [];
     let closedWaitMs = Number.POSITIVE_INFINITY;
     for (const t of tasks) {
@@ -334,7 +355,7 @@ class AccountRun {
       }
       sources.push({ taskId: t.id, priority: t.priority, ratePerMinute: s.rate_per_minute ?? 0, jitter: s.jitter ?? 0, retry: retryPolicyOf(s) });
     }
-    const singles = await singlesPriority(this.ctx.db, this.account.id);
+    const singles = await this.deps.singles.priority(this.account.id);
     if (singles !== null) {
       sources.push({ taskId: null, priority: singles, ratePerMinute: this.singlesRate(), jitter: 0, retry: SINGLES_RETRY });
     }
@@ -383,7 +404,7 @@ class AccountRun {
           if (last.kind === 'wait') {
             // The account's next slot is beyond the claim-ahead horizon (a slow pace, another process's
             // reservation, a back-off): sleep until it is within, rather than asking Redis again and again.
-            await this.deps.clock.sleep(Math.min(last.ms, 60_000));
+            await this.clock.sleep(Math.min(last.ms, 60_000));
             last = null;
           }
           continue;
@@ -395,13 +416,13 @@ class AccountRun {
         if (status === 'running' && at - Date.now() > 2_000) {
           // A long wait (a slow pace): look at the status again a second before the slot, so a pause or
           // cancel meanwhile counts and the lookup's latency never stands between the slot and the call.
-          while (Date.now() < at - 1_000 && !this.stopping()) await this.deps.clock.sleepUntil(at - 1_000);
+          while (Date.now() < at - 1_000 && !this.stopping()) await this.clock.sleepUntil(at - 1_000);
           if (this.stopping()) break;
           status = await this.statusFor(item.m, false);
         }
         if (status === 'running') {
           // Never early: the shared timer may be woken for shutdown, and may fire a millisecond before `at`.
-          while (Date.now() < at && !this.stopping()) await this.deps.clock.sleepUntil(at);
+          while (Date.now() < at && !this.stopping()) await this.clock.sleepUntil(at);
           if (this.stopping()) break;
         }
         queue.shift();
@@ -409,9 +430,13 @@ class AccountRun {
         if (paced) {
           this.lastPacedSend = Date.now();
           this.lastInterval = item.interval;
+          recordPacedSend(item.at, at, this.lastPacedSend);
         }
         await this.sendAndRecord(item.m, false, status);
-        if (paced) this.lastPacedAnswer = Date.now();
+        if (paced) {
+          this.lastPacedAnswer = Date.now();
+          recordPacedAnswer(this.lastPacedAnswer - this.lastPacedSend);
+        }
         if (Date.now() < this.rateLimitedUntil) {
           // The gateway knows better: everything queued goes back untried; the next claim starts after its wait.
           await this.release(queue.splice(0));
@@ -420,9 +445,9 @@ class AccountRun {
           await this.release(queue.splice(0), false);
           refill = null;
           last = null;
-          await this.deps.clock.sleepUntil(this.rateLimitedUntil);
+          await this.clock.sleepUntil(this.rateLimitedUntil);
         }
-        if (this.inFlightWrites.length > this.opts.batchSize) await this.drainWrites(this.opts.batchSize / 2);
+        if (this.inFlightWrites.size > this.opts.batchSize) await this.drainWrites(this.opts.batchSize / 2);
       }
     } catch (err) {
       // MySQL or Redis did not answer: what is claimed and unsent goes back to pending, then the run fails.
@@ -559,7 +584,7 @@ class AccountRun {
         }
         try {
           await this.sendAndRecord(m, false);
-          if (this.inFlightWrites.length > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
+          if (this.inFlightWrites.size > 2 * this.opts.batchSize) await this.drainWrites(this.opts.batchSize);
         } catch (err) {
           failed ??= { err };
         }
@@ -605,10 +630,18 @@ class AccountRun {
         if (this.frequencyRelease.length >= 256) this.flushFrequencyRelease();
       }
     }
-    const write = this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome });
-    // Owned here: drainWrites awaits it; until then a rejection (writer closed) must not go unhandled.
-    write.catch(() => undefined);
-    this.inFlightWrites.push(write);
+    // Owned here: a rejection (writer closed) is kept and thrown by the next drain, never unhandled.
+    this.track(
+      this.writer.record({ id: m.id, createdAt: m.created_at, taskId: m.batch_id, tenantId: m.tenant_id, outcome }).catch((err: unknown) => {
+        this.writeFailure ??= { err };
+      }),
+    );
+  }
+
+  /** Keeps `p` in the in-flight set until it settles (it must not reject). */
+  private track(p: Promise<void>): void {
+    const tracked: Promise<void> = p.finally(() => this.inFlightWrites.delete(tracked));
+    this.inFlightWrites.add(tracked);
   }
 
   /**
@@ -645,7 +678,7 @@ class AccountRun {
     if (!this.frequency || !this.frequencyRelease.length) return;
     const keysBack = this.frequencyRelease;
     this.frequencyRelease = [];
-    this.inFlightWrites.push(
+    this.track(
       this.frequency.giveBack(keysBack).catch((err: unknown) => {
         // Redis away: those units stay taken (a recipient gets fewer messages today, never more).
         this.ctx.logger.warn({ err: (err as Error).message, accountId: this.account.id }, 'frequency cap units not given back');
@@ -683,11 +716,11 @@ class AccountRun {
       const tatKey = keys.throttle(this.ctx.config.redis, this.account.id);
       const [granted, offset, waitMs] = await this.r.wwpThrottleReserve(tatKey, iv, rows.length, Math.max(this.opts.claimAheadMs, rows.length * iv));
       const start = Date.now();
-      if (Number(granted) <= 0) await this.deps.clock.sleep(Number(waitMs));
+      if (Number(granted) <= 0) await this.clock.sleep(Number(waitMs));
       this.lastInterval = iv;
       for (let i = 0; i < rows.length; i += 1) {
         const at = nextPacedSendAt({ slotAt: start + Number(offset) + i * iv, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: iv, marginPct: this.opts.pacingMarginPct });
-        while (Date.now() < at && !this.deps.mustStop()) await this.deps.clock.sleepUntil(at);
+        while (Date.now() < at && !this.deps.mustStop()) await this.clock.sleepUntil(at);
         if (this.deps.mustStop()) break; // left in `sending`: the next holder re-sends them
         this.lastPacedSend = Date.now();
         await this.sendAndRecord(rows[i], true, 'running');
@@ -699,6 +732,7 @@ class AccountRun {
   }
 
   private async sendOne(m: ClaimedMessage): Promise<SendOutcome> {
+    this.deps.settled?.();
     try {
       const res = await this.ctx.gateway.sendMessage({
         guid: this.account.guid!,

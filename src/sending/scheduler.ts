@@ -1,6 +1,7 @@
 import { DEFAULT_SENDER_OPTIONS, runAccount, type SenderCtx, type SenderOptions, type SliceResult } from './account-sender';
 import { LeaseKeeper } from './leases';
 import { SendLimits } from './limits';
+import { SinglesLookup } from './singles-lookup';
 import { keys } from './redis-scripts';
 import type { StatusWriter } from './status-writer';
 import { TaskDirectory } from './task-directory';
@@ -20,6 +21,8 @@ import { TimerHeap } from './timer-heap';
 interface Held {
   /** Another run was asked for while this one ran. */
   again: boolean;
+  /** When the latest run was asked for: the run reads the account's tasks as of then or later. */
+  askedAt: number;
   /** Callers waiting for the result of the next run to start. */
   waiters: Array<(r: SliceResult) => void>;
 }
@@ -29,8 +32,10 @@ export class SendScheduler {
   private readonly leases: LeaseKeeper;
   private readonly directory: TaskDirectory;
   private readonly limits: SendLimits;
+  private readonly singles: SinglesLookup;
   private readonly held = new Map<string, Held>();
   private readonly drives = new Set<Promise<void>>();
+  private readonly starts: StartSlots;
   private closing = false;
 
   constructor(
@@ -41,6 +46,8 @@ export class SendScheduler {
     this.leases = new LeaseKeeper(ctx.redis, (id) => keys.accountLock(ctx.config.redis, id), opts.lockTtlMs);
     this.directory = new TaskDirectory(ctx.db);
     this.limits = new SendLimits(ctx.redis);
+    this.singles = new SinglesLookup(ctx.db);
+    this.starts = new StartSlots(opts.maxStartingRuns);
   }
 
   /** Accounts this process sends for now. */
@@ -52,14 +59,15 @@ export class SendScheduler {
    * Asks for a run of the account. Answers at once ('accepted', or 'busy' when another process holds the
    * account); with `wait`, answers with the result of the next run to start instead (tests' barrier).
    */
-  async wake(accountId: string, wait = false): Promise<SliceResult> {
+  async wake(accountId: string, wait = false, askedAt = Date.now()): Promise<SliceResult> {
     if (this.closing) return { sent: 0, reason: 'busy' };
     const mine = this.held.get(accountId);
     if (mine) {
       mine.again = true;
+      mine.askedAt = Math.max(mine.askedAt, askedAt);
       return wait ? new Promise((resolve) => mine.waiters.push(resolve)) : { sent: 0, reason: 'accepted' };
     }
-    const entry: Held = { again: false, waiters: [] };
+    const entry: Held = { again: false, askedAt, waiters: [] };
     this.held.set(accountId, entry);
     let got = false;
     try {
@@ -79,18 +87,25 @@ export class SendScheduler {
 
   private async drive(accountId: string, entry: Held): Promise<void> {
     const mustStop = () => this.closing || this.leases.lost(accountId);
-    const deps = { ctx: this.ctx, writer: this.writer, clock: this.clock, directory: this.directory, limits: this.limits, mustStop };
     let last: SliceResult = { sent: 0, reason: 'busy' };
     try {
       for (;;) {
         entry.again = false;
         const waiters = entry.waiters.splice(0);
+        const notBefore = entry.askedAt;
+        // A run starts (account, orphans, sources, first claim: a handful of queries) on one of a few
+        // start slots, and gives the slot back once it first waits or sends: ten thousand accounts kicked
+        // at once queue here, not as ten thousand sets of queries waiting for a pool connection.
+        const started = await this.starts.take();
+        const deps = { ctx: this.ctx, writer: this.writer, clock: this.clock, directory: this.directory, limits: this.limits, singles: this.singles, mustStop, settled: started };
         try {
-          last = await runAccount(deps, accountId, this.opts);
+          last = await runAccount(deps, accountId, this.opts, notBefore);
         } catch (err) {
           // A failed run (MySQL or Redis away) is looked at again shortly; the sweeper covers a lost one.
           this.ctx.logger.warn({ err, accountId }, 'account run failed');
           last = { sent: 0, reason: 'busy', continueInMs: 1_000 };
+        } finally {
+          started();
         }
         for (const w of waiters) w(last);
         if (mustStop()) break;
@@ -112,6 +127,37 @@ export class SendScheduler {
   async close(): Promise<void> {
     this.closing = true;
     this.clock.close();
+    this.starts.close();
     while (this.drives.size) await Promise.all([...this.drives]);
+  }
+}
+
+/**
+ * FIFO slots for runs starting up. `take` resolves with a release function (idempotent) once a slot is
+ * free; after `close` every taker goes through at once (runs see they must stop).
+ */
+class StartSlots {
+  private readonly waiting: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private free: number) {}
+
+  async take(): Promise<() => void> {
+    if (this.closed) return () => undefined;
+    if (this.free > 0) this.free -= 1;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free += 1;
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w();
   }
 }
