@@ -14,6 +14,7 @@ if [ "${KEEP_CLUSTER:-0}" != 1 ]; then trap 'bash scripts/redis-cluster.sh down'
 REDIS_CLUSTER_NODES="$(bash scripts/redis-cluster.sh nodes)"
 export REDIS_CLUSTER_NODES
 export REDIS_SHARDS="${REDIS_SHARDS:-6}"
+export WWP_CLUSTER_TESTS=1
 files=()
 has_files=0
 for a in "$@"; do case "$a" in test/*) has_files=1 ;; esac; done

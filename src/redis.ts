@@ -15,6 +15,10 @@ export function createRedis(config: RedisConfig, kind: 'command' | 'blocking' = 
   const options: RedisOptions = { maxRetriesPerRequest: kind === 'blocking' ? null : 2, lazyConnect: false, ...extra };
   if (!config.clusterNodes?.length) return new Redis(config.url, options);
   const { retryStrategy, lazyConnect, ...nodeOptions } = options;
+  // A blocking read (BullMQ's BZPOPMIN, at most its drain delay of 5 s) sent to a master that is then
+  // killed can wait forever on a cluster: a command timeout fails it instead, and BullMQ reconnects the
+  // cluster on "Command timed out" (its cluster recovery), so the queue's worker carries on after a failover.
+  if (kind === 'blocking' && nodeOptions.commandTimeout === undefined) nodeOptions.commandTimeout = 15_000;
   const clusterOptions: ClusterOptions = {
     lazyConnect,
     redisOptions: nodeOptions,
@@ -25,6 +29,8 @@ export function createRedis(config: RedisConfig, kind: 'command' | 'blocking' = 
     retryDelayOnFailover: 200,
     retryDelayOnClusterDown: 300,
     retryDelayOnTryAgain: 100,
+    // 64 × 200 ms: enough redirection retries to outlast a failover (node timeout + election, ~2–6 s here).
+    maxRedirections: 64,
     slotsRefreshTimeout: 2000,
     ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) ?? null } : {}),
   };

@@ -18,6 +18,8 @@ import type { RunningWorker } from './index';
  * its own run and no job stays busy while an account waits for its next slot. Results go through one
  * batched status writer per process; the sweeper re-derives lost work from MySQL.
  */
+const STALL_MS = 15_000;
+
 export function startMessageSendWorker(
   ctx: AppContext,
   opts: { concurrency?: number; sender?: Partial<SenderOptions>; sweepIntervalMs?: number } = {},
@@ -29,7 +31,8 @@ export function startMessageSendWorker(
   const senderOpts = { ...DEFAULT_SENDER_OPTIONS, pacingMarginPct: ctx.config.sending.pacingMarginPct, ...opts.sender };
   const scheduler = new SendScheduler(ctx, writer, senderOpts);
   // One BullMQ worker per hash-tag shard's queue (one when REDIS_SHARDS = 1); they share the scheduler.
-  const workers = allShardPrefixes(ctx.config.redis).map((prefix) => {
+  const lastProgress = new Map<string, number>();
+  const startWorker = (prefix: string) => {
     const worker = new Worker<AccountSliceJob>(QUEUE.messageSend, (job) => scheduler.wake(job.data.accountId, job.data.wait === true), {
       connection,
       prefix,
@@ -37,14 +40,40 @@ export function startMessageSendWorker(
     });
     worker.on('error', (err) => ctx.logger.warn({ err: err.message }, 'message-send worker error'));
     worker.on('failed', (job, err) => ctx.logger.warn({ accountId: job?.data.accountId, err: err.message }, 'account kick failed'));
+    worker.on('completed', () => lastProgress.set(prefix, Date.now()));
+    lastProgress.set(prefix, Date.now());
     return worker;
-  });
+  };
+  const workers = new Map(allShardPrefixes(ctx.config.redis).map((prefix) => [prefix, startWorker(prefix)] as const));
+  // Kicks end at once, so a shard whose queue has waiting kicks and whose worker finished none for a while
+  // is stalled: after a Redis Cluster failover (a master killed with SIGKILL) a BullMQ worker's blocking
+  // read was seen never to return. Such a worker is replaced by a fresh one (new blocking connection).
+  let closing = false;
+  const watchdog = setInterval(() => {
+    void (async () => {
+      for (const [prefix, worker] of workers) {
+        if (closing || Date.now() - (lastProgress.get(prefix) ?? 0) < STALL_MS) continue;
+        const waiting = await ctx.queues.get(QUEUE.messageSend, prefix).getWaitingCount().catch(() => 0);
+        if (closing || workers.get(prefix) !== worker) continue;
+        if (waiting === 0) {
+          lastProgress.set(prefix, Date.now());
+          continue;
+        }
+        ctx.logger.warn({ prefix, waiting }, 'message-send worker took no kick for a while with kicks waiting: replacing it');
+        workers.set(prefix, startWorker(prefix));
+        void worker.close(true).catch(() => undefined);
+      }
+    })().catch((err) => ctx.logger.warn({ err }, 'message-send watchdog failed'));
+  }, STALL_MS / 3);
+  watchdog.unref();
   const sweeper = startSweeper(ctx, opts.sweepIntervalMs);
   return {
     name: QUEUE.messageSend,
     async close() {
       await sweeper.stop();
-      await Promise.all(workers.map((w) => w.close()));
+      closing = true;
+      clearInterval(watchdog);
+      await Promise.all([...workers.values()].map((w) => w.close()));
       await scheduler.close();
       await writer.close();
       connection.disconnect();
