@@ -20,6 +20,7 @@ import * as wecomContacts from './20261201_0300_wecom_contacts';
 import * as messagesMarkdown from './20261201_0301_messages_markdown';
 import * as channelCredentialsLookup from './20261201_0600_channel_credentials_lookup';
 import * as messagesClaimSchedule from './20261201_0800_messages_claim_schedule';
+import * as webhookDeliveriesRetention from './20261201_0900_webhook_deliveries_retention';
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
  * TypeScript sources, compiled output and tests alike. Never edit a merged migration: add a new one.
@@ -45,4 +46,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261201_0301_messages_markdown', messagesMarkdown],
   ['20261201_0600_channel_credentials_lookup', channelCredentialsLookup],
   ['20261201_0800_messages_claim_schedule', messagesClaimSchedule],
+  ['20261201_0900_webhook_deliveries_retention', webhookDeliveriesRetention],
 ];

@@ -427,7 +427,8 @@ CREATE TABLE `webhook_deliveries` (
   `completed_at` datetime(3) DEFAULT NULL,
   PRIMARY KEY (`id`),
   KEY `idx_endpoint_created` (`endpoint_id`,`created_at`,`id`),
-  KEY `idx_due` (`status`,`next_attempt_at`)
+  KEY `idx_due` (`status`,`next_attempt_at`),
+  KEY `idx_created` (`created_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='webhook requests per endpoint: the delivery log';
 
 CREATE TABLE `webhook_endpoints` (

@@ -206,6 +206,7 @@ export const configSchema = z
     // Shorter message retention per tenant plan ("plan:days,…"), deleted row-wise inside kept partitions.
     RETENTION_PLAN_MESSAGE_DAYS: z.string().regex(/^([a-z0-9_-]+:\d+)?(,[a-z0-9_-]+:\d+)*$/i, 'plan:days,plan:days').default('basic:30,pro:90,enterprise:365'),
     RETENTION_CALLBACK_KEYS_DAYS: int(7),
+    RETENTION_WEBHOOK_DELIVERIES_DAYS: int(14),
     ORPHAN_FILE_DAYS: int(2),
     STUCK_TASK_MINUTES: int(30),
     ROLLUP_HOURS_BACK: int(6),
@@ -371,6 +372,8 @@ export interface Config {
     /** Message retention in days for tenants on these plans (shorter than the partition retention). */
     planMessageDays: Record<string, number>;
     callbackKeyDays: number;
+    /** Finished webhook deliveries (the delivery log) are kept this long; retries end within about a day. */
+    webhookDeliveryDays: number;
     orphanFileDays: number;
   };
   stuckTaskMinutes: number;
@@ -535,6 +538,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         }),
       ),
       callbackKeyDays: e.RETENTION_CALLBACK_KEYS_DAYS,
+      webhookDeliveryDays: e.RETENTION_WEBHOOK_DELIVERIES_DAYS,
       orphanFileDays: e.ORPHAN_FILE_DAYS,
     },
     stuckTaskMinutes: e.STUCK_TASK_MINUTES,

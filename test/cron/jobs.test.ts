@@ -141,7 +141,7 @@ describe('message statistics roll-up', () => {
 });
 
 describe('retention cleanup', () => {
-  test('expired refresh tokens and old replay keys go; live and revoked-but-unexpired tokens stay', async () => {
+  test('expired refresh tokens, old replay keys and old finished webhook deliveries go; live and revoked-but-unexpired tokens and pending deliveries stay', async () => {
     const db = env.ctx.db;
     const token = (expiresAt: Date, revokedAt: Date | null) => ({
       id: newId(),
@@ -167,9 +167,24 @@ describe('retention cleanup', () => {
       { job_name: 'abandoned', tick_at: new Date(now.getTime() - 2 * 86_400_000), started_at: new Date(now.getTime() - 2 * 86_400_000), outcome: 'running', created_at: new Date(now.getTime() - 2 * 86_400_000) },
     ]);
 
+    const delivery = (status: string, ageDays: number) => ({
+      id: `msg_${randomBytes(8).toString('hex')}`,
+      tenant_id: t1.tenantId,
+      endpoint_id: newId(),
+      event_type: 'message.sent',
+      body: '{}',
+      status,
+      created_at: new Date(now.getTime() - ageDays * 86_400_000),
+    });
+    const oldDone = [delivery('succeeded', 15), delivery('failed', 20)];
+    const oldPending = delivery('pending', 30);
+    const recent = delivery('succeeded', 1);
+    await db('webhook_deliveries').insert([...oldDone, oldPending, recent]);
+
     const res = await runJobOnce(env.ctx, retentionCleanupJob, now);
     expect(res.outcome).toBe('success');
-    expect((res as { result: Record<string, number> }).result).toMatchObject({ refresh_tokens: 1, callback_event_keys: 1 });
+    expect((res as { result: Record<string, number> }).result).toMatchObject({ refresh_tokens: 1, callback_event_keys: 1, webhook_deliveries: 2 });
+    expect((await db('webhook_deliveries').where({ tenant_id: t1.tenantId }).pluck('id')).sort()).toEqual([oldPending.id, recent.id].sort());
     expect((await db('refresh_tokens').where({ user_id: t1.adminId }).pluck('id')).sort()).toEqual([revokedLive.id, live.id].sort());
     expect(await db('callback_event_keys').whereIn('event_key', ['a'.repeat(64), 'b'.repeat(64)]).pluck('event_key')).toEqual(['b'.repeat(64)]);
     expect((res as { result: Record<string, number> }).result).toMatchObject({ cron_runs_deleted: 1, cron_runs_abandoned: 1 });

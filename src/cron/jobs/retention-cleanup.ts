@@ -33,6 +33,17 @@ export async function purgeCallbackEventKeys(ctx: AppContext, now: Date): Promis
 }
 
 /**
+ * The webhook delivery log keeps finished deliveries for RETENTION_WEBHOOK_DELIVERIES_DAYS; a delivery
+ * still pending (retrying) is never purged, whatever its age.
+ */
+export async function purgeWebhookDeliveries(ctx: AppContext, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - ctx.config.retention.webhookDeliveryDays * 86_400_000);
+  return deleteInBatches(() =>
+    ctx.db('webhook_deliveries').where('created_at', '<', cutoff).whereIn('status', ['succeeded', 'failed']).limit(BATCH).delete(),
+  );
+}
+
+/**
  * Files: (1) rows deleted through the API more than a day ago lose their object (deleting the object
  * right away is best effort) and then the row; (2) objects under tenants/ with no files row at all,
  * older than ORPHAN_FILE_DAYS (an upload whose row insert failed), are removed. The age margin keeps
@@ -107,6 +118,7 @@ export const retentionCleanupJob: CronJob = {
     return {
       refresh_tokens: await purgeExpiredRefreshTokens(ctx, now),
       callback_event_keys: await purgeCallbackEventKeys(ctx, now),
+      webhook_deliveries: await purgeWebhookDeliveries(ctx, now),
       files_missing_objects: await markFilesWithMissingObjects(ctx),
       ...(await cleanOrphanedFiles(ctx, now)),
       ...(await trimCronHistory(ctx, now)),
