@@ -34,6 +34,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
+import { taskCounts } from '../src/db/task-counters';
 
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 100_000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 4);
@@ -328,7 +329,9 @@ async function main(): Promise<void> {
       const rss = await stopWorker(worker);
       const persisted = Number((await ctx.db('messages').where({ batch_id: taskId, status: 'sent' }).count({ n: '*' }).first())!.n);
       const ledger = sim.control.ledger.summary();
-      return { ms, expandedMs, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, persisted, done, ledger, cpu };
+      // The counters live in task_counters (sharded), not on the task row.
+      const counts = await taskCounts(ctx.db, taskId);
+      return { ms, expandedMs, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, persisted, done, counts, ledger, cpu };
     };
     const runBare = async (total: number) => {
       fresh();
@@ -360,7 +363,7 @@ async function main(): Promise<void> {
             `per message: worker ${((big.cpu[0] * 1e6) / TARGETS).toFixed(0)} µs, MariaDB ${((big.cpu[2] * 1e6) / TARGETS).toFixed(0)} µs, Redis ${((big.cpu[3] * 1e6) / TARGETS).toFixed(0)} µs`,
         );
         console.log(
-          `            counters: total ${big.done.total_count}, sent ${big.done.sent_count}, success ${big.done.success_count}, persisted sent ${fmt(big.persisted)}; ledger: ${big.ledger.unique_keys} delivered, ${big.ledger.duplicate_deliveries} duplicate deliveries`,
+          `            counters: total ${big.done.total_count}, sent ${big.counts.sent}, success ${big.counts.success}, persisted sent ${fmt(big.persisted)}; ledger: ${big.ledger.unique_keys} delivered, ${big.ledger.duplicate_deliveries} duplicate deliveries`,
         );
       }
       const pMed = median(bigs.map((b) => (TARGETS * 1000) / b.ms));
