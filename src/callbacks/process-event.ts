@@ -13,7 +13,7 @@ import {
 import { NOTIFY, type DeliveryReceipt, type GatewayCallback, type IncomingMessage } from '../gateway/callback-protocol';
 import type { CallbackHandlers } from './handlers';
 import { applyConversationUpdates, groupByConversation, isIncomingMessage, type ConversationUpdate } from './incoming-messages';
-import { applyOfficialAction, officialAccountsOf, officialActionOf } from './wecom-official';
+import { appMessageUpdate, applyContactChange, officialAccountsOf, officialActionOf } from './wecom-official';
 import { parseXml } from './wxbizmsgcrypt';
 
 /** A callback whose stored body cannot be understood: retrying will not help. */
@@ -90,7 +90,11 @@ async function route(ctx: AppContext, row: CallbackEventRow, handlers: CallbackH
     if (action.kind === 'ignored' || !row.tenant_id) return finish(ctx, row, 'ignored', { parsed, note: action.kind === 'ignored' ? action.why : 'no tenant' });
     const accounts = await officialAccountsOf(ctx.db, row.tenant_id, row.guid, action.kind === 'app_message' ? action.agentId : undefined);
     if (accounts.length === 0) return finish(ctx, row, 'ignored', { parsed, note: `no official account of corp ${row.guid}${action.kind === 'app_message' ? ` and agent ${action.agentId}` : ''}` });
-    return finish(ctx, row, 'processed', { parsed, apply: (trx) => applyOfficialAction(trx, accounts, action), account: accounts[0] });
+    if (action.kind === 'app_message') {
+      const update = appMessageUpdate(action);
+      return finish(ctx, row, 'processed', { parsed, conversations: accounts.map((account) => ({ account, updates: [update] })) });
+    }
+    return finish(ctx, row, 'processed', { parsed, apply: (trx) => applyContactChange(trx, accounts, action), account: accounts[0] });
   }
 
   const callback = parseGatewayBody(row);
@@ -130,15 +134,24 @@ async function finish(
   ctx: AppContext,
   row: CallbackEventRow,
   status: 'processed' | 'ignored',
-  opts: { account?: AccountRef; incoming?: IncomingMessage[]; parsed?: unknown; note?: string; apply?: (trx: Knex.Transaction) => Promise<unknown> },
+  opts: {
+    account?: AccountRef;
+    incoming?: IncomingMessage[];
+    /** Conversation changes already decided per account (official callbacks), applied like incoming messages. */
+    conversations?: ConversationChanges[];
+    parsed?: unknown;
+    note?: string;
+    apply?: (trx: Knex.Transaction) => Promise<unknown>;
+  },
 ): Promise<ProcessResult> {
-  const tenantId = row.tenant_id ?? opts.account?.tenant_id ?? null;
-  const updates = opts.account && opts.incoming?.length ? groupByConversation(opts.incoming, row.received_time) : [];
+  const tenantId = row.tenant_id ?? opts.account?.tenant_id ?? opts.conversations?.[0]?.account.tenant_id ?? null;
+  const changes: ConversationChanges[] = [...(opts.conversations ?? [])];
+  if (opts.account && opts.incoming?.length) changes.push({ account: opts.account, updates: groupByConversation(opts.incoming, row.received_time) });
   const finished = await ctx.db
     .transaction(async (trx) => {
-      if (opts.account && updates.length) {
-        await applyConversationUpdates(trx, opts.account, updates);
-        await publishWebhookEvents(trx, opts.account.tenant_id, updates.map((u) => ({ type: 'conversation.message' as const, data: conversationMessagePayload(opts.account!.id, u) })));
+      for (const { account, updates } of changes) {
+        await applyConversationUpdates(trx, account, updates);
+        await publishWebhookEvents(trx, account.tenant_id, updates.map((u) => ({ type: 'conversation.message' as const, data: conversationMessagePayload(account.id, u) })));
       }
       if (opts.apply) await opts.apply(trx);
       if (!(await finishCallbackEvent(trx, row.id, { status, tenantId, parsed: opts.parsed, note: opts.note ?? null }))) {
@@ -153,12 +166,15 @@ async function finish(
   if (!finished) return { outcome: 'skipped', status: 'reclaimed' };
   // Lag from receipt at the webhook to the event being applied (InfluxDB `callback_lag`).
   ctx.metrics.recordCallbackLag({ tenantId, eventType: row.event_type, lagMs: Date.now() - new Date(row.received_time).getTime() });
-  if (opts.account && updates.length) {
-    for (const u of updates) {
-      ctx.realtime.toTenant(opts.account.tenant_id, 'conversation.message', conversationMessagePayload(opts.account.id, u));
-    }
+  for (const { account, updates } of changes) {
+    for (const u of updates) ctx.realtime.toTenant(account.tenant_id, 'conversation.message', conversationMessagePayload(account.id, u));
   }
   return { outcome: status, note: opts.note };
+}
+
+interface ConversationChanges {
+  account: { id: string; tenant_id: string };
+  updates: ConversationUpdate[];
 }
 
 /** The `conversation.message` payload, the same on the socket and in the webhook. */

@@ -1,16 +1,17 @@
 import type { Knex } from 'knex';
 import { newId } from '../db/ids';
 import { CUSTOMER_PREFIX } from '../gateway/official/content';
-import { applyConversationUpdates, previewOf, toDate, type ConversationUpdate } from './incoming-messages';
+import { previewOf, toDate, type ConversationUpdate } from './incoming-messages';
 
 /**
  * WeCom's own callbacks (decrypted XML, stored as notify_type 100) mapped to what they mean for the
- * tenant's official accounts. The decision is pure (`officialActionOf`); `applyOfficialAction` writes it
+ * tenant's official accounts. The decision is pure (`officialActionOf`, `appMessageUpdate`); `applyContactChange` writes a contact change
  * inside the transaction that marks the event processed, so a repeat changes nothing twice.
  *  - `change_external_contact` add / edit / half-add → the customer is active for that staff member,
  *    and its conversation (`external:<external_userid>`) is active; del_external_contact /
  *    del_follow_user → deleted, and the conversation inactive once no staff member of the account has it;
- *  - messages to the app (text, image, …) and app events (enter_agent, click …) → the member's conversation;
+ *  - messages to the app (text, image, …) and app events (enter_agent, click …) → the member's conversation,
+ *    with `conversation.message` on the socket and to webhooks like a gateway's incoming message;
  *  - anything else stays stored and ignored.
  */
 export type OfficialAction =
@@ -64,12 +65,13 @@ export async function officialAccountsOf(db: Knex, tenantId: string, corpId: str
   return q;
 }
 
-export async function applyOfficialAction(trx: Knex.Transaction, accounts: OfficialAccountRef[], a: Exclude<OfficialAction, { kind: 'ignored' }>): Promise<ConversationUpdate[]> {
-  if (a.kind === 'app_message') {
-    const u: ConversationUpdate = { conversationId: a.from, conversationType: 'private', lastMsgTime: a.at, lastMsgContent: a.preview, lastSenderId: a.from, lastMsgId: a.msgId, count: a.counts ? 1 : 0 };
-    for (const acct of accounts) await applyConversationUpdates(trx, acct, [u]);
-    return [u];
-  }
+/** What a message or event to the app does to the member's conversation (applied like any incoming message). */
+export function appMessageUpdate(a: Extract<OfficialAction, { kind: 'app_message' }>): ConversationUpdate {
+  return { conversationId: a.from, conversationType: 'private', lastMsgTime: a.at, lastMsgContent: a.preview, lastSenderId: a.from, lastMsgId: a.msgId, count: a.counts ? 1 : 0 };
+}
+
+/** A customer-contact change: the customer per staff member (wecom_contacts) and its conversation. */
+export async function applyContactChange(trx: Knex.Transaction, accounts: OfficialAccountRef[], a: Extract<OfficialAction, { kind: 'contact' }>): Promise<void> {
   const conversationId = `${CUSTOMER_PREFIX}${a.externalUserId}`;
   for (const acct of accounts) {
     // Only a newer change moves the row (callbacks may arrive out of order or twice).
@@ -90,5 +92,4 @@ export async function applyOfficialAction(trx: Knex.Transaction, accounts: Offic
       [newId(), acct.tenant_id, acct.id, conversationId, stillHad ? 1 : 0],
     );
   }
-  return [];
 }

@@ -8,10 +8,12 @@ import { newId } from '../../src/db/ids';
 import { NOTIFY } from '../../src/gateway/callback-protocol';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
+import { connectSocket } from '../helpers/socket';
 
 /**
  * WeCom's own callbacks mapped onto official-channel accounts: change_external_contact → customers
- * (wecom_contacts) and their conversations; app messages and events → the member's conversation;
+ * (wecom_contacts) and their conversations; app messages and events → the member's conversation
+ * (pushed as conversation.message);
  * unknown kinds stay stored and ignored.
  */
 let env: TestEnv;
@@ -82,7 +84,14 @@ test('messages and events to the app land in the member conversation; other apps
   const text = (agent: number, content: string) =>
     `<xml><ToUserName><![CDATA[${cfg.receiveId}]]></ToUserName><FromUserName><![CDATA[carol]]></FromUserName><CreateTime>${now}</CreateTime>` +
     `<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${content}]]></Content><MsgId>${Date.now()}</MsgId><AgentID>${agent}</AgentID></xml>`;
-  expect(await deliver(text(AGENT, 'hello app'))).toMatchObject({ outcome: 'processed' });
+  const socket = await connectSocket(env.url, { token: tenant.adminToken });
+  try {
+    expect(await deliver(text(AGENT, 'hello app'))).toMatchObject({ outcome: 'processed' });
+    // Pushed live like a gateway's incoming message, and committed for the tenant's webhooks.
+    await socket.waitForEvent('conversation.message', (p) => p.conversation_id === 'carol' && p.last_msg_content === 'hello app', 'conversation.message for the app message', 5_000);
+  } finally {
+    socket.close();
+  }
   expect(await conversation('carol')).toMatchObject({ conversation_type: 'private', last_msg_content: 'hello app', unread_count: 1, is_active: 1 });
   const click =
     `<xml><ToUserName><![CDATA[${cfg.receiveId}]]></ToUserName><FromUserName><![CDATA[carol]]></FromUserName><CreateTime>${now + 1}</CreateTime>` +
