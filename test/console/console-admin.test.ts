@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { newId } from '../../src/db/ids';
-import { checkScreen, DESKTOP, whatThePageShows } from '../helpers/console-page';
+import { checkScreen, DESKTOP, tabTo, whatThePageShows } from '../helpers/console-page';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
 import { createTenant, type TestEnv, type TestTenant } from '../helpers/env';
 import { waitFor } from '../helpers/wait';
@@ -107,6 +107,50 @@ test('wizard: audience by filter, then the strategy (window in the tenant zone, 
     await waitFor(() => rowsOf('tasks').count(), 'the task found by name', { until: (n) => n === 1 });
     await page.getByTestId('tasks-status').getByText('已完成').click();
     await waitFor(() => rowsOf('tasks').count(), 'no completed task of that name', { until: (n) => n === 0 });
+  }));
+
+test('wizard by keyboard only: name, account, audience, inline content, start', () =>
+  withPage(async () => {
+    await open('/tasks/new', 'new-task');
+    // The name field has the focus on arrival.
+    await page.keyboard.type('keyboard promo');
+    await tabTo(page, 'task-accounts');
+    await page.keyboard.type('shop-a');
+    await waitFor(() => page.locator('.ant-select-item-option', { hasText: 'shop-a' }).count(), 'shop-a offered by the account search');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Escape');
+    await tabTo(page, 'wizard-next');
+    await page.keyboard.press('Enter');
+
+    await tabTo(page, 'task-targets');
+    await page.keyboard.type('wx-ann');
+    await tabTo(page, 'audience-count');
+    await page.keyboard.press('Enter');
+    await waitFor(() => page.getByTestId('audience-result').textContent(), 'one recipient counted', { until: (t) => Boolean(t?.startsWith('1 ')) });
+    await tabTo(page, 'wizard-next');
+    await page.keyboard.press('Enter');
+
+    // Content: the source radios move with the arrow keys, from "template" to "inline".
+    await page.getByTestId('content-source').waitFor();
+    await tabTo(page, 'content-source');
+    await page.keyboard.press('ArrowRight');
+    await tabTo(page, 'task-text');
+    await page.keyboard.type('hello by keyboard');
+    await tabTo(page, 'wizard-next');
+    await page.keyboard.press('Enter');
+
+    await page.getByTestId('task-strategy').waitFor();
+    await tabTo(page, 'wizard-next');
+    await page.keyboard.press('Enter');
+    const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/tasks') && r.request().method() === 'POST');
+    await tabTo(page, 'task-start');
+    await page.keyboard.press('Enter');
+    const answer = await created;
+    expect({ status: answer.status(), body: answer.status() === 201 ? 'created' : await answer.text() }).toEqual({ status: 201, body: 'created' });
+    const task = (await answer.json()) as { id: string; target_type: string };
+    expect(task).toMatchObject({ target_type: 'manual' });
+    const row = await stack.env.ctx.db('batch_send_tasks').where({ id: task.id }).first();
+    expect({ name: row.task_name, text: JSON.stringify(row.message_content).includes('hello by keyboard') }).toEqual({ name: 'keyboard promo', text: true });
   }));
 
 test('platform admin: tenants listed; quotas changed; a tenant suspended and resumed', async () => {

@@ -60,3 +60,16 @@ export async function signInThroughForm(p: Page, consoleUrl: string, who: { tena
   await p.getByTestId('sign-in-submit').click();
   await p.getByTestId('dashboard').waitFor();
 }
+
+/**
+ * Keyboard-only use: presses Tab until the focused element is (or is inside) the element with
+ * `testId`, as a keyboard user would reach it; fails naming the element if 60 presses do not get there.
+ */
+export async function tabTo(p: Page, testId: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    const there = await p.evaluate(`Boolean(document.activeElement && document.activeElement.closest('[data-testid="${testId}"]'))`);
+    if (there) return;
+    await p.keyboard.press('Tab');
+  }
+  throw new Error(`60 presses of Tab never reached ${testId}`);
+}

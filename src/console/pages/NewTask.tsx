@@ -250,6 +250,7 @@ export default function NewTask() {
             <Radio.Group
               value={source}
               onChange={(e) => setSource(e.target.value as 'template' | 'inline')}
+              data-testid="content-source"
               options={[
                 { value: 'template', label: t('wizard.fromTemplate') },
                 { value: 'inline', label: t('wizard.inline') },
