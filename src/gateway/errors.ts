@@ -22,10 +22,23 @@ export class GatewayError extends Error {
 export const isGatewayError = (err: unknown): err is GatewayError => err instanceof GatewayError;
 
 /**
- * Transport codes (lower-cased, as the HTTP client reports them) of a gateway that nothing answered at:
- * down, restarting, or the connection cut before an answer. Unlike a timeout, these say nothing about
- * the account: the sender treats the account as unreachable for now and its messages wait.
+ * Codes of a gateway that could not take the request at all. Transport codes (lower-cased, as the HTTP
+ * client reports them): down, restarting, or the connection cut before an answer. Gateway codes of a
+ * copy handing an account over to another copy (`ownership_moved`: the instance is changing owner;
+ * `owner_unreachable`: the copy that hosted it was killed and nobody has taken it yet). Unlike a timeout,
+ * these say nothing about the account: the sender treats it as unreachable for now and its messages
+ * wait (no attempt spent, no error streak).
  */
-const UNREACHABLE_CODES = new Set(['econnrefused', 'econnreset', 'epipe', 'und_err_socket', 'ehostunreach', 'enetunreach', 'connection_error']);
+const UNREACHABLE_CODES = new Set([
+  'econnrefused',
+  'econnreset',
+  'epipe',
+  'und_err_socket',
+  'ehostunreach',
+  'enetunreach',
+  'connection_error',
+  'ownership_moved',
+  'owner_unreachable',
+]);
 
 export const isGatewayUnreachable = (err: unknown): boolean => isGatewayError(err) && err.kind === 'retryable' && UNREACHABLE_CODES.has(err.code);

@@ -1,4 +1,5 @@
 import { errorFromResponse } from '../../src/gateway/http-client';
+import { GatewayError, isGatewayUnreachable } from '../../src/gateway/errors';
 
 describe('errorFromResponse (mapping without a server)', () => {
   test.each([
@@ -22,5 +23,18 @@ describe('errorFromResponse (mapping without a server)', () => {
     expect(fromDate).toBeGreaterThan(0);
     expect(fromDate).toBeLessThanOrEqual(2500);
     expect(errorFromResponse(429, undefined, undefined)).toMatchObject({ kind: 'rate_limited', retryAfterMs: 1000 });
+  });
+});
+
+describe('isGatewayUnreachable: the gateway could not take the request, which says nothing about the account', () => {
+  test.each(['econnrefused', 'und_err_socket', 'ownership_moved', 'owner_unreachable'])('%s → the account waits', (code) => {
+    expect(isGatewayUnreachable(new GatewayError('retryable', code, code))).toBe(true);
+  });
+  test.each([
+    ['retryable', 'timeout'],
+    ['retryable', 'http_502'],
+    ['permanent', 'ownership_moved'],
+  ] as const)('%s %s → an attempt of the message', (kind, code) => {
+    expect(isGatewayUnreachable(new GatewayError(kind, code, code))).toBe(false);
   });
 });
