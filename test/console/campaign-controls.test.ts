@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { newId } from '../../src/db/ids';
 import { controlsOf } from '../../src/domain/campaign-controls';
 import { parseJson } from '../../src/db/json';
-import { checkScreen, whatThePageShows } from '../helpers/console-page';
+import { checkScreen } from '../helpers/console-page';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
 import { http } from '../helpers/http';
 import type { TestEnv, TestTenant } from '../helpers/env';
@@ -28,14 +28,7 @@ beforeAll(async () => {
 }, 320_000);
 afterAll(() => stack?.close());
 
-async function withPage(run: () => Promise<void>): Promise<void> {
-  try {
-    await run();
-  } catch (err) {
-    if (err instanceof Error) err.message = `${err.message}\n${await whatThePageShows(page, stack.pageErrors)}`;
-    throw err;
-  }
-}
+const withPage = (run: () => Promise<void>) => stack.withPage(run);
 
 test('settings: the campaign controls tab stores the frequency cap, the hourly cap and the risk pause', () =>
   withPage(async () => {

@@ -31,21 +31,9 @@ beforeAll(async () => {
 }, 320_000);
 afterAll(() => stack?.close());
 
-const open = async (path: string, testId: string) => {
-  await page.goto(`${stack.consoleUrl}${path}`);
-  await page.getByTestId(testId).waitFor();
-};
-const rowsOf = (testId: string) => page.getByTestId(testId).locator('tbody tr.ant-table-row');
-
-/** Names the page's state when a check fails. */
-async function withPage(run: () => Promise<void>, p: Page = page): Promise<void> {
-  try {
-    await run();
-  } catch (err) {
-    if (err instanceof Error) err.message = `${err.message}\n${await whatThePageShows(p, stack.pageErrors)}`;
-    throw err;
-  }
-}
+const open = (path: string, testId: string) => stack.open(path, testId);
+const rowsOf = (testId: string) => stack.rowsOf(testId);
+const withPage = (run: () => Promise<void>, p?: Page) => stack.withPage(run, p);
 
 test('settings: WeCom callback saved (secrets never shown back); the audit log lists it', () =>
   withPage(async () => {

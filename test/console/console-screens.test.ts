@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { newId } from '../../src/db/ids';
 import { rollupMessageStatistics } from '../../src/db/statistics';
-import { canvasPainted, checkScreen, whatThePageShows } from '../helpers/console-page';
+import { canvasPainted, checkScreen } from '../helpers/console-page';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
 import type { TestEnv, TestTenant } from '../helpers/env';
 import { waitFor } from '../helpers/wait';
@@ -64,21 +64,9 @@ beforeAll(async () => {
 }, 320_000);
 afterAll(() => stack?.close());
 
-const open = async (path: string, testId: string) => {
-  await page.goto(`${stack.consoleUrl}${path}`);
-  await page.getByTestId(testId).waitFor();
-};
-const rowsOf = (testId: string) => page.getByTestId(testId).locator('tbody tr.ant-table-row');
-
-/** Names the page's state when a check fails. */
-async function withPage(run: () => Promise<void>, p: Page = page): Promise<void> {
-  try {
-    await run();
-  } catch (err) {
-    if (err instanceof Error) err.message = `${err.message}\n${await whatThePageShows(p, stack.pageErrors)}`;
-    throw err;
-  }
-}
+const open = (path: string, testId: string) => stack.open(path, testId);
+const rowsOf = (testId: string) => stack.rowsOf(testId);
+const withPage = (run: () => Promise<void>, p?: Page) => stack.withPage(run, p);
 
 test('reports: the series chart draws, totals with the success rate, the per-account table', () =>
   withPage(async () => {

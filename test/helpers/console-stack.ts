@@ -1,7 +1,7 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { launchChromium } from './chromium';
 import { buildConsole } from './console-build';
-import { DESKTOP, signInThroughForm } from './console-page';
+import { DESKTOP, signInThroughForm, whatThePageShows } from './console-page';
 import { createTenant, createTestEnv, createUserWithRole, type TestEnv, type TestTenant } from './env';
 
 /**
@@ -18,6 +18,12 @@ export interface ConsoleStack {
   pageErrors: string[];
   axeFindings: string[];
   consoleUrl: string;
+  /** Goes to a console path and waits for the element with `testId` (the screen's root). */
+  open(path: string, testId: string): Promise<void>;
+  /** The data rows of the antd table with `testId`. */
+  rowsOf(testId: string): Locator;
+  /** Runs a check and, when it fails, adds what the page shows (URL, alerts, text, page errors). */
+  withPage(run: () => Promise<void>, p?: Page): Promise<void>;
   /** A second browser context signed in as a new operator of `role`. */
   signInAs(role: 'viewer' | 'operator'): Promise<{ context: BrowserContext; page: Page }>;
   close(): Promise<void>;
@@ -47,6 +53,19 @@ export async function startConsoleStack(label: string, opts: { tenant?: Paramete
     pageErrors,
     axeFindings,
     consoleUrl,
+    async open(path, testId) {
+      await page.goto(`${consoleUrl}${path}`);
+      await page.getByTestId(testId).waitFor();
+    },
+    rowsOf: (testId) => page.getByTestId(testId).locator('tbody tr.ant-table-row'),
+    async withPage(run, p = page) {
+      try {
+        await run();
+      } catch (err) {
+        if (err instanceof Error) err.message = `${err.message}\n${await whatThePageShows(p, pageErrors)}`;
+        throw err;
+      }
+    },
     async signInAs(role) {
       const user = await createUserWithRole(env, tenant, role);
       const username = (await env.ctx.db('users').where({ id: user.userId }).first()).username as string;

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import type Redis from 'ioredis';
-import type { Readable } from 'node:stream';
 import { redisKey } from '../../redis';
 import type { FileStorage } from '../../storage/types';
 import { GatewayError } from '../errors';
+import { readAtMost } from '../read-at-most';
 import type { OfficialAccount } from './credentials';
 import type { WecomApi } from './wecom-api';
 
@@ -42,7 +42,7 @@ export class OfficialMedia {
       .first('object_key', 'file_name', 'content_type', 'size_bytes');
     if (!row) throw new GatewayError('permanent', 'file_not_found', `file ${c.file_id} not found`);
     if (Number(row.size_bytes) > MAX_BYTES[kind]) throw new GatewayError('permanent', 'file_too_large', `file ${c.file_id} exceeds WeCom's ${MAX_BYTES[kind]} bytes for ${kind}`);
-    const data = await readAll(await this.storage.get(row.object_key), MAX_BYTES[kind]);
+    const data = await readAtMost(await this.storage.get(row.object_key), MAX_BYTES[kind]);
     const mediaId = await this.upload(a, kind, { fileName: c.file_name ?? row.file_name, contentType: row.content_type, data });
     await this.redis.set(key, mediaId, 'EX', MEDIA_TTL_SECONDS);
     return mediaId;
@@ -57,18 +57,4 @@ export class OfficialMedia {
     if (typeof ans.media_id !== 'string') throw new GatewayError('retryable', 'wecom_bad_answer', 'media/upload answered without media_id');
     return ans.media_id;
   }
-}
-
-async function readAll(stream: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > max) {
-      stream.destroy();
-      throw new GatewayError('permanent', 'file_too_large', `file exceeds ${max} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }

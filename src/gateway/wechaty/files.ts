@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
-import type { Readable } from 'node:stream';
 import type { AppContext } from '../../context';
 import { downloadLink } from '../../storage/download-links';
 import type { FileStorage } from '../../storage/types';
 import { GatewayError } from '../errors';
+import { readAtMost } from '../read-at-most';
 import { clientModules } from './puppet-client';
 import type { FileResolver } from './sender';
 
@@ -35,24 +35,10 @@ export function platformFileResolver(db: Knex, storage: FileStorage, links: Pick
         const { url } = downloadLink(links, { object_key: row.object_key, file_name: c.file_name ?? row.file_name }, URL_TTL_SECONDS);
         return FileBox.fromUrl(url, { name: c.file_name ?? row.file_name });
       }
-      const data = await readAll(await storage.get(row.object_key), MAX_FILE_BYTES);
+      const data = await readAtMost(await storage.get(row.object_key), MAX_FILE_BYTES);
       return FileBox.fromBase64(data.toString('base64'), c.file_name ?? row.file_name);
     }
     if (c.url) return FileBox.fromUrl(c.url, { name: c.file_name ?? (new URL(c.url).pathname.split('/').pop() || 'file') });
     throw new GatewayError('permanent', 'content_rejected', 'file_id or url is required');
   };
-}
-
-async function readAll(stream: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > max) {
-      stream.destroy();
-      throw new GatewayError('permanent', 'file_too_large', `file exceeds ${max} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
