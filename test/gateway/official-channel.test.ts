@@ -177,7 +177,7 @@ test('media: a platform file is uploaded once and its media_id reused for later 
   const uploads = fake.count('media/upload');
   for (const to of ['alice', 'bob', 'carol']) await send(acct.guid, to, { type: 'file', file_id: fileId });
   expect(fake.count('media/upload') - uploads).toBe(1);
-  const sent = fake.appMessages.filter((m) => m.msgtype === 'file' && m.agentid === corp.agentId);
+  const sent = fake.appMessages.filter((m) => m.msgtype === 'file' && m.corp_id === corp.corpId);
   expect(new Set(sent.map((m) => (m.file as { media_id: string }).media_id)).size).toBe(1);
   // Another tenant's file is not found through this account.
   await expect(send(acct.guid, 'alice', { type: 'image', file_id: newId() })).rejects.toMatchObject({ kind: 'permanent', code: 'file_not_found' });

@@ -47,7 +47,7 @@ test('a task on an official account: app messages and customer group-sends, comp
   await s.tasks.start(id);
   const done = await s.tasks.waitForStatus(id, 'completed');
   expect(done).toMatchObject({ total_count: 4, sent_count: 4, failed_count: 0 });
-  expect(fake.appMessages.filter((m) => m.agentid === corp.agentId).map((m) => [m.touser, (m.text as { content: string }).content]).sort()).toEqual([
+  expect(fake.appMessages.filter((m) => m.corp_id === corp.corpId).map((m) => [m.touser, (m.text as { content: string }).content]).sort()).toEqual([
     ['bob', 'Hello Bob'],
     ['carol', 'Hello Carol'],
   ]);
@@ -85,6 +85,6 @@ test('markdown content reaches members as a markdown app message (the messages c
   const id = await s.tasks.create({ account_ids: [acct.id], content: { type: 'markdown', text: '**Hi** {{name}}' }, targets: [{ conversation_id: 'alice', variables: { name: 'Alice' } }] });
   await s.tasks.start(id);
   expect(await s.tasks.waitForStatus(id, 'completed')).toMatchObject({ total_count: 1, sent_count: 1, failed_count: 0 });
-  expect(fake.appMessages.filter((m) => m.agentid === corp.agentId && m.msgtype === 'markdown').map((m) => m.markdown)).toEqual([{ content: '**Hi** Alice' }]);
+  expect(fake.appMessages.filter((m) => m.corp_id === corp.corpId && m.msgtype === 'markdown').map((m) => m.markdown)).toEqual([{ content: '**Hi** Alice' }]);
   expect(await s.env.ctx.db('messages').where({ batch_id: id }).first('message_type')).toEqual({ message_type: 'markdown' });
 });
