@@ -100,12 +100,25 @@ test('wizard: audience by filter, then the strategy (window in the tenant zone, 
 test('wizard by keyboard only: name, account, audience, inline content, start', () =>
   withPage(async () => {
     await open('/tasks/new', 'new-task');
-    // The name field has the focus on arrival.
+    // The name field has the focus on arrival (autoFocus); Tab reaches it otherwise.
+    await tabTo(page, 'task-name');
     await page.keyboard.type('keyboard promo');
+    expect(await page.getByTestId('task-name').inputValue()).toBe('keyboard promo');
     await tabTo(page, 'task-accounts');
     await page.keyboard.type('shop-a');
-    await waitFor(() => page.locator('.ant-select-item-option', { hasText: 'shop-a' }).count(), 'shop-a offered by the account search');
-    await page.keyboard.press('Enter');
+    await waitFor(() => page.locator('.ant-select-item-option-active', { hasText: 'shop-a' }).count(), 'shop-a offered (and active) by the account search');
+    // Enter picks the active option; pressed again only if the pick has not shown after a second
+    // (a second Enter on a picked option would unpick it).
+    const picked = () => page.getByTestId('task-accounts').locator('.ant-select-selection-item', { hasText: 'shop-a' }).count();
+    await waitFor(
+      async () => {
+        if ((await picked()) > 0) return true;
+        await page.keyboard.press('Enter');
+        return false;
+      },
+      'shop-a picked with Enter',
+      { intervalMs: 1000 },
+    );
     await page.keyboard.press('Escape');
     await tabTo(page, 'wizard-next');
     await page.keyboard.press('Enter');
