@@ -13,7 +13,9 @@ import { startReceiver, type Receiver } from './receiver';
  * task.status, task.completed with its summary), delivery receipts (message.delivered/failed) and an
  * account transition (account.status), each verified with standardwebhooks at a real receiver.
  */
-const s = sendingSuite('webhookflows', { env: { WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' } });
+// Quick retries: this file is about which events the flows publish, not about backoff (a first attempt
+// lost on a loaded CI machine waited the default 10 s base and missed the 20 s wait).
+const s = sendingSuite('webhookflows', { env: { WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', WEBHOOK_RETRY_BASE_MS: '500' } });
 let receiver: Receiver;
 let worker: RunningWorker;
 beforeAll(async () => {
@@ -45,7 +47,7 @@ test('a campaign, its receipts and an account transition reach the endpoint as s
   ]);
   await transitionAccount(s.env.ctx, { accountId: account.id, to: 'offline', reason: 'test logout', operatorType: 'system' });
 
-  const got = await waitFor(events, 'every event at /crm', { until: (e) => e.length >= 11 });
+  const got = await waitFor(events, 'every event at /crm', { until: (e) => e.length >= 11, timeoutMs: 40_000 });
   const ofType = (t: string) => got.filter((e) => e.type === t);
   expect(ofType('message.sent').map((e) => e.data.message_id).sort()).toEqual(rows.map((r: { id: string }) => r.id).sort());
   expect(ofType('message.delivered').map((e) => e.data.message_id)).toEqual([rows[0].id]);
