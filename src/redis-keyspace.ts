@@ -44,6 +44,14 @@ export function accountPrefix(p: ShardedPrefix, accountId: string): string {
   return shardPrefix(p, shardOf(p, accountId));
 }
 
+/**
+ * The prefix of a tenant's spread state (its recipients' frequency counters): one tenant's keys share a
+ * tag, so a batch of one task stays one slot, while tenants spread over the shards.
+ */
+export function tenantPrefix(p: ShardedPrefix, tenantId: string): string {
+  return shardPrefix(p, shardOf(p, tenantId));
+}
+
 /** Every shard's prefix, shard 0 first (`[base]` when K = 1). */
 export function allShardPrefixes(p: ShardedPrefix): string[] {
   return Array.from({ length: shardCount(p) }, (_, n) => shardPrefix(p, n));

@@ -230,7 +230,7 @@ class AccountRun {
     this.writer = deps.writer;
     this.r = senderRedis(deps.ctx.redis);
     this.risk = new RiskWatch(deps.ctx, account, account.controls.risk_pause, () => this.sources.map((s) => s.taskId).filter((t): t is string => t !== null));
-    this.frequency = account.controls.frequency_cap ? new FrequencyCapCounter(deps.ctx.redis, deps.ctx.config.redis.prefix) : null;
+    this.frequency = account.controls.frequency_cap ? new FrequencyCapCounter(deps.ctx.redis, deps.ctx.config.redis) : null;
   }
 
   private get prefix() {

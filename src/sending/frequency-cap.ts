@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { frequencyWindows, type FrequencyCap } from '../domain/campaign-controls';
+import type { ShardedPrefix } from '../redis-keyspace';
 import { keys } from './redis-scripts';
 
 /**
@@ -58,7 +59,7 @@ export class FrequencyCapCounter {
 
   constructor(
     redis: Redis,
-    private readonly prefix: string,
+    private readonly keyspace: ShardedPrefix,
   ) {
     this.r = redis as CapRedis;
     if (!(this.r as { wwpFreqTake?: unknown }).wwpFreqTake) {
@@ -72,7 +73,7 @@ export class FrequencyCapCounter {
     const windows = frequencyWindows(cap, at, timeZone);
     const rule = windows.map((w) => `${w.limit} per ${w.period[0] === 'd' ? 'day' : w.period[0] === 'w' ? 'week' : 'month'}`).join(', ');
     if (!windows.length || !conversationIds.length) return { counted: conversationIds.map(() => []), rule };
-    const keyRows = conversationIds.map((c) => windows.map((w) => keys.frequency(this.prefix, tenantId, c, w.period)));
+    const keyRows = conversationIds.map((c) => windows.map((w) => keys.frequency(this.keyspace, tenantId, c, w.period)));
     const flat = keyRows.flat();
     const flags = await this.r.wwpFreqTake(flat.length, ...flat, windows.length, ...windows.map((w) => w.limit), ...windows.map((w) => w.ttlMs));
     return { counted: keyRows.map((k, i) => (Number(flags[i]) === 1 ? k : null)), rule };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { accountPrefix, type ShardedPrefix } from '../redis-keyspace';
+import { accountPrefix, tenantPrefix, type ShardedPrefix } from '../redis-keyspace';
 import { redisKey } from '../redis';
 
 /**
@@ -79,8 +79,8 @@ export const keys = {
   riskPause: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'risk', 'pause', accountId),
   /** Consecutive rate-limited or risk-coded answers of the account. */
   riskStreak: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'risk', 'streak', accountId),
-  /** A recipient's campaign messages in one period of the frequency cap (tenant-wide: the base tag). */
-  frequency: (prefix: string, tenantId: string, conversationId: string, period: string) => redisKey(prefix, 'fcap', tenantId, period, conversationId),
+  /** A recipient's campaign messages in one period of the frequency cap (in the tenant's shard tag). */
+  frequency: (p: ShardedPrefix, tenantId: string, conversationId: string, period: string) => redisKey(tenantPrefix(p, tenantId), 'fcap', tenantId, period, conversationId),
   expandLock: (prefix: string, taskId: string) => redisKey(prefix, 'expand', 'lock', taskId),
   sleep: (p: ShardedPrefix, accountId: string) => redisKey(accountPrefix(p, accountId), 'send', 'sleep', accountId),
   progressGate: (prefix: string, taskId: string) => redisKey(prefix, 'progress', 'gate', taskId),

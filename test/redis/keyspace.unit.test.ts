@@ -22,6 +22,15 @@ test('K shards put the shard number inside the hash tag, and an account always m
   expect(hashTagOf(keys.cap('{wwp}', 't1', '2026-01-01'))).toBe('wwp');
 });
 
+test("a tenant's frequency counters share one tag (one Lua call per batch) and tenants spread over the shards", () => {
+  const p = { prefix: '{wwp}', shards: 6 };
+  const tags = new Set(['c1', 'c2', 'c3'].map((c) => hashTagOf(keys.frequency(p, 'tenant-1', c, 'd:2026-11-30'))));
+  expect([...tags]).toEqual([`wwp:${shardOf(p, 'tenant-1')}`]);
+  const tenantsTags = new Set(Array.from({ length: 60 }, (_, i) => hashTagOf(keys.frequency(p, `tenant-${i}`, 'c1', 'd:2026-11-30'))));
+  expect(tenantsTags.size).toBe(6);
+  expect(keys.frequency({ prefix: '{wwp}' }, 'tenant-1', 'c1', 'd:2026-11-30')).toBe('{wwp}:fcap:tenant-1:d:2026-11-30:c1');
+});
+
 test('accounts spread over the shards roughly evenly', () => {
   const p = { prefix: '{wwp}', shards: 6 };
   const counts = new Array(6).fill(0);

@@ -59,7 +59,7 @@ test('frequency cap: two tasks on two accounts to the same recipients at once; e
   expect(summary.body.reasons).toEqual([{ status: 'skipped', error_code: 'frequency_capped', count: losingCounts.capped_count, example_message: expect.stringContaining('1 per day') }]);
   // Only sends kept their unit: the recipients' counters hold exactly one each.
   const day = localTime(new Date(), 'Asia/Shanghai').date;
-  expect(await env.ctx.redis.get(keys.frequency(env.config.redis.prefix, tenant.tenantId, 'fq-0', `d:${day}`))).toBe('1');
+  expect(await env.ctx.redis.get(keys.frequency(env.config.redis, tenant.tenantId, 'fq-0', `d:${day}`))).toBe('1');
 
   // A third task the same day reaches nobody: all skipped, the task completes.
   const t3 = await tasks.create({ account_ids: [a.id], targets: audience.slice(0, 5) });
