@@ -2,7 +2,7 @@
  * `npm run bench:webhooks` — tenant webhook delivery throughput, and a campaign's events delivered once.
  *
  * A receiver runs as a child process (keep-alive HTTP on loopback; it counts requests, webhook-ids and
- * events). This process runs the real pipeline (outbox → dispatcher → webhook-deliver queue → worker →
+ * events). This process runs the real pipeline (outbox → dispatcher → delivery rows → delivery pump →
  * signed POST) against its own throw-away database and Redis prefix, and the baseline: a bare keep-alive
  * POST loop (one request in flight, no signing, no database) to the same receiver. Rounds alternate
  * baseline / pipeline so background load hits both alike. Prints per-round deliveries/s, the medians and
@@ -153,20 +153,42 @@ async function main(): Promise<void> {
     console.log(`[bench:webhooks] ${loadAverage()}; ${ROUNDS} rounds of ${ROUND_DELIVERIES} deliveries; worker concurrency ${config.webhooks.concurrency}`);
     const base: number[] = [];
     const ours: number[] = [];
+    // Load-independent cost: statements sent to MySQL and this process's CPU time per delivery.
+    let statements = 0;
+    ctx.db.on('query', () => statements++);
+    const cpuMs = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const baseCpu: number[] = [];
+    const ourCpu: number[] = [];
+    const ourStatements: number[] = [];
     await publish(200, 200); // warm-up: connections, prepared paths, JIT
     await waitForStats(receiver.url, (s) => s.requests >= 200, 60_000);
     for (let r = 1; r <= ROUNDS; r++) {
       let t0 = performance.now();
+      let c0 = cpuMs();
       for (let i = 0; i < ROUND_DELIVERIES; i++) await post(`${receiver.url}/bare`, sampleBody);
       base.push(ROUND_DELIVERIES / ((performance.now() - t0) / 1000));
+      baseCpu.push(((cpuMs() - c0) * 1000) / ROUND_DELIVERIES);
       const before = await stats(receiver.url);
+      const s0 = statements;
       t0 = performance.now();
+      c0 = cpuMs();
       await publish(ROUND_DELIVERIES, 500);
       await waitForStats(receiver.url, (s) => s.ids >= before.ids + ROUND_DELIVERIES, 300_000);
       ours.push(ROUND_DELIVERIES / ((performance.now() - t0) / 1000));
-      console.log(`[bench:webhooks] round ${r}: bare keep-alive loop ${base[r - 1].toFixed(0)}/s, webhooks ${ours[r - 1].toFixed(0)}/s, ratio ${(ours[r - 1] / base[r - 1]).toFixed(2)}`);
+      ourCpu.push(((cpuMs() - c0) * 1000) / ROUND_DELIVERIES);
+      ourStatements.push((statements - s0) / ROUND_DELIVERIES);
+      console.log(
+        `[bench:webhooks] round ${r}: bare keep-alive loop ${base[r - 1].toFixed(0)}/s, webhooks ${ours[r - 1].toFixed(0)}/s, ratio ${(ours[r - 1] / base[r - 1]).toFixed(2)}; ` +
+          `CPU ${baseCpu[r - 1].toFixed(0)} vs ${ourCpu[r - 1].toFixed(0)} µs/delivery, ${ourStatements[r - 1].toFixed(2)} MySQL statements/delivery (publish included)`,
+      );
     }
     console.log(`[bench:webhooks] median: bare ${median(base).toFixed(0)}/s, webhooks ${median(ours).toFixed(0)} deliveries/s, ratio ${(median(ours) / median(base)).toFixed(2)} (target >= 0.5)`);
+    console.log(
+      `[bench:webhooks] median cost per delivery in this process: bare ${median(baseCpu).toFixed(0)} µs CPU, webhooks ${median(ourCpu).toFixed(0)} µs CPU (${(median(ourCpu) / median(baseCpu)).toFixed(1)}x) and ${median(ourStatements).toFixed(2)} MySQL statements; no Redis`,
+    );
 
     // The campaign: batched endpoint, every event once.
     await updateEndpoint(ctx.db, tenantId, single, { active: false });

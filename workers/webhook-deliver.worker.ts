@@ -1,41 +1,35 @@
-import { Worker } from 'bullmq';
 import type { AppContext } from '../src/context';
-import { overdueDeliveries } from '../src/db/webhook-deliveries';
-import { QUEUE } from '../src/queues/names';
-import { createRedis } from '../src/redis';
-import { attemptDeliveries, enqueueDeliveries, EndpointCache, freshJobs, type DeliverJob } from '../src/webhooks/delivery';
+import { EndpointCache } from '../src/webhooks/delivery';
+import { DeliveryPump } from '../src/webhooks/delivery-pump';
 import { dispatchOutbox } from '../src/webhooks/dispatcher';
 import { WebhookHttpSender } from '../src/webhooks/http-sender';
 import type { RunningWorker } from './index';
 
 /**
- * Tenant webhooks, apart from sending (issue 12): a dispatch loop drains the outbox into deliveries and
- * queues them; the `webhook-deliver` queue's worker makes the HTTP attempts; a sweeper re-queues
- * deliveries whose job was lost (a process died between commit and queueing, or mid-attempt).
+ * Tenant webhooks, apart from sending (issue 12): a dispatch loop drains the outbox into deliveries, and
+ * the delivery pump (src/webhooks/delivery-pump.ts) claims due deliveries from MySQL and makes the HTTP
+ * attempts. No Redis: a delivery row is its own job, its lease and retry time are next_attempt_at, so a
+ * process that dies loses nothing (its claims are due again when their lease runs out).
  */
 export interface WebhookWorkerOptions {
+  /** Requests in flight per process (default WEBHOOK_CONCURRENCY). */
   concurrency?: number;
-  /** Outbox poll interval when it was found empty. */
+  /** Of which to one endpoint (default WEBHOOK_ENDPOINT_CONCURRENCY). */
+  perEndpoint?: number;
+  /** Outbox and delivery poll interval when nothing was found. */
   idleMs?: number;
-  sweepEveryMs?: number;
+  /** How long a claimed delivery is held (default twice the request timeout plus 10 s). */
+  leaseMs?: number;
 }
 
-const SWEEP_OVERDUE_MS = 30_000;
-
 export function startWebhookDeliverWorker(ctx: AppContext, opts: WebhookWorkerOptions = {}): RunningWorker {
-  const connection = createRedis(ctx.config.redis, 'blocking');
-  connection.on('error', () => undefined);
-  const sender = new WebhookHttpSender(ctx.config.webhooks.ssrf, ctx.config.webhooks.timeoutMs);
-  const endpoints = new EndpointCache(ctx.db, ctx.config.channels.keyRing);
-  const worker = new Worker<DeliverJob>(QUEUE.webhookDeliver, (job) => attemptDeliveries(ctx, sender, endpoints, job.data), {
-    connection,
-    prefix: ctx.config.redis.prefix,
-    // Jobs at once; each sends its (up to DELIVERIES_PER_JOB) deliveries side by side.
+  const idleMs = opts.idleMs ?? 200;
+  const pump = new DeliveryPump(ctx, new WebhookHttpSender(ctx.config.webhooks.ssrf, ctx.config.webhooks.timeoutMs), new EndpointCache(ctx.db, ctx.config.channels.keyRing), {
     concurrency: opts.concurrency ?? ctx.config.webhooks.concurrency,
-    lockDuration: 60_000,
+    perEndpoint: opts.perEndpoint ?? ctx.config.webhooks.endpointConcurrency,
+    idleMs,
+    leaseMs: opts.leaseMs ?? 2 * ctx.config.webhooks.timeoutMs + 10_000,
   });
-  worker.on('error', (err) => ctx.logger.warn({ err: err.message }, 'webhook worker error'));
-  worker.on('failed', (job, err) => ctx.logger.warn({ deliveryIds: job?.data.deliveryIds, err: err.message }, 'webhook attempt could not be recorded'));
 
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -48,13 +42,13 @@ export function startWebhookDeliverWorker(ctx: AppContext, opts: WebhookWorkerOp
       };
     });
 
-  // The dispatch loop owns its errors: MySQL or Redis down means waiting, never exiting.
+  // The dispatch loop owns its errors: MySQL down means waiting, never exiting.
   const dispatching = (async () => {
     while (!stopped) {
       try {
         const { events, deliveries } = await dispatchOutbox(ctx.db);
-        if (deliveries.length) await enqueueDeliveries(ctx, freshJobs(deliveries));
-        if (events === 0) await sleep(opts.idleMs ?? 200);
+        if (deliveries.length) pump.poke();
+        if (events === 0) await sleep(idleMs);
       } catch (err) {
         ctx.logger.warn({ err: (err as Error).message }, 'webhook outbox dispatch failed; retrying');
         await sleep(1000);
@@ -62,27 +56,13 @@ export function startWebhookDeliverWorker(ctx: AppContext, opts: WebhookWorkerOp
     }
   })();
 
-  const sweep = async () => {
-    try {
-      const overdue = await overdueDeliveries(ctx.db, SWEEP_OVERDUE_MS, 1000);
-      if (overdue.length) await enqueueDeliveries(ctx, overdue.map((d) => ({ deliveryIds: [d.id], attempt: d.attempts })));
-    } catch (err) {
-      ctx.logger.warn({ err: (err as Error).message }, 'webhook sweep failed');
-    }
-  };
-  const sweeper = setInterval(() => void sweep(), opts.sweepEveryMs ?? 10_000);
-  sweeper.unref();
-
   return {
-    name: QUEUE.webhookDeliver,
+    name: 'webhook-deliver',
     async close() {
       stopped = true;
-      clearInterval(sweeper);
       wake?.();
       await dispatching;
-      await worker.close();
-      sender.close();
-      connection.disconnect();
+      await pump.close();
     },
   };
 }

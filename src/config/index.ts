@@ -129,6 +129,8 @@ export const configSchema = z
     WEBHOOK_RETRY_BASE_MS: int(10_000),
     WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(14),
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+    // Of those, requests to one endpoint at once: a hanging endpoint holds only these.
+    WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     WEBHOOK_ROTATION_OVERLAP_SECONDS: int(86_400),
     // true: deliver to loopback/private/link-local addresses too (development only).
     WEBHOOK_ALLOW_PRIVATE: bool.default('false'),
@@ -318,8 +320,8 @@ export interface Config {
     controlToken?: string;
   };
   /** Channels: the default of new accounts, the key ring of channel secrets, the Wechaty gateway. */
-  /** Tenant webhooks: delivery timeout, retry schedule, worker concurrency, SSRF policy. */
-  webhooks: { timeoutMs: number; retryBaseMs: number; maxAttempts: number; concurrency: number; rotationOverlapSeconds: number; ssrf: SsrfPolicy };
+  /** Tenant webhooks: delivery timeout, retry schedule, requests in flight per process and per endpoint, SSRF policy. */
+  webhooks: { timeoutMs: number; retryBaseMs: number; maxAttempts: number; concurrency: number; endpointConcurrency: number; rotationOverlapSeconds: number; ssrf: SsrfPolicy };
   channels: { defaultChannel: 'simulator' | 'wechaty' | 'official'; keyRing: KeyRing };
   wechaty: {
     gatewayUrl: string;
@@ -478,6 +480,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
       maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
       concurrency: e.WEBHOOK_CONCURRENCY,
+      endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
       rotationOverlapSeconds: e.WEBHOOK_ROTATION_OVERLAP_SECONDS,
       ssrf: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE, allowed: parseAllowList(e.WEBHOOK_ALLOWED_CIDRS) },
     },

@@ -17,8 +17,9 @@ export interface NewDelivery {
   body: string;
 }
 
-export async function insertDeliveries(db: Db, rows: NewDelivery[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 500) await db('webhook_deliveries').insert(rows.slice(i, i + 500));
+/** New deliveries are due at once (next_attempt_at from this clock, as every later lease and retry). */
+export async function insertDeliveries(db: Db, rows: NewDelivery[], now = new Date()): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) await db('webhook_deliveries').insert(rows.slice(i, i + 500).map((r) => ({ ...r, next_attempt_at: now })));
 }
 
 export function deliveriesQuery(db: Db, tenantId: string, endpointId: string, status?: string): Knex.QueryBuilder {
@@ -31,32 +32,70 @@ export async function getDelivery(db: Db, tenantId: string, endpointId: string, 
   return db('webhook_deliveries').select([...DELIVERY_COLUMNS, 'body']).where({ tenant_id: tenantId, endpoint_id: endpointId, id }).first();
 }
 
-/** How long an attempt may hold its claim before the sweeper hands the delivery to another worker. */
-export const ATTEMPT_LEASE_MS = 60_000;
+export interface ClaimedDelivery {
+  id: string;
+  endpoint_id: string;
+  body: string;
+  /** The attempt count after this claim (the attempt being made). */
+  attempts: number;
+}
+
+export interface ClaimOptions {
+  /** Most deliveries to take. */
+  limit: number;
+  /** How many more in-flight requests each endpoint may have in this process; endpoints not listed may have `perEndpoint`. */
+  roomOf: (endpointId: string) => number;
+  /** Endpoints with no room: not even looked at. */
+  full: string[];
+  /** The claim holds until then; a delivery whose worker died is due again when it passes. */
+  leaseUntil: Date;
+  now?: Date;
+}
 
 /**
- * Claims attempt `attempt` of some deliveries in one transaction: only pending rows still at that attempt
- * count are taken (SKIP LOCKED: a row another worker holds is its), so a duplicate or stale job does
- * nothing. Each claimed row's next_attempt_at becomes a lease the sweeper honours.
+ * Claims due deliveries in one transaction: pending rows whose next attempt (or expired lease) is due,
+ * oldest first, SKIP LOCKED so several workers share them, at most `roomOf(endpoint)` per endpoint so a
+ * hanging endpoint cannot take every slot. The claim counts the attempt and sets a lease in
+ * next_attempt_at. READ COMMITTED: rows scanned but not taken are not left locked.
  */
-export async function claimAttempts(db: Knex, ids: string[], attempt: number): Promise<Array<{ id: string; endpoint_id: string; body: string }>> {
-  if (ids.length === 0) return [];
-  return db.transaction(async (trx) => {
-    const [rows] = (await trx.raw(
-      `SELECT id, endpoint_id, body FROM webhook_deliveries WHERE id IN (${ids.map(() => '?').join(',')}) AND status = 'pending' AND attempts = ? FOR UPDATE SKIP LOCKED`,
-      [...ids, attempt],
-    )) as [Array<{ id: string; endpoint_id: string; body: string }>];
-    if (rows.length) {
-      await trx('webhook_deliveries')
-        .whereIn('id', rows.map((r) => r.id))
-        .update({ attempts: attempt + 1, last_attempt_at: new Date(), next_attempt_at: new Date(Date.now() + ATTEMPT_LEASE_MS) });
-    }
-    return rows;
+export async function claimDueDeliveries(db: Knex, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
+  if (opts.limit <= 0) return [];
+  return db.transaction(
+    async (trx) => {
+      const skip = opts.full.length ? `AND endpoint_id NOT IN (${opts.full.map(() => '?').join(',')})` : '';
+      const [rows] = (await trx.raw(
+        `SELECT id, endpoint_id, body, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ${skip} ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+        [opts.now ?? new Date(), ...opts.full, opts.limit],
+      )) as [Array<{ id: string; endpoint_id: string; body: string; attempts: number }>];
+      const taken = takeWithRoom(rows, opts.roomOf);
+      if (taken.length) {
+        await trx.raw(`UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ? WHERE id IN (${taken.map(() => '?').join(',')})`, [
+          opts.now ?? new Date(),
+          opts.leaseUntil,
+          ...taken.map((r) => r.id),
+        ]);
+      }
+      return taken.map((r) => ({ id: r.id, endpoint_id: r.endpoint_id, body: r.body, attempts: Number(r.attempts) + 1 }));
+    },
+    { isolationLevel: 'read committed' },
+  );
+}
+
+/** Pure: the rows, in order, that fit each endpoint's room. */
+export function takeWithRoom<T extends { endpoint_id: string }>(rows: T[], roomOf: (endpointId: string) => number): T[] {
+  const used = new Map<string, number>();
+  return rows.filter((r) => {
+    const n = used.get(r.endpoint_id) ?? 0;
+    if (n >= roomOf(r.endpoint_id)) return false;
+    used.set(r.endpoint_id, n + 1);
+    return true;
   });
 }
 
 export interface AttemptRecord {
   id: string;
+  /** The attempt count its claim set; a record for an older attempt (the lease ran out and another worker took it) is ignored. */
+  attempts: number;
   status: 'pending' | 'succeeded' | 'failed';
   nextAttemptAt?: Date;
   statusCode: number | null;
@@ -65,8 +104,8 @@ export interface AttemptRecord {
   error: string | null;
 }
 
-/** Records the outcomes of one claim's attempts in one multi-row UPDATE (conditional on the attempt count). */
-export async function recordAttempts(db: Db, attemptsAfter: number, records: AttemptRecord[]): Promise<void> {
+/** Records the outcomes of many attempts in one multi-row UPDATE (each conditional on its attempt count): the group commit. */
+export async function recordAttempts(db: Db, records: AttemptRecord[]): Promise<void> {
   if (records.length === 0) return;
   const now = new Date();
   const caseOf = (value: (r: AttemptRecord) => unknown) => {
@@ -83,28 +122,17 @@ export async function recordAttempts(db: Db, attemptsAfter: number, records: Att
     ['last_error', caseOf((r) => r.error?.slice(0, 500) ?? null)],
     ['completed_at', caseOf((r) => (r.status === 'pending' ? null : now))],
   ];
+  const attempts = caseOf((r) => r.attempts);
   await db.raw(
-    `UPDATE webhook_deliveries SET ${cols.map(([c, v]) => `${c} = ${v.sql}`).join(', ')} WHERE id IN (${records.map(() => '?').join(',')}) AND attempts = ?`,
-    [...cols.flatMap(([, v]) => v.bindings), ...records.map((r) => r.id), attemptsAfter] as Knex.RawBinding[],
+    `UPDATE webhook_deliveries SET ${cols.map(([c, v]) => `${c} = ${v.sql}`).join(', ')} WHERE id IN (${records.map(() => '?').join(',')}) AND attempts = ${attempts.sql}`,
+    [...cols.flatMap(([, v]) => v.bindings), ...records.map((r) => r.id), ...attempts.bindings] as Knex.RawBinding[],
   );
 }
 
-/** Manual re-delivery: the row goes back to pending, due now; its attempt count goes on. */
-export async function resetForRedelivery(db: Db, tenantId: string, id: string): Promise<number | undefined> {
-  const row = await db('webhook_deliveries').select('attempts').where({ tenant_id: tenantId, id }).forUpdate().first();
-  if (!row) return undefined;
-  await db('webhook_deliveries').where({ id }).update({ status: 'pending', next_attempt_at: new Date(), completed_at: null });
-  return Number(row.attempts);
-}
-
-/** Pending deliveries due for a while (their job was lost, or their worker died mid-attempt). */
-export async function overdueDeliveries(db: Knex, olderThanMs: number, limit: number): Promise<Array<{ id: string; attempts: number; next_attempt_at: Date }>> {
-  return db('webhook_deliveries')
-    .select('id', 'attempts', 'next_attempt_at')
-    .where({ status: 'pending' })
-    .andWhere('next_attempt_at', '<=', new Date(Date.now() - olderThanMs))
-    .orderBy('next_attempt_at')
-    .limit(limit);
+/** Manual re-delivery: the row goes back to pending, due now (the delivery workers' next claim takes it); its attempt count goes on. */
+export async function resetForRedelivery(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const n = await db('webhook_deliveries').where({ tenant_id: tenantId, id }).update({ status: 'pending', next_attempt_at: new Date(), completed_at: null });
+  return n > 0;
 }
 
 /** Pending deliveries of an endpoint fail when it is disabled (they would never be sent). */

@@ -9,7 +9,6 @@ export const QUEUE = {
   taskExpand: 'task-expand',
   messageSend: 'message-send',
   callbackProcess: 'callback-process',
-  webhookDeliver: 'webhook-deliver',
 } as const;
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];

@@ -21,7 +21,7 @@ beforeAll(async () => {
     api: true,
     env: { WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_MAX_ATTEMPTS: '3', WEBHOOK_TIMEOUT_MS: '3000' },
   });
-  worker = startWebhookDeliverWorker(env.ctx, { idleMs: 50, sweepEveryMs: 1000 });
+  worker = startWebhookDeliverWorker(env.ctx, { idleMs: 50 });
   receiver = await startReceiver();
   tenant = await createTenant(env);
 });

@@ -1,5 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { judgeAttempt, retryDelayMs } from '../../src/webhooks/backoff';
+import { takeWithRoom } from '../../src/db/webhook-deliveries';
+import { DeliverySlots } from '../../src/webhooks/delivery-pump';
 import { batchBody, planDeliveries } from '../../src/webhooks/dispatcher';
 import { generateWebhookSecret, webhookHeaders } from '../../src/webhooks/signing';
 
@@ -52,4 +54,27 @@ test('fan-out: subscriptions filter, batching only packs message events, other t
   ]);
   expect(JSON.parse(plan[1].body)).toEqual({ type: 'batch', timestamp: '1970-01-01T00:00:00.000Z', data: { events: [{ type: 'message.sent', n: 1 }, { type: 'message.delivered', n: 2 }] } });
   expect(JSON.parse(batchBody(['{"x":1}'], new Date(0))).data.events).toEqual([{ x: 1 }]);
+});
+
+test('a claim takes, in order, only what each endpoint has room for', () => {
+  const rows = ['a', 'a', 'b', 'a', 'c', 'b'].map((endpoint_id, i) => ({ endpoint_id, i }));
+  const room: Record<string, number> = { a: 2, b: 1, c: 0 };
+  expect(takeWithRoom(rows, (ep) => room[ep]).map((r) => r.i)).toEqual([0, 1, 2]);
+});
+
+test('delivery slots: an endpoint full of requests is excluded, the others keep their room', () => {
+  const slots = new DeliverySlots(8, 4);
+  expect(slots.worthClaiming()).toBe(true);
+  for (let i = 0; i < 4; i++) slots.take('slow');
+  expect(slots.full()).toEqual(['slow']);
+  expect(slots.roomOf('slow')).toBe(0);
+  expect(slots.roomOf('fast')).toBe(4);
+  expect(slots.free).toBe(4);
+  for (let i = 0; i < 3; i++) slots.take('fast');
+  expect(slots.worthClaiming()).toBe(false); // 1 of 8 free: wait for a quarter
+  slots.release('fast');
+  expect(slots.worthClaiming()).toBe(true);
+  slots.release('slow');
+  expect(slots.full()).toEqual([]);
+  expect(slots.busy).toBe(5);
 });

@@ -4,8 +4,6 @@ import type { AppContext } from '../../context';
 import { deliveriesQuery, getDelivery, resetForRedelivery } from '../../db/webhook-deliveries';
 import { decodeEndpoint, deleteEndpoint, endpointsQuery, getEndpoint, insertEndpoint, rotateEndpointSecret, updateEndpoint } from '../../db/webhook-endpoints';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors';
-import { QUEUE } from '../../queues/names';
-import { enqueueDeliveries, jobIdOf } from '../../webhooks/delivery';
 import { ALL_EVENTS, WEBHOOK_EVENT_TYPES } from '../../webhooks/event-types';
 import { generateWebhookSecret } from '../../webhooks/signing';
 import { assertUrlAllowed, SsrfError } from '../../webhooks/ssrf';
@@ -203,18 +201,14 @@ export function webhooksRouter(ctx: AppContext): Router {
   router.post('/webhooks/:id/deliveries/:deliveryId/redeliver', requirePermission('webhooks:write'), async (req, res) => {
     const tenantId = tenantIdOf(req);
     const { id, deliveryId } = params(req, DeliveryParams);
-    const attempt = await ctx.db.transaction(async (trx) => {
+    // Back to pending and due now: a delivery worker's next claim sends it (a waiting retry is moved up).
+    await ctx.db.transaction(async (trx) => {
       const endpoint = await getEndpoint(trx, tenantId, id);
       if (!endpoint || !(await getDelivery(trx, tenantId, id, deliveryId))) throw new NotFoundError('webhook_delivery', deliveryId);
       if (!endpoint.active) throw new ConflictError('the endpoint is disabled; enable it first', 'webhook_inactive');
-      const n = await resetForRedelivery(trx, tenantId, deliveryId);
+      await resetForRedelivery(trx, tenantId, deliveryId);
       await auditRequest(trx, req, 'webhook.redeliver', { type: 'webhook_delivery', id: deliveryId }, { endpoint_id: id });
-      return n!;
     });
-    // A retry already waiting for this attempt is moved up rather than queued twice.
-    const waiting = await ctx.queues.get(QUEUE.webhookDeliver).getJob(jobIdOf(deliveryId, attempt));
-    if (waiting && (await waiting.isDelayed())) await waiting.promote();
-    else await enqueueDeliveries(ctx, [{ deliveryIds: [deliveryId], attempt }]);
     const { body: _sent, ...delivery } = (await getDelivery(ctx.db, tenantId, id, deliveryId))!;
     res.status(202).json(delivery);
   });
