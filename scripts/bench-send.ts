@@ -503,7 +503,7 @@ async function main(): Promise<void> {
             const ms = (x: Pct | Omit<Pct, 'n'>) => `p50 ${x.p50.toFixed(1)} / p99 ${x.p99.toFixed(1)} / max ${x.max.toFixed(0)} ms`;
             const lp = lateness.pacing;
             console.log(
-              `   lateness of ${fmt(lp.slot.n)} paced sends vs their GCRA slot: ${ms(lp.slot)}; of which answer rule (previous answer + interval past the slot) ${ms(lp.rule)}, ` +
+              `   lateness of ${fmt(lp.slot.n)} paced sends vs their GCRA slot: ${ms(lp.slot)}; of which count rule (previous send counted at the gateway, else answered, + interval past the slot) ${ms(lp.rule)}, ` +
                 `wake-up (timer and event loop) ${ms(lp.wake)}; send round trip ${ms(lp.answer)}; worker event-loop delay ${ms(lateness.loop)}`,
             );
             const per1k = (c: number) => `${(((c / elapsed) * 100) / (shape.accounts / 1000)).toFixed(1)}% of a core`;

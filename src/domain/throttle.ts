@@ -25,14 +25,16 @@ export function pacedIntervalMs(perMinute: number, marginPct: number): number {
 /**
  * When the next paced send of an account may leave: at its reserved slot, at least the (margined)
  * `interval` after the previous dispatch, and at least the gateway's own interval (the margin taken
- * back out) after the previous answer came back. The last rule is what makes a strict limiter safe
- * whatever the transit time: the gateway counted the previous request before answering it, so a send
- * leaving an unmargined interval after the answer arrives at least that long after it was counted,
- * even when that request was slowed on its way (a busy event loop, a stalled connection).
+ * back out) after the previous send was surely counted by the gateway's limiter (`lastCounted`: when
+ * the gateway reports when it counted, src/gateway/count-clock.ts; else when its answer came back).
+ * The last rule is what makes a strict limiter (burst 1, counting on arrival) safe whatever the
+ * transit time: a send leaving an unmargined interval after that instant arrives at least that long
+ * after the previous count, even when the previous request was slowed on its way and the next is not.
+ * Slots alone are not enough: at load 14 the bench saw 4 refusals in 30 s without this rule.
  */
-export function nextPacedSendAt(p: { slotAt: number; lastDispatch: number; lastAnswer: number; intervalMs: number; marginPct: number }): number {
+export function nextPacedSendAt(p: { slotAt: number; lastDispatch: number; lastCounted: number; intervalMs: number; marginPct: number }): number {
   const gatewayInterval = p.intervalMs / (1 + Math.max(0, p.marginPct) / 100);
-  return Math.max(p.slotAt, p.lastDispatch + p.intervalMs, p.lastAnswer + gatewayInterval);
+  return Math.max(p.slotAt, p.lastDispatch + p.intervalMs, p.lastCounted + gatewayInterval);
 }
 
 /** `interval` stretched by up to `jitter` (0..1) of itself; `random` in [0,1). */
@@ -56,18 +58,21 @@ interface LocalTime {
 
 const WEEKDAY: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 
+/** One formatter per time zone: building one is costly, and the sender reads local time on every claim. */
+const localFormats = new Map<string, Intl.DateTimeFormat>();
+
+function localFormat(timeZone: string): Intl.DateTimeFormat {
+  let f = localFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', weekday: 'short' });
+    localFormats.set(timeZone, f);
+  }
+  return f;
+}
+
 /** Wall-clock time in `timeZone` (IANA) at `at`. */
 export function localTime(at: Date, timeZone: string): LocalTime {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    weekday: 'short',
-  }).formatToParts(at);
+  const parts = localFormat(timeZone).formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return {
     minutes: Number(get('hour')) * 60 + Number(get('minute')),

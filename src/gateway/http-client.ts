@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { CountClock } from './count-clock';
 import { GatewayError } from './errors';
 import {
   API_KEY_HEADER,
@@ -90,6 +91,8 @@ export class HttpGatewayClient implements GatewayClient {
   readonly baseUrl: string;
   private readonly pool: Pool;
   private readonly basePath: string;
+  /** This gateway's clock, seen through its answers (when its limiter counted a send). */
+  private readonly countClock = new CountClock();
 
   constructor(private readonly opts: HttpGatewayOptions) {
     const u = new URL(opts.url);
@@ -197,11 +200,12 @@ export class HttpGatewayClient implements GatewayClient {
   }
 
   async sendMessage(req: SendMessageRequest): Promise<SendMessageResult> {
-    const res = await this.call<{ message_id: string; duplicate: boolean }>('POST', `${HttpGatewayClient.seg(req.guid)}/messages`, {
+    const res = await this.call<{ message_id: string; duplicate: boolean; counted_at?: unknown }>('POST', `${HttpGatewayClient.seg(req.guid)}/messages`, {
       json: { conversation_id: req.conversationId, content: req.content, idempotency_key: req.idempotencyKey },
       headers: { [IDEMPOTENCY_HEADER]: req.idempotencyKey },
     });
-    return { gatewayMessageId: res.message_id, duplicate: res.duplicate };
+    const counted = typeof res.counted_at === 'number' && Number.isFinite(res.counted_at) ? this.countClock.countedBy(res.counted_at, Date.now()) : undefined;
+    return counted === undefined ? { gatewayMessageId: res.message_id, duplicate: res.duplicate } : { gatewayMessageId: res.message_id, duplicate: res.duplicate, countedBy: counted };
   }
 
   async queryMessageStatus(guid: string, messageIds: string[]): Promise<MessageStatus[]> {

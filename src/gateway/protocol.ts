@@ -19,7 +19,7 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
  *   POST   /instances/status/query         {guids: string[]}           → 200 {instances: WireStatus[]}
  *   GET    /instances/:guid/conversations                              → 200 {conversations: WireConversation[]}
  *   POST   /instances/:guid/messages       {conversation_id, content}  + header Idempotency-Key
- *                                                                      → 200 {message_id, duplicate}
+ *                                                                      → 200 {message_id, duplicate, counted_at?}
  *   POST   /instances/:guid/messages/status/query {message_ids: string[]} (≤ 100)
  *                                                                      → 200 {messages: WireMessageStatus[]}
  *                                                                         one per id asked, in any order
@@ -40,6 +40,14 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
  * receipt it sent or would send, `sent` means no receipt yet, `unknown` that the gateway has no record
  * of the id (evicted, or never accepted).
  * The Wechaty gateway answers `sent` for every id: Wechaty providers report no delivery receipts.
+ *
+ * Send pacing (issue 9): `counted_at` (optional, ms since the epoch on the gateway's clock) is when the
+ * gateway's per-account rate limiter counted this send (the simulator: on arrival, before delivery; absent
+ * on a duplicate, which takes nothing). A strict limiter (burst 1) refuses a send arriving less than its
+ * interval after the previous one it counted, and arrivals vary with transit, so without it the sender
+ * must wait an interval after the *answer* (the count happened before it): every round trip then comes
+ * out of the rate. With it, the sender waits an interval after the count, bounded on its own clock with
+ * no clock sync needed (src/gateway/count-clock.ts). A gateway that omits it keeps the answer rule.
  *
  * Changes for channels (issue 10): `credentials` on create and PUT …/credentials (gateways that need no
  * secrets, like the simulator, accept and ignore them); a login start may answer progress instead of a

@@ -65,6 +65,11 @@ export interface SendMessageResult {
   gatewayMessageId: string;
   /** True when the gateway had already accepted this idempotency key (a retried send). */
   duplicate: boolean;
+  /**
+   * Local time (ms) by which the gateway's rate limiter surely counted this send, when the gateway says
+   * when it counted (`counted_at`, src/gateway/count-clock.ts); absent otherwise (then: when the answer came).
+   */
+  countedBy?: number;
 }
 
 /**

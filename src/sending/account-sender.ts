@@ -22,6 +22,7 @@ import type { CapKind, LimitKeys, SendLimits } from './limits';
 import { recordPacedAnswer, recordPacedSend } from './pacing-stats';
 import { isRiskAnswer, RiskWatch } from './risk-pause';
 import type { SinglesLookup } from './singles-lookup';
+import type { Slots } from './slots';
 import { keys, senderRedis } from './redis-scripts';
 import type { SendOutcome } from './send-outcome';
 import type { StatusWriter } from './status-writer';
@@ -60,6 +61,8 @@ export interface SenderOptions {
   pacingMarginPct: number;
   /** Runs of a process in their start-up (account, orphans, sources, first claim) at once. */
   maxStartingRuns: number;
+  /** Paced claims (limits, rows, frequency cap) of a process in flight at once; default: the MySQL pool size. */
+  maxConcurrentClaims?: number;
 }
 
 export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
@@ -87,6 +90,8 @@ export interface SenderDeps {
   directory: TaskDirectory;
   limits: SendLimits;
   singles: SinglesLookup;
+  /** Slots for paced claims, shared by the process's runs (none: unbounded). */
+  claims?: Pick<Slots, 'with'>;
   /** True once the run must stop: the account's lease may be someone else's, or the process is closing. */
   mustStop(): boolean;
   /** Called (maybe more than once) when the run first waits on the clock or calls the gateway: its start-up is over. */
@@ -185,9 +190,10 @@ class AccountRun {
   private offline = false;
   /** After a rate-limited answer, sends already claimed go back to pending untried until then. */
   private rateLimitedUntil = 0;
-  /** When this run last sent a paced message, and when its answer came back (ms). */
+  /** When this run last sent a paced message (ms). */
   private lastPacedSend = 0;
-  private lastPacedAnswer = 0;
+  /** By when the gateway surely counted the last send that reached it (its `counted_at`, else its answer; ms). */
+  private lastCounted = 0;
   private readonly r;
   private readonly ctx: SenderCtx;
   private readonly clock: Pick<TimerHeap, 'sleep' | 'sleepUntil'>;
@@ -395,7 +401,8 @@ class AccountRun {
         if (this.stopping()) break;
         const queuedUntil = queue.length ? queue[queue.length - 1].at : 0;
         // A claim runs while sends go on, so it must never reject unobserved: a failure is a value, thrown where awaited.
-        if (!refill && !terminal() && queuedUntil - Date.now() < half) refill = this.refillPaced(queue).catch((err: unknown): Refill => ({ kind: 'failed', err }));
+        // Claims wait for one of the process's claim slots: 10,000 accounts queue as callbacks, not queries.
+        if (!refill && !terminal() && queuedUntil - Date.now() < half) refill = this.withClaimSlot(() => this.refillPaced(queue)).catch((err: unknown): Refill => ({ kind: 'failed', err }));
         if (!queue.length) {
           if (!refill) break;
           last = await refill;
@@ -412,7 +419,7 @@ class AccountRun {
         const item = queue[0];
         // The status lookup comes before the wait, so nothing stands between the paced instant and the call.
         let status = await this.statusFor(item.m, false);
-        const at = nextPacedSendAt({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
+        const at = nextPacedSendAt({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastCounted: this.lastCounted, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
         if (status === 'running' && at - Date.now() > 2_000) {
           // A long wait (a slow pace): look at the status again a second before the slot, so a pause or
           // cancel meanwhile counts and the lookup's latency never stands between the slot and the call.
@@ -433,10 +440,7 @@ class AccountRun {
           recordPacedSend(item.at, at, this.lastPacedSend);
         }
         await this.sendAndRecord(item.m, false, status);
-        if (paced) {
-          this.lastPacedAnswer = Date.now();
-          recordPacedAnswer(this.lastPacedAnswer - this.lastPacedSend);
-        }
+        if (paced) recordPacedAnswer(Date.now() - this.lastPacedSend);
         if (Date.now() < this.rateLimitedUntil) {
           // The gateway knows better: everything queued goes back untried; the next claim starts after its wait.
           await this.release(queue.splice(0));
@@ -460,6 +464,10 @@ class AccountRun {
     await this.keepScheduleBehind();
     if (this.stopping()) return 'stopped';
     return last && (last.kind === 'capped' || last.kind === 'unthrottled') ? last.kind : 'empty';
+  }
+
+  private withClaimSlot<T>(fn: () => Promise<T>): Promise<T> {
+    return this.deps.claims ? this.deps.claims.with(fn) : fn();
   }
 
   /**
@@ -510,7 +518,7 @@ class AccountRun {
   /** Keeps the shared schedule (a successor run, another process) behind what actually went out. */
   private async keepScheduleBehind(): Promise<void> {
     if (!this.lastPacedSend || !this.lastInterval) return;
-    const next = nextPacedSendAt({ slotAt: 0, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: this.lastInterval, marginPct: this.opts.pacingMarginPct });
+    const next = nextPacedSendAt({ slotAt: 0, lastDispatch: this.lastPacedSend, lastCounted: this.lastCounted, intervalMs: this.lastInterval, marginPct: this.opts.pacingMarginPct });
     if (next > Date.now()) await this.r.wwpThrottleBackoff(keys.throttle(this.ctx.config.redis, this.account.id), Math.ceil(next - Date.now())).catch(() => undefined);
   }
 
@@ -719,12 +727,11 @@ class AccountRun {
       if (Number(granted) <= 0) await this.clock.sleep(Number(waitMs));
       this.lastInterval = iv;
       for (let i = 0; i < rows.length; i += 1) {
-        const at = nextPacedSendAt({ slotAt: start + Number(offset) + i * iv, lastDispatch: this.lastPacedSend, lastAnswer: this.lastPacedAnswer, intervalMs: iv, marginPct: this.opts.pacingMarginPct });
+        const at = nextPacedSendAt({ slotAt: start + Number(offset) + i * iv, lastDispatch: this.lastPacedSend, lastCounted: this.lastCounted, intervalMs: iv, marginPct: this.opts.pacingMarginPct });
         while (Date.now() < at && !this.deps.mustStop()) await this.clock.sleepUntil(at);
         if (this.deps.mustStop()) break; // left in `sending`: the next holder re-sends them
         this.lastPacedSend = Date.now();
         await this.sendAndRecord(rows[i], true, 'running');
-        this.lastPacedAnswer = Date.now();
       }
       await this.keepScheduleBehind();
     }
@@ -739,7 +746,13 @@ class AccountRun {
         conversationId: m.conversation_id,
         content: m.content as unknown as MessageContent,
         idempotencyKey: m.id,
+      }).finally(() => {
+        // Whatever the answer, the gateway counted the send (if at all) before it answered.
+        this.lastCounted = Date.now();
       });
+      // A gateway saying when it counted lets the next send go an interval after that, not after the
+      // answer: the way back and this event loop's lag no longer come out of the rate.
+      if (res.countedBy !== undefined) this.lastCounted = Math.min(this.lastCounted, res.countedBy);
       await this.risk.success();
       return { kind: 'sent', gatewayMessageId: res.gatewayMessageId };
     } catch (err) {

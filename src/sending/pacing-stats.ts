@@ -2,8 +2,8 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
 /**
  * How late paced sends leave, process-wide (bench and diagnostics): for each paced send, the time from
- * its reserved GCRA slot to the moment it left (`slot`), split into the push of the answer rule (the
- * previous send's answer came back late, `rule`: nextPacedSendAt − slot) and the lateness of the wake-up
+ * its reserved GCRA slot to the moment it left (`slot`), split into the push of the count rule (the
+ * previous send was counted by the gateway, or answered when it does not say, late: `rule`: nextPacedSendAt − slot) and the lateness of the wake-up
  * itself (`wake`: dispatch − nextPacedSendAt, timer and event-loop lag), plus each paced send's round trip
  * (`answer`). Fixed-size histograms in microseconds: nothing grows with the number of sends.
  */

@@ -2,6 +2,7 @@ import { DEFAULT_SENDER_OPTIONS, runAccount, type SenderCtx, type SenderOptions,
 import { LeaseKeeper } from './leases';
 import { SendLimits } from './limits';
 import { SinglesLookup } from './singles-lookup';
+import { Slots } from './slots';
 import { keys } from './redis-scripts';
 import type { StatusWriter } from './status-writer';
 import { TaskDirectory } from './task-directory';
@@ -35,7 +36,9 @@ export class SendScheduler {
   private readonly singles: SinglesLookup;
   private readonly held = new Map<string, Held>();
   private readonly drives = new Set<Promise<void>>();
-  private readonly starts: StartSlots;
+  private readonly starts: Slots;
+  /** Paced claims in flight at once (about the pool size): the rest wait as callbacks, not as queries. */
+  private readonly claims: Slots;
   private closing = false;
 
   constructor(
@@ -47,7 +50,8 @@ export class SendScheduler {
     this.directory = new TaskDirectory(ctx.db);
     this.limits = new SendLimits(ctx.redis);
     this.singles = new SinglesLookup(ctx.db);
-    this.starts = new StartSlots(opts.maxStartingRuns);
+    this.starts = new Slots(opts.maxStartingRuns);
+    this.claims = new Slots(Math.max(1, opts.maxConcurrentClaims ?? ctx.config.db.poolMax));
   }
 
   /** Accounts this process sends for now. */
@@ -97,7 +101,7 @@ export class SendScheduler {
         // start slots, and gives the slot back once it first waits or sends: ten thousand accounts kicked
         // at once queue here, not as ten thousand sets of queries waiting for a pool connection.
         const started = await this.starts.take();
-        const deps = { ctx: this.ctx, writer: this.writer, clock: this.clock, directory: this.directory, limits: this.limits, singles: this.singles, mustStop, settled: started };
+        const deps = { ctx: this.ctx, writer: this.writer, clock: this.clock, directory: this.directory, limits: this.limits, singles: this.singles, claims: this.claims, mustStop, settled: started };
         try {
           last = await runAccount(deps, accountId, this.opts, notBefore);
         } catch (err) {
@@ -128,36 +132,7 @@ export class SendScheduler {
     this.closing = true;
     this.clock.close();
     this.starts.close();
+    this.claims.close();
     while (this.drives.size) await Promise.all([...this.drives]);
-  }
-}
-
-/**
- * FIFO slots for runs starting up. `take` resolves with a release function (idempotent) once a slot is
- * free; after `close` every taker goes through at once (runs see they must stop).
- */
-class StartSlots {
-  private readonly waiting: Array<() => void> = [];
-  private closed = false;
-
-  constructor(private free: number) {}
-
-  async take(): Promise<() => void> {
-    if (this.closed) return () => undefined;
-    if (this.free > 0) this.free -= 1;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free += 1;
-    };
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const w of this.waiting.splice(0)) w();
   }
 }

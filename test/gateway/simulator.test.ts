@@ -157,9 +157,15 @@ test('kick and logout send offline callbacks with their scene', async () => {
 test('sends are idempotent by key; the ledger counts deliveries; receipts arrive as callbacks', async () => {
   const guid = await onlineInstance();
   const req = { guid, conversationId: 'wm-x-c1', content: { type: 'text' as const, text: 'hi' }, idempotencyKey: 'msg-1' };
+  const sentAt = Date.now();
   const first = await gw.sendMessage(req);
+  const answeredAt = Date.now();
   const again = await gw.sendMessage(req);
   expect(first.duplicate).toBe(false);
+  // The limiter counted it on arrival; the client bounds that on its own clock, within the round trip.
+  expect(first.countedBy).toBeGreaterThanOrEqual(sentAt);
+  expect(first.countedBy).toBeLessThanOrEqual(answeredAt);
+  // A duplicate took nothing from the limiter: no count reported.
   expect(again).toEqual({ gatewayMessageId: first.gatewayMessageId, duplicate: true });
   const ledger = (await http('GET', `${sim.url}/_control/ledger`)).body;
   expect(ledger).toMatchObject({ total_requests: 2, total_deliveries: 1, unique_keys: 1, duplicate_requests: 1, duplicate_deliveries: 0 });

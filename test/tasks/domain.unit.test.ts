@@ -77,14 +77,14 @@ describe('throttle maths', () => {
     // Without the margin every send after a slow one is refused (all even-numbered but the first).
     expect(strictBucket(pacedIntervalMs(120, 0)).refused).toBe(119);
   });
-  test('a paced send waits for its slot, the margined interval after the last dispatch, and the gateway interval after the last answer', () => {
-    const base = { slotAt: 1000, lastDispatch: 0, lastAnswer: 0, intervalMs: 510, marginPct: 2 };
+  test('a paced send waits for its slot, the margined interval after the last dispatch, and the gateway interval after the last count', () => {
+    const base = { slotAt: 1000, lastDispatch: 0, lastCounted: 0, intervalMs: 510, marginPct: 2 };
     expect(nextPacedSendAt(base)).toBe(1000);
     expect(nextPacedSendAt({ ...base, lastDispatch: 600 })).toBe(1110);
-    // The previous request took 300 ms to be answered: the next leaves 500 ms (the gateway's own
-    // interval) after that answer, not 510 ms after its dispatch.
-    expect(nextPacedSendAt({ ...base, lastDispatch: 600, lastAnswer: 900 })).toBeCloseTo(1400);
-    expect(nextPacedSendAt({ ...base, slotAt: 5000, lastDispatch: 600, lastAnswer: 900 })).toBe(5000);
+    // The previous request reached the gateway's limiter 300 ms after it left: the next leaves 500 ms
+    // (the gateway's own interval) after that count, not 510 ms after its dispatch.
+    expect(nextPacedSendAt({ ...base, lastDispatch: 600, lastCounted: 900 })).toBeCloseTo(1400);
+    expect(nextPacedSendAt({ ...base, slotAt: 5000, lastDispatch: 600, lastCounted: 900 })).toBe(5000);
   });
   test('jitter only stretches', () => {
     expect(jitteredInterval(500, 0.2, 0)).toBe(500);

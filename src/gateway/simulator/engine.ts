@@ -260,7 +260,7 @@ export class SimulatorEngine {
   }
 
   /** One send: idempotent by key, then fault injection, then the rate limit, then delivery. */
-  send(guid: string, req: { conversation_id?: unknown; content?: unknown; idempotency_key?: unknown }): { message_id: string; duplicate: boolean } {
+  send(guid: string, req: { conversation_id?: unknown; content?: unknown; idempotency_key?: unknown }): { message_id: string; duplicate: boolean; counted_at?: number } {
     this.ledger.countRequest();
     const inst = this.get(guid);
     inst.requests += 1;
@@ -293,7 +293,9 @@ export class SimulatorEngine {
     if (text && this.settings.rejected_words.some((w) => w && text.includes(w))) {
       throw new SimError(422, 'content_rejected', 'content refused by the platform');
     }
-    const taken = takeToken(inst.bucket, this.settings.send_rate_per_minute, this.burst(), Date.now());
+    // The limiter counts the send now, on arrival: the answer says when (protocol.ts, `counted_at`).
+    const countedAt = Date.now();
+    const taken = takeToken(inst.bucket, this.settings.send_rate_per_minute, this.burst(), countedAt);
     if (!taken.ok) {
       this.counters.rate_limited++;
       throw new SimError(429, 'rate_limited', 'per-account send rate exceeded', taken.retryAfterMs);
@@ -306,7 +308,7 @@ export class SimulatorEngine {
       this.counters.ack_losses++;
       throw new SimError(503, 'upstream_timeout', 'injected: delivered but acknowledgement lost');
     }
-    return { message_id: messageId, duplicate: false };
+    return { message_id: messageId, duplicate: false, counted_at: countedAt };
   }
 
   /** The status query: per id, the receipt sent (or withheld), `sent` before it, `unknown` if never delivered here. */
