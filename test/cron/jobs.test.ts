@@ -70,10 +70,11 @@ describe('partition maintenance job', () => {
     const left = await db('messages').whereIn('id', Object.values(rows).map((r) => r.id)).pluck('id');
     expect(left.sort()).toEqual([rows.keptOld.id, rows.basicRecent.id, rows.standardOld.id].sort());
     expect(result.plan_deleted_messages).toEqual({ basic: 1 });
+    expect(result.plan_truncated_partitions).toEqual([]);
 
     // Idempotent: a second run (next tick) changes nothing.
     const again = await runJobOnce(env.ctx, partitionMaintenanceJob, new Date(NOW.getTime() + 1000));
-    expect((again as { result: Record<string, unknown> }).result).toEqual({ created: {}, dropped: {}, plan_deleted_messages: {} });
+    expect((again as { result: Record<string, unknown> }).result).toEqual({ created: {}, dropped: {}, plan_truncated_partitions: [], plan_deleted_messages: {} });
     await db('messages').whereIn('id', Object.values(rows).map((r) => r.id)).delete();
   });
 });
