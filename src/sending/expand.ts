@@ -14,7 +14,7 @@ import { withDeadlockRetry } from '../db/deadlock-retry';
 import { emitTaskStatus, publishProgress } from './task-events';
 import { finishIfDone } from './task-outcomes';
 import { accountFor, CsvHeaderError, ImportFileMissing, readTargets, type SourceRecord, type TargetProblem } from './targets';
-import { taskMessageIds } from './message-ids';
+import { taskIdTime, taskMessageIds } from './message-ids';
 import { KeySet } from '../domain/key-set';
 
 /**
@@ -113,7 +113,7 @@ function prepare(task: TaskRow): Prepared {
     definitions: (task.message_content.definitions ?? []) as VariableDefinition[],
     content: task.message_content.content,
     commonValues: task.message_content.variables ?? {},
-    createdAt: task.start_time ?? task.created_at,
+    createdAt: taskIdTime(task),
   };
 }
 

@@ -30,6 +30,17 @@ export function taskMessageIds(taskId: string, taskStartMs: number): (position: 
   };
 }
 
+/** The time a task's message ids (and their rows' created_at) are made from: its start, else its creation. */
+export function taskIdTime(task: { start_time: Date | null; created_at: Date }): Date {
+  return task.start_time ?? task.created_at;
+}
+
+/** The first and last id a task's messages can have: its whole range of the primary key. */
+export function taskIdRange(taskId: string, taskStartMs: number): { first: string; last: string } {
+  const idAt = taskMessageIds(taskId, taskStartMs);
+  return { first: idAt(0), last: idAt(MAX_POSITION) };
+}
+
 export function taskMessageId(taskId: string, taskStartMs: number, position: number): string {
   return taskMessageIds(taskId, taskStartMs)(position);
 }
