@@ -24,6 +24,8 @@ export class ChannelRouter implements GatewayClient {
   private readonly clients = new Map<string, GatewayClient>();
   /** guid → channel; bounded (oldest entries dropped), misses read the database. */
   private readonly channelOfGuid = new Map<string, string>();
+  /** Lookups in flight, by guid. */
+  private readonly resolving = new Map<string, Promise<string>>();
 
   constructor(
     private readonly db: Knex,
@@ -77,7 +79,16 @@ export class ChannelRouter implements GatewayClient {
   private async client(guid: string): Promise<GatewayClient> {
     const cached = this.channelOfGuid.get(guid);
     if (cached) return this.for(cached);
-    return this.for((await this.resolve([guid])).get(guid));
+    // One lookup per guid however many sends ask at once: a task's first sends (an account's lanes all
+    // starting together) would otherwise take as many pool connections as lanes, for the same row.
+    let lookup = this.resolving.get(guid);
+    if (!lookup) {
+      lookup = this.resolve([guid])
+        .then((m) => m.get(guid)!)
+        .finally(() => this.resolving.delete(guid));
+      this.resolving.set(guid, lookup);
+    }
+    return this.for(await lookup);
   }
 
   async createInstance(opts: InstanceSpec): Promise<{ guid: string }> {
