@@ -12,7 +12,8 @@
  *          process: rate over the last 10% of deliveries vs the first 10%. Target ≥ 90%.
  *  reads   On that task, from a fresh API process over HTTP: progress snapshot, first and hundredth page
  *          of the recipient list filtered by `failed` (median, p95), report CSV export (time, peak RSS of
- *          the API process), hourly roll-up of the task's hour.
+ *          the API process), hourly roll-up of the task's hour; the report's read along the primary key vs
+ *          the per-status merge over the first BENCH_REPORT_ROWS (200000) rows, interleaved.
  *  noisy   One all-roles process; tenant A runs a BENCH_NOISY_TARGETS (300000) import task unthrottled,
  *          tenant B 5-target tasks alone, during A's expansion, during A's sending, and while A is
  *          cancelled. Targets: B within 2 × alone + 0.5 s; A's cancel answers < 1 s and its sends stop
@@ -23,7 +24,8 @@
  *
  * Peak RSS of every process is printed (target ≤ 512 MB). Env: BENCH_DB (private|shared),
  * BENCH_BUFFER_POOL (128M), BENCH_SIZES, BENCH_ROUNDS (1), BENCH_BIG, BENCH_NOISY_TARGETS,
- * BENCH_ACCOUNTS (4), BENCH_LANES (16), BENCH_CAUSE_ROWS.
+ * BENCH_ACCOUNTS (4), BENCH_LANES (16), BENCH_CAUSE_ROWS, BENCH_CPU_PROF (a directory: each child process
+ * writes a V8 CPU profile there on exit).
  */
 import { deleteRedisPrefix } from './lib/redis-prefix';
 import 'dotenv/config';
@@ -31,6 +33,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Queue } from 'bullmq';
@@ -43,6 +46,7 @@ const NOISY_TARGETS = Number(process.env.BENCH_NOISY_TARGETS ?? 300_000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 4);
 const LANES = Number(process.env.BENCH_LANES ?? 16);
 const CAUSE_ROWS = Number(process.env.BENCH_CAUSE_ROWS ?? 300_000);
+const REPORT_ROWS = Number(process.env.BENCH_REPORT_ROWS ?? 200_000);
 const PRIVATE_DB = (process.env.BENCH_DB ?? 'private') === 'private';
 const BUFFER_POOL = process.env.BENCH_BUFFER_POOL ?? '128M';
 /** Share of the big task's targets the gateway refuses (so the recipient list has `failed` rows). */
@@ -51,6 +55,8 @@ const REJECT_EVERY = 20;
 const mb = (kb: number) => Math.round(kb / 1024);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const sec = (ms: number) => (ms / 1000).toFixed(2);
+/** The machine's load averages (1, 5, 15 min), printed next to figures: the machine is shared. */
+const load = () => `load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => quantile(xs, 0.5);
 function quantile(xs: number[], q: number): number {
@@ -183,16 +189,27 @@ async function runChild(mode: string): Promise<void> {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const pool = (ctx.db.client as { pool: { numUsed(): number; numPendingAcquires(): number } }).pool;
-  const poolSeen = { used: 0, pending: 0 };
+  const poolSeen = { used: 0, pending: 0, inflight: [] as string[] };
+  // Statements in flight (sent, not answered), to show what holds the pool's connections when it is fullest.
+  const inflight = new Map<string, string>();
+  type QueryEvent = { __knexQueryUid: string; sql: string };
+  ctx.db.on('query', (q: QueryEvent) => inflight.set(q.__knexQueryUid, q.sql));
+  for (const ev of ['query-response', 'query-error']) ctx.db.on(ev, (_r: unknown, q: QueryEvent) => inflight.delete(q.__knexQueryUid));
   setInterval(() => {
     poolSeen.used = Math.max(poolSeen.used, pool.numUsed());
-    poolSeen.pending = Math.max(poolSeen.pending, pool.numPendingAcquires());
+    const pending = pool.numPendingAcquires();
+    if (pending > poolSeen.pending) poolSeen.inflight = [...inflight.values()].map((sql) => sql.replace(/\s+/g, ' ').replace(/`/g, '').slice(0, 44));
+    poolSeen.pending = Math.max(poolSeen.pending, pending);
   }, 20).unref();
   const stats = () => {
-    const out = JSON.stringify({ loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6, poolUsedMax: poolSeen.used, poolPendingMax: poolSeen.pending });
+    const kinds = new Map<string, number>();
+    for (const k of poolSeen.inflight) kinds.set(k, (kinds.get(k) ?? 0) + 1);
+    const atFullest = [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${n}× ${k}`);
+    const out = JSON.stringify({ loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6, poolUsedMax: poolSeen.used, poolPendingMax: poolSeen.pending, atFullest });
     loop.reset();
     poolSeen.used = 0;
     poolSeen.pending = 0;
+    poolSeen.inflight = [];
     return out;
   };
   createInterface({ input: process.stdin }).on('line', (line) => {
@@ -216,12 +233,14 @@ interface Child {
   next(prefix: string): Promise<string>;
   rss(): Promise<{ maxRssKb: number; heapMb: number }>;
   /** Event-loop delay and DB pool use since the previous call. */
-  stats(): Promise<{ loopP99Ms: number; loopMaxMs: number; poolUsedMax: number; poolPendingMax: number }>;
+  stats(): Promise<{ loopP99Ms: number; loopMaxMs: number; poolUsedMax: number; poolPendingMax: number; atFullest: string[] }>;
   stop(): Promise<{ maxRssKb: number; heapMb: number }>;
 }
 
 async function spawnChild(mode: 'worker' | 'api' | 'all', env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode], {
+  // BENCH_CPU_PROF=<dir>: each child writes a V8 CPU profile there on exit (where a process's time went).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, ['--expose-gc', ...prof, '--import', 'tsx', __filename, '--child', mode], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -638,7 +657,23 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
       let lines = 0;
       const path = `${config.files.dir}/${file.object_key}`;
       if (existsSync(path)) for await (const _ of createInterface({ input: createReadStream(path) })) lines += 1;
-      console.log(`   report export: ${sec(exportMs)} s, ${fmt(body.file!.size_bytes / 1048576)} MB, ${fmt(lines - 1)} rows; API process peak RSS ${mb(before.maxRssKb)} MB before → ${mb(after.maxRssKb)} MB after`);
+      console.log(`   report export: ${sec(exportMs)} s, ${fmt(body.file!.size_bytes / 1048576)} MB, ${fmt(lines - 1)} rows; API process peak RSS ${mb(before.maxRssKb)} MB before → ${mb(after.maxRssKb)} MB after (${load()})`);
+      // The two ways the report can read the task, interleaved over its first BENCH_REPORT_ROWS rows.
+      const { taskMessagesInOrder, taskMessagesByStatus } = await import('../src/storage/task-report');
+      const readPaths = { 'primary key': taskMessagesInOrder, 'per-status merge': taskMessagesByStatus };
+      const readMs: Record<string, number[]> = { 'primary key': [], 'per-status merge': [] };
+      for (let round = 0; round < 2; round += 1) {
+        for (const [name, read] of round % 2 ? Object.entries(readPaths).reverse() : Object.entries(readPaths)) {
+          const t1 = Date.now();
+          let n = 0;
+          await ctx.db.transaction(async (trx) => {
+            for await (const _ of read(trx, A.tenantId, bigTaskId!, 10_000)) if ((n += 1) >= REPORT_ROWS) break;
+          });
+          readMs[name].push(Date.now() - t1);
+        }
+      }
+      const [pk, merge] = [median(readMs['primary key']), median(readMs['per-status merge'])];
+      console.log(`   report reads of the first ${fmt(REPORT_ROWS)} rows, 2 interleaved rounds (${load()}): primary key ${sec(pk)} s (${readMs['primary key'].map(sec).join(', ')}), per-status merge ${sec(merge)} s (${readMs['per-status merge'].map(sec).join(', ')}) → ratio ${(pk / merge).toFixed(2)}`);
       const at = (await taskRow(bigTaskId)).start_time as Date;
       const r0 = Date.now();
       const rolled = await rollupMessageStatistics(ctx.db, hourStart(at), new Date(hourStart(at).getTime() + 3_600_000));
@@ -723,8 +758,9 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
         }
         const st = await app.stats();
         const top = statements();
-        console.log(`   B ${label.padEnd(22)} start → completed ${runs.map((r) => `${sec(r.total)}${r.valid ? '' : '*'}`).join(', ')} s (start answered in ${runs.map((r) => r.startAnswer.toFixed(0)).join(', ')} ms); process: event-loop delay p99 ${st.loopP99Ms.toFixed(0)} ms, max ${st.loopMaxMs.toFixed(0)} ms; DB pool up to ${st.poolUsedMax} used, ${st.poolPendingMax} waiting`);
+        console.log(`   B ${label.padEnd(22)} start → completed ${runs.map((r) => `${sec(r.total)}${r.valid ? '' : '*'}`).join(', ')} s (start answered in ${runs.map((r) => r.startAnswer.toFixed(0)).join(', ')} ms); process: event-loop delay p99 ${st.loopP99Ms.toFixed(0)} ms, max ${st.loopMaxMs.toFixed(0)} ms; DB pool up to ${st.poolUsedMax} used, ${st.poolPendingMax} waiting (${load()})`);
         for (const line of top) console.log(`      MariaDB: ${line}`);
+        if (st.atFullest.length) console.log(`      in flight when the pool queue was longest: ${st.atFullest.join('; ')}`);
         return runs;
       };
       console.log(`\nnoisy. one all-roles process; A: ${fmt(NOISY_TARGETS)}-target import, ${ACCOUNTS} accounts, unthrottled; B: 5-target tasks on its own account (* = A had left that phase before B finished)`);
