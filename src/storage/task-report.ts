@@ -55,13 +55,13 @@ const REPORT_COLUMNS = ['id', 'conversation_id', 'account_id', 'status', 'error_
 export async function* taskMessagesInOrder(db: Knex, tenantId: string, taskId: string, pageSize = PAGE): AsyncGenerator<ReportRow> {
   const task = await db('batch_send_tasks').where({ id: taskId, tenant_id: tenantId }).first('id', 'start_time', 'created_at');
   if (!task) {
-    yield* byStatusMerge(db, tenantId, taskId, pageSize);
+    yield* taskMessagesByStatus(db, tenantId, taskId, pageSize);
     return;
   }
   const range = taskIdRange(taskId, taskIdTime(task).getTime());
   // Index-only along idx_batch_status_time (batch_id, …, id): any row of the task outside its range?
   const stray = await db('messages').where({ batch_id: taskId }).andWhere((w) => w.where('id', '<', range.first).orWhere('id', '>', range.last)).first('id');
-  yield* stray ? byStatusMerge(db, tenantId, taskId, pageSize) : alongPrimaryKey(db, tenantId, taskId, range, pageSize);
+  yield* stray ? taskMessagesByStatus(db, tenantId, taskId, pageSize) : alongPrimaryKey(db, tenantId, taskId, range, pageSize);
 }
 
 async function* alongPrimaryKey(db: Knex, tenantId: string, taskId: string, range: { first: string; last: string }, pageSize: number): AsyncGenerator<ReportRow> {
@@ -84,7 +84,7 @@ async function* alongPrimaryKey(db: Knex, tenantId: string, taskId: string, rang
 }
 
 /** The task's rows by keyset along idx_batch_status_time, one cursor per status, merged in (created_at, id) order. */
-async function* byStatusMerge(db: Knex, tenantId: string, taskId: string, pageSize: number): AsyncGenerator<ReportRow> {
+export async function* taskMessagesByStatus(db: Knex, tenantId: string, taskId: string, pageSize: number): AsyncGenerator<ReportRow> {
   const streams = MESSAGE_STATUSES.map((status) => ({ status, rows: [] as ReportRow[], at: 0, done: false, after: null as ReportRow | null }));
   const refill = async (s: (typeof streams)[number]) => {
     const q = db('messages')
