@@ -205,7 +205,7 @@ export const configSchema = z
     RETENTION_CALLBACK_EVENTS_MONTHS: int(3),
     RETENTION_ACCOUNT_STATUS_HISTORY_MONTHS: int(12),
     RETENTION_AUDIT_LOGS_MONTHS: int(24),
-    // Shorter message retention per tenant plan ("plan:days,…"), deleted row-wise inside kept partitions.
+    // Shorter message retention per tenant plan ("plan:days,…"): whole months when only such tenants use them, else rows in batches.
     RETENTION_PLAN_MESSAGE_DAYS: z.string().regex(/^([a-z0-9_-]+:\d+)?(,[a-z0-9_-]+:\d+)*$/i, 'plan:days,plan:days').default('basic:30,pro:90,enterprise:365'),
     RETENTION_CALLBACK_KEYS_DAYS: int(7),
     RETENTION_WEBHOOK_DELIVERIES_DAYS: int(14),
