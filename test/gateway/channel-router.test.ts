@@ -12,7 +12,7 @@ let env: TestEnv;
 let sim: RunningSimulator;
 beforeAll(async () => {
   env = await createTestEnv('channel_router');
-  sim = await startSimulator({ callbackSecret: 'router-test-secret', autoLogin: false });
+  sim = await startSimulator({ callbackSecret: 'router-test-secret', apiKey: 'router-test-key', autoLogin: false });
 });
 afterAll(async () => {
   await sim.close();
@@ -24,7 +24,7 @@ test('concurrent calls for an unknown guid look its channel up once, then from m
   const { guid } = sim.control.createInstance('router');
   await env.ctx.db('wework_accounts').insert({ id: newId(), tenant_id: tenantId, account_name: `router-${guid.slice(0, 8)}`, guid, channel: 'simulator', status: 'offline' });
   // The default channel has no gateway here: a call routed without the lookup would throw.
-  const router = new ChannelRouter(env.ctx.db, 'wechaty-absent', { simulator: new HttpGatewayClient({ url: sim.url, timeoutMs: 10_000 }) });
+  const router = new ChannelRouter(env.ctx.db, 'wechaty-absent', { simulator: new HttpGatewayClient({ url: sim.url, apiKey: 'router-test-key', timeoutMs: 10_000 }) });
   const lookups: string[] = [];
   const count = (q: { sql: string }) => {
     if (/from `wework_accounts`/.test(q.sql)) lookups.push(q.sql);

@@ -80,3 +80,18 @@ test('the report reads the task in target order across statuses, page by page', 
   for await (const r of taskMessagesInOrder(env.ctx.db, b.tenantId, taskId, 2)) none.push(r.id);
   expect(none).toEqual([]);
 });
+
+test('a task with rows outside its id range (ids made before issue 17) is still read whole, in (created_at, id) order', async () => {
+  const legacyTask = newId();
+  await env.ctx.db('batch_send_tasks').insert({
+    id: legacyTask, tenant_id: a.tenantId, creator_id: a.adminId, task_name: 'legacy', account_id: accountId,
+    message_content: JSON.stringify({ content: { type: 'text', text: 'hi' } }), target_type: 'manual', target_config: '{}', status: 'running', start_time: start,
+  });
+  const base = { tenant_id: a.tenantId, account_id: accountId, message_type: 'text', content: '{}', batch_id: legacyTask };
+  const legacy = Array.from({ length: 9 }, (_, i) => ({ ...base, id: newId(), conversation_id: `l-${i}`, status: MESSAGE_STATUSES[i % 3], created_at: new Date(start.getTime() + (i % 2) * 1000) }));
+  await env.ctx.db('messages').insert(legacy);
+  const expected = [...legacy].sort((x, y) => x.created_at.getTime() - y.created_at.getTime() || (x.id < y.id ? -1 : 1)).map((r) => r.id);
+  const seen: string[] = [];
+  for await (const r of taskMessagesInOrder(env.ctx.db, a.tenantId, legacyTask, 2)) seen.push(r.id);
+  expect(seen).toEqual(expected);
+});
