@@ -1,6 +1,6 @@
 import type { AppContext } from '../src/context';
 import { EndpointCache } from '../src/webhooks/delivery';
-import { DeliveryPump } from '../src/webhooks/delivery-pump';
+import { DeliveryPump, leaseMsFor } from '../src/webhooks/delivery-pump';
 import { dispatchOutbox } from '../src/webhooks/dispatcher';
 import { WebhookHttpSender } from '../src/webhooks/http-sender';
 import type { RunningWorker } from './index';
@@ -18,7 +18,7 @@ export interface WebhookWorkerOptions {
   perEndpoint?: number;
   /** Outbox and delivery poll interval when nothing was found. */
   idleMs?: number;
-  /** How long a claimed delivery is held (default twice the request timeout plus 10 s). */
+  /** How long a claimed delivery is held (default src/webhooks/delivery-pump.ts leaseMsFor: 5 timeouts + 10 s). */
   leaseMs?: number;
 }
 
@@ -28,7 +28,7 @@ export function startWebhookDeliverWorker(ctx: AppContext, opts: WebhookWorkerOp
     concurrency: opts.concurrency ?? ctx.config.webhooks.concurrency,
     perEndpoint: opts.perEndpoint ?? ctx.config.webhooks.endpointConcurrency,
     idleMs,
-    leaseMs: opts.leaseMs ?? 2 * ctx.config.webhooks.timeoutMs + 10_000,
+    leaseMs: opts.leaseMs ?? leaseMsFor(ctx.config.webhooks.timeoutMs),
   });
 
   let stopped = false;

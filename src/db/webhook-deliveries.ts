@@ -60,17 +60,22 @@ export interface ClaimOptions {
  */
 export async function claimDueDeliveries(db: Knex, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (opts.limit <= 0) return [];
+  const now = opts.now ?? new Date();
+  const due = `status = 'pending' AND next_attempt_at <= ?${opts.full.length ? ` AND endpoint_id NOT IN (${opts.full.map(() => '?').join(',')})` : ''}`;
+  // A poll that finds nothing is one plain read, not a locking transaction.
+  const [probe] = (await db.raw(`SELECT 1 FROM webhook_deliveries WHERE ${due} LIMIT 1`, [now, ...opts.full])) as [unknown[]];
+  if (probe.length === 0) return [];
   return db.transaction(
     async (trx) => {
-      const skip = opts.full.length ? `AND endpoint_id NOT IN (${opts.full.map(() => '?').join(',')})` : '';
-      const [rows] = (await trx.raw(
-        `SELECT id, endpoint_id, body, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ${skip} ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
-        [opts.now ?? new Date(), ...opts.full, opts.limit],
-      )) as [Array<{ id: string; endpoint_id: string; body: string; attempts: number }>];
+      const [rows] = (await trx.raw(`SELECT id, endpoint_id, body, attempts FROM webhook_deliveries WHERE ${due} ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`, [
+        now,
+        ...opts.full,
+        opts.limit,
+      ])) as [Array<{ id: string; endpoint_id: string; body: string; attempts: number }>];
       const taken = takeWithRoom(rows, opts.roomOf);
       if (taken.length) {
         await trx.raw(`UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ? WHERE id IN (${taken.map(() => '?').join(',')})`, [
-          opts.now ?? new Date(),
+          now,
           opts.leaseUntil,
           ...taken.map((r) => r.id),
         ]);

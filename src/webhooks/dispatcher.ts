@@ -47,6 +47,9 @@ export function planDeliveries(
 }
 
 export async function dispatchOutbox(db: Knex, limit = 1000): Promise<{ events: number; deliveries: string[] }> {
+  // An empty outbox (the poll's usual answer) costs one plain read, not a locking transaction.
+  const [probe] = (await db.raw('SELECT seq FROM webhook_outbox LIMIT 1')) as [unknown[]];
+  if (probe.length === 0) return { events: 0, deliveries: [] };
   // READ COMMITTED: the locking read takes record locks only, no gap lock at the table's end, so
   // publishers (the status writer's transactions) keep inserting while a dispatch runs.
   return db.transaction(async (trx) => {

@@ -62,19 +62,27 @@ test('a claim takes, in order, only what each endpoint has room for', () => {
   expect(takeWithRoom(rows, (ep) => room[ep]).map((r) => r.i)).toEqual([0, 1, 2]);
 });
 
-test('delivery slots: an endpoint full of requests is excluded, the others keep their room', () => {
-  const slots = new DeliverySlots(8, 4);
+test('delivery slots: an endpoint without room is left out of claims, the others keep theirs', () => {
+  const slots = new DeliverySlots(8, 4); // 4 in flight per endpoint, 16 held; 8 in flight, 32 held in all
   expect(slots.worthClaiming()).toBe(true);
-  for (let i = 0; i < 4; i++) slots.take('slow');
-  expect(slots.full()).toEqual(['slow']);
-  expect(slots.roomOf('slow')).toBe(0);
-  expect(slots.roomOf('fast')).toBe(4);
-  expect(slots.free).toBe(4);
-  for (let i = 0; i < 3; i++) slots.take('fast');
-  expect(slots.worthClaiming()).toBe(false); // 1 of 8 free: wait for a quarter
-  slots.release('fast');
-  expect(slots.worthClaiming()).toBe(true);
-  slots.release('slow');
-  expect(slots.full()).toEqual([]);
-  expect(slots.busy).toBe(5);
+  for (let i = 0; i < 16; i++) slots.held.take('slow');
+  for (let i = 0; i < 4; i++) slots.inFlight.take('slow');
+  expect(slots.canStart('slow')).toBe(false);
+  expect(slots.canStart('fast')).toBe(true);
+  expect(slots.crowded()).toEqual(['slow']);
+  expect(slots.held.roomOf('fast')).toBe(16);
+  expect(slots.worthClaiming()).toBe(true); // 16 of 32 held: half free
+  slots.held.take('fast');
+  expect(slots.worthClaiming()).toBe(false);
+  // Room comes back in batches: worth a claim again at half the held cap (16 of 32 free), then for an
+  // endpoint at half its share (8 of 16), not at every finished request.
+  slots.held.release('slow');
+  expect(slots.justWorthClaiming('slow')).toBe(true);
+  for (let i = 2; i < 8; i++) {
+    slots.held.release('slow');
+    expect(slots.justWorthClaiming('slow')).toBe(false);
+  }
+  slots.held.release('slow');
+  expect(slots.justWorthClaiming('slow')).toBe(true);
+  expect(slots.crowded()).toEqual([]);
 });
