@@ -12,8 +12,7 @@
 import 'dotenv/config';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { loadAverage, median } from './lib/bench-figures';
+import { cpuSeconds, loadAverage, median, pidOfPort } from './lib/bench-figures';
 import { Pool } from 'undici';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 20);
@@ -122,16 +121,6 @@ async function drive(url: string, seconds: number, sign: (ts: number, body: stri
   return result;
 }
 
-/** User+system CPU of a child process in ms, from /proc (0 where /proc is not available). */
-function cpuMsOf(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 1/100 s
-  } catch {
-    return 0;
-  }
-}
-
 const load = loadAverage;
 
 const emptyResult = (): LoadResult => ({ ok: 0, non2xx: 0, errors: 0, seconds: 0, latenciesMs: [] });
@@ -199,6 +188,10 @@ async function main(): Promise<void> {
     const apiResult = emptyResult();
     let bareCpuMs = 0;
     let apiCpuMs = 0;
+    // The endpoint's cost does not end in its process: MariaDB and Redis work for each event too.
+    const servers = [pidOfPort(config.db.port), pidOfPort(Number(new URL(config.redis.url).port || 6379))];
+    const serverCpuMs = [0, 0];
+    const cpuMsOf = (pid: number | undefined) => cpuSeconds(pid) * 1000;
     console.log(`before: ${load()}`);
     const ratios: number[] = [];
     for (let i = 0; i < rounds; i++) {
@@ -207,9 +200,11 @@ async function main(): Promise<void> {
       merge(bareResult, b);
       bareCpuMs += cpuMsOf(bare.child.pid) - b0;
       const a0 = cpuMsOf(api.child.pid);
+      const s0 = servers.map(cpuMsOf);
       const a = await drive(api.url, DURATION_S / rounds, sign);
       merge(apiResult, a);
       apiCpuMs += cpuMsOf(api.child.pid) - a0;
+      servers.forEach((pid, j) => (serverCpuMs[j] += cpuMsOf(pid) - s0[j]));
       const [br, ar] = [b.ok / b.seconds, a.ok / a.seconds];
       ratios.push(ar / br);
       console.log(`round ${i + 1}: bare ${br.toFixed(0)} events/s, endpoint ${ar.toFixed(0)} events/s, ratio ${(ar / br).toFixed(2)}`);
@@ -227,6 +222,9 @@ async function main(): Promise<void> {
         `server CPU per event           bare ${((bareCpuMs * 1000) / bareResult.ok).toFixed(0)} µs, endpoint ${((apiCpuMs * 1000) / apiResult.ok).toFixed(0)} µs ` +
           `(process busy ${((100 * bareCpuMs) / 1000 / bareResult.seconds).toFixed(0)}% / ${((100 * apiCpuMs) / 1000 / apiResult.seconds).toFixed(0)}% of one core)`,
       );
+      // Shared servers: other processes on the machine add to these (an upper bound per event).
+      const perEvent = (ms: number) => `${((ms * 1000) / apiResult.ok).toFixed(0)} µs`;
+      console.log(`server CPU per endpoint event  MariaDB ${perEvent(serverCpuMs[0])}, Redis ${perEvent(serverCpuMs[1])} (shared servers: an upper bound)`);
     }
 
     const acked = warm.ok + apiResult.ok;

@@ -27,14 +27,14 @@
  */
 import { deleteRedisPrefix } from './lib/redis-prefix';
 import 'dotenv/config';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { loadAverage, median } from './lib/bench-figures';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpuSeconds, loadAverage, median, pidOfPort } from './lib/bench-figures';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import { taskCounts } from '../src/db/task-counters';
+import { countRoundTrips, perThousand, type Counts } from './lib/round-trips';
 
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 100_000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 4);
@@ -54,25 +54,6 @@ const CASES = new Set((process.env.BENCH_CASES ?? '1,2,3').split(',').map((c) =>
 
 const mb = (kb: number) => Math.round(kb / 1024);
 
-/** CPU seconds (user + system) a process used so far, from /proc (Linux); NaN where unavailable. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** The process listening on a local TCP port (the shared MariaDB and Redis; other copies may run on this machine). */
-function pidOfPort(port: number): number | undefined {
-  try {
-    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
-    return Number(/pid=(\d+)/.exec(out)?.[1]) || undefined;
-  } catch {
-    return undefined;
-  }
-}
 const load = loadAverage;
 /** A child spinning on one core for as long as it lives: the "busy machine" of the paced cases. */
 function startCpuHog(): ChildProcess {
@@ -92,6 +73,8 @@ async function runWorkerChild(): Promise<void> {
   const { startMessageSendWorker } = await import('../workers/message-send.worker');
   const { startTaskExpandWorker } = await import('../workers/task-expand.worker');
   const ctx = createAppContext(loadConfig());
+  // Statements and Redis commands this process sends (client side: the servers are shared).
+  const roundTrips = countRoundTrips(ctx.db);
   const workers = [startTaskExpandWorker(ctx), startMessageSendWorker(ctx, { sender: { concurrency: LANES } })];
   const { takePacingStats } = await import('../src/sending/pacing-stats');
   // Memory sampled every 100 ms (the peak of the JS heap, not only the RSS the kernel reports at exit),
@@ -123,7 +106,7 @@ async function runWorkerChild(): Promise<void> {
       g?.();
       const toMb = (b: number) => Math.round(b / 1048576);
       process.stdout.write(
-        `${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, heapAfterGcMb: toMb(process.memoryUsage().heapUsed), peakHeapMb: toMb(peak.heapUsed), peakExternalMb: toMb(peak.external), peakPoolWaiting: peak.poolWaiting })}\n`,
+        `${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, heapAfterGcMb: toMb(process.memoryUsage().heapUsed), peakHeapMb: toMb(peak.heapUsed), peakExternalMb: toMb(peak.external), peakPoolWaiting: peak.poolWaiting, roundTrips: roundTrips() })}\n`,
       );
       process.exit(0);
     })();
@@ -294,7 +277,7 @@ async function main(): Promise<void> {
       w.child.kill('SIGTERM');
       for (;;) {
         const line = (await w.lines.next()).value as string;
-        if (line.startsWith('{"maxRssKb"')) return JSON.parse(line) as { maxRssKb: number; heapAfterGcMb: number; peakHeapMb: number; peakExternalMb: number; peakPoolWaiting: number };
+        if (line.startsWith('{"maxRssKb"')) return JSON.parse(line) as { maxRssKb: number; heapAfterGcMb: number; peakHeapMb: number; peakExternalMb: number; peakPoolWaiting: number; roundTrips: { sql: Counts; redis: Counts } };
       }
     };
     type Pct = { n: number; p50: number; p99: number; max: number };
@@ -331,7 +314,7 @@ async function main(): Promise<void> {
       const ledger = sim.control.ledger.summary();
       // The counters live in task_counters (sharded), not on the task row.
       const counts = await taskCounts(ctx.db, taskId);
-      return { ms, expandedMs, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, persisted, done, counts, ledger, cpu };
+      return { ms, expandedMs, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, persisted, done, counts, ledger, cpu, roundTrips: rss.roundTrips };
     };
     const runBare = async (total: number) => {
       fresh();
@@ -365,6 +348,8 @@ async function main(): Promise<void> {
         console.log(
           `            counters: total ${big.done.total_count}, sent ${big.counts.sent}, success ${big.counts.success}, persisted sent ${fmt(big.persisted)}; ledger: ${big.ledger.unique_keys} delivered, ${big.ledger.duplicate_deliveries} duplicate deliveries`,
         );
+        console.log(`            worker's MariaDB statements: ${perThousand(big.roundTrips.sql, TARGETS)}`);
+        console.log(`            worker's Redis commands: ${perThousand(big.roundTrips.redis, TARGETS)}`);
       }
       const pMed = median(bigs.map((b) => (TARGETS * 1000) / b.ms));
       const bMed = median(bares.map((b) => (TARGETS * 1000) / b.ms));
