@@ -70,3 +70,7 @@ export async function taskCounts(db: Db, taskId: string): Promise<TaskCounts> {
 export function doneOf(c: TaskCounts): number {
   return c.sent + c.cancelled + c.capped;
 }
+
+/** doneOf as a scalar subquery over the shards of the task whose id is `taskIdSql` (for reads that want it with the task row). */
+export const doneSql = (taskIdSql: string): string =>
+  `(SELECT COALESCE(SUM(c.sent + c.cancelled + c.capped), 0) FROM task_counters c WHERE c.task_id = ${taskIdSql})`;

@@ -90,7 +90,7 @@ export class StatusWriter {
     private readonly db: Knex,
     private readonly logger: Logger,
     private readonly afterFlush: AfterFlush,
-    opts: StatusWriterOptions = { maxBatch: 500, maxDelayMs: 20 },
+    opts: StatusWriterOptions = { maxBatch: 500, maxDelayMs: 100 },
   ) {
     this.opts = { retryDelayMs: 100, maxRetryDelayMs: 5_000, maxConcurrentFlushes: 4, ...opts };
     this.slots = new Slots(this.opts.maxConcurrentFlushes);
@@ -158,7 +158,7 @@ export class StatusWriter {
    */
   async close(graceMs = 10_000): Promise<void> {
     const lanes = [...this.lanes.values()];
-    for (const lane of lanes) lane.kick();
+    for (const lane of lanes) lane.drain();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
@@ -176,6 +176,8 @@ class Lane {
   buffer: Pending[] = [];
   flushing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  /** Closing: flush everything buffered now, batch after batch, without waiting for the delay. */
+  private draining = false;
   private inFlight = 0;
   private failures = 0;
   private wakeRetry: (() => void) | null = null;
@@ -195,6 +197,12 @@ class Lane {
       if (this.buffer.length >= this.writer.options.maxBatch) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.writer.options.maxDelayMs);
     });
+  }
+
+  /** Flushes all that is buffered (and whatever arrives meanwhile) back to back: the writer is closing. */
+  drain(): void {
+    this.draining = true;
+    this.kick();
   }
 
   kick(): void {
@@ -231,6 +239,11 @@ class Lane {
       this.failures = 0;
       batch.forEach((p) => p.resolve());
       await this.writer.settle(flushed);
+      // What arrived during this flush waits for its own timer (set by its first push) unless a full
+      // batch is already there: under load a lane flushes every maxDelayMs at most, so batches grow
+      // with the rate instead of staying at what one flush's round trips let in (fewer statements,
+      // fewer commits and counter writes per message).
+      if (this.buffer.length < opts.maxBatch && !this.draining) break;
     }
     if (this.writer.isClosed) this.rejectUnwritten();
   }

@@ -2,7 +2,7 @@ import type { AppContext } from '../context';
 import { publishTaskEnded, taskStatusEvent } from '../webhooks/domain-events';
 import { publishWebhookEvents } from '../webhooks/publish';
 import { completeIfDone } from '../db/tasks';
-import { doneOf, taskCounts } from '../db/task-counters';
+import { doneSql } from '../db/task-counters';
 import { applyPendingReceipts } from './receipts';
 import type { FlushedTask, FlushedTasks } from './status-writer';
 import { emitTaskStatus, publishProgress } from './task-events';
@@ -39,8 +39,9 @@ export async function settleTasks(ctx: Ctx, flushed: FlushedTasks): Promise<void
 const THRESHOLD = `CAST(JSON_EXTRACT(send_strategy, '$.error_threshold') AS UNSIGNED)`;
 
 async function settleTask(ctx: Ctx, taskId: string, info: FlushedTask): Promise<void> {
-  const row: { status: string; expansion_done: number; total_count: number; consecutive_errors: number; threshold: number | null } | undefined = await ctx.db('batch_send_tasks')
-    .select('status', 'expansion_done', 'total_count', 'consecutive_errors', ctx.db.raw(`${THRESHOLD} AS threshold`))
+  // One round trip per flush: the row, its threshold and its done count (the shards summed by primary key).
+  const row: { status: string; expansion_done: number; total_count: number; consecutive_errors: number; threshold: number | null; done: number | string } | undefined = await ctx.db('batch_send_tasks')
+    .select('status', 'expansion_done', 'total_count', 'consecutive_errors', ctx.db.raw(`${THRESHOLD} AS threshold`), ctx.db.raw(`${doneSql('batch_send_tasks.id')} AS done`))
     .where({ id: taskId })
     .first();
   if (!row || row.status !== 'running') return;
@@ -53,10 +54,7 @@ async function settleTask(ctx: Ctx, taskId: string, info: FlushedTask): Promise<
       if (await pauseOnErrorThreshold(ctx, taskId, info.tenantId, info.lastError)) return;
     }
   }
-  if (row.expansion_done) {
-    const counts = await taskCounts(ctx.db, taskId);
-    if (doneOf(counts) >= row.total_count) await finishIfDone(ctx, taskId, info.tenantId);
-  }
+  if (row.expansion_done && Number(row.done) >= row.total_count) await finishIfDone(ctx, taskId, info.tenantId);
 }
 
 /** Ends a task whose every message is terminal, with its webhook events in the same transaction. */
