@@ -16,7 +16,12 @@ const bump = (m: Counts, k: string) => {
 
 /** "UPDATE messages", "INSERT task_counters", "SELECT messages", "BEGIN", … */
 export function statementKind(sql: string): string {
-  const s = sql.trimStart();
+  // Subqueries out first (innermost parentheses, repeatedly): a SELECT is named by its own FROM.
+  let s = sql.trimStart();
+  for (let before = ''; before !== s; ) {
+    before = s;
+    s = s.replace(/\([^()]*\)/g, '');
+  }
   const verb = (/^\w+/.exec(s)?.[0] ?? '?').toUpperCase();
   const table =
     verb === 'SELECT' || verb === 'DELETE'
