@@ -18,27 +18,36 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** True when `s` is valid Unicode text (no unpaired surrogate); `String#isWellFormed` is not in our lib target. */
 export const isWellFormedText = (s: string): boolean => !LONE_SURROGATE.test(s);
 
+/** A node of the walk; its path (`body.targets.3`) is only spelled out for a problem (every request is walked). */
+interface Node {
+  value: unknown;
+  key: string;
+  parent: Node | null;
+  depth: number;
+}
+const pathOf = (n: Node): string => (n.parent ? `${pathOf(n.parent)}.${n.key}` : n.key);
+
 export function inputProblems(value: unknown, where: string): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: where, depth: 0 }];
+  const stack: Node[] = [{ value, key: where, parent: null, depth: 0 }];
   while (stack.length && issues.length < MAX_ISSUES) {
-    const { value: v, path, depth } = stack.pop()!;
+    const node = stack.pop()!;
+    const v = node.value;
     if (typeof v === 'string') {
-      if (!isWellFormedText(v)) issues.push({ field: path, code: 'invalid_string', message: 'contains a lone UTF-16 surrogate (not valid Unicode text)' });
+      if (!isWellFormedText(v)) issues.push({ field: pathOf(node), code: 'invalid_string', message: 'contains a lone UTF-16 surrogate (not valid Unicode text)' });
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
-    if (depth >= MAX_DEPTH) {
-      issues.push({ field: path, code: 'too_deep', message: `nested deeper than ${MAX_DEPTH} levels` });
+    if (node.depth >= MAX_DEPTH) {
+      issues.push({ field: pathOf(node), code: 'too_deep', message: `nested deeper than ${MAX_DEPTH} levels` });
       continue;
     }
-    for (const [key, child] of Object.entries(v)) {
-      const childPath = `${path}.${key}`;
+    for (const key of Object.keys(v)) {
       if (!isWellFormedText(key)) {
-        issues.push({ field: `${path}.${key.replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD')}`, code: 'invalid_string', message: 'key contains a lone UTF-16 surrogate' });
+        issues.push({ field: `${pathOf(node)}.${key.replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD')}`, code: 'invalid_string', message: 'key contains a lone UTF-16 surrogate' });
         continue;
       }
-      stack.push({ value: child, path: childPath, depth: depth + 1 });
+      stack.push({ value: (v as Record<string, unknown>)[key], key, parent: node, depth: node.depth + 1 });
     }
   }
   return issues;

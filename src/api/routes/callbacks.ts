@@ -155,9 +155,10 @@ export function gatewayCallbackRouter(ctx: AppContext): Router {
       if (check === 'stale') throw reject('stale_timestamp', new UnauthorizedError('callback timestamp outside tolerance', 'stale_timestamp'));
       if (check !== 'ok') throw reject('bad_signature', new UnauthorizedError('callback signature does not match', 'invalid_signature'));
 
+      const text = raw.toString('utf8');
       let json: unknown;
       try {
-        json = JSON.parse(raw.toString('utf8'));
+        json = JSON.parse(text);
       } catch {
         throw reject('invalid_body', new AppError(400, 'invalid_json', 'callback body is not valid JSON'));
       }
@@ -178,7 +179,7 @@ export function gatewayCallbackRouter(ctx: AppContext): Router {
         guid: cb.guid,
         notifyType: cb.notify_type,
         eventType: EVENT_TYPE_BY_NOTIFY[cb.notify_type] ?? 'unknown',
-        rawData: raw.toString('utf8'),
+        rawData: text,
         sourceIp: req.ip,
         userAgent: header(req, 'user-agent'),
       });
