@@ -14,13 +14,15 @@ import type { RedisConfig } from './config';
 export function createRedis(config: RedisConfig, kind: 'command' | 'blocking' = 'command', extra: RedisOptions = {}): Redis {
   const options: RedisOptions = { maxRetriesPerRequest: kind === 'blocking' ? null : 2, lazyConnect: false, ...extra };
   if (!config.clusterNodes?.length) return new Redis(config.url, options);
-  const { retryStrategy, lazyConnect, ...nodeOptions } = options;
+  // Auto-pipelining is the Cluster client's own option (its commands bypass the nodes' command methods).
+  const { retryStrategy, lazyConnect, enableAutoPipelining, ...nodeOptions } = options;
   // A blocking read (BullMQ's BZPOPMIN, at most its drain delay of 5 s) sent to a master that is then
   // killed can wait forever on a cluster: a command timeout fails it instead, and BullMQ reconnects the
   // cluster on "Command timed out" (its cluster recovery), so the queue's worker carries on after a failover.
   if (kind === 'blocking' && nodeOptions.commandTimeout === undefined) nodeOptions.commandTimeout = 15_000;
   const clusterOptions: ClusterOptions = {
     lazyConnect,
+    ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
     redisOptions: nodeOptions,
     // Reads and writes both go to masters: locks, pacing and queues must read their own writes.
     scaleReads: 'master',

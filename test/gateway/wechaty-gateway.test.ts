@@ -7,7 +7,7 @@ import { PROCESS_TEST_TIMEOUT_MS } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 import { waitForStatus } from '../accounts/support';
 import { SCAN } from '../helpers/puppet-peer';
-import { createWechatyAccount, loginByScan, startWechatyEnv, type WechatyEnv } from './wechaty-support';
+import { createWechatyAccount, loginByScan, startWechatyEnv, WX_KEY, type WechatyEnv } from './wechaty-support';
 
 /**
  * The gateway-wechaty role against a real PuppetServer (upstream wechaty-puppet-service) with
@@ -175,6 +175,41 @@ test('a repeated idempotency key answers the first result and is not sent again,
   expect(together.filter((r) => !r.duplicate).length).toBe(1);
   const sent = (await w.peer.sent(TOKEN)).slice(before);
   expect(sent.map((s) => s.text)).toEqual(['once', 'once']);
+});
+
+test('a send answers alike on the fast path and through express: bad requests 4xx naming the problem and nothing sent, a repeated key the first result', async () => {
+  const url = `${w.a.env.config.wechaty.gatewayUrl}/instances/${encodeURIComponent(acct.guid)}/messages`;
+  // Plain JSON takes the fast path (fast-send.ts); an encoded body (identity here) goes through express.
+  const paths = { fast: {}, express: { 'content-encoding': 'identity' } };
+  const post = async (path: keyof typeof paths, body: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': WX_KEY, ...paths[path], ...headers }, body });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const valid = (key: string) => JSON.stringify({ conversation_id: 'paths-target', content: { type: 'text', text: `via ${key}` }, idempotency_key: key });
+  const before = (await w.peer.sent(TOKEN)).length;
+  const cases: Array<[string, string, Record<string, string>, number, string, RegExp]> = [
+    ['a wrong API key', valid('paths-bad-key'), { 'x-api-key': 'not-the-key' }, 401, 'unauthorized', /API key/],
+    ['malformed JSON', '{"conversation_id":', {}, 400, 'bad_request', /./],
+    ['no conversation', JSON.stringify({ content: { type: 'text', text: 'x' }, idempotency_key: 'paths-no-conv' }), {}, 400, 'bad_request', /conversation_id/],
+    ['no idempotency key', JSON.stringify({ conversation_id: 'c', content: { type: 'text', text: 'x' } }), {}, 400, 'bad_request', /Idempotency-Key/],
+    ['an unknown message type', JSON.stringify({ conversation_id: 'c', content: { type: 'video' }, idempotency_key: 'paths-video' }), {}, 400, 'bad_request', /content\.type/],
+  ];
+  for (const [what, body, headers, status, code, message] of cases) {
+    for (const path of ['fast', 'express'] as const) {
+      const res = await post(path, body, headers);
+      expect({ what, path, status: res.status, code: res.body.error?.code }).toEqual({ what, path, status, code });
+      expect(res.body.error.message).toMatch(message);
+    }
+  }
+  expect((await w.peer.sent(TOKEN)).length).toBe(before);
+  const first = await post('fast', valid('paths-key-1'));
+  const again = await post('express', valid('paths-key-1'));
+  expect(first).toEqual({ status: 200, body: { message_id: expect.any(String), duplicate: false } });
+  expect(again).toEqual({ status: 200, body: { message_id: first.body.message_id, duplicate: true } });
+  const viaExpress = await post('express', valid('paths-key-2'));
+  const repeated = await post('fast', valid('paths-key-2'));
+  expect(repeated.body).toEqual({ message_id: viaExpress.body.message_id, duplicate: true });
+  expect((await w.peer.sent(TOKEN)).slice(before).map((s) => s.text)).toEqual(['via paths-key-1', 'via paths-key-2']);
 });
 
 test('an incoming message is stored as a callback and updates the conversation', async () => {

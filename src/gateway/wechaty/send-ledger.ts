@@ -16,6 +16,9 @@ export type Reservation = { kind: 'reserved' } | { kind: 'exists'; entry: Ledger
 
 export const DEFAULT_LEDGER_TTL_MS = 3 * 24 * 3600_000;
 
+/** What a sender needs of a ledger (the bench swaps in one that records nothing, to price the ledger). */
+export type SendRecords = Pick<SendLedger, 'reserve' | 'recordSent' | 'forget'>;
+
 export class SendLedger {
   constructor(
     private readonly redis: Redis,

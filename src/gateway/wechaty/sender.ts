@@ -2,7 +2,7 @@ import { GatewayError } from '../errors';
 import type { MessageContent } from '../types';
 import { classifySendError } from './mapping';
 import type { PuppetLike } from './puppet-client';
-import type { SendLedger } from './send-ledger';
+import type { SendRecords } from './send-ledger';
 import { withTimeout, type WechatySession } from './session';
 
 /** A file the platform refers to by id or URL, as the client's FileBox. */
@@ -19,7 +19,7 @@ export interface SendOutcome {
  */
 export class WechatySender {
   constructor(
-    private readonly ledger: SendLedger,
+    private readonly ledger: SendRecords,
     private readonly resolveFile: FileResolver,
     private readonly sendTimeoutMs: number,
   ) {}

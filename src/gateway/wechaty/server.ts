@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { request } from 'undici';
@@ -7,6 +7,7 @@ import { GatewayError } from '../errors';
 import { API_KEY_HEADER, IDEMPOTENCY_HEADER, type WireStatus } from '../protocol';
 import type { MessageContent } from '../types';
 import type { SessionHost } from './host';
+import { withFastSends } from './fast-send';
 import type { WechatySender } from './sender';
 import type { WechatySession } from './session';
 
@@ -40,9 +41,66 @@ function httpOf(err: GatewayError): { status: number; code: string } {
   }
 }
 
-export function buildWechatyApp(o: WechatyServerOptions): express.Express {
+/** A send request, checked: answers a 400 GatewayError naming what is wrong. */
+interface CheckedSend {
+  key: string;
+  conversationId: string;
+  content: MessageContent;
+}
+
+function checkSend(idempotencyHeader: string | undefined, body: unknown): CheckedSend {
+  const b = body as { idempotency_key?: unknown; conversation_id?: unknown; content?: unknown } | undefined;
+  const key = idempotencyHeader ?? b?.idempotency_key;
+  const conversationId = b?.conversation_id;
+  const content = b?.content as MessageContent | undefined;
+  if (typeof key !== 'string' || !key || key.length > 200) throw new GatewayError('permanent', 'bad_request', 'Idempotency-Key required');
+  if (typeof conversationId !== 'string' || !conversationId) throw new GatewayError('permanent', 'bad_request', 'conversation_id required');
+  if (!content || typeof content !== 'object' || !MESSAGE_TYPES.has(content.type)) throw new GatewayError('permanent', 'bad_request', 'content.type must be a supported message type');
+  return { key, conversationId, content };
+}
+
+async function runSend(o: WechatyServerOptions, s: WechatySession, send: CheckedSend): Promise<{ message_id: string; duplicate: boolean }> {
+  const out = await o.sender.send(s, send.key, send.conversationId, send.content);
+  return { message_id: out.messageId, duplicate: out.duplicate };
+}
+
+/** The answer to a failed request: a GatewayError's kind and code, a body parser's 4xx, or a 500 (logged). */
+function errorAnswer(err: unknown, log: Logger): { status: number; headers: Record<string, string>; body: unknown } {
+  if (err instanceof GatewayError) {
+    const { status, code } = err.code === 'unauthorized' ? { status: 401, code: 'unauthorized' } : err.code === 'not_found' ? { status: 404, code: 'not_found' } : httpOf(err);
+    const retry = err.retryAfterMs !== undefined;
+    return {
+      status,
+      headers: retry ? { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs! / 1000))) } : {},
+      body: { error: { code, message: err.message, ...(retry ? { retry_after_ms: err.retryAfterMs } : {}) } },
+    };
+  }
+  const e = err as { status?: number; message?: string };
+  if (e.status && e.status < 500) return { status: e.status, headers: {}, body: { error: { code: 'bad_request', message: e.message ?? 'bad request' } } };
+  log.error({ err: (err as Error)?.message }, 'wechaty gateway: request failed');
+  return { status: 500, headers: {}, body: { error: { code: 'internal_error', message: 'gateway error' } } };
+}
+
+/** The gateway's HTTP handler: the express app, with sends to local sessions taken on a fast path (fast-send.ts). */
+export function buildWechatyApp(o: WechatyServerOptions): RequestListener {
+  return withFastSends(buildExpressApp(o), o, {
+    check: checkSend,
+    async run(guid, checked) {
+      // The session was here when the request came in; it may have been handed over since (rare): the
+      // platform retries the send with its key, and it reaches the new owner.
+      const where = await o.host.locate(guid);
+      if (!('here' in where)) throw new GatewayError('retryable', 'ownership_moved', 'the instance is changing owner; try again');
+      return runSend(o, where.here, checked as CheckedSend);
+    },
+    errorAnswer: (err) => errorAnswer(err, o.log),
+  });
+}
+
+function buildExpressApp(o: WechatyServerOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are never cached: hashing every body for an ETag is CPU spent on each send for nothing.
+  app.set('etag', false);
   app.use((req, _res, next) => {
     if (req.get(API_KEY_HEADER) !== o.apiKey) return next(new GatewayError('permanent', 'unauthorized', 'bad or missing API key'));
     next();
@@ -124,16 +182,9 @@ export function buildWechatyApp(o: WechatyServerOptions): express.Express {
     if (s) res.json({ conversations: await conversationsOf(s) });
   });
   app.post('/instances/:guid/messages', async (req, res) => {
-    const key = req.get(IDEMPOTENCY_HEADER) ?? req.body?.idempotency_key;
-    const conversationId = req.body?.conversation_id;
-    const content = req.body?.content as MessageContent | undefined;
-    if (typeof key !== 'string' || !key || key.length > 200) throw new GatewayError('permanent', 'bad_request', 'Idempotency-Key required');
-    if (typeof conversationId !== 'string' || !conversationId) throw new GatewayError('permanent', 'bad_request', 'conversation_id required');
-    if (!content || typeof content !== 'object' || !MESSAGE_TYPES.has(content.type)) throw new GatewayError('permanent', 'bad_request', 'content.type must be a supported message type');
+    const send = checkSend(req.get(IDEMPOTENCY_HEADER), req.body);
     const s = await sessionOf(req, res);
-    if (!s) return;
-    const out = await o.sender.send(s, key, conversationId, content);
-    res.json({ message_id: out.messageId, duplicate: out.duplicate });
+    if (s) res.json(await runSend(o, s, send));
   });
   // Wechaty providers report no delivery receipts: every message the gateway sent stays `sent`.
   app.post('/instances/:guid/messages/status/query', async (req, res) => {
@@ -151,19 +202,8 @@ export function buildWechatyApp(o: WechatyServerOptions): express.Express {
 
   app.use((_req, _res, next) => next(new GatewayError('permanent', 'not_found', 'no such route')));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof GatewayError) {
-      const { status, code } = err.code === 'unauthorized' ? { status: 401, code: 'unauthorized' } : err.code === 'not_found' ? { status: 404, code: 'not_found' } : httpOf(err);
-      if (err.retryAfterMs !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
-      res.status(status).json({ error: { code, message: err.message, ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}) } });
-      return;
-    }
-    const e = err as { status?: number; message?: string };
-    if (e.status && e.status < 500) {
-      res.status(e.status).json({ error: { code: 'bad_request', message: e.message ?? 'bad request' } });
-      return;
-    }
-    o.log.error({ err: (err as Error)?.message }, 'wechaty gateway: request failed');
-    res.status(500).json({ error: { code: 'internal_error', message: 'gateway error' } });
+    const a = errorAnswer(err, o.log);
+    res.status(a.status).set(a.headers).json(a.body);
   });
   return app;
 }
@@ -243,7 +283,7 @@ async function forward(req: Request, res: Response, ownerUrl: string, apiKey: st
   }
 }
 
-export async function listen(app: express.Express, port: number, host: string): Promise<{ server: Server; url: string }> {
+export async function listen(app: RequestListener, port: number, host: string): Promise<{ server: Server; url: string }> {
   const server = createServer(app);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
