@@ -20,10 +20,25 @@ export function emitTaskStatus(ctx: Ctx, tenantId: string, taskId: string, statu
  */
 async function waitingForStaff(ctx: Ctx, t: TaskRow): Promise<number> {
   if (t.account_ids.length === 0) return 0;
-  const official = await ctx.db('wework_accounts').whereIn('id', t.account_ids).andWhere('channel', 'official').first('id');
-  if (!official) return 0;
+  if (!(await hasOfficialAccount(ctx, t.account_ids))) return 0;
   const row = await ctx.db('messages').where({ batch_id: t.id, status: 'sent' }).andWhere('wework_msg_id', 'like', 'gs:%').count({ n: '*' }).first();
   return Number(row?.n ?? 0);
+}
+
+/**
+ * Whether any of these accounts is on the official channel. A channel is fixed at an account's creation,
+ * so the answer for a set of account ids never changes: remembered per set (a progress snapshot runs up
+ * to four times a second per task, and asked MySQL each time). Bounded: the memo starts over past 10,000 sets.
+ */
+const officialBySet = new Map<string, boolean>();
+async function hasOfficialAccount(ctx: Ctx, accountIds: readonly string[]): Promise<boolean> {
+  const key = [...accountIds].sort().join(',');
+  const known = officialBySet.get(key);
+  if (known !== undefined) return known;
+  const official = Boolean(await ctx.db('wework_accounts').whereIn('id', accountIds).andWhere('channel', 'official').first('id'));
+  if (officialBySet.size >= 10_000) officialBySet.clear();
+  officialBySet.set(key, official);
+  return official;
 }
 
 /** The stage a task's operators see: `waiting_for_staff_confirmation` once only staff confirmations are left. */
