@@ -120,23 +120,22 @@ export class HttpGatewayClient implements GatewayClient {
     } else if (opts.raw) {
       body = opts.raw;
     }
+    // One deadline for the whole exchange (queueing for a connection included), cleared when it is
+    // over: AbortSignal.timeout's timer outlived every request and fired its abort (a DOMException and
+    // an event) timeoutMs later, about 5% of a busy worker's CPU.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.opts.timeoutMs);
     let res;
-    try {
-      res = await this.pool.request({
-        path: this.basePath + path,
-        method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
-    } catch (err) {
-      throw errorFromTransport(err);
-    }
     let text: string;
     try {
-      text = await res.body.text();
-    } catch (err) {
-      throw errorFromTransport(err);
+      try {
+        res = await this.pool.request({ path: this.basePath + path, method, headers, body, signal: deadline.signal });
+        text = await res.body.text();
+      } catch (err) {
+        throw errorFromTransport(err);
+      }
+    } finally {
+      clearTimeout(timer);
     }
     let parsed: unknown;
     try {
