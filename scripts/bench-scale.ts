@@ -24,7 +24,7 @@
  *
  * Peak RSS of every process is printed (target ≤ 512 MB). Env: BENCH_DB (private|shared),
  * BENCH_BUFFER_POOL (128M), BENCH_SIZES, BENCH_ROUNDS (1), BENCH_BIG, BENCH_NOISY_TARGETS,
- * BENCH_ACCOUNTS (4), BENCH_LANES (16), BENCH_CAUSE_ROWS, BENCH_CPU_PROF (a directory: each child process
+ * BENCH_ACCOUNTS (4), BENCH_LANES (16), BENCH_CAUSE_ROWS, BENCH_REPORT_ROWS, BENCH_EXPAND_CHUNK, BENCH_CPU_PROF (a directory: each child process
  * writes a V8 CPU profile there on exit).
  */
 import { deleteRedisPrefix } from './lib/redis-prefix';
@@ -47,6 +47,8 @@ const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 4);
 const LANES = Number(process.env.BENCH_LANES ?? 16);
 const CAUSE_ROWS = Number(process.env.BENCH_CAUSE_ROWS ?? 300_000);
 const REPORT_ROWS = Number(process.env.BENCH_REPORT_ROWS ?? 200_000);
+/** Targets per expansion chunk in the expand case (default: the product's EXPAND_CHUNK). */
+const EXPAND_CHUNK = process.env.BENCH_EXPAND_CHUNK ? Number(process.env.BENCH_EXPAND_CHUNK) : undefined;
 const PRIVATE_DB = (process.env.BENCH_DB ?? 'private') === 'private';
 const BUFFER_POOL = process.env.BENCH_BUFFER_POOL ?? '128M';
 /** Share of the big task's targets the gateway refuses (so the recipient list has `failed` rows). */
@@ -516,7 +518,7 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
           const r0 = await diskReads();
           const cpu0 = cpuSeconds(mysqlPid);
           const t0 = Date.now();
-          const outcome = await expandTask(ctx, taskId);
+          const outcome = await expandTask(ctx, taskId, { chunkSize: EXPAND_CHUNK });
           const ms = Date.now() - t0;
           const reads = (await diskReads()) - r0;
           const t = await taskRow(taskId);

@@ -16,6 +16,7 @@ import { finishIfDone } from './task-outcomes';
 import { accountFor, CsvHeaderError, ImportFileMissing, readTargets, type SourceRecord, type TargetProblem } from './targets';
 import { taskIdTime, taskMessageIds } from './message-ids';
 import { KeySet } from '../domain/key-set';
+import { shareLoop, yieldTurn } from './loop-share';
 
 /**
  * Turns a task's targets into `messages` rows (batch_id = task) in chunks. Each chunk is one
@@ -29,6 +30,8 @@ import { KeySet } from '../domain/key-set';
 export type ExpandCtx = Pick<AppContext, 'db' | 'redis' | 'storage' | 'queues' | 'realtime' | 'config' | 'logger'>;
 
 export const EXPAND_CHUNK = 1000;
+/** Targets prepared between turns of the event loop (parsing, rendering and deduplicating are synchronous). */
+const SLICE = 250;
 const MAX_REPORTED_PROBLEMS = 200;
 
 /**
@@ -186,8 +189,10 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
     return true;
   };
 
+  let stepStart = performance.now();
   for await (const rec of readTargets(ctx, task, position) as AsyncIterable<SourceRecord>) {
     consumed += 1;
+    if (consumed % SLICE === 0) await yieldTurn();
     const index = position + consumed - 1;
     if (rec.problem) {
       problems.push(rec.problem.line !== undefined ? rec.problem : { ...rec.problem, index });
@@ -223,6 +228,9 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
     }
     if (consumed >= chunkSize) {
       if (lockLost() || !(await commit())) return 'stopped';
+      // Another tenant's work in this process waits while this one holds the loop: share it when late.
+      await shareLoop(performance.now() - stepStart);
+      stepStart = performance.now();
     }
   }
   if (consumed > 0 && (lockLost() || !(await commit()))) return 'stopped';
