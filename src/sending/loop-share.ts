@@ -4,7 +4,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 /**
  * Bulk work (a big task's expansion) sharing a process with latency-sensitive work (other tenants'
  * requests, sends and flushes) gives the event loop back: between short slices it lets pending I/O run,
- * and while the loop is late (the process is short of CPU) it waits as long as its last step took, so it
+ * and while the loop has been late by over 100 ms (the process is short of CPU) it waits as long as its last step took, so it
  * takes at most about half of the process instead of all of it.
  */
 const LATE_MS = 100;
@@ -12,16 +12,16 @@ const MAX_PAUSE_MS = 1_000;
 
 let histogram: IntervalHistogram | null = null;
 
-/** The event loop's p99 delay (ms) since the previous call; monitoring starts on the first call. */
+/** The event loop's longest delay (ms) since the previous call (one stall is what a waiting request feels); monitoring starts on the first call. */
 function recentLoopDelayMs(): number {
   if (!histogram) {
     histogram = monitorEventLoopDelay({ resolution: 10 });
     histogram.enable();
     return 0;
   }
-  const p99 = histogram.percentile(99) / 1e6;
+  const max = histogram.max / 1e6;
   histogram.reset();
-  return p99;
+  return max;
 }
 
 /** A turn of the event loop: I/O callbacks waiting behind a long synchronous stretch run now. */
