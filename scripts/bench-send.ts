@@ -17,11 +17,14 @@
  *     aggregate rate as deliveries in the window and as the mean gap between consecutive deliveries of
  *     each account (robust to all accounts sending in waves), the smallest gap seen (must be ≥ the
  *     interval), rate-limited answers, and the worker's CPU and memory per 1,000 paced accounts.
+ *     Each shape and mode runs BENCH_ROUNDS rounds of the rules in BENCH_PACED_RULES interleaved on one
+ *     task, a worker process each (`count`: pace from the gateway's counted_at; `answer`: from the
+ *     previous answer, SEND_PACING_COUNTED_AT=ignore), and prints the medians and the per-round ratio.
  *     Targets: ≥ 98% quiet, ≥ 95% busy, 0 rate-limited.
  *  4. Peak RSS of each process. Target: ≤ 512 MB, and the worker at 100k targets ≤ 1.2 × at 10k.
  *
  * Env: BENCH_TARGETS (100000), BENCH_ACCOUNTS (4), BENCH_LANES (16 per account), BENCH_ROUNDS (3),
- * BENCH_PACED ("300x120,10000x3"), BENCH_PACED_SECONDS (60), BENCH_PACED_MODES ("quiet,busy"),
+ * BENCH_PACED ("300x120,10000x3"), BENCH_PACED_SECONDS (60), BENCH_PACED_MODES ("quiet,busy"), BENCH_PACED_RULES ("count,answer"),
  * BENCH_SIM_BURST (1), BENCH_CASES (1,2,3: which cases to run), BENCH_WORKER_NODE_FLAGS (extra node
  * flags for the worker process, e.g. `--max-old-space-size=160`), plus the usual DB_* / REDIS_URL.
  */
@@ -47,6 +50,8 @@ const PACED = (process.env.BENCH_PACED ?? '300x120,10000x3').split(',').map((s) 
 });
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 60);
 const PACED_MODES = (process.env.BENCH_PACED_MODES ?? 'quiet,busy').split(',').map((m) => m.trim()) as Array<'quiet' | 'busy'>;
+/** Paced rules compared in interleaved rounds: `count` (from the gateway's counted_at) and `answer` (from the previous answer). */
+const PACED_RULES = (process.env.BENCH_PACED_RULES ?? 'count,answer').split(',').map((m) => m.trim()) as Array<'count' | 'answer'>;
 // Burst 1: the strict limiter (an arrival even 1 ms early is refused).
 const SIM_BURST = Number(process.env.BENCH_SIM_BURST ?? 1);
 /** Which cases to run, e.g. BENCH_CASES=1 or 3 (default all; case 4 reports what the others measured). */
@@ -415,96 +420,118 @@ async function main(): Promise<void> {
         }
         return out;
       };
+      const { kickAccounts } = await import('../src/sending/kicks');
       for (const shape of PACED) {
         const intervalMs = 60_000 / shape.rate;
         const configured = (shape.accounts * shape.rate) / 60;
         const pAccounts = await makeAccounts(shape.accounts);
         const ids = pAccounts.map((a) => a.id);
+        const pct = (r: number) => `${((r / configured) * 100).toFixed(1)}%`;
         for (const mode of PACED_MODES) {
           console.log(
-            `\n3. paced, ${mode}: ${fmt(shape.accounts)} accounts × ${shape.rate}/min = ${fmt(configured)} msg/s configured, simulator bucket burst ${SIM_BURST}, ${PACED_SECONDS} s window, pacing margin ${config.sending.pacingMarginPct}%`,
+            `\n3. paced, ${mode}: ${fmt(shape.accounts)} accounts × ${shape.rate}/min = ${fmt(configured)} msg/s configured, simulator bucket burst ${SIM_BURST}, ${PACED_SECONDS} s window, pacing margin ${config.sending.pacingMarginPct}%, ` +
+              `${ROUNDS} round(s) of ${PACED_RULES.join(' / ')} (SEND_PACING_COUNTED_AT use / ignore), one worker process each`,
           );
           console.log(`   before: ${load()}`);
           fresh({ send_rate_per_minute: shape.rate, send_burst: SIM_BURST });
-          // Enough for warm-up + window + slack per account.
-          const perAccount = Math.ceil(((PACED_SECONDS + 30) * shape.rate) / 60 * 1.2) + 2;
+          // Enough for every round's warm-up + window + slack per account.
+          const perAccount = Math.ceil((((PACED_SECONDS + 30) * ROUNDS * PACED_RULES.length * shape.rate) / 60) * 1.2) + 2;
           const file = await importFile(csvLines(shape.accounts * perAccount, ids));
           const taskId = await newTask(ids, file, shape.rate);
           const hog = mode === 'busy' ? startCpuHog() : null;
-          const worker = spawnChild('worker', childEnv);
+          const rates: Record<string, number[]> = {};
+          const ratios: number[] = [];
           try {
-            await worker.lines.next();
-            const t0 = Date.now();
-            await applyTaskAction(ctx, tenantId, taskId, 'start');
-            // Warm-up: the expansion is done (pacing is measured, not expansion) and every account has sent
-            // its first message (or a minute passed since), plus 2 s.
-            let expandedMs = 0;
-            await waitStatus(taskId, 'running', () => (expandedMs = Date.now() - t0));
-            while (!expandedMs) {
-              if ((await ctx.db('batch_send_tasks').where({ id: taskId }).first()).expansion_done) expandedMs = Date.now() - t0;
-              else await sleep(200);
-            }
-            while (sim.control.ledger.summary().unique_keys < shape.accounts && Date.now() - t0 < expandedMs + 60_000) await sleep(100);
-            const warmMs = Date.now() - t0;
-            await sleep(2_000);
-            const mysqlPid = pidOfPort(config.db.port);
-            const redisPid = pidOfPort(Number(new URL(config.redis.url).port || 6379));
-            const pids = [worker.child.pid, process.pid, mysqlPid, redisPid];
-            const cpu0 = pids.map(cpuSeconds);
-            const rl0 = sim.control.counters.rate_limited;
-            const d0 = sim.control.ledger.summary().total_deliveries;
-            await pacingSnapshot(worker);
-            recording = new Map();
-            const s0 = Date.now();
-            await sleep(PACED_SECONDS * 1000);
-            const lateness = await pacingSnapshot(worker);
-            const arrivals = recording;
-            recording = null;
-            const elapsed = (Date.now() - s0) / 1000;
-            const d1 = sim.control.ledger.summary().total_deliveries;
-            const rl1 = sim.control.counters.rate_limited;
-            const cpu = pids.map(cpuSeconds).map((c, i) => c - cpu0[i]);
-            // Gap view: Σ over accounts of (n − 1) / (last − first), and the smallest gap of any account.
-            let gapRate = 0;
-            let minGap = Number.POSITIVE_INFINITY;
-            let silent = shape.accounts - arrivals.size;
-            for (const list of arrivals.values()) {
-              if (list.length < 2) {
-                silent += 1;
-                continue;
+            for (let round = 1; round <= ROUNDS; round += 1) {
+              const roundRate: Record<string, number> = {};
+              for (const rule of PACED_RULES) {
+                const first = round === 1 && rule === PACED_RULES[0];
+                // Arrivals per account from the worker's start on: the warm-up ends when every account sent.
+                recording = new Map();
+                const worker = spawnChild('worker', { ...childEnv, SEND_PACING_COUNTED_AT: rule === 'count' ? 'use' : 'ignore' });
+                await worker.lines.next();
+                const t0 = Date.now();
+                let expandedMs = 0;
+                if (first) {
+                  await applyTaskAction(ctx, tenantId, taskId, 'start');
+                  // The expansion is done (pacing is measured, not expansion).
+                  await waitStatus(taskId, 'running', () => (expandedMs = Date.now() - t0));
+                  while (!expandedMs) {
+                    if ((await ctx.db('batch_send_tasks').where({ id: taskId }).first()).expansion_done) expandedMs = Date.now() - t0;
+                    else await sleep(200);
+                  }
+                } else {
+                  // The previous worker gave its leases back on SIGTERM: kick the accounts at this one.
+                  await kickAccounts(ctx, ids);
+                }
+                while (recording.size < shape.accounts && Date.now() - t0 < expandedMs + 60_000) await sleep(100);
+                const warmMs = Date.now() - t0;
+                const warmed = recording.size;
+                await sleep(2_000);
+                const mysqlPid = pidOfPort(config.db.port);
+                const redisPid = pidOfPort(Number(new URL(config.redis.url).port || 6379));
+                const pids = [worker.child.pid, process.pid, mysqlPid, redisPid];
+                const cpu0 = pids.map(cpuSeconds);
+                const rl0 = sim.control.counters.rate_limited;
+                const d0 = sim.control.ledger.summary().total_deliveries;
+                const loadBefore = load();
+                await pacingSnapshot(worker);
+                recording = new Map();
+                const s0 = Date.now();
+                await sleep(PACED_SECONDS * 1000);
+                const lateness = await pacingSnapshot(worker);
+                const arrivals = recording;
+                recording = null;
+                const elapsed = (Date.now() - s0) / 1000;
+                const d1 = sim.control.ledger.summary().total_deliveries;
+                const rl1 = sim.control.counters.rate_limited;
+                const cpu = pids.map(cpuSeconds).map((c, i) => c - cpu0[i]);
+                // Gap view: Σ over accounts of (n − 1) / (last − first), and the smallest gap of any account.
+                let gapRate = 0;
+                let minGap = Number.POSITIVE_INFINITY;
+                let silent = shape.accounts - arrivals.size;
+                for (const list of arrivals.values()) {
+                  if (list.length < 2) {
+                    silent += 1;
+                    continue;
+                  }
+                  gapRate += ((list.length - 1) * 1000) / (list[list.length - 1] - list[0]);
+                  for (let i = 1; i < list.length; i += 1) minGap = Math.min(minGap, list[i] - list[i - 1]);
+                }
+                const countRate = (d1 - d0) / elapsed;
+                (rates[rule] ??= []).push(countRate);
+                roundRate[rule] = countRate;
+                console.log(`   round ${round}, ${rule} rule: ${loadBefore}; ${first ? `expansion of ${fmt(shape.accounts * perAccount)} messages done after ${fmt(expandedMs)} ms, ` : ''}${fmt(warmed)} accounts' first sends by ${fmt(warmMs)} ms`);
+                console.log(
+                  `     delivered ${fmt(d1 - d0)} in ${elapsed.toFixed(1)} s → ${countRate.toFixed(1)} msg/s = ${pct(countRate)} of configured; by per-account gaps ${gapRate.toFixed(1)} msg/s = ${pct(gapRate)} ` +
+                    `(target ≥ ${mode === 'quiet' ? 98 : 95}%; accounts with < 2 sends in the window: ${silent})`,
+                );
+                console.log(`     smallest gap between two sends of one account: ${minGap} ms (interval ${intervalMs} ms; lower bound); rate-limited answers in the window: ${rl1 - rl0}, over the whole run: ${rl1} (target 0)`);
+                const ms = (x: Pct | Omit<Pct, 'n'>) => `p50 ${x.p50.toFixed(1)} / p99 ${x.p99.toFixed(1)} / max ${x.max.toFixed(0)} ms`;
+                const lp = lateness.pacing;
+                console.log(
+                  `     lateness of ${fmt(lp.slot.n)} paced sends vs their GCRA slot: ${ms(lp.slot)}; of which ${rule} rule (previous send ${rule === 'count' ? 'counted at the gateway' : 'answered'} + interval, past the slot) ${ms(lp.rule)}, ` +
+                    `wake-up (timer and event loop) ${ms(lp.wake)}; send round trip ${ms(lp.answer)}; worker event-loop delay ${ms(lateness.loop)}`,
+                );
+                const per1k = (c: number) => `${(((c / elapsed) * 100) / (shape.accounts / 1000)).toFixed(1)}% of a core`;
+                console.log(
+                  `     CPU in the window: worker ${cpu[0].toFixed(1)} s (${per1k(cpu[0])} per 1,000 accounts), bench+simulator ${cpu[1].toFixed(1)} s, MariaDB ${cpu[2].toFixed(1)} s, Redis ${cpu[3].toFixed(1)} s`,
+                );
+                const rss = await stopWorker(worker);
+                const line =
+                  `worker process, ${fmt(shape.accounts)} accounts × ${shape.rate}/min (${mode}, ${rule} rule, round ${round}): ${mb(rss.maxRssKb)} MB peak RSS = ${((mb(rss.maxRssKb) / shape.accounts) * 1000).toFixed(1)} MB per 1,000 paced accounts; ` +
+                  `peak JS heap ${rss.peakHeapMb} MB, external ${rss.peakExternalMb} MB, JS heap after GC at the end ${rss.heapAfterGcMb} MB, most queries waiting for a pool connection ${rss.peakPoolWaiting}`;
+                pacedRss.push(line);
+                console.log(`     ${line}`);
               }
-              gapRate += ((list.length - 1) * 1000) / (list[list.length - 1] - list[0]);
-              for (let i = 1; i < list.length; i += 1) minGap = Math.min(minGap, list[i] - list[i - 1]);
+              if (roundRate.count && roundRate.answer) ratios.push(roundRate.count / roundRate.answer);
             }
-            const countRate = (d1 - d0) / elapsed;
-            const pct = (r: number) => `${((r / configured) * 100).toFixed(1)}%`;
-            console.log(`   warm-up: expansion of ${fmt(shape.accounts * perAccount)} messages done after ${fmt(expandedMs)} ms, ${fmt(sim.control.ledger.summary().unique_keys)} accounts' first sends by ${fmt(warmMs)} ms`);
-            console.log(
-              `   delivered ${fmt(d1 - d0)} in ${elapsed.toFixed(1)} s → ${countRate.toFixed(1)} msg/s = ${pct(countRate)} of configured; by per-account gaps ${gapRate.toFixed(1)} msg/s = ${pct(gapRate)} ` +
-                `(target ≥ ${mode === 'quiet' ? 98 : 95}%; accounts with < 2 sends in the window: ${silent})`,
-            );
-            console.log(`   smallest gap between two sends of one account: ${minGap} ms (interval ${intervalMs} ms; lower bound)`);
-            console.log(`   rate-limited answers in the window: ${rl1 - rl0}, over the whole run: ${rl1} (target 0)`);
-            const ms = (x: Pct | Omit<Pct, 'n'>) => `p50 ${x.p50.toFixed(1)} / p99 ${x.p99.toFixed(1)} / max ${x.max.toFixed(0)} ms`;
-            const lp = lateness.pacing;
-            console.log(
-              `   lateness of ${fmt(lp.slot.n)} paced sends vs their GCRA slot: ${ms(lp.slot)}; of which count rule (previous send counted at the gateway, else answered, + interval past the slot) ${ms(lp.rule)}, ` +
-                `wake-up (timer and event loop) ${ms(lp.wake)}; send round trip ${ms(lp.answer)}; worker event-loop delay ${ms(lateness.loop)}`,
-            );
-            const per1k = (c: number) => `${(((c / elapsed) * 100) / (shape.accounts / 1000)).toFixed(1)}% of a core`;
-            console.log(
-              `   CPU in the window: worker ${cpu[0].toFixed(1)} s (${per1k(cpu[0])} per 1,000 accounts), bench+simulator ${cpu[1].toFixed(1)} s, MariaDB ${cpu[2].toFixed(1)} s, Redis ${cpu[3].toFixed(1)} s`,
-            );
             await applyTaskAction(ctx, tenantId, taskId, 'cancel');
           } finally {
             hog?.kill('SIGKILL');
           }
-          const rss = await stopWorker(worker);
-          const line =
-            `worker process, ${fmt(shape.accounts)} accounts × ${shape.rate}/min (${mode}): ${mb(rss.maxRssKb)} MB peak RSS = ${((mb(rss.maxRssKb) / shape.accounts) * 1000).toFixed(1)} MB per 1,000 paced accounts; ` +
-            `peak JS heap ${rss.peakHeapMb} MB, external ${rss.peakExternalMb} MB, JS heap after GC at the end ${rss.heapAfterGcMb} MB, most queries waiting for a pool connection ${rss.peakPoolWaiting}`;
-          pacedRss.push(line);
-          console.log(`   ${line}`);
+          for (const rule of PACED_RULES) console.log(`   median of ${rates[rule].length} round(s), ${rule} rule: ${median(rates[rule]).toFixed(1)} msg/s = ${pct(median(rates[rule]))} of configured`);
+          if (ratios.length) console.log(`   count rule / answer rule, per round: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
           console.log(`   after: ${load()}`);
         }
       }

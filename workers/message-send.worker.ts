@@ -28,7 +28,7 @@ export function startMessageSendWorker(
   connection.on('error', () => undefined);
   const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => afterStatusFlush(ctx, flushed));
 
-  const senderOpts = { ...DEFAULT_SENDER_OPTIONS, pacingMarginPct: ctx.config.sending.pacingMarginPct, ...opts.sender };
+  const senderOpts = { ...DEFAULT_SENDER_OPTIONS, pacingMarginPct: ctx.config.sending.pacingMarginPct, useCountedAt: ctx.config.sending.useCountedAt, ...opts.sender };
   const scheduler = new SendScheduler(ctx, writer, senderOpts);
   // One BullMQ worker per hash-tag shard's queue (one when REDIS_SHARDS = 1); they share the scheduler.
   const lastProgress = new Map<string, number>();

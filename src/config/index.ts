@@ -122,6 +122,8 @@ export const configSchema = z
     ACCOUNT_RECOVERY_MAX_RETRIES: int(5),
     // Sending: paced sends keep this percentage below the configured per-account rate (strict gateway limiters).
     SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(1),
+    // `ignore`: pace from each answer even when the gateway says when it counted a send (`counted_at`).
+    SEND_PACING_COUNTED_AT: z.enum(['use', 'ignore']).default('use'),
     // Sent messages still without a receipt after this long are asked about at the gateway (issue 8).
     RECONCILE_AFTER_SECONDS: int(300),
     // Tenant webhooks (issue 12): request timeout, retry schedule (~1 day with the defaults), SSRF guard.
@@ -342,9 +344,10 @@ export interface Config {
   };
   /**
    * Sending pipeline: paced sends hold `pacingMarginPct` percent below the configured rate; messages
-   * `sent` longer than `reconcileAfterSeconds` without a receipt are asked about at the gateway.
+   * `sent` longer than `reconcileAfterSeconds` without a receipt are asked about at the gateway;
+   * `useCountedAt`: the next paced send waits from when the gateway counted the previous one, when it says.
    */
-  sending: { pacingMarginPct: number; reconcileAfterSeconds: number };
+  sending: { pacingMarginPct: number; reconcileAfterSeconds: number; useCountedAt: boolean };
   /** The official WeCom server API (channel `official`). */
   official: {
     apiBase: string;
@@ -462,7 +465,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sendRatePerMinute: e.SIMULATOR_SEND_RATE_PER_MINUTE,
       controlToken: e.SIMULATOR_CONTROL_TOKEN,
     },
-    sending: { pacingMarginPct: e.SEND_PACING_MARGIN_PCT, reconcileAfterSeconds: e.RECONCILE_AFTER_SECONDS },
+    sending: { pacingMarginPct: e.SEND_PACING_MARGIN_PCT, reconcileAfterSeconds: e.RECONCILE_AFTER_SECONDS, useCountedAt: e.SEND_PACING_COUNTED_AT === 'use' },
     official: {
       apiBase: e.WECOM_API_BASE.replace(/\/+$/, ''),
       timeoutMs: e.WECOM_API_TIMEOUT_MS,

@@ -59,6 +59,8 @@ export interface SenderOptions {
   offlineRecheckMs: number;
   /** Paced sends keep this percentage below the configured rate (SEND_PACING_MARGIN_PCT). */
   pacingMarginPct: number;
+  /** Pace from when the gateway counted the previous send, when it says (SEND_PACING_COUNTED_AT); else from its answer. */
+  useCountedAt: boolean;
   /** Runs of a process in their start-up (account, orphans, sources, first claim) at once. */
   maxStartingRuns: number;
   /** Paced claims (limits, rows, frequency cap) of a process in flight at once; default: the MySQL pool size. */
@@ -75,6 +77,7 @@ export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
   singlesRatePerMinute: 60,
   offlineRecheckMs: 5_000,
   pacingMarginPct: 1,
+  useCountedAt: true,
   maxStartingRuns: 64,
 };
 
@@ -752,7 +755,7 @@ class AccountRun {
       });
       // A gateway saying when it counted lets the next send go an interval after that, not after the
       // answer: the way back and this event loop's lag no longer come out of the rate.
-      if (res.countedBy !== undefined) this.lastCounted = Math.min(this.lastCounted, res.countedBy);
+      if (res.countedBy !== undefined && this.opts.useCountedAt) this.lastCounted = Math.min(this.lastCounted, res.countedBy);
       await this.risk.success();
       return { kind: 'sent', gatewayMessageId: res.gatewayMessageId };
     } catch (err) {
