@@ -1,4 +1,5 @@
-import { useEffect, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { io, type Socket } from 'socket.io-client';
 import { currentToken, onSessionChange, refreshSession } from './session';
 
@@ -49,4 +50,36 @@ export function useLiveConnected(): boolean {
     };
   }, []);
   return connected;
+}
+
+/**
+ * Re-reads queries when `event` arrives, at most once per `everyMs`: the first event of a burst at once,
+ * the rest coalesced into one read when the interval ends. A campaign sends several `task.progress` a
+ * second; a list re-read on each would cost the API a page query per event per open screen.
+ */
+export function useLiveInvalidate<T>(event: string, queryKeys: ReadonlyArray<readonly unknown[]>, opts: { everyMs?: number; when?: (payload: T) => boolean } = {}): void {
+  const qc = useQueryClient();
+  const everyMs = opts.everyMs ?? 1000;
+  const keysText = JSON.stringify(queryKeys);
+  const when = useRef(opts.when);
+  when.current = opts.when;
+  const due = useRef<{ last: number; timer?: ReturnType<typeof setTimeout> }>({ last: 0 });
+  useEffect(() => () => clearTimeout(due.current.timer), []);
+  const handler = useCallback(
+    (payload: T) => {
+      if (when.current && !when.current(payload)) return;
+      const d = due.current;
+      if (d.timer) return;
+      const run = () => {
+        d.timer = undefined;
+        d.last = Date.now();
+        for (const queryKey of JSON.parse(keysText) as unknown[][]) void qc.invalidateQueries({ queryKey });
+      };
+      const wait = d.last + everyMs - Date.now();
+      if (wait <= 0) run();
+      else d.timer = setTimeout(run, wait);
+    },
+    [qc, keysText, everyMs],
+  );
+  useLiveEvent(event, handler);
 }

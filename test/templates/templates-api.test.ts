@@ -59,6 +59,28 @@ test('create, get, list with filters and cursor, update, delete', async () => {
   expect(audit.sort()).toEqual(['template.create', 'template.delete', 'template.update']);
 });
 
+test('q finds templates by part of the name, in keyset pages, within the tenant only; % and _ match themselves', async () => {
+  const t = await createTenant(env);
+  const other = await createTenant(env);
+  const create = (tenant: TestTenant, name: string) => http('POST', api('/templates'), { token: tenant.adminToken, body: { name, content: { type: 'text', text: 'hi' } } });
+  for (const name of ['Spring sale 1', 'spring sale 2', 'spring sale 3', 'autumn sale', '50% off', '50 off', 'a_b', 'axb']) expect((await create(t, name)).status).toBe(201);
+  expect((await create(other, 'spring sale 9')).status).toBe(201);
+  const names = async (query: string) => ((await http('GET', api(`/templates?${query}`), { token: t.adminToken })).body.data as Array<{ name: string }>).map((x) => x.name).sort();
+
+  expect(await names('q=SPRING')).toEqual(['Spring sale 1', 'spring sale 2', 'spring sale 3']);
+  const first = await http('GET', api('/templates?q=spring&limit=2'), { token: t.adminToken });
+  expect(first.body.data).toHaveLength(2);
+  const second = await http('GET', api(`/templates?q=spring&limit=2&cursor=${first.body.next_cursor}`), { token: t.adminToken });
+  expect({ rows: second.body.data.length, next: second.body.next_cursor }).toEqual({ rows: 1, next: null });
+  expect(new Set([...first.body.data, ...second.body.data].map((x: { name: string }) => x.name)).size).toBe(3);
+  expect(await names(`q=${encodeURIComponent('50%')}`)).toEqual(['50% off']);
+  expect(await names('q=a_b')).toEqual(['a_b']);
+  expect(await names('q=nothing-like-it')).toEqual([]);
+  const tooLong = await http('GET', api(`/templates?q=${'x'.repeat(101)}`), { token: t.adminToken });
+  expect(tooLong.status).toBe(400);
+  expect(tooLong.body.error.details.fields.map((f: { field: string }) => f.field)).toContain('query.q');
+});
+
 test('name is unique per tenant (409), not across tenants', async () => {
   const body = { ...welcome, name: 'dup' };
   expect((await http('POST', api('/templates'), { token: t.adminToken, body })).status).toBe(201);

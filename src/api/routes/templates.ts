@@ -44,7 +44,7 @@ const listQuery = pageQuery.extend({
   tag: z.string().max(50).optional(),
   is_active: queryBool.optional(),
   is_public: queryBool.optional(),
-  q: z.string().max(100).optional(),
+  q: z.string().max(100).optional().openapi({ description: 'part of the name (case-insensitive; % and _ match themselves)', example: 'welcome' }),
 });
 
 const previewBody = z.object({ variables: variableValuesSchema.optional() });

@@ -1,5 +1,5 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { Button, Space } from 'antd';
+import { Button, Space, Table, type TableColumnsType } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
@@ -45,5 +45,18 @@ export function CursorPager({ pages, testId }: { pages: { page: number; hasNext:
         {t('common.next')}
       </Button>
     </Space>
+  );
+}
+
+/**
+ * One server page of a list as a table, with its previous / next buttons under it: the DOM holds the
+ * page on screen, never the list. `testId` names the table, `pagerTestId` the buttons.
+ */
+export function CursorTable<T extends object>({ pages, columns, testId, pagerTestId, scrollX, rowKey = 'id' as keyof T & string }: { pages: ReturnType<typeof useCursorPages<T>>; columns: TableColumnsType<T>; testId?: string; pagerTestId: string; scrollX: number; rowKey?: keyof T & string }) {
+  return (
+    <>
+      <Table<T> rowKey={rowKey} size="small" loading={pages.query.isLoading} dataSource={pages.rows} pagination={false} scroll={{ x: scrollX }} data-testid={testId} columns={columns} />
+      <CursorPager pages={pages} testId={pagerTestId} />
+    </>
   );
 }

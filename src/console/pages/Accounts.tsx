@@ -1,10 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Drawer, Form, Input, InputNumber, Modal, Select, Space, Table, Timeline, Typography } from 'antd';
+import { Alert, App, Button, Drawer, Form, Input, InputNumber, Modal, Select, Space, Timeline, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { api, unwrap } from '../api/client';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
 import { LoginDialog } from '../components/LoginDialog';
@@ -116,13 +116,10 @@ export default function Accounts() {
           </Button>
         )}
       </PageToolbar>
-      <Table<Account>
-        rowKey="id"
-        size="small"
-        loading={list.query.isLoading}
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 600 }}
+      <CursorTable<Account>
+        pages={list}
+        pagerTestId="accounts"
+        scrollX={600}
         columns={[
           { title: t('accounts.name'), dataIndex: 'account_name' },
           { title: t('accounts.status'), dataIndex: 'status', render: (s: string, a) => <StatusTag status={s} testId={`account-status-${a.account_name}`} /> },
@@ -150,7 +147,6 @@ export default function Accounts() {
           },
         ]}
       />
-      <CursorPager pages={list} testId="accounts" />
       <Modal open={creating} title={t('accounts.create')} onCancel={() => setCreating(false)} afterOpenChange={(open) => open && create.reset()} footer={null} destroyOnHidden>
         <Form layout="vertical" onFinish={(v: NewAccount) => create.mutate(v)}>
           <Form.Item label={t('accounts.name')} name="account_name" rules={[{ required: true, message: t('form.required') }]}>

@@ -1,10 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { App, Button, Descriptions, Drawer, Input, Segmented, Space, Table, Typography } from 'antd';
+import { App, Button, Descriptions, Drawer, Input, Segmented, Space, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
 import { useCan } from '../me';
@@ -55,14 +55,11 @@ export default function Callbacks() {
         <Input.Search allowClear placeholder={t('callbacks.event')} aria-label={t('callbacks.event')} onSearch={(v) => setEventType(v.trim())} style={{ width: 180 }} />
         <Input.Search allowClear placeholder={t('callbacks.guid')} aria-label={t('callbacks.guid')} onSearch={(v) => setGuid(v.trim())} style={{ width: 220 }} />
       </Space>
-      <Table<CallbackEvent>
-        rowKey="id"
-        size="small"
-        loading={list.query.isLoading}
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 900 }}
-        data-testid="callbacks-table"
+      <CursorTable<CallbackEvent>
+        pages={list}
+        testId="callbacks-table"
+        pagerTestId="callbacks"
+        scrollX={900}
         columns={[
           { title: t('callbacks.received'), dataIndex: 'received_time', render: (v: string) => new Date(v).toLocaleString() },
           { title: t('callbacks.event'), dataIndex: 'event_type', render: (v: string, e) => <Typography.Link onClick={() => setOpen(e.id)}>{v}</Typography.Link> },
@@ -86,7 +83,6 @@ export default function Callbacks() {
             : []),
         ]}
       />
-      <CursorPager pages={list} testId="callbacks" />
       <Drawer open={Boolean(open)} onClose={() => setOpen(null)} title={t('callbacks.detail')} width={560}>
         {open && <EventDetail id={open} />}
       </Drawer>

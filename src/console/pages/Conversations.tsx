@@ -1,12 +1,12 @@
 import { useMutation } from '@tanstack/react-query';
-import { App, Button, Empty, Segmented, Space, Table } from 'antd';
+import { App, Button, Empty, Segmented, Space } from 'antd';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
 import { AccountSelect, useAccountOptions } from '../components/AccountSelect';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { useCan } from '../me';
 
@@ -59,14 +59,11 @@ export default function Conversations() {
       </Space>
       {accountId ? (
         <>
-          <Table<Conversation>
-            rowKey="id"
-            size="small"
-            loading={list.query.isLoading}
-            dataSource={list.rows}
-            pagination={false}
-            scroll={{ x: 700 }}
-            data-testid="conversations-table"
+          <CursorTable<Conversation>
+            pages={list}
+            testId="conversations-table"
+            pagerTestId="conversations"
+            scrollX={700}
             columns={[
               { title: t('conversations.name'), dataIndex: 'conversation_name', render: (v: string | null, c) => v ?? c.conversation_id },
               { title: t('conversations.id'), dataIndex: 'conversation_id', ellipsis: true },
@@ -75,7 +72,6 @@ export default function Conversations() {
               { title: t('conversations.lastMessage'), dataIndex: 'last_msg_time', render: (v: string | null) => (v ? new Date(v).toLocaleString() : '—') },
             ]}
           />
-          <CursorPager pages={list} testId="conversations" />
         </>
       ) : (
         <Empty description={t('conversations.pickAccount')} />

@@ -1,16 +1,17 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Form, Input, InputNumber, Modal, Radio, Select, Space, Table } from 'antd';
-import { useCallback, useState } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { Alert, App, Button, Form, Input, InputNumber, Modal, Radio, Select, Space } from 'antd';
+import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
 import { AccountSelect, useAccountOptions } from '../components/AccountSelect';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
+import { TemplateSelect } from '../components/TemplateSelect';
 import { useCan } from '../me';
-import { useLiveEvent } from '../realtime';
+import { useLiveInvalidate } from '../realtime';
 
 type Message = components['schemas']['Message'];
 const STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled', 'unknown'] as const;
@@ -32,8 +33,8 @@ export default function Messages() {
   const [sending, setSending] = useState(false);
   const filters = { ...(status ? { status } : {}), ...(accountId ? { account_id: accountId } : {}), ...(conversation.trim() ? { conversation_id: conversation.trim() } : {}) };
   const list = useCursorPages(['messages', filters], async (cursor) => unwrap(await api.GET('/api/v1/messages', { params: { query: { limit: 50, ...filters, ...(cursor ? { cursor } : {}) } } })));
-  // A campaign's progress means message rows changed: re-read the page on screen.
-  useLiveEvent('task.progress', useCallback(() => void qc.invalidateQueries({ queryKey: ['messages'] }), [qc]));
+  // A campaign's progress means message rows changed: re-read the page on screen, at most once a second.
+  useLiveInvalidate('task.progress', [['messages']]);
 
   return (
     <div data-testid="messages">
@@ -58,14 +59,11 @@ export default function Messages() {
         <AccountSelect value={accountId} onChange={setAccountId} allowClear label={t('messages.account')} testId="messages-account" />
         <Input.Search allowClear placeholder={t('messages.conversation')} aria-label={t('messages.conversation')} onSearch={setConversation} style={{ width: 220 }} data-testid="messages-conversation" />
       </Space>
-      <Table<Message>
-        rowKey="id"
-        size="small"
-        loading={list.query.isLoading}
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 900 }}
-        data-testid="messages-table"
+      <CursorTable<Message>
+        pages={list}
+        testId="messages-table"
+        pagerTestId="messages"
+        scrollX={900}
         columns={[
           { title: t('messages.created'), dataIndex: 'created_at', render: (v: string) => new Date(v).toLocaleString() },
           { title: t('messages.account'), dataIndex: 'account_id', render: (v: string) => nameOf(v) },
@@ -77,7 +75,6 @@ export default function Messages() {
           { title: t('messages.priority'), dataIndex: 'priority' },
         ]}
       />
-      <CursorPager pages={list} testId="messages" />
       {sending && (
         <SendDialog
           onClose={() => setSending(false)}
@@ -106,7 +103,6 @@ function SendDialog({ onClose, onSent }: { onClose: () => void; onSent: () => vo
   const { message } = App.useApp();
   const [form] = Form.useForm<SendValues>();
   const source = Form.useWatch('source', form) ?? 'text';
-  const templates = useQuery({ queryKey: ['templates'], queryFn: async () => unwrap(await api.GET('/api/v1/templates', { params: { query: { limit: 200 } } })) });
   const send = useMutation({
     mutationFn: async (v: SendValues) =>
       unwrap(
@@ -148,7 +144,7 @@ function SendDialog({ onClose, onSent }: { onClose: () => void; onSent: () => vo
           </Form.Item>
         ) : (
           <Form.Item label={t('wizard.pickTemplate')} name="template_id" rules={[{ required: true, message: t('form.required') }]}>
-            <Select options={(templates.data?.data ?? []).map((x) => ({ value: x.id, label: x.name }))} />
+            <TemplateSelect onChange={(v) => form.setFieldValue('template_id', v)} label={t('wizard.pickTemplate')} testId="message-template" />
           </Form.Item>
         )}
         <Space wrap>

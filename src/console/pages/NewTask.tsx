@@ -6,6 +6,7 @@ import { useNavigate } from 'react-router';
 import { api, unwrap, uploadFile } from '../api/client';
 import type { components } from '../api/schema';
 import { AccountSelect } from '../components/AccountSelect';
+import { TemplateSelect } from '../components/TemplateSelect';
 import { DryRunModal } from '../components/DryRunModal';
 
 type Preview = components['schemas']['AudiencePreview'];
@@ -52,7 +53,6 @@ export default function NewTask() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  const templates = useQuery({ queryKey: ['templates'], queryFn: async () => unwrap(await api.GET('/api/v1/templates', { params: { query: { limit: 200 } } })) });
   // The sending window is in the tenant's time zone and the daily cap is the tenant's: both shown as such.
   const tenant = useQuery({ queryKey: ['tenant'], queryFn: async () => unwrap(await api.GET('/api/v1/tenant')) });
   const timezone = tenant.data?.timezone ?? 'Asia/Shanghai';
@@ -257,14 +257,7 @@ export default function NewTask() {
               ]}
             />
             {source === 'template' ? (
-              <Select
-                style={{ width: '100%' }}
-                value={templateId}
-                onChange={setTemplateId}
-                placeholder={t('wizard.pickTemplate')}
-                data-testid="task-template"
-                options={(templates.data?.data ?? []).map((x) => ({ value: x.id, label: x.name }))}
-              />
+              <TemplateSelect value={templateId} onChange={setTemplateId} label={t('wizard.pickTemplate')} testId="task-template" style={{ width: '100%' }} />
             ) : (
               <Input.TextArea rows={4} value={text} onChange={(e) => setText(e.target.value)} data-testid="task-text" aria-label={t('wizard.inline')} />
             )}

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, ConfigProvider, Form, Input, InputNumber, Layout, Modal, Popconfirm, Segmented, Space, Table } from 'antd';
+import { Alert, App, Button, ConfigProvider, Form, Input, InputNumber, Layout, Modal, Popconfirm, Segmented, Space } from 'antd';
 import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
 import { useState, useSyncExternalStore } from 'react';
@@ -7,7 +7,7 @@ import { useTranslation } from 'react-i18next';
 import { Navigate, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { LanguageSwitch } from '../components/LanguageSwitch';
 import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
@@ -98,14 +98,11 @@ function Tenants() {
         />
         <Input.Search allowClear placeholder={t('platform.code')} aria-label={t('platform.code')} onSearch={(v) => setSearch(v.trim())} style={{ width: 220 }} />
       </Space>
-      <Table<Tenant>
-        rowKey="id"
-        size="small"
-        loading={list.query.isLoading}
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 900 }}
-        data-testid="tenants-table"
+      <CursorTable<Tenant>
+        pages={list}
+        testId="tenants-table"
+        pagerTestId="tenants"
+        scrollX={900}
         columns={[
           { title: t('platform.code'), dataIndex: 'tenant_code' },
           { title: t('platform.name'), dataIndex: 'tenant_name' },
@@ -138,7 +135,6 @@ function Tenants() {
           },
         ]}
       />
-      <CursorPager pages={list} testId="tenants" />
       {editing && <QuotaDialog tenant={editing} onClose={() => setEditing(null)} />}
       {creating && <CreateDialog onClose={() => setCreating(false)} />}
     </div>

@@ -1,11 +1,11 @@
 import { useQuery } from '@tanstack/react-query';
-import { Card, Col, Row, Segmented, Space, Statistic, Table } from 'antd';
+import { Card, Col, Row, Segmented, Statistic } from 'antd';
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
 import { AccountSelect } from '../components/AccountSelect';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { SeriesChart } from '../components/SeriesChart';
 
@@ -111,14 +111,12 @@ export default function Reports() {
         {report.data && <SeriesChart times={chart.times} series={chart.series} label={t('reports.chart')} />}
       </Card>
       <Card size="small" title={t('reports.perAccount')} style={{ marginTop: 12 }}>
-        <Table<AccountRow>
+        <CursorTable<AccountRow>
+          pages={accounts}
           rowKey="account_id"
-          size="small"
-          loading={accounts.query.isLoading}
-          dataSource={accounts.rows}
-          pagination={false}
-          scroll={{ x: 500 }}
-          data-testid="report-accounts"
+          testId="report-accounts"
+          pagerTestId="report-accounts"
+          scrollX={500}
           columns={[
             { title: t('reports.account'), dataIndex: 'account_name', render: (v: string | null, r) => v ?? r.account_id },
             { title: t('reports.total'), dataIndex: 'total' },
@@ -127,9 +125,6 @@ export default function Reports() {
             { title: t('reports.successRate'), dataIndex: 'success_rate', render: (v: number | null) => percent(v) },
           ]}
         />
-        <Space>
-          <CursorPager pages={accounts} testId="report-accounts" />
-        </Space>
       </Card>
     </div>
   );

@@ -1,9 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Card, Form, Input, Modal, Select, Space, Table, Tabs, Typography } from 'antd';
+import { Alert, App, Button, Card, Form, Input, Modal, Select, Space, Tabs, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap } from '../api/client';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { AuditLogTab } from './settings/AuditLog';
 import { WecomCallbackTab } from './settings/WecomCallback';
@@ -43,19 +43,16 @@ function Users() {
   const users = useCursorPages(['users', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/users', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
   return (
     <>
-    <Table
-      rowKey="id"
-      size="small"
-      dataSource={users.rows}
-      pagination={false}
-      scroll={{ x: 500 }}
+    <CursorTable
+      pages={users}
+      pagerTestId="users"
+      scrollX={500}
       columns={[
         { title: t('settings.username'), dataIndex: 'username' },
         { title: t('settings.status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
         { title: t('settings.roles'), dataIndex: 'roles', render: (r: Array<{ name: string }> | undefined) => (r ?? []).map((x) => x.name).join(', ') },
       ]}
     />
-    <CursorPager pages={users} testId="users" />
     </>
   );
 }
@@ -65,18 +62,15 @@ function Roles() {
   const roles = useCursorPages(['roles', 'page'], async (cursor) => unwrap(await api.GET('/api/v1/roles', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })));
   return (
     <>
-    <Table
-      rowKey="id"
-      size="small"
-      dataSource={roles.rows}
-      pagination={false}
-      scroll={{ x: 500 }}
+    <CursorTable
+      pages={roles}
+      pagerTestId="roles"
+      scrollX={500}
       columns={[
         { title: t('settings.role'), dataIndex: 'name' },
         { title: t('settings.permissions'), dataIndex: 'permissions', render: (p: string[]) => <Typography.Text type="secondary">{p.join(', ')}</Typography.Text> },
       ]}
     />
-    <CursorPager pages={roles} testId="roles" />
     </>
   );
 }
@@ -113,12 +107,10 @@ function ApiKeys() {
         </Button>
       )}
       {secret && <Alert type="success" closable onClose={() => setSecret(null)} title={t('settings.shownOnce')} description={<Typography.Text copyable code>{secret}</Typography.Text>} />}
-      <Table
-        rowKey="id"
-        size="small"
-        dataSource={keys.rows}
-        pagination={false}
-        scroll={{ x: 500 }}
+      <CursorTable
+        pages={keys}
+        pagerTestId="api-keys"
+        scrollX={500}
         columns={[
           { title: t('settings.keyName'), dataIndex: 'name' },
           { title: t('settings.prefix'), dataIndex: 'key_prefix' },
@@ -134,7 +126,6 @@ function ApiKeys() {
           },
         ]}
       />
-      <CursorPager pages={keys} testId="api-keys" />
       <Modal open={open} title={t('settings.newKey')} onCancel={() => setOpen(false)} footer={null} destroyOnHidden>
         <Form layout="vertical" onFinish={(v: { name: string; permissions: string[] }) => create.mutate(v)}>
           <Form.Item name="name" label={t('settings.keyName')} rules={[{ required: true, message: t('form.required') }]}>

@@ -1,16 +1,16 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Card, Col, Descriptions, Progress, Row, Segmented, Space, Statistic, Table, Tag } from 'antd';
+import { Alert, App, Button, Card, Col, Descriptions, Progress, Row, Segmented, Statistic, Tag } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useParams } from 'react-router';
 import { ApiError, api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { DryRunModal } from '../components/DryRunModal';
 import { StatusTag } from '../components/StatusTag';
 import { useCan } from '../me';
-import { useLiveEvent } from '../realtime';
+import { useLiveEvent, useLiveInvalidate } from '../realtime';
 
 type Progress = components['schemas']['TaskProgress'];
 type Recipient = components['schemas']['TaskRecipient'];
@@ -34,16 +34,14 @@ export default function TaskDetail() {
     unwrap(await api.GET('/api/v1/tasks/{id}/recipients', { params: { path: { id }, query: { limit: 20, ...(filter !== 'all' ? { status: filter } : {}), ...(cursor ? { cursor } : {}) } } })),
   );
 
-  // Live: task.progress carries counts, percent, rate and ETA; the tables follow at their own pace.
+  // Live: task.progress carries counts, percent, rate and ETA; the tables follow, re-read at most once a second.
   const onProgress = useCallback(
     (e: Progress) => {
-      if (e.task_id !== id) return;
-      qc.setQueryData(['task-progress', id], e);
-      void qc.invalidateQueries({ queryKey: ['task-summary', id] });
-      void qc.invalidateQueries({ queryKey: ['task-recipients', id] });
+      if (e.task_id === id) qc.setQueryData(['task-progress', id], e);
     },
     [id, qc],
   );
+  useLiveInvalidate<Progress>('task.progress', [['task-summary', id], ['task-recipients', id]], { when: (e) => e.task_id === id });
   const onStatus = useCallback(
     (e: { task_id: string }) => {
       if (e.task_id !== id) return;
@@ -207,14 +205,11 @@ export default function TaskDetail() {
           data-testid="recipient-filter"
           style={{ marginBottom: 8, maxWidth: '100%', overflowX: 'auto' }}
         />
-        <Table<Recipient>
-          rowKey="id"
-          size="small"
-          loading={recipients.query.isLoading}
-          dataSource={recipients.rows}
-          pagination={false}
-          scroll={{ x: 600 }}
-          data-testid="recipients"
+        <CursorTable<Recipient>
+          pages={recipients}
+          testId="recipients"
+          pagerTestId="recipients"
+          scrollX={600}
           columns={[
             { title: t('tasks.conversation'), dataIndex: 'conversation_id' },
             { title: t('tasks.status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
@@ -223,7 +218,6 @@ export default function TaskDetail() {
             { title: t('tasks.attempts'), dataIndex: 'retry_count' },
           ]}
         />
-        <CursorPager pages={recipients} testId="recipients" />
       </Card>
     </div>
   );

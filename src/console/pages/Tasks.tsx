@@ -1,11 +1,11 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { Button, Input, Progress, Segmented, Space, Table } from 'antd';
+import { Button, Input, Progress, Segmented, Space } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
 import { useCan } from '../me';
@@ -52,13 +52,10 @@ export default function Tasks() {
         />
         <Input.Search allowClear placeholder={t('tasks.name')} aria-label={t('tasks.name')} onSearch={(v) => setSearch(v.trim())} style={{ width: 220 }} data-testid="tasks-search" />
       </Space>
-      <Table<Task>
-        rowKey="id"
-        size="small"
-        loading={list.query.isLoading}
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 600 }}
+      <CursorTable<Task>
+        pages={list}
+        pagerTestId="tasks"
+        scrollX={600}
         columns={[
           { title: t('tasks.name'), dataIndex: 'name', render: (v: string, r) => <Link to={`/tasks/${r.id}`}>{v}</Link> },
           { title: t('tasks.status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
@@ -66,7 +63,6 @@ export default function Tasks() {
           { title: t('tasks.created'), dataIndex: 'created_at', render: (v: string) => new Date(v).toLocaleString() },
         ]}
       />
-      <CursorPager pages={list} testId="tasks" />
     </div>
   );
 }

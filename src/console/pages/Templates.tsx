@@ -1,10 +1,10 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { App, Button, Checkbox, Col, Form, Input, Modal, Popconfirm, Row, Select, Space, Table } from 'antd';
+import { App, Button, Checkbox, Col, Form, Input, Modal, Popconfirm, Row, Select, Space } from 'antd';
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap, uploadFile } from '../api/client';
 import type { components } from '../api/schema';
-import { CursorPager, useCursorPages } from '../components/CursorPager';
+import { CursorTable, useCursorPages } from '../components/CursorPager';
 import { PageToolbar } from '../components/PageToolbar';
 import { useCan } from '../me';
 
@@ -70,13 +70,10 @@ export default function Templates() {
           </Button>
         )}
       </PageToolbar>
-      <Table<Template>
-        rowKey="id"
-        size="small"
-        loading={list.query.isLoading}
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 500 }}
+      <CursorTable<Template>
+        pages={list}
+        pagerTestId="templates"
+        scrollX={500}
         columns={[
           { title: t('templates.name'), dataIndex: 'name' },
           { title: t('templates.type'), dataIndex: 'type', render: (v: string) => t(`templates.types.${v}`) },
@@ -103,7 +100,6 @@ export default function Templates() {
             : []),
         ]}
       />
-      <CursorPager pages={list} testId="templates" />
       {editing && (
         <TemplateEditor
           template={editing === 'new' ? undefined : editing}

@@ -1,9 +1,9 @@
-import { Input, Table, Typography } from 'antd';
+import { Input, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap } from '../../api/client';
 import type { components } from '../../api/schema';
-import { CursorPager, useCursorPages } from '../../components/CursorPager';
+import { CursorTable, useCursorPages } from '../../components/CursorPager';
 
 type AuditLog = components['schemas']['AuditLog'];
 
@@ -15,14 +15,11 @@ export function AuditLogTab() {
   return (
     <div data-testid="audit-log">
       <Input.Search allowClear placeholder={t('settings.actionHint')} aria-label={t('settings.action')} onSearch={(v) => setAction(v.trim())} style={{ width: 260, marginBottom: 8 }} data-testid="audit-action" />
-      <Table<AuditLog>
-        rowKey="id"
-        size="small"
-        loading={list.query.isLoading}
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 800 }}
-        data-testid="audit-table"
+      <CursorTable<AuditLog>
+        pages={list}
+        testId="audit-table"
+        pagerTestId="audit"
+        scrollX={800}
         columns={[
           { title: t('settings.time'), dataIndex: 'created_at', render: (v: string) => new Date(v).toLocaleString() },
           { title: t('settings.action'), dataIndex: 'action', render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
@@ -31,7 +28,6 @@ export function AuditLogTab() {
           { title: t('settings.ip'), dataIndex: 'ip', render: (v: string | null) => v ?? '—' },
         ]}
       />
-      <CursorPager pages={list} testId="audit" />
     </div>
   );
 }

@@ -1,10 +1,10 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Card, Drawer, Form, Input, InputNumber, Modal, Popconfirm, Select, Space, Switch, Table, Typography } from 'antd';
+import { Alert, App, Button, Card, Drawer, Form, Input, InputNumber, Modal, Popconfirm, Select, Space, Switch, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap } from '../../api/client';
 import type { components } from '../../api/schema';
-import { CursorPager, useCursorPages } from '../../components/CursorPager';
+import { CursorTable, useCursorPages } from '../../components/CursorPager';
 import { StatusTag } from '../../components/StatusTag';
 import { useCan } from '../../me';
 
@@ -60,13 +60,11 @@ export function WebhooksTab() {
       {secret && (
         <Alert type="success" closable onClose={() => setSecret(null)} title={t('webhooks.shownOnce')} description={<Typography.Text copyable code data-testid="webhook-secret">{secret}</Typography.Text>} />
       )}
-      <Table<Endpoint>
-        rowKey="id"
-        size="small"
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 800 }}
-        data-testid="webhooks-table"
+      <CursorTable<Endpoint>
+        pages={list}
+        testId="webhooks-table"
+        pagerTestId="webhooks"
+        scrollX={800}
         columns={[
           { title: t('webhooks.name'), dataIndex: 'name', render: (v: string, e) => <Typography.Link onClick={() => setLog(e)}>{v}</Typography.Link> },
           { title: t('webhooks.url'), dataIndex: 'url', ellipsis: true },
@@ -100,7 +98,6 @@ export function WebhooksTab() {
           },
         ]}
       />
-      <CursorPager pages={list} testId="webhooks" />
       <Modal open={editing !== null} title={editing === 'new' ? t('webhooks.new') : t('common.edit')} onCancel={() => setEditing(null)} footer={null} destroyOnHidden>
         <Form<EndpointForm>
           layout="vertical"
@@ -150,13 +147,11 @@ function DeliveryLog({ endpoint, canWrite }: { endpoint: Endpoint; canWrite: boo
   });
   return (
     <>
-      <Table<Delivery>
-        rowKey="id"
-        size="small"
-        dataSource={list.rows}
-        pagination={false}
-        scroll={{ x: 700 }}
-        data-testid="webhook-deliveries"
+      <CursorTable<Delivery>
+        pages={list}
+        testId="webhook-deliveries"
+        pagerTestId="webhook-deliveries"
+        scrollX={700}
         columns={[
           { title: t('webhooks.created'), dataIndex: 'created_at', render: (v: string) => new Date(v).toLocaleString() },
           { title: t('webhooks.event'), dataIndex: 'event_type', render: (v: string, d) => (d.event_count > 1 ? `${v} ×${d.event_count}` : v) },
@@ -179,7 +174,6 @@ function DeliveryLog({ endpoint, canWrite }: { endpoint: Endpoint; canWrite: boo
             : []),
         ]}
       />
-      <CursorPager pages={list} testId="webhook-deliveries" />
     </>
   );
 }
