@@ -25,7 +25,9 @@ const Reports = lazy(() => import('./pages/Reports'));
 const Callbacks = lazy(() => import('./pages/Callbacks'));
 const Conversations = lazy(() => import('./pages/Conversations'));
 const PlatformSignIn = lazy(() => import('./pages/PlatformSignIn'));
+const PlatformShell = lazy(() => import('./pages/PlatformShell'));
 const PlatformTenants = lazy(() => import('./pages/PlatformTenants'));
+const PlatformAudit = lazy(() => import('./pages/PlatformAudit'));
 
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } } });
 
@@ -33,8 +35,15 @@ const router = createBrowserRouter(
   [
     { path: '/sign-in', element: <SignIn /> },
     { path: '/platform/sign-in', element: <PlatformSignIn /> },
-    { path: '/platform/tenants', element: <PlatformTenants /> },
-    { path: '/platform', element: <Navigate to="/platform/tenants" replace /> },
+    {
+      path: '/platform',
+      element: <PlatformShell />,
+      children: [
+        { index: true, element: <Navigate to="/platform/tenants" replace /> },
+        { path: '/platform/tenants', element: <PlatformTenants /> },
+        { path: '/platform/audit', element: <PlatformAudit /> },
+      ],
+    },
     {
       element: (
         <RequireSession>

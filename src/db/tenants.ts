@@ -94,6 +94,14 @@ export async function findTenantByCode(db: Knex, code: string): Promise<TenantRo
   return row ? decodeTenant(row) : undefined;
 }
 
+/** The codes of the given tenants (deleted ones included), by id: one query for a page of rows naming tenants. */
+export async function tenantCodesById(db: Knex, ids: ReadonlyArray<string | null>): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids.filter((id): id is string => id !== null))];
+  if (!wanted.length) return new Map();
+  const rows = (await db('tenants').whereIn('id', wanted).select('id', 'tenant_code')) as Array<{ id: string; tenant_code: string }>;
+  return new Map(rows.map((r) => [r.id, r.tenant_code]));
+}
+
 export function tenantsQuery(db: Knex, filters: { status?: TenantStatus; q?: string }): Knex.QueryBuilder {
   const q = db('tenants');
   if (filters.status) q.where({ status: filters.status });

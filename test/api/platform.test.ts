@@ -180,4 +180,6 @@ test('platform audit log lists actions across tenants and filters by tenant', as
   const res = await api('GET', `/platform/audit-logs?tenant_id=${tenant.id}&action=tenant.*`, platform);
   expect(res.status).toBe(200);
   expect(res.body.data.map((a: { action: string }) => a.action)).toEqual(['tenant.create']);
+  // Each entry names its tenant's code, so the console shows which tenant without a look-up per row.
+  expect(res.body.data[0]).toMatchObject({ tenant_id: tenant.id, tenant_code: tenant.tenant_code });
 });

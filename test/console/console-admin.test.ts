@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core';
+import { recordAudit } from '../../src/db/audit';
 import { newId } from '../../src/db/ids';
-import { checkScreen, DESKTOP, tabTo, whatThePageShows } from '../helpers/console-page';
+import { checkScreen, DESKTOP, signInAsPlatformAdmin, tabTo, whatThePageShows } from '../helpers/console-page';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
 import { createTenant, type TestEnv, type TestTenant } from '../helpers/env';
 import { waitFor } from '../helpers/wait';
@@ -160,11 +161,7 @@ test('platform admin: tenants listed; quotas changed; a tenant suspended and res
   const ctx2 = await stack.browser.newContext({ viewport: DESKTOP, locale: 'zh-CN' });
   const p = await ctx2.newPage();
   try {
-    await p.goto(`${stack.consoleUrl}/sign-in`);
-    await p.getByTestId('platform-link').click();
-    await p.getByTestId('platform-username').fill(stack.env.config.auth.platformAdmin.username);
-    await p.getByTestId('platform-password').fill(stack.env.config.auth.platformAdmin.password);
-    await p.getByTestId('platform-sign-in-submit').click();
+    await signInAsPlatformAdmin(p, stack.consoleUrl, stack.env.config.auth.platformAdmin);
     await p.getByTestId(`tenant-status-${code}`).waitFor();
     await checkScreen(p, 'platform-tenants', stack.axeFindings);
 
@@ -184,6 +181,53 @@ test('platform admin: tenants listed; quotas changed; a tenant suspended and res
     await p.getByTestId(`tenant-resume-${code}`).click();
     await waitFor(() => p.getByTestId(`tenant-status-${code}`).getAttribute('data-status'), 'active again', { until: (s) => s === 'active' });
     expect((await stack.env.ctx.db('tenants').where({ id: other.tenantId }).first()).status).toBe('active');
+  } catch (err) {
+    if (err instanceof Error) err.message = `${err.message}\n${await whatThePageShows(p, stack.pageErrors)}`;
+    throw err;
+  } finally {
+    await ctx2.close();
+  }
+});
+
+test('platform admin: the audit log of every tenant, by tenant and by action, in keyset pages', async () => {
+  // Two tenants of this test with entries of their own (more than a page for one of them), and a platform entry.
+  const [a, b] = [await createTenant(stack.env), await createTenant(stack.env)];
+  const codeOf = async (t: TestTenant) => (await stack.env.ctx.db('tenants').where({ id: t.tenantId }).first()).tenant_code as string;
+  const [codeA, codeB] = [await codeOf(a), await codeOf(b)];
+  for (let i = 0; i < 55; i++) await recordAudit(stack.env.ctx.db, { tenantId: a.tenantId, actorType: 'user', actorId: a.adminId, action: 'template.update', targetType: 'template', targetId: `tpl-${i}` });
+  await recordAudit(stack.env.ctx.db, { tenantId: b.tenantId, actorType: 'user', actorId: b.adminId, action: 'user.create', targetType: 'user', targetId: b.adminId });
+  await recordAudit(stack.env.ctx.db, { tenantId: b.tenantId, actorType: 'platform', action: 'tenant.suspend', targetType: 'tenant', targetId: b.tenantId });
+  const ctx2 = await stack.browser.newContext({ viewport: DESKTOP, locale: 'zh-CN' });
+  const p = await ctx2.newPage();
+  const rows = () => p.getByTestId('platform-audit-table').locator('tr[data-row-key]');
+  const cells = (column: number) => rows().locator(`td:nth-child(${column})`).allInnerTexts();
+  try {
+    await signInAsPlatformAdmin(p, stack.consoleUrl, stack.env.config.auth.platformAdmin);
+    await p.getByTestId('platform-nav').getByText('审计日志').click();
+    await p.getByTestId('platform-audit').waitFor();
+    // Every tenant's entries on one page, newest first (B's two and the latest of A's 55).
+    await waitFor(() => cells(2), 'the newest entries of both tenants', { until: (c) => c.includes(codeA) && c.includes(codeB) });
+    expect(await rows().count()).toBe(50);
+    await checkScreen(p, 'platform-audit', stack.axeFindings);
+
+    // Tenant A picked by its code through the server search: only its 55, in two pages.
+    await p.getByTestId('platform-audit-tenant').click();
+    await p.keyboard.type(codeA);
+    await p.locator('.ant-select-item-option', { hasText: codeA }).click();
+    await waitFor(() => cells(5), `tenant ${codeA}'s entries only`, { until: (c) => c.length === 50 && c[0] === 'template tpl-54' });
+    expect(new Set(await cells(2))).toEqual(new Set([codeA]));
+    await p.getByTestId('platform-audit-next').click();
+    await waitFor(() => cells(5), 'the second page: the five oldest', { until: (c) => c.join() === ['tpl-4', 'tpl-3', 'tpl-2', 'tpl-1', 'tpl-0'].map((x) => `template ${x}`).join() });
+
+    // Tenant B by action prefix: the platform's entry about it only.
+    await p.getByTestId('platform-audit-tenant').click();
+    await p.keyboard.type(codeB);
+    await p.locator('.ant-select-item-option', { hasText: codeB }).click();
+    const action = p.getByTestId('platform-audit-action').locator('input');
+    await action.fill('tenant.*');
+    await action.press('Enter');
+    await waitFor(() => cells(3), 'tenant.* of tenant B', { until: (c) => c.join() === 'tenant.suspend' });
+    expect({ tenant: await cells(2), actor: await cells(4) }).toEqual({ tenant: [codeB], actor: ['platform'] });
   } catch (err) {
     if (err instanceof Error) err.message = `${err.message}\n${await whatThePageShows(p, stack.pageErrors)}`;
     throw err;

@@ -61,6 +61,16 @@ export async function signInThroughForm(p: Page, consoleUrl: string, who: { tena
   await p.getByTestId('dashboard').waitFor();
 }
 
+/** Signs the platform admin in through the tenant sign-in page's link and waits for the tenants screen. */
+export async function signInAsPlatformAdmin(p: Page, consoleUrl: string, who: { username: string; password: string }): Promise<void> {
+  await p.goto(`${consoleUrl}/sign-in`);
+  await p.getByTestId('platform-link').click();
+  await p.getByTestId('platform-username').fill(who.username);
+  await p.getByTestId('platform-password').fill(who.password);
+  await p.getByTestId('platform-sign-in-submit').click();
+  await p.getByTestId('platform-tenants').waitFor();
+}
+
 /**
  * Keyboard-only use: presses Tab until the focused element is (or is inside) the element with
  * `testId`, as a keyboard user would reach it; fails naming the element if 60 presses do not get there.

@@ -6,7 +6,7 @@ import { auditQuery, decodeAudit } from '../../db/audit';
 import { revokeTenantApiKeys } from '../../db/api-keys';
 import { revokeTenantRefreshTokens } from '../../db/refresh-tokens';
 import { assignRole } from '../../db/roles';
-import { decodeTenant, getTenantAnyStatus, insertTenant, tenantsQuery, updateTenant, type TenantPatch } from '../../db/tenants';
+import { decodeTenant, getTenantAnyStatus, insertTenant, tenantCodesById, tenantsQuery, updateTenant, type TenantPatch } from '../../db/tenants';
 import { duplicateUserField, insertUser, withRoles } from '../../db/users';
 import { nextTenantStatus, type TenantAction } from '../../domain/lifecycles';
 import { ConflictError, NotFoundError } from '../../errors';
@@ -17,6 +17,7 @@ import { IdParams, Password, TenantOut, TimeZone, UserOut } from './access-schem
 import { AuditLogOut, AuditFilterQuery, auditFiltersOf } from './audit';
 import { auditPlatform } from '../audit';
 import { documentRoute } from './route-docs';
+import { registry } from '../openapi';
 import { httpUrl } from '../fields';
 import { CampaignControlsSchema } from './campaign-controls-schema';
 
@@ -77,6 +78,7 @@ const ListTenantsQuery = pageQuery.extend({
 });
 const CreatedTenant = z.object({ tenant: TenantOut, admin_user: UserOut.nullable() });
 const PlatformAuditQuery = AuditFilterQuery.extend({ tenant_id: z.string().max(36).optional() });
+const PlatformAuditLogOut = registry.register('PlatformAuditLog', AuditLogOut.extend({ tenant_code: z.string().nullable().describe("the entry's tenant's code; null for platform-wide entries") }));
 
 const tag = 'Platform';
 const admin = 'platform admin';
@@ -91,7 +93,7 @@ for (const [action, summary] of [
   documentRoute({ method: 'post', path: `/api/v1/platform/tenants/{id}/${action}`, tag, permission: admin, summary, params: IdParams, response: TenantOut, errors: [401, 403, 404, 409] });
 }
 documentRoute({ method: 'delete', path: '/api/v1/platform/tenants/{id}', tag, permission: admin, summary: 'Soft-delete a tenant (status deleted; tokens and API keys revoked; rows kept)', params: IdParams, response: TenantOut, errors: [401, 403, 404, 409] });
-documentRoute({ method: 'get', path: '/api/v1/platform/audit-logs', tag, permission: admin, summary: 'Audit log across tenants (filter by tenant_id)', query: PlatformAuditQuery, response: pageResponse(AuditLogOut) });
+documentRoute({ method: 'get', path: '/api/v1/platform/audit-logs', tag, permission: admin, summary: 'Audit log across tenants (filter by tenant_id)', query: PlatformAuditQuery, response: pageResponse(PlatformAuditLogOut) });
 
 export function platformRouter(ctx: AppContext): Router {
   const router = Router();
@@ -188,7 +190,9 @@ export function platformRouter(ctx: AppContext): Router {
   router.get('/platform/audit-logs', async (req, res) => {
     const q = query(req, PlatformAuditQuery);
     const page = await paginate<Record<string, unknown> & { id: number; created_at: Date }>(auditQuery(ctx.readDb(), q.tenant_id ?? null, auditFiltersOf(q)), q);
-    res.json({ data: page.data.map(decodeAudit), next_cursor: page.next_cursor });
+    const rows = page.data.map(decodeAudit) as Array<Record<string, unknown> & { tenant_id: string | null }>;
+    const codes = await tenantCodesById(ctx.readDb(), rows.map((r) => r.tenant_id));
+    res.json({ data: rows.map((r) => ({ ...r, tenant_code: r.tenant_id ? (codes.get(r.tenant_id) ?? null) : null })), next_cursor: page.next_cursor });
   });
   return router;
 }

@@ -2534,7 +2534,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            data: components["schemas"]["AuditLog"][];
+                            data: components["schemas"]["PlatformAuditLog"][];
                             next_cursor: string | null;
                         };
                     };
@@ -8346,6 +8346,10 @@ export interface components {
             request_id: string | null;
             details?: unknown;
             created_at: string;
+        };
+        PlatformAuditLog: components["schemas"]["AuditLog"] & {
+            /** @description the entry's tenant's code; null for platform-wide entries */
+            tenant_code: string | null;
         };
         CallbackEvent: {
             id: string;

@@ -5,7 +5,7 @@ export const en = {
   live: { on: 'Live', off: 'Offline' },
   common: { actions: 'Actions', close: 'Close', create: 'Create', loading: 'Loading…', next: 'Next', previous: 'Previous', remove: 'Remove', save: 'Save', saved: 'Saved', edit: 'Edit', delete: 'Delete', cancel: 'Cancel', filter: 'Filter', any: 'Any', from: 'From', to: 'To' },
   nav: { label: 'Main menu', dashboard: 'Dashboard', accounts: 'Accounts', templates: 'Templates', tasks: 'Campaigns', settings: 'Settings', signOut: 'Sign out',
-    messages: 'Messages', reports: 'Reports', callbacks: 'Callbacks', conversations: 'Conversations', tenants: 'Tenants' },
+    messages: 'Messages', reports: 'Reports', callbacks: 'Callbacks', conversations: 'Conversations', tenants: 'Tenants', audit: 'Audit log' },
   signIn: {
     title: 'Sign in',
     tenant: 'Tenant code',
@@ -103,7 +103,7 @@ export const en = {
   },
   conversations: { account: 'Account', pickAccount: 'Pick an account', name: 'Name', id: 'Conversation id', type: 'Type', members: 'Members', lastMessage: 'Last message', active: 'Active', sync: 'Sync from the phone', syncQueued: 'Sync requested' },
   platform: {
-    title: 'Platform admin', signIn: 'Platform admin sign-in', tenantSignIn: 'Tenant operator sign-in', code: 'Code', name: 'Name', plan: 'Plan', timezone: 'Time zone',
+    title: 'Platform admin', tenant: 'Tenant', signIn: 'Platform admin sign-in', tenantSignIn: 'Tenant operator sign-in', code: 'Code', name: 'Name', plan: 'Plan', timezone: 'Time zone',
     maxAccounts: 'Max accounts', maxDaily: 'Max messages a day', status: 'Status', suspend: 'Suspend', resume: 'Resume', quotas: 'Quotas', create: 'New tenant',
     adminUsername: 'Admin username', adminPassword: 'Admin password', confirmSuspend: 'Suspend tenant "{{name}}"? Its operators and API keys are refused until resumed.',
   },

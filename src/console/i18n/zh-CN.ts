@@ -9,7 +9,7 @@ export const zhCN: Shape<typeof en> = {
   live: { on: '实时', off: '未连接' },
   common: { actions: '操作', close: '关闭', create: '创建', loading: '加载中…', next: '下一页', previous: '上一页', remove: '删除', save: '保存', saved: '已保存', edit: '编辑', delete: '删除', cancel: '取消', filter: '筛选', any: '全部', from: '开始', to: '结束' },
   nav: { label: '主菜单', dashboard: '总览', accounts: '账号', templates: '模板', tasks: '群发任务', settings: '设置', signOut: '退出',
-    messages: '消息', reports: '报表', callbacks: '回调事件', conversations: '会话', tenants: '租户' },
+    messages: '消息', reports: '报表', callbacks: '回调事件', conversations: '会话', tenants: '租户', audit: '审计日志' },
   signIn: {
     title: '登录',
     tenant: '租户代码',
@@ -107,7 +107,7 @@ export const zhCN: Shape<typeof en> = {
   },
   conversations: { account: '账号', pickAccount: '选择账号', name: '名称', id: '会话 ID', type: '类型', members: '成员数', lastMessage: '最后消息', active: '有效', sync: '从手机同步', syncQueued: '已请求同步' },
   platform: {
-    title: '平台管理', signIn: '平台管理员登录', tenantSignIn: '租户操作员登录', code: '代码', name: '名称', plan: '套餐', timezone: '时区',
+    title: '平台管理', tenant: '租户', signIn: '平台管理员登录', tenantSignIn: '租户操作员登录', code: '代码', name: '名称', plan: '套餐', timezone: '时区',
     maxAccounts: '账号上限', maxDaily: '每日消息上限', status: '状态', suspend: '停用', resume: '恢复', quotas: '配额', create: '新建租户',
     adminUsername: '管理员用户名', adminPassword: '管理员密码', confirmSuspend: '停用租户“{{name}}”？恢复前其操作员和 API 密钥都将被拒绝。',
   },

@@ -1,17 +1,12 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, ConfigProvider, Form, Input, InputNumber, Layout, Modal, Popconfirm, Segmented, Space } from 'antd';
-import enUS from 'antd/locale/en_US';
-import zhCN from 'antd/locale/zh_CN';
-import { useState, useSyncExternalStore } from 'react';
+import { Alert, App, Button, Form, Input, InputNumber, Modal, Popconfirm, Segmented, Space } from 'antd';
+import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Navigate, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { components } from '../api/schema';
 import { CursorTable, useCursorPages } from '../components/CursorPager';
-import { LanguageSwitch } from '../components/LanguageSwitch';
 import { PageToolbar } from '../components/PageToolbar';
 import { StatusTag } from '../components/StatusTag';
-import { isPlatformSession, onSessionChange, signOut } from '../session';
 
 type Tenant = components['schemas']['Tenant'];
 type StatusFilter = 'all' | 'active' | 'suspended';
@@ -29,42 +24,8 @@ interface CreateValues extends QuotaValues {
   admin_password?: string;
 }
 
-/** The platform admin's screen: every tenant, its plan and quotas, suspend and resume, new tenants. */
-export default function PlatformTenants() {
-  const { t, i18n } = useTranslation();
-  const signedIn = useSyncExternalStore(onSessionChange, isPlatformSession);
-  const navigate = useNavigate();
-  if (!signedIn) return <Navigate to="/platform/sign-in" replace />;
-  return (
-    <ConfigProvider locale={i18n.language === 'en' ? enUS : zhCN}>
-      <App>
-        <Layout style={{ minHeight: '100vh' }}>
-          <Layout.Header className="shell-header">
-            <h1>{t('platform.title')}</h1>
-            <span style={{ display: 'flex', gap: 8, alignItems: 'center' }}>
-              <LanguageSwitch />
-              <Button
-                size="small"
-                data-testid="sign-out"
-                onClick={async () => {
-                  await signOut();
-                  navigate('/platform/sign-in', { replace: true });
-                }}
-              >
-                {t('nav.signOut')}
-              </Button>
-            </span>
-          </Layout.Header>
-          <Layout.Content className="shell-content">
-            <Tenants />
-          </Layout.Content>
-        </Layout>
-      </App>
-    </ConfigProvider>
-  );
-}
-
-function Tenants() {
+/** The platform admin's tenants: plan and quotas, suspend and resume, new tenants. */
+export default function Tenants() {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const { message } = App.useApp();

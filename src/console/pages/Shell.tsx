@@ -1,18 +1,15 @@
-import { App, Button, ConfigProvider, Grid, Layout, Menu, Tag } from 'antd';
-import enUS from 'antd/locale/en_US';
-import zhCN from 'antd/locale/zh_CN';
+import { Grid, Layout, Menu, Tag } from 'antd';
 import { Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Outlet, useLocation, useNavigate } from 'react-router';
-import { LanguageSwitch } from '../components/LanguageSwitch';
+import { LocalizedApp, ShellHeader } from '../components/ShellFrame';
 import { useMe } from '../me';
 import { useLiveConnected } from '../realtime';
-import { signOut } from '../session';
 
 const ITEMS = ['dashboard', 'accounts', 'conversations', 'templates', 'tasks', 'messages', 'reports', 'callbacks', 'settings'] as const;
 
 export default function Shell() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const navigate = useNavigate();
   const location = useLocation();
   const me = useMe().data;
@@ -31,8 +28,7 @@ export default function Shell() {
     />
   );
   return (
-    <ConfigProvider locale={i18n.language === 'en' ? enUS : zhCN}>
-      <App>
+    <LocalizedApp>
       <Layout style={{ minHeight: '100vh' }}>
         {!phone && (
           <Layout.Sider theme="light" width={200}>
@@ -40,26 +36,12 @@ export default function Shell() {
           </Layout.Sider>
         )}
         <Layout>
-          <Layout.Header className="shell-header">
-            <h1>{t('app.name')}</h1>
-            <span style={{ display: 'flex', gap: 8, alignItems: 'center' }}>
-              <Tag color={live ? '#237804' : undefined} data-testid="live-indicator" data-connected={String(live)}>
-                {live ? t('live.on') : t('live.off')}
-              </Tag>
-              {!phone && <span data-testid="whoami">{me?.user?.username}</span>}
-              <LanguageSwitch />
-              <Button
-                size="small"
-                data-testid="sign-out"
-                onClick={async () => {
-                  await signOut();
-                  navigate('/sign-in', { replace: true });
-                }}
-              >
-                {t('nav.signOut')}
-              </Button>
-            </span>
-          </Layout.Header>
+          <ShellHeader title={t('app.name')} signOutTo="/sign-in">
+            <Tag color={live ? '#237804' : undefined} data-testid="live-indicator" data-connected={String(live)}>
+              {live ? t('live.on') : t('live.off')}
+            </Tag>
+            {!phone && <span data-testid="whoami">{me?.user?.username}</span>}
+          </ShellHeader>
           {phone && <nav>{menu}</nav>}
           <Layout.Content className="shell-content">
             <Suspense fallback={<div role="status" aria-label="loading" />}>
@@ -68,7 +50,6 @@ export default function Shell() {
           </Layout.Content>
         </Layout>
       </Layout>
-      </App>
-    </ConfigProvider>
+    </LocalizedApp>
   );
 }
