@@ -1,7 +1,9 @@
 import { App, ConfigProvider, Layout } from 'antd';
 import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
+import { Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Outlet } from 'react-router';
 import { LanguageSwitch } from './LanguageSwitch';
 import { SignOutButton } from './SignOutButton';
 
@@ -26,5 +28,16 @@ export function ShellHeader({ title, signOutTo, children }: { title: string; sig
         <SignOutButton to={signOutTo} />
       </span>
     </Layout.Header>
+  );
+}
+
+/** The frame's body: the route's screen, loaded on first use. */
+export function ShellContent() {
+  return (
+    <Layout.Content className="shell-content">
+      <Suspense fallback={<div role="status" aria-label="loading" />}>
+        <Outlet />
+      </Suspense>
+    </Layout.Content>
   );
 }

@@ -1,8 +1,8 @@
 import { Layout, Menu } from 'antd';
-import { Suspense, useSyncExternalStore } from 'react';
+import { useSyncExternalStore } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Navigate, Outlet, useLocation, useNavigate } from 'react-router';
-import { LocalizedApp, ShellHeader } from '../components/ShellFrame';
+import { Navigate, useLocation, useNavigate } from 'react-router';
+import { LocalizedApp, ShellContent, ShellHeader } from '../components/ShellFrame';
 import { isPlatformSession, onSessionChange } from '../session';
 
 const ITEMS = ['tenants', 'audit'] as const;
@@ -22,11 +22,7 @@ export default function PlatformShell() {
         <nav>
           <Menu mode="horizontal" selectedKeys={[selected]} items={ITEMS.map((k) => ({ key: k, label: t(`nav.${k}`) }))} onClick={(e) => navigate(`/platform/${e.key}`)} aria-label={t('nav.label')} data-testid="platform-nav" />
         </nav>
-        <Layout.Content className="shell-content">
-          <Suspense fallback={<div role="status" aria-label="loading" />}>
-            <Outlet />
-          </Suspense>
-        </Layout.Content>
+        <ShellContent />
       </Layout>
     </LocalizedApp>
   );

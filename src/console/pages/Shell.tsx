@@ -1,8 +1,7 @@
 import { Grid, Layout, Menu, Tag } from 'antd';
-import { Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Outlet, useLocation, useNavigate } from 'react-router';
-import { LocalizedApp, ShellHeader } from '../components/ShellFrame';
+import { useLocation, useNavigate } from 'react-router';
+import { LocalizedApp, ShellContent, ShellHeader } from '../components/ShellFrame';
 import { useMe } from '../me';
 import { useLiveConnected } from '../realtime';
 
@@ -43,11 +42,7 @@ export default function Shell() {
             {!phone && <span data-testid="whoami">{me?.user?.username}</span>}
           </ShellHeader>
           {phone && <nav>{menu}</nav>}
-          <Layout.Content className="shell-content">
-            <Suspense fallback={<div role="status" aria-label="loading" />}>
-              <Outlet />
-            </Suspense>
-          </Layout.Content>
+          <ShellContent />
         </Layout>
       </Layout>
     </LocalizedApp>
