@@ -16,7 +16,7 @@ import { finishIfDone } from './task-outcomes';
 import { accountFor, CsvHeaderError, ImportFileMissing, readTargets, type SourceRecord, type TargetProblem } from './targets';
 import { taskIdTime, taskMessageIds } from './message-ids';
 import { KeySet } from '../domain/key-set';
-import { shareLoop, yieldTurn } from './loop-share';
+import { setImmediate as loopTurn } from 'node:timers/promises';
 
 /**
  * Turns a task's targets into `messages` rows (batch_id = task) in chunks. Each chunk is one
@@ -189,10 +189,10 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
     return true;
   };
 
-  let stepStart = performance.now();
   for await (const rec of readTargets(ctx, task, position) as AsyncIterable<SourceRecord>) {
     consumed += 1;
-    if (consumed % SLICE === 0) await yieldTurn();
+    // Parsing, rendering and deduplicating are synchronous: let other work in the process run between slices.
+    if (consumed % SLICE === 0) await loopTurn();
     const index = position + consumed - 1;
     if (rec.problem) {
       problems.push(rec.problem.line !== undefined ? rec.problem : { ...rec.problem, index });
@@ -228,9 +228,6 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
     }
     if (consumed >= chunkSize) {
       if (lockLost() || !(await commit())) return 'stopped';
-      // Another tenant's work in this process waits while this one holds the loop: share it when late.
-      await shareLoop(performance.now() - stepStart);
-      stepStart = performance.now();
     }
   }
   if (consumed > 0 && (lockLost() || !(await commit()))) return 'stopped';
