@@ -98,13 +98,20 @@ test('expansion interrupted mid-file resumes from its cursor: no target lost or 
   // Started by hand (no workers in this file), then expanded with a storage stream that breaks mid-file.
   await env.ctx.db('batch_send_tasks').where({ id }).update({ status: 'paused', start_time: new Date() });
   const realGet = env.ctx.storage.get.bind(env.ctx.storage);
+  let breaker: Promise<void> = Promise.resolve();
   env.ctx.storage.get = async () => {
     const broken = new PassThrough();
     broken.write(csv.slice(0, Math.floor(csv.length * 0.6)));
-    setImmediate(() => broken.destroy(new Error('connection reset')));
+    // The connection breaks once a chunk of the first part is committed, whatever the expansion's pace
+    // (it yields the event loop while parsing, so a break on the next turn came before any commit).
+    breaker = (async () => {
+      while (!broken.destroyed && !(await env.ctx.db('batch_send_tasks').where({ id }).first()).expansion_cursor) await new Promise((r) => setTimeout(r, 20));
+      broken.destroy(new Error('connection reset'));
+    })();
     return broken;
   };
   await expect(expandTask(env.ctx, id, { chunkSize: 300 })).rejects.toThrow('connection reset');
+  await breaker;
   const mid = await env.ctx.db('batch_send_tasks').where({ id }).first();
   expect(mid.expansion_done).toBe(0);
   expect(mid.expansion_cursor).toBeGreaterThan(0);
