@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { newId } from '../../src/db/ids';
 import { rollupMessageStatistics } from '../../src/db/statistics';
-import { canvasPainted, checkScreen } from '../helpers/console-page';
+import { canvasPainted, checkScreen, pickOption } from '../helpers/console-page';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
 import type { TestEnv, TestTenant } from '../helpers/env';
 import { waitFor } from '../helpers/wait';
@@ -88,8 +88,7 @@ test('messages: the list filtered by status; a single message sent from the dial
   withPage(async () => {
     await open('/messages', 'messages');
     await waitFor(() => rowsOf('messages-table').count(), 'the messages', { until: (n) => n === 11 });
-    await page.getByTestId('messages-status').click();
-    await page.locator('.ant-select-item-option', { hasText: '失败' }).click();
+    await pickOption(page, 'messages-status', '失败');
     await waitFor(() => rowsOf('messages-table').count(), 'the failed messages only', { until: (n) => n === 2 });
     expect(await page.getByTestId('messages-table').textContent()).toContain('target_not_found');
     // The account picker asks the server as one types.

@@ -83,3 +83,23 @@ export async function tabTo(p: Page, testId: string): Promise<void> {
   }
   throw new Error(`60 presses of Tab never reached ${testId}`);
 }
+
+/**
+ * Picks the option labelled `label` of the antd Select with `testId`, and again (up to three times) if
+ * the select does not show it afterwards: on a loaded machine a click during the dropdown's opening
+ * motion can close it with nothing chosen (a CI run's status filter never applied).
+ */
+export async function pickOption(p: Page, testId: string, label: string): Promise<void> {
+  const select = p.getByTestId(testId);
+  for (let attempt = 1; ; attempt++) {
+    await select.click();
+    await p.locator('.ant-select-item-option', { hasText: label }).click();
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline) {
+      if ((await select.textContent())?.includes(label)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (attempt === 3) throw new Error(`the select ${testId} never showed "${label}" after three picks`);
+    await p.keyboard.press('Escape');
+  }
+}
