@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Locator, Page } from 'playwright-core';
+import { waitFor } from './wait';
 
 /**
  * What the console's Chromium tests share: the two screen sizes, a screenshot of each screen at both
@@ -94,12 +95,12 @@ export async function pickOption(p: Page, testId: string, label: string): Promis
   for (let attempt = 1; ; attempt++) {
     await select.click();
     await p.locator('.ant-select-item-option', { hasText: label }).click();
-    const deadline = Date.now() + 3_000;
-    while (Date.now() < deadline) {
-      if ((await select.textContent())?.includes(label)) return;
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      await waitFor(() => select.textContent(), `the select ${testId} showing "${label}"`, { timeoutMs: 3_000, intervalMs: 100, until: (t) => Boolean(t?.includes(label)) });
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
     }
-    if (attempt === 3) throw new Error(`the select ${testId} never showed "${label}" after three picks`);
     await p.keyboard.press('Escape');
   }
 }

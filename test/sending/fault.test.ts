@@ -4,7 +4,7 @@ import { expandTask } from '../../src/sending/expand';
 import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
 import { PROCESS_TEST_TIMEOUT_MS, spawnRole, type SpawnedRole } from '../helpers/processes';
-import { waitFor, within } from '../helpers/wait';
+import { sleep, waitFor, within } from '../helpers/wait';
 import { createSendingEnv, onlineAccount, targets, type SendingEnv } from './helpers';
 
 let env: SendingEnv;
@@ -105,7 +105,7 @@ test('expansion interrupted mid-file resumes from its cursor: no target lost or 
     // The connection breaks once a chunk of the first part is committed, whatever the expansion's pace
     // (it yields the event loop while parsing, so a break on the next turn came before any commit).
     breaker = (async () => {
-      while (!broken.destroyed && !(await env.ctx.db('batch_send_tasks').where({ id }).first()).expansion_cursor) await new Promise((r) => setTimeout(r, 20));
+      while (!broken.destroyed && !(await env.ctx.db('batch_send_tasks').where({ id }).first()).expansion_cursor) await sleep(20);
       broken.destroy(new Error('connection reset'));
     })();
     return broken;
