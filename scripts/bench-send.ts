@@ -81,7 +81,7 @@ async function runWorkerChild(): Promise<void> {
   // Statements and Redis commands this process sends (client side: the servers are shared).
   const roundTrips = countRoundTrips(ctx.db);
   const workers = [startTaskExpandWorker(ctx), startMessageSendWorker(ctx, { sender: { concurrency: LANES } })];
-  const { takePacingStats } = await import('../src/sending/pacing-stats');
+  const { takePacedGaps, takePacingStats } = await import('../src/sending/pacing-stats');
   // Memory sampled every 100 ms (the peak of the JS heap, not only the RSS the kernel reports at exit),
   // with the knex pool's waiting queries at that moment: what grows with the number of accounts.
   const peak = { rss: 0, heapUsed: 0, external: 0, poolWaiting: 0 };
@@ -100,7 +100,7 @@ async function runWorkerChild(): Promise<void> {
   process.on('SIGUSR2', () => {
     const loop = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
     loopDelay.reset();
-    process.stdout.write(`${JSON.stringify({ pacing: takePacingStats(), loop })}\n`);
+    process.stdout.write(`${JSON.stringify({ pacing: takePacingStats(), gaps: takePacedGaps(), loop })}\n`);
   });
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {
@@ -291,7 +291,7 @@ async function main(): Promise<void> {
       w.child.kill('SIGUSR2');
       for (;;) {
         const line = (await w.lines.next()).value as string;
-        if (line.startsWith('{"pacing"')) return JSON.parse(line) as { pacing: Record<'slot' | 'rule' | 'wake' | 'answer', Pct>; loop: Omit<Pct, 'n'> };
+        if (line.startsWith('{"pacing"')) return JSON.parse(line) as { pacing: Record<'slot' | 'rule' | 'wake' | 'answer', Pct>; gaps: import('../src/sending/pacing-stats').PacedGapSums; loop: Omit<Pct, 'n'> };
       }
     };
 
@@ -490,14 +490,26 @@ async function main(): Promise<void> {
                 let gapRate = 0;
                 let minGap = Number.POSITIVE_INFINITY;
                 let silent = shape.accounts - arrivals.size;
+                // Each account's mean gap between arrivals, and how many of its gaps were over 1.5 intervals (stalls).
+                const meanGaps: number[] = [];
+                let gaps = 0;
+                let longGaps = 0;
                 for (const list of arrivals.values()) {
                   if (list.length < 2) {
                     silent += 1;
                     continue;
                   }
                   gapRate += ((list.length - 1) * 1000) / (list[list.length - 1] - list[0]);
-                  for (let i = 1; i < list.length; i += 1) minGap = Math.min(minGap, list[i] - list[i - 1]);
+                  meanGaps.push((list[list.length - 1] - list[0]) / (list.length - 1));
+                  for (let i = 1; i < list.length; i += 1) {
+                    const gap = list[i] - list[i - 1];
+                    minGap = Math.min(minGap, gap);
+                    gaps += 1;
+                    if (gap > 1.5 * intervalMs) longGaps += 1;
+                  }
                 }
+                meanGaps.sort((a, b) => a - b);
+                const q = (f: number) => (meanGaps.length ? meanGaps[Math.min(meanGaps.length - 1, Math.floor(f * meanGaps.length))] : 0);
                 const countRate = (d1 - d0) / elapsed;
                 (rates[rule] ??= []).push(countRate);
                 roundRate[rule] = countRate;
@@ -507,6 +519,16 @@ async function main(): Promise<void> {
                     `(target ≥ ${mode === 'quiet' ? 98 : 95}%; accounts with < 2 sends in the window: ${silent})`,
                 );
                 console.log(`     smallest gap between two sends of one account: ${minGap} ms (interval ${intervalMs} ms; lower bound); rate-limited answers in the window: ${rl1 - rl0}, over the whole run: ${rl1} (target 0)`);
+                console.log(
+                  `     per account, mean gap between arrivals: min ${q(0).toFixed(1)} / p50 ${q(0.5).toFixed(1)} / p90 ${q(0.9).toFixed(1)} / max ${q(1).toFixed(1)} ms (interval ${intervalMs} ms); ` +
+                    `gaps over 1.5 intervals: ${fmt(longGaps)} of ${fmt(gaps)}`,
+                );
+                const g = lateness.gaps;
+                const part = (x: number) => `${x.toFixed(2)} ms (${((x / intervalMs) * 100).toFixed(2)}%)`;
+                console.log(
+                  `     worker, mean gap between paced dispatches of an account (${fmt(g.n)} gaps): ${part(g.gap)} = margined interval ${part(g.interval)} + ${rule} rule push ${part(g.count)} + ` +
+                    `slot push (claims, back-offs) ${part(g.slot)} + wake-up ${part(g.wake)}`,
+                );
                 const ms = (x: Pct | Omit<Pct, 'n'>) => `p50 ${x.p50.toFixed(1)} / p99 ${x.p99.toFixed(1)} / max ${x.max.toFixed(0)} ms`;
                 const lp = lateness.pacing;
                 console.log(

@@ -32,9 +32,30 @@ export function pacedIntervalMs(perMinute: number, marginPct: number): number {
  * after the previous count, even when the previous request was slowed on its way and the next is not.
  * Slots alone are not enough: at load 14 the bench saw 4 refusals in 30 s without this rule.
  */
-export function nextPacedSendAt(p: { slotAt: number; lastDispatch: number; lastCounted: number; intervalMs: number; marginPct: number }): number {
+export function nextPacedSendAt(p: PacedSendInputs): number {
+  return pacedSendDue(p).at;
+}
+
+export interface PacedSendInputs {
+  slotAt: number;
+  lastDispatch: number;
+  lastCounted: number;
+  intervalMs: number;
+  marginPct: number;
+}
+
+/**
+ * `nextPacedSendAt` with which rule set it: `at` = `lastDispatch + intervalMs` (the margined interval
+ * after the previous dispatch) + `countPushMs` (how much later the gateway interval after the previous
+ * count ends) + `slotPushMs` (how much later still the reserved slot is). What a paced account loses
+ * against its interval, split by cause (the bench prints the means).
+ */
+export function pacedSendDue(p: PacedSendInputs): { at: number; countPushMs: number; slotPushMs: number } {
   const gatewayInterval = p.intervalMs / (1 + Math.max(0, p.marginPct) / 100);
-  return Math.max(p.slotAt, p.lastDispatch + p.intervalMs, p.lastCounted + gatewayInterval);
+  const byDispatch = p.lastDispatch + p.intervalMs;
+  const byCount = Math.max(byDispatch, p.lastCounted + gatewayInterval);
+  const at = Math.max(p.slotAt, byCount);
+  return { at, countPushMs: byCount - byDispatch, slotPushMs: at - byCount };
 }
 
 /** `interval` stretched by up to `jitter` (0..1) of itself; `random` in [0,1). */

@@ -7,6 +7,7 @@ import {
   isWithinWindow,
   nextPacedSendAt,
   pacedIntervalMs,
+  pacedSendDue,
   jitteredInterval,
   msUntilNextLocalDay,
   msUntilWindowOpens,
@@ -19,7 +20,7 @@ import type { MessageContent } from '../gateway/types';
 import { accountDailyCap, capHour, controlsOf, msUntilNextLocalHour, type CampaignControls } from '../domain/campaign-controls';
 import { FrequencyCapCounter } from './frequency-cap';
 import type { CapKind, LimitKeys, SendLimits } from './limits';
-import { recordPacedAnswer, recordPacedSend } from './pacing-stats';
+import { recordPacedAnswer, recordPacedGap, recordPacedSend } from './pacing-stats';
 import { isRiskAnswer, RiskWatch } from './risk-pause';
 import type { SinglesLookup } from './singles-lookup';
 import type { Slots } from './slots';
@@ -422,7 +423,8 @@ class AccountRun {
         const item = queue[0];
         // The status lookup comes before the wait, so nothing stands between the paced instant and the call.
         let status = await this.statusFor(item.m, false);
-        const at = nextPacedSendAt({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastCounted: this.lastCounted, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
+        const due = pacedSendDue({ slotAt: item.at, lastDispatch: this.lastPacedSend, lastCounted: this.lastCounted, intervalMs: item.interval, marginPct: this.opts.pacingMarginPct });
+        const at = due.at;
         if (status === 'running' && at - Date.now() > 2_000) {
           // A long wait (a slow pace): look at the status again a second before the slot, so a pause or
           // cancel meanwhile counts and the lookup's latency never stands between the slot and the call.
@@ -438,9 +440,11 @@ class AccountRun {
         queue.shift();
         const paced = status === 'running';
         if (paced) {
+          const previous = this.lastPacedSend;
           this.lastPacedSend = Date.now();
           this.lastInterval = item.interval;
           recordPacedSend(item.at, at, this.lastPacedSend);
+          if (previous) recordPacedGap({ gapMs: this.lastPacedSend - previous, intervalMs: item.interval, countPushMs: due.countPushMs, slotPushMs: due.slotPushMs, wakeMs: this.lastPacedSend - at });
         }
         await this.sendAndRecord(item.m, false, status);
         if (paced) recordPacedAnswer(Date.now() - this.lastPacedSend);

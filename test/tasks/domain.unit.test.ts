@@ -9,6 +9,7 @@ import {
   msUntilWindowOpens,
   nextPacedSendAt,
   pacedIntervalMs,
+  pacedSendDue,
   retryDelayMs,
   shouldRetry,
 } from '../../src/domain/throttle';
@@ -85,6 +86,26 @@ describe('throttle maths', () => {
     // (the gateway's own interval) after that count, not 510 ms after its dispatch.
     expect(nextPacedSendAt({ ...base, lastDispatch: 600, lastCounted: 900 })).toBeCloseTo(1400);
     expect(nextPacedSendAt({ ...base, slotAt: 5000, lastDispatch: 600, lastCounted: 900 })).toBe(5000);
+  });
+  test('the due time of a paced send is split by the rule that set it', () => {
+    const base = { slotAt: 1000, lastDispatch: 600, lastCounted: 0, intervalMs: 510, marginPct: 2 };
+    // The margined interval after the last dispatch (1110) is past the slot: no push.
+    expect(pacedSendDue(base)).toEqual({ at: 1110, countPushMs: 0, slotPushMs: 0 });
+    // Counted 300 ms after it left: the gateway interval after the count (1400) pushes it 290 ms.
+    const counted = pacedSendDue({ ...base, lastCounted: 900 });
+    expect(counted.at).toBeCloseTo(1400);
+    expect(counted.countPushMs).toBeCloseTo(290);
+    expect(counted.slotPushMs).toBe(0);
+    // A slot further still pushes past both.
+    const slot = pacedSendDue({ ...base, slotAt: 5000, lastCounted: 900 });
+    expect(slot.at).toBe(5000);
+    expect(slot.countPushMs).toBeCloseTo(290);
+    expect(slot.slotPushMs).toBeCloseTo(3600);
+    for (const p of [base, { ...base, lastCounted: 900 }, { ...base, slotAt: 5000, lastCounted: 900 }]) {
+      const d = pacedSendDue(p);
+      expect(d.at).toBe(nextPacedSendAt(p));
+      expect(p.lastDispatch + p.intervalMs + d.countPushMs + d.slotPushMs).toBeCloseTo(d.at);
+    }
   });
   test('jitter only stretches', () => {
     expect(jitteredInterval(500, 0.2, 0)).toBe(500);
