@@ -175,6 +175,7 @@ async function loadAccount(ctx: SenderCtx, accountId: string): Promise<AccountIn
 /** One run over the account; the caller holds the account's lease for its whole duration. */
 export async function runAccount(deps: SenderDeps, accountId: string, opts: SenderOptions = DEFAULT_SENDER_OPTIONS, notBefore = Date.now()): Promise<SliceResult> {
   const { ctx } = deps;
+  if (deps.mustStop()) return { sent: 0, reason: 'lock_lost' };
   await ctx.redis.del(keys.sleep(ctx.config.redis, accountId));
   const account = await loadAccount(ctx, accountId);
   // Gone, or its tenant suspended: its messages wait; the sweeper looks again in a minute.
@@ -473,8 +474,10 @@ class AccountRun {
     return last && (last.kind === 'capped' || last.kind === 'unthrottled') ? last.kind : 'empty';
   }
 
-  private withClaimSlot<T>(fn: () => Promise<T>): Promise<T> {
-    return this.deps.claims ? this.deps.claims.with(fn) : fn();
+  /** Runs a claim on one of the process's claim slots; a claim whose turn comes once the run must stop claims nothing (shutdown lets every waiter through at once). */
+  private withClaimSlot(fn: () => Promise<Refill>): Promise<Refill> {
+    const claim = () => (this.stopping() ? Promise.resolve<Refill>({ kind: 'empty' }) : fn());
+    return this.deps.claims ? this.deps.claims.with(claim) : claim();
   }
 
   /**

@@ -101,6 +101,11 @@ export class SendScheduler {
         // start slots, and gives the slot back once it first waits or sends: ten thousand accounts kicked
         // at once queue here, not as ten thousand sets of queries waiting for a pool connection.
         const started = await this.starts.take();
+        // Closing: a run still waiting for its start must not start (ten thousand start-ups at shutdown).
+        if (mustStop()) {
+          started();
+          break;
+        }
         const deps = { ctx: this.ctx, writer: this.writer, clock: this.clock, directory: this.directory, limits: this.limits, singles: this.singles, claims: this.claims, mustStop, settled: started };
         try {
           last = await runAccount(deps, accountId, this.opts, notBefore);
