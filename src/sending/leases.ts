@@ -92,14 +92,17 @@ export class LeaseKeeper {
     const sentAt = Date.now();
     const groups = groupByHashTag(this.held, ([, l]) => l.key);
     this.renewing = (async () => {
-      const renewGroup = async (entries: Array<[string, { key: string }]>) => {
-        for (let i = 0; i < entries.length; i += CHUNK) {
-          const chunk = entries.slice(i, i + CHUNK);
+      // Every chunk at once (one round trip in all, pipelined on the connection): one after the other, the
+      // 20 chunks of 10,000 leases took over 2 s on a loaded machine, confirmedAt lagged the 3 s TTL and
+      // every lease of the process counted as lost at once (runs stopped, restarted from scratch, again).
+      const chunks: Array<Array<[string, { key: string }]>> = [];
+      for (const entries of groups) for (let i = 0; i < entries.length; i += CHUNK) chunks.push(entries.slice(i, i + CHUNK));
+      await Promise.all(
+        chunks.map(async (chunk) => {
           const lost = await this.r.wwpLeaseRenew(chunk.length, ...chunk.map(([, l]) => l.key), this.token, this.ttlMs);
           for (const idx of lost) this.lostIds.add(chunk[idx - 1][0]);
-        }
-      };
-      await Promise.all(groups.map(renewGroup));
+        }),
+      );
       this.confirmedAt = Math.max(this.confirmedAt, sentAt);
     })()
       // Unreachable Redis: leases age out through confirmedAt; the next tick tries again.
