@@ -17,7 +17,7 @@ export const SLICE_JOB = 'account-slice';
  * worker's send scheduler and ends (a worker that finds the account leased elsewhere leaves it: the
  * lease holder drains it).
  */
-export async function kickAccounts(ctx: Pick<AppContext, 'queues' | 'config'>, accountIds: Iterable<string>, delayMs = 0, kind: 'kick' | 'continue' = 'kick'): Promise<void> {
+export async function kickAccounts(ctx: Pick<AppContext, 'queues' | 'config'>, accountIds: Iterable<string>, delayMs = 0, kind: 'kick' | 'continue' | 'sweep' = 'kick'): Promise<void> {
   const ids = [...new Set(accountIds)];
   if (!ids.length) return;
   const bucket = Math.floor((Date.now() + delayMs) / 500);
@@ -33,7 +33,8 @@ export async function kickAccounts(ctx: Pick<AppContext, 'queues' | 'config'>, a
         shardIds.map((accountId) => ({
           name: SLICE_JOB,
           data: { accountId } satisfies AccountSliceJob,
-          opts: { jobId: `${kind === 'continue' ? 'cont' : 'acct'}-${accountId}-${bucket}`, delay: delayMs > 0 ? delayMs : undefined, removeOnComplete: true, removeOnFail: true },
+          // The sweeper's kick has one id per account (no time bucket): while one waits, the next sweep adds none.
+          opts: { jobId: kind === 'sweep' ? `sweep-${accountId}` : `${kind === 'continue' ? 'cont' : 'acct'}-${accountId}-${bucket}`, delay: delayMs > 0 ? delayMs : undefined, removeOnComplete: true, removeOnFail: true },
         })),
       ),
     ),
