@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { AppContext } from '../src/context';
 import { QUEUE } from '../src/queues/names';
 import { createRedis } from '../src/redis';
@@ -33,7 +33,10 @@ export function startMessageSendWorker(
   // One BullMQ worker per hash-tag shard's queue (one when REDIS_SHARDS = 1); they share the scheduler.
   const lastProgress = new Map<string, number>();
   const startWorker = (prefix: string) => {
-    const worker = new Worker<AccountSliceJob>(QUEUE.messageSend, (job) => scheduler.wake(job.data.accountId, job.data.wait === true), {
+    // A run reads the account's tasks as of its kick's creation (not its processing): the thousand kicks of
+    // an expansion chunk share one read of the tenant's running tasks instead of forcing one each.
+    const wake = (job: Job<AccountSliceJob>) => scheduler.wake(job.data.accountId, job.data.wait === true, Math.min(Date.now(), job.timestamp));
+    const worker = new Worker<AccountSliceJob>(QUEUE.messageSend, wake, {
       connection,
       prefix,
       concurrency: opts.concurrency ?? 64,
