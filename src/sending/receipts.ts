@@ -5,6 +5,7 @@ import type { AppContext } from '../context';
 import type { DeliveryReceipt } from '../gateway/callback-protocol';
 import { withDeadlockRetry } from '../db/deadlock-retry';
 import { addTaskCounts } from '../db/task-counters';
+import { keys } from './redis-scripts';
 import { publishProgress } from './task-events';
 
 /**
@@ -19,6 +20,12 @@ import { publishProgress } from './task-events';
  * them after each flush that recorded sends, and this function looks for the message again after
  * keeping one. Whichever of the two commits last sees the other's row, so none is missed; the pending
  * row is taken under a row lock and deleted in the transaction that applies it, so none is applied twice.
+ *
+ * The status writer's look costs a query per flush, and receipts almost never overtake the write. So a
+ * tenant's kept receipts are announced by a Redis marker (`keys.receiptsKept`), set before the
+ * transaction that keeps them commits and held for `RECEIPTS_KEPT_MARKER_MS`: a flush that commits
+ * after that transaction sees the marker and looks; without it, no receipt of the tenant can be waiting
+ * for that flush. A receipt kept longer than the marker lives is applied by the reconciliation job.
  */
 export interface ReceiptResult {
   delivered: number;
@@ -43,10 +50,30 @@ interface MatchedRow {
 /** Receipts older than this whose message never showed up are dropped (a gateway's stray ids). */
 export const PENDING_RECEIPT_TTL_MS = 7 * 24 * 3600_000;
 
+/** How long a tenant's kept-receipts marker lives after the last receipt kept (a status write held back by a MySQL outage is re-tried for about this long). */
+export const RECEIPTS_KEPT_MARKER_MS = 15 * 60_000;
+
+/** Announces that the tenant has (or is about to commit) kept receipts; throws when Redis does not answer, so nothing is kept unannounced. */
+async function markReceiptsKept(ctx: Pick<Ctx, 'redis' | 'config'>, tenantId: string): Promise<void> {
+  await ctx.redis.set(keys.receiptsKept(ctx.config.redis, tenantId), '1', 'PX', RECEIPTS_KEPT_MARKER_MS);
+}
+
+/**
+ * Whether a flush of the tenant's sends must look for kept receipts: yes while its marker lives, and
+ * when Redis does not answer (then the query decides).
+ */
+export async function mayHaveKeptReceipts(ctx: Pick<Ctx, 'redis' | 'config'>, tenantId: string): Promise<boolean> {
+  try {
+    return (await ctx.redis.exists(keys.receiptsKept(ctx.config.redis, tenantId))) > 0;
+  } catch {
+    return true;
+  }
+}
+
 export async function applyDeliveryReceipts(ctx: Ctx, guid: string, receipts: DeliveryReceipt[]): Promise<ReceiptResult> {
   const result: ReceiptResult = { delivered: 0, failed: 0, ignored: 0, kept: 0 };
   if (!receipts.length) return result;
-  const account = await ctx.db('wework_accounts').select('id').where({ guid }).first();
+  const account: { id: string; tenant_id: string } | undefined = await ctx.db('wework_accounts').select('id', 'tenant_id').where({ guid }).first();
   if (!account) return { ...result, ignored: receipts.length };
   const latest = new Map<string, DeliveryReceipt>();
   for (const r of receipts) latest.set(r.msg_id, r);
@@ -58,7 +85,11 @@ export async function applyDeliveryReceipts(ctx: Ctx, guid: string, receipts: De
       .whereIn('wework_msg_id', [...latest.keys()]);
     const found = new Set(rows.map((r) => r.wework_msg_id));
     unmatched = [...latest.keys()].filter((m) => !found.has(m));
-    if (unmatched.length) await keepPending(trx, account.id, unmatched.map((m) => latest.get(m)!));
+    if (unmatched.length) {
+      // Before the commit: a status flush committing after this transaction must see the marker.
+      await markReceiptsKept(ctx, account.tenant_id);
+      await keepPending(trx, account.id, unmatched.map((m) => latest.get(m)!));
+    }
     result.kept = unmatched.length;
     return applyToRows(trx, rows, latest, result);
   });

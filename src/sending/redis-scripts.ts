@@ -86,6 +86,8 @@ export const keys = {
   progressGate: (prefix: string, taskId: string) => redisKey(prefix, 'progress', 'gate', taskId),
   progressSample: (prefix: string, taskId: string) => redisKey(prefix, 'progress', 'sample', taskId),
   sweepLock: (prefix: string) => redisKey(prefix, 'send', 'sweep'),
+  /** Present while a receipt of the tenant may wait in pending_receipts for its message's `sent` (src/sending/receipts.ts). */
+  receiptsKept: (p: ShardedPrefix, tenantId: string) => redisKey(tenantPrefix(p, tenantId), 'receipts', 'kept', tenantId),
 };
 
 /**

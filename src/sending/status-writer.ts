@@ -4,6 +4,7 @@ import { addTaskCounts } from '../db/task-counters';
 import type { Logger } from '../logger';
 import type { WebhookEvent } from '../webhooks/event-types';
 import { publishWebhookEvents } from '../webhooks/publish';
+import type { EndpointSubscriptions, SubscribedTypes } from '../webhooks/subscriptions';
 import type { SendResult } from './send-outcome';
 
 /**
@@ -29,6 +30,8 @@ export interface FlushedTask {
 }
 
 export interface FlushedTasks {
+  /** The lane's tenant (every result of a flush is one tenant's). */
+  tenantId?: string;
   tasks: Map<string, FlushedTask>;
   /** Gateway message ids recorded as sent by the flush: receipts kept for them can now be applied. */
   sentGatewayIds?: string[];
@@ -52,6 +55,8 @@ export interface StatusWriterOptions {
   maxRetryDelayMs?: number;
   /** Lanes (tenants) flushing at once; each flush holds one connection. */
   maxConcurrentFlushes?: number;
+  /** Kept answers to "which event types do the tenant's webhook endpoints want" (else read in every flush). */
+  subscriptions?: Pick<EndpointSubscriptions, 'typesOf'> | null;
 }
 
 /** FIFO counting semaphore: lanes take turns for the writer's connections. */
@@ -92,7 +97,7 @@ export class StatusWriter {
     private readonly afterFlush: AfterFlush,
     opts: StatusWriterOptions = { maxBatch: 500, maxDelayMs: 100 },
   ) {
-    this.opts = { retryDelayMs: 100, maxRetryDelayMs: 5_000, maxConcurrentFlushes: 4, ...opts };
+    this.opts = { retryDelayMs: 100, maxRetryDelayMs: 5_000, maxConcurrentFlushes: 4, subscriptions: null, ...opts };
     this.slots = new Slots(this.opts.maxConcurrentFlushes);
   }
 
@@ -126,7 +131,9 @@ export class StatusWriter {
   /** @internal One batch of one lane: its transaction and its after-flush hook, on one of the writer's slots. */
   async write(batch: SendResult[]): Promise<FlushedTasks> {
     return this.slots.run(async () => {
-      const flushed = await withDeadlockRetry(() => this.db.transaction((trx) => writeResults(trx, batch)));
+      // Looked up before the transaction (a kept answer is shared by every flush of the tenant).
+      const subscribed = this.opts.subscriptions && batch.length ? await this.opts.subscriptions.typesOf(this.db, batch[0].tenantId) : undefined;
+      const flushed = await withDeadlockRetry(() => this.db.transaction((trx) => writeResults(trx, batch, subscribed)));
       return flushed;
     });
   }
@@ -298,7 +305,7 @@ function caseOf(rows: SendResult[], value: (r: SendResult) => unknown): { sql: s
   return { sql: `CASE id ${rows.map(() => 'WHEN ? THEN ?').join(' ')} END`, bindings };
 }
 
-export async function writeResults(trx: Trx, results: SendResult[]): Promise<FlushedTasks> {
+export async function writeResults(trx: Trx, results: SendResult[], subscribed?: SubscribedTypes): Promise<FlushedTasks> {
   // One message may appear twice in a batch (a re-sent orphan); the first result wins.
   const seen = new Set<string>();
   const unique = results.filter((r) => (seen.has(r.id) ? false : (seen.add(r.id), true)));
@@ -314,11 +321,19 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
   const events = new Map<string, WebhookEvent[]>();
   const addEvents = (rows: SendResult[], n: number, event: (r: SendResult) => WebhookEvent) => {
     if (!n) return;
-    for (const r of rows) events.set(r.tenantId, [...(events.get(r.tenantId) ?? []), event(r)]);
+    for (const r of rows) {
+      const list = events.get(r.tenantId);
+      if (list) list.push(event(r));
+      else events.set(r.tenantId, [event(r)]);
+    }
   };
   const groupByTask = (rows: SendResult[]) => {
     const m = new Map<string | null, SendResult[]>();
-    for (const r of rows) m.set(r.taskId, [...(m.get(r.taskId) ?? []), r]);
+    for (const r of rows) {
+      const list = m.get(r.taskId);
+      if (list) list.push(r);
+      else m.set(r.taskId, [r]);
+    }
     return m;
   };
 
@@ -408,6 +423,6 @@ export async function writeResults(trx: Trx, results: SendResult[]): Promise<Flu
     const c = counts.get(taskId) ?? { sent: 0, failed: 0, unknown: 0 };
     await addTaskCounts(trx, taskId, { sent: c.sent + c.failed + c.unknown, success: c.sent, failed: c.failed, unknown: c.unknown, cancelled: cancelled.get(taskId) ?? 0, capped: capped.get(taskId) ?? 0 });
   }
-  for (const [tenantId, list] of events) await publishWebhookEvents(trx, tenantId, list);
-  return { tasks, sentGatewayIds: byKind('sent').map((r) => (r.outcome as { gatewayMessageId: string }).gatewayMessageId) };
+  for (const [tenantId, list] of events) await publishWebhookEvents(trx, tenantId, list, subscribed);
+  return { tenantId: unique[0]?.tenantId, tasks, sentGatewayIds: byKind('sent').map((r) => (r.outcome as { gatewayMessageId: string }).gatewayMessageId) };
 }

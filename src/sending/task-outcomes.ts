@@ -3,7 +3,7 @@ import { publishTaskEnded, taskStatusEvent } from '../webhooks/domain-events';
 import { publishWebhookEvents } from '../webhooks/publish';
 import { completeIfDone } from '../db/tasks';
 import { doneSql } from '../db/task-counters';
-import { applyPendingReceipts } from './receipts';
+import { applyPendingReceipts, mayHaveKeptReceipts } from './receipts';
 import type { FlushedTask, FlushedTasks } from './status-writer';
 import { emitTaskStatus, publishProgress } from './task-events';
 
@@ -15,7 +15,8 @@ type Ctx = Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>;
  * are settled. A failure here is logged by the writer; the reconciliation job applies what was missed.
  */
 export async function afterStatusFlush(ctx: Ctx, flushed: FlushedTasks): Promise<void> {
-  if (flushed.sentGatewayIds?.length) {
+  // Receipts are kept only after a marker of their tenant is set, so without it there is nothing to look for.
+  if (flushed.sentGatewayIds?.length && (!flushed.tenantId || (await mayHaveKeptReceipts(ctx, flushed.tenantId)))) {
     await applyPendingReceipts(ctx, { weworkMsgIds: flushed.sentGatewayIds }).catch((err) =>
       ctx.logger.warn({ err: (err as Error).message }, 'kept receipts not applied after a flush; the reconciliation job will'),
     );

@@ -146,3 +146,39 @@ test('kept receipts applied by two appliers at once count once', async () => {
   expect(await env.ctx.db('messages').whereIn('id', ids).where({ status: 'delivered' }).count({ n: '*' }).first()).toEqual({ n: 20 });
   expect(await env.ctx.db('pending_receipts').where({ account_id: acct.id })).toEqual([]);
 });
+
+test('a status flush looks for kept receipts only while its tenant has some: no pending_receipts query otherwise', async () => {
+  const quiet = await createTenant(env);
+  const busy = await createTenant(env);
+  const quietAcct = await insertAccount(env, quiet.tenantId);
+  const busyAcct = await insertAccount(env, busy.tenantId);
+  const quietTask = await runningTask(quiet, quietAcct.id, 1);
+  const busyTask = await runningTask(busy, busyAcct.id, 1);
+  const quietMsg = await sentMessage(quiet.tenantId, quietAcct.id, quietTask, null, 'sending');
+  const busyMsg = await sentMessage(busy.tenantId, busyAcct.id, busyTask, null, 'sending');
+  // Only the busy tenant keeps a receipt (its message is still being sent).
+  const kept = await applyDeliveryReceipts(env.ctx, busyAcct.guid, [{ kind: 'receipt', msg_id: 'gw-busy', status: 'delivered', at: Date.now() }]);
+  expect(kept.kept).toBe(1);
+
+  const statements: string[] = [];
+  const onQuery = (q: { sql: string }) => statements.push(q.sql);
+  env.ctx.db.on('query', onQuery);
+  try {
+    const created = async (id: string) => (await env.ctx.db('messages').where({ id }).first()).created_at as Date;
+    // A writer each: close() returns once the flush and its after-flush hook are done.
+    const quietWriter = new StatusWriter(env.ctx.db, env.ctx.logger, (flushed) => afterStatusFlush(env.ctx, flushed), { maxBatch: 10, maxDelayMs: 1 });
+    await quietWriter.record({ id: quietMsg, createdAt: await created(quietMsg), taskId: quietTask, tenantId: quiet.tenantId, outcome: { kind: 'sent', gatewayMessageId: 'gw-quiet' } });
+    await quietWriter.close();
+    const quietLooks = statements.filter((s) => s.includes('pending_receipts')).length;
+    const busyWriter = new StatusWriter(env.ctx.db, env.ctx.logger, (flushed) => afterStatusFlush(env.ctx, flushed), { maxBatch: 10, maxDelayMs: 1 });
+    await busyWriter.record({ id: busyMsg, createdAt: await created(busyMsg), taskId: busyTask, tenantId: busy.tenantId, outcome: { kind: 'sent', gatewayMessageId: 'gw-busy' } });
+    await busyWriter.close();
+    expect(quietLooks).toBe(0);
+    expect(statements.filter((s) => s.includes('pending_receipts')).length).toBeGreaterThan(0);
+  } finally {
+    env.ctx.db.off('query', onQuery);
+  }
+  // The busy tenant's kept receipt was applied by its flush.
+  expect((await env.ctx.db('messages').where({ id: busyMsg }).first()).status).toBe('delivered');
+  expect((await env.ctx.db('messages').where({ id: quietMsg }).first()).status).toBe('sent');
+});
