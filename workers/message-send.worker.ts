@@ -9,6 +9,7 @@ import { SendScheduler } from '../src/sending/scheduler';
 import { StatusWriter } from '../src/sending/status-writer';
 import { startSweeper } from '../src/sending/sweeper';
 import { afterStatusFlush } from '../src/sending/task-outcomes';
+import { EndpointSubscriptions } from '../src/webhooks/subscriptions';
 import type { RunningWorker } from './index';
 
 /**
@@ -26,7 +27,8 @@ export function startMessageSendWorker(
 ): RunningWorker {
   const connection = createRedis(ctx.config.redis, 'blocking');
   connection.on('error', () => undefined);
-  const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => afterStatusFlush(ctx, flushed));
+  const subscriptions = new EndpointSubscriptions(ctx.config.redis, ctx.logger);
+  const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => afterStatusFlush(ctx, flushed), { maxBatch: 500, maxDelayMs: 100, subscriptions });
 
   const senderOpts = { ...DEFAULT_SENDER_OPTIONS, pacingMarginPct: ctx.config.sending.pacingMarginPct, useCountedAt: ctx.config.sending.useCountedAt, ...opts.sender };
   const scheduler = new SendScheduler(ctx, writer, senderOpts);
@@ -79,6 +81,7 @@ export function startMessageSendWorker(
       await Promise.all([...workers.values()].map((w) => w.close()));
       await scheduler.close();
       await writer.close();
+      await subscriptions.close();
       connection.disconnect();
     },
   };

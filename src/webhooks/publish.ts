@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { eventBody, subscribes, type WebhookEvent, type WebhookEventType } from './event-types';
+import { readSubscribedTypes, type SubscribedTypes } from './subscriptions';
 
 /**
  * Publishing a webhook event is one INSERT into `webhook_outbox`, made with the caller's transaction so
@@ -12,12 +13,12 @@ type Db = Knex | Knex.Transaction;
 
 export const newEventId = () => `evt_${randomBytes(12).toString('hex')}`;
 
-export async function publishWebhookEvents(db: Db, tenantId: string, events: readonly WebhookEvent[]): Promise<number> {
+/** `subscribed`: the tenant's endpoints' event types when the caller knows them (src/webhooks/subscriptions.ts); else read here. */
+export async function publishWebhookEvents(db: Db, tenantId: string, events: readonly WebhookEvent[], subscribed?: SubscribedTypes): Promise<number> {
   if (events.length === 0) return 0;
-  const endpoints: Array<{ event_types: string | string[] }> = await db('webhook_endpoints').select('event_types').where({ tenant_id: tenantId, active: 1 });
+  const endpoints = subscribed ?? (await readSubscribedTypes(db, tenantId));
   if (endpoints.length === 0) return 0;
-  const subscribed = endpoints.map((e) => (typeof e.event_types === 'string' ? (JSON.parse(e.event_types) as string[]) : e.event_types));
-  const wanted = events.filter((ev) => subscribed.some((types) => subscribes(types, ev.type)));
+  const wanted = events.filter((ev) => endpoints.some((types) => subscribes(types, ev.type)));
   if (wanted.length === 0) return 0;
   const now = new Date();
   const rows = wanted.map((ev) => ({ event_id: newEventId(), tenant_id: tenantId, type: ev.type, payload: JSON.stringify(eventBody(ev, now)) }));

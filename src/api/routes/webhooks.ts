@@ -6,6 +6,7 @@ import { decodeEndpoint, deleteEndpoint, endpointsQuery, getEndpoint, insertEndp
 import { ConflictError, NotFoundError, ValidationError } from '../../errors';
 import { ALL_EVENTS, WEBHOOK_EVENT_TYPES } from '../../webhooks/event-types';
 import { generateWebhookSecret } from '../../webhooks/signing';
+import { announceEndpointsChanged } from '../../webhooks/subscriptions';
 import { assertUrlAllowed, SsrfError } from '../../webhooks/ssrf';
 import { auditRequest } from '../audit';
 import { requirePermission } from '../authenticate';
@@ -126,6 +127,8 @@ export function webhooksRouter(ctx: AppContext): Router {
       await auditRequest(trx, req, 'webhook.create', { type: 'webhook_endpoint', id: endpointId }, { name: input.name, url: input.url, event_types: input.event_types });
       return endpointId;
     });
+    // Workers keep each tenant's subscribed types: they forget this tenant's before the answer leaves.
+    await announceEndpointsChanged(ctx.redis, ctx.config.redis.prefix, tenantId, ctx.logger);
     res.status(201).json({ ...(await getEndpoint(ctx.db, tenantId, id)), secret });
   });
 
@@ -152,6 +155,7 @@ export function webhooksRouter(ctx: AppContext): Router {
       await updateEndpoint(trx, tenantId, id, { name: input.name, url: input.url, eventTypes: input.event_types, active: input.active, batchMax: input.batch_max });
       await auditRequest(trx, req, 'webhook.update', { type: 'webhook_endpoint', id }, input);
     });
+    await announceEndpointsChanged(ctx.redis, ctx.config.redis.prefix, tenantId, ctx.logger);
     res.json(await getEndpoint(ctx.db, tenantId, id));
   });
 
@@ -164,6 +168,7 @@ export function webhooksRouter(ctx: AppContext): Router {
       await deleteEndpoint(trx, tenantId, id);
       await auditRequest(trx, req, 'webhook.delete', { type: 'webhook_endpoint', id }, { name: endpoint.name, url: endpoint.url });
     });
+    await announceEndpointsChanged(ctx.redis, ctx.config.redis.prefix, tenantId, ctx.logger);
     res.status(204).end();
   });
 

@@ -1,0 +1,99 @@
+import { newId } from '../../src/db/ids';
+import { StatusWriter } from '../../src/sending/status-writer';
+import { EndpointSubscriptions } from '../../src/webhooks/subscriptions';
+import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
+import { http } from '../helpers/http';
+import { waitFor } from '../helpers/wait';
+
+/**
+ * The status writer's kept answer to "which event types do the tenant's endpoints want": no
+ * webhook_endpoints query per flush, and every change made through the API reaches the kept answer (the
+ * API announces it on Redis before it answers).
+ */
+let env: TestEnv;
+let tenant: TestTenant;
+let subs: EndpointSubscriptions;
+
+beforeAll(async () => {
+  env = await createTestEnv('whsubs', { api: true, env: { WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' } });
+  tenant = await createTenant(env);
+  subs = new EndpointSubscriptions(env.ctx.config.redis, env.ctx.logger);
+  await waitFor(() => subs.isListening, 'the listener subscribed', { until: Boolean });
+});
+afterAll(async () => {
+  await subs?.close();
+  await env?.close();
+});
+
+const api = (method: string, path: string, body?: unknown) => http(method, `${env.url}/api/v1${path}`, { token: tenant.adminToken, body });
+
+async function sendingMessage(): Promise<{ id: string; createdAt: Date }> {
+  const id = newId();
+  await env.ctx.db('messages').insert({ id, tenant_id: tenant.tenantId, account_id: newId(), conversation_id: 'c1', message_type: 'text', content: JSON.stringify({ text: 'hi' }), status: 'sending' });
+  const row = await env.ctx.db('messages').where({ id }).first();
+  return { id, createdAt: row.created_at };
+}
+
+/** Flushes one `sent` result with a writer using `subs`; returns the statements against webhook_endpoints and the outbox rows it wrote. */
+async function flushOne(): Promise<{ lookups: number; published: number }> {
+  const m = await sendingMessage();
+  const statements: string[] = [];
+  const onQuery = (q: { sql: string }) => statements.push(q.sql);
+  env.ctx.db.on('query', onQuery);
+  try {
+    const writer = new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 10, maxDelayMs: 1, subscriptions: subs });
+    await writer.record({ id: m.id, createdAt: m.createdAt, taskId: null, tenantId: tenant.tenantId, outcome: { kind: 'sent', gatewayMessageId: `gw-${m.id}` } });
+    await writer.close();
+  } finally {
+    env.ctx.db.off('query', onQuery);
+  }
+  const published = await env.ctx.db('webhook_outbox').where({ tenant_id: tenant.tenantId }).andWhereRaw('payload LIKE ?', [`%${m.id}%`]).count({ n: '*' }).first();
+  return { lookups: statements.filter((s) => s.includes('webhook_endpoints')).length, published: Number(published!.n) };
+}
+
+test('flushes share one read of the endpoints; creating, narrowing and deleting an endpoint reach the next flush', async () => {
+  // No endpoint: the first flush reads, the next ones do not, and nothing is published.
+  expect(await flushOne()).toEqual({ lookups: 1, published: 0 });
+  expect(await flushOne()).toEqual({ lookups: 0, published: 0 });
+
+  const created = await api('POST', '/webhooks', { name: 'crm', url: 'http://127.0.0.1:9/hook', event_types: ['message.sent'] });
+  expect(created.status).toBe(201);
+  // The announcement is on its way before the answer; the listener forgets the tenant's answer.
+  await waitFor(() => flushOne(), 'a flush after the endpoint was created publishes', { until: (r) => r.published === 1 });
+  expect(await flushOne()).toEqual({ lookups: 0, published: 1 });
+
+  const narrowed = await api('PATCH', `/webhooks/${created.body.id}`, { event_types: ['message.failed'] });
+  expect(narrowed.status).toBe(200);
+  await waitFor(() => flushOne(), 'a flush after the endpoint stopped wanting message.sent publishes nothing', { until: (r) => r.published === 0 });
+
+  const widened = await api('PATCH', `/webhooks/${created.body.id}`, { event_types: ['*'] });
+  expect(widened.status).toBe(200);
+  await waitFor(() => flushOne(), 'a flush after the endpoint wants every type publishes', { until: (r) => r.published === 1 });
+
+  expect((await api('DELETE', `/webhooks/${created.body.id}`)).status).toBe(204);
+  await waitFor(() => flushOne(), 'a flush after the endpoint was deleted publishes nothing', { until: (r) => r.published === 0 });
+  expect(await flushOne()).toEqual({ lookups: 0, published: 0 });
+});
+
+test('a change made behind the API (no announcement) is not seen while the answer is kept: the cache is real', async () => {
+  const other = await createTenant(env);
+  expect(await subs.typesOf(env.ctx.db, other.tenantId)).toEqual([]);
+  await env.ctx.db('webhook_endpoints').insert({
+    id: newId(),
+    tenant_id: other.tenantId,
+    name: 'direct',
+    url: 'http://127.0.0.1:9/direct',
+    event_types: JSON.stringify(['*']),
+    active: 1,
+    secret_sealed: 'x',
+    key_id: 'k',
+  });
+  expect(await subs.typesOf(env.ctx.db, other.tenantId)).toEqual([]);
+  // A fresh listener (another process) reads it.
+  const fresh = new EndpointSubscriptions(env.ctx.config.redis, env.ctx.logger);
+  try {
+    expect(await fresh.typesOf(env.ctx.db, other.tenantId)).toEqual([['*']]);
+  } finally {
+    await fresh.close();
+  }
+});
