@@ -319,7 +319,7 @@ async function main(): Promise<void> {
       const ledger = sim.control.ledger.summary();
       // The counters live in task_counters (sharded), not on the task row.
       const counts = await taskCounts(ctx.db, taskId);
-      return { ms, expandedMs, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, persisted, done, counts, ledger, cpu, roundTrips: rss.roundTrips };
+      return { ms, expandedMs, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, peakHeap: rss.peakHeapMb, peakExternal: rss.peakExternalMb, persisted, done, counts, ledger, cpu, roundTrips: rss.roundTrips };
     };
     const runBare = async (total: number) => {
       fresh();
@@ -563,8 +563,11 @@ async function main(): Promise<void> {
     console.log(`\n4. peak RSS`);
     if (small && bigs.length) {
       const bigRss = Math.max(...bigs.map((b) => b.rss));
-      console.log(`   worker process, ${fmt(Math.floor(TARGETS / 10))}-target task: ${mb(small.rss)} MB (JS heap in use after GC at the end: ${small.heap} MB)`);
-      console.log(`   worker process, ${fmt(TARGETS)}-target task (max of ${bigs.length}): ${mb(bigRss)} MB = ${(bigRss / small.rss).toFixed(2)} × the 10× smaller task (target ≤ 1.2)`);
+      console.log(`   worker process, ${fmt(Math.floor(TARGETS / 10))}-target task: ${mb(small.rss)} MB (peak JS heap ${small.peakHeap} MB, external ${small.peakExternal} MB; JS heap in use after GC at the end: ${small.heap} MB)`);
+      console.log(
+        `   worker process, ${fmt(TARGETS)}-target task (max of ${bigs.length}): ${mb(bigRss)} MB = ${(bigRss / small.rss).toFixed(2)} × the 10× smaller task (target ≤ 1.2); ` +
+          `peak JS heap ${Math.max(...bigs.map((b) => b.peakHeap))} MB, external ${Math.max(...bigs.map((b) => b.peakExternal))} MB, JS heap after GC at the end ${Math.max(...bigs.map((b) => b.heap))} MB`,
+      );
       console.log(`   bare sender process: ${mb(Math.max(...bares.map((b) => b.maxRssKb)))} MB`);
     }
     for (const line of pacedRss) console.log(`   ${line}`);
