@@ -19,6 +19,13 @@ import { deleteRedisPrefix } from './lib/redis-prefix';
  *   - text sends through the gateway (REST, idempotency ledger in Redis, puppet call) vs the same puppet
  *     call made directly from this process with the same client library to servers of the same peer,
  *     in interleaved rounds at the same concurrency; the median ratio (target ≥ 0.8).
+ * The gateway side sends the way the worker does: through the platform's HttpGatewayClient configured
+ * as createGateway configures the wechaty channel's (WECHATY_BATCH_SENDS, on by default), so sends
+ * started in the same event-loop turn leave as one batch request (`POST /messages/batch`, protocol.ts),
+ * as the scheduler's concurrent sends of many accounts do. Each of the CONCURRENCY loops still waits
+ * for its own send's answer before it sends again, exactly like the direct side's loops; only the HTTP
+ * hop is shared. A fourth side, "single" (BENCH_WX_SINGLE=0 skips it), sends to the same gateway with
+ * batching off: one request per send, as before batches existed.
  * Both sides get the same treatment: one unmeasured warm-up round each (the JIT, connection pools, Redis
  * and gRPC channels), then rounds of a fixed duration (BENCH_WX_ROUND_SECONDS, a few seconds: a round of
  * a few hundred sends is over before the JIT has settled), the order alternating.
@@ -38,6 +45,7 @@ const CPU_PROF_DIR = process.env.BENCH_WX_CPU_PROF;
 // A second gateway whose send ledger records nothing (scripts/lib/wechaty-gateway-without-ledger.ts), in
 // the same interleaved rounds: what the delivery guarantee's two Redis writes per send cost. 0 = skip it.
 const WITHOUT_LEDGER = process.env.BENCH_WX_WITHOUT_LEDGER !== '0';
+const SINGLE = process.env.BENCH_WX_SINGLE !== '0';
 const ROOT = path.resolve(__dirname, '..');
 const API_KEY = 'bench-wechaty-gateway-key';
 
@@ -100,7 +108,7 @@ async function sendFor(seconds: number, concurrency: number, send: (i: number) =
   return { rate: done / ((performance.now() - start) / 1000), sends: done };
 }
 
-type Side = 'gateway' | 'unledgered' | 'direct';
+type Side = 'gateway' | 'single' | 'unledgered' | 'direct';
 
 async function main(): Promise<void> {
   console.log(`[bench:wechaty] ${ACCOUNTS} accounts through one gateway${WITHOUT_LEDGER ? ` (and ${ACCOUNTS} through a gateway without its send ledger)` : ''}; ${DIRECT} direct clients; a ${WARMUP_SECONDS} s warm-up round, then ${ROUNDS} rounds of ${ROUND_SECONDS} s per side at concurrency ${CONCURRENCY}`);
@@ -149,7 +157,8 @@ async function main(): Promise<void> {
         CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF_DIR, name)}`] : [],
       );
       children.push(child);
-      const client = new HttpGatewayClient({ url: `http://127.0.0.1:${port}`, apiKey: API_KEY, timeoutMs: 60_000, connections: CONCURRENCY });
+      const client = new HttpGatewayClient({ url: `http://127.0.0.1:${port}`, apiKey: API_KEY, timeoutMs: 60_000, connections: CONCURRENCY, batchSends: base.wechaty.batchSends });
+      const single = new HttpGatewayClient({ url: `http://127.0.0.1:${port}`, apiKey: API_KEY, timeoutMs: 60_000, connections: CONCURRENCY, batchSends: false });
       const t0 = Date.now();
       const guids: string[] = [];
       const tokens: string[] = [];
@@ -173,7 +182,7 @@ async function main(): Promise<void> {
         },
       );
       console.log(`[bench:wechaty] ${guids.length} accounts online through ${name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      return { child, client, guids, tokens };
+      return { child, client, single, guids, tokens };
     };
 
     const gateway = await startGateway('gateway', 'src/main.ts', ['--role', 'gateway-wechaty'], redisConfigs[0].prefix);
@@ -211,14 +220,15 @@ async function main(): Promise<void> {
     };
     const send: Record<Side, ((i: number) => Promise<void>) | undefined> = {
       gateway: through(gateway),
+      single: SINGLE ? through({ client: gateway.single, guids: gateway.guids }) : undefined,
       unledgered: unledgered && through(unledgered),
       direct: (i: number) => {
         const n = seq++;
         return direct[i % direct.length].messageSendText(`bench-target-${n}`, `bench ${n}`).then(() => undefined);
       },
     };
-    const sides = (['gateway', 'unledgered', 'direct'] as const).filter((side) => send[side]);
-    const serverPid: Partial<Record<Side, number>> = { gateway: gwPid, unledgered: unledgered?.child.pid };
+    const sides = (['gateway', 'single', 'unledgered', 'direct'] as const).filter((side) => send[side]);
+    const serverPid: Partial<Record<Side, number>> = { gateway: gwPid, single: gwPid, unledgered: unledgered?.child.pid };
 
     // CPU per send of every process on each side (load-independent, unlike the rates): this process is
     // the HTTP client on the gateway sides and the puppet client on the direct side.
@@ -228,7 +238,7 @@ async function main(): Promise<void> {
     };
     const stats = Object.fromEntries(sides.map((side) => [side, { rates: [] as number[], sends: 0, client: 0, server: 0, peer: 0, wall: 0 }])) as Record<Side, { rates: number[]; sends: number; client: number; server: number; peer: number; wall: number }>;
     let peakRss = idleEnd.rssMiB;
-    const sentThrough: Record<Side, number> = { gateway: 0, unledgered: 0, direct: 0 };
+    const sentThrough: Record<Side, number> = { gateway: 0, single: 0, unledgered: 0, direct: 0 };
     const round = async (side: Side, seconds: number, measured: boolean) => {
       const pid = serverPid[side];
       const [c0, p0, s0, w0] = [selfCpuS(), procUsage(peer.pid!).cpuS, pid ? procUsage(pid).cpuS : 0, performance.now()];
@@ -244,7 +254,7 @@ async function main(): Promise<void> {
       if (pid) {
         const u = procUsage(pid);
         st.server += u.cpuS - s0;
-        if (side === 'gateway') peakRss = Math.max(peakRss, u.rssMiB);
+        if (side === 'gateway' || side === 'single') peakRss = Math.max(peakRss, u.rssMiB);
       }
     };
 
@@ -254,6 +264,7 @@ async function main(): Promise<void> {
 
     const ratios: number[] = [];
     const unledgeredRatios: number[] = [];
+    const singleRatios: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       // Interleaved, the order rotating, so load swings hit every side alike.
       const order = sides.map((_, k) => sides[(k + r) % sides.length]);
@@ -261,7 +272,10 @@ async function main(): Promise<void> {
       const rateOf = (side: Side) => stats[side].rates[r];
       ratios.push(rateOf('gateway') / rateOf('direct'));
       if (unledgered) unledgeredRatios.push(rateOf('unledgered') / rateOf('direct'));
-      const extra = unledgered ? `, without ledger ${rateOf('unledgered').toFixed(0)} sends/s (ratio ${unledgeredRatios[r].toFixed(2)})` : '';
+      if (SINGLE) singleRatios.push(rateOf('single') / rateOf('direct'));
+      const extra =
+        (SINGLE ? `, single sends ${rateOf('single').toFixed(0)} sends/s (ratio ${singleRatios[r].toFixed(2)})` : '') +
+        (unledgered ? `, without ledger ${rateOf('unledgered').toFixed(0)} sends/s (ratio ${unledgeredRatios[r].toFixed(2)})` : '');
       console.log(`[bench:wechaty] round ${r + 1}: gateway ${rateOf('gateway').toFixed(0)} sends/s, direct ${rateOf('direct').toFixed(0)} sends/s, ratio ${ratios[r].toFixed(2)}${extra}  (${loadAverage()})`);
     }
 
@@ -283,13 +297,15 @@ async function main(): Promise<void> {
     console.log(`| gateway CPU, idle | ${(idleCpu * 100).toFixed(1)}% of one core |`);
     console.log(`| gateway RSS, peak while sending | ${peakRss.toFixed(0)} MiB |`);
     console.log(`| gateway CPU while sending | ${((g.server / g.wall) * 100).toFixed(0)}% of one core |`);
-    console.log(`| sends/s, median of ${ROUNDS} rounds of ${ROUND_SECONDS} s | gateway ${median(g.rates).toFixed(0)}, ${unledgered ? `without ledger ${median(stats.unledgered.rates).toFixed(0)}, ` : ''}direct ${median(stats.direct.rates).toFixed(0)} |`);
+    console.log(`| sends/s, median of ${ROUNDS} rounds of ${ROUND_SECONDS} s | gateway ${median(g.rates).toFixed(0)}, ${SINGLE ? `single sends ${median(stats.single.rates).toFixed(0)}, ` : ''}${unledgered ? `without ledger ${median(stats.unledgered.rates).toFixed(0)}, ` : ''}direct ${median(stats.direct.rates).toFixed(0)} |`);
     console.log(`| sends through the gateway vs direct puppet calls, median of ${ROUNDS} rounds | ratio ${median(ratios).toFixed(2)} (rounds ${ratios.map((x) => x.toFixed(2)).join(', ')}; target ≥ 0.8) |`);
+    if (SINGLE) console.log(`| the same, one request per send (no batches) | ratio ${median(singleRatios).toFixed(2)} (rounds ${singleRatios.map((x) => x.toFixed(2)).join(', ')}) |`);
     if (unledgered) console.log(`| the same, gateway without its send ledger (bench only) | ratio ${median(unledgeredRatios).toFixed(2)} (rounds ${unledgeredRatios.map((x) => x.toFixed(2)).join(', ')}) |`);
     console.log(cpuLine('gateway', 'through the gateway'));
+    if (SINGLE) console.log(cpuLine('single', 'through the gateway, one request per send'));
     if (unledgered) console.log(cpuLine('unledgered', 'through the gateway without its ledger'));
     console.log(cpuLine('direct', 'direct'));
-    console.log(`| gateway sends received by the mocks | ${received.toLocaleString()} of ${sentThrough.gateway.toLocaleString()} |`);
+    console.log(`| gateway sends received by the mocks | ${received.toLocaleString()} of ${(sentThrough.gateway + sentThrough.single).toLocaleString()} |`);
     console.log(`[bench:wechaty] after: ${loadAverage()}`);
   } finally {
     await Promise.all(direct.map((p) => detachPuppet(p)));

@@ -100,6 +100,9 @@ export const configSchema = z
     GATEWAY_URL: optionalString,
     GATEWAY_API_KEY: z.string().default('simulator-key'),
     GATEWAY_TIMEOUT_MS: int(10000),
+    // Sends ready together go to the GATEWAY_URL gateway as one batch request (protocol.ts). Off by
+    // default: bench:send's figures compare the pipeline with single sends.
+    GATEWAY_BATCH_SENDS: bool.default('false'),
     GATEWAY_CALLBACK_SECRET: z.string().min(8).default('simulator-callback-secret'),
     CALLBACK_TOLERANCE_SECONDS: int(300),
     SIMULATOR_HOST: z.string().default('127.0.0.1'),
@@ -161,6 +164,8 @@ export const configSchema = z
     WECHATY_CACHE_DIR: z.string().default('./data/wechaty'),
     WECHATY_LOGIN_WAIT_MS: int(15_000),
     WECHATY_SEND_TIMEOUT_MS: int(20_000),
+    // Sends ready together go to the Wechaty gateway as one batch request (protocol.ts).
+    WECHATY_BATCH_SENDS: bool.default('true'),
     WECHATY_RECONNECT_BASE_MS: int(2_000),
     WECHATY_RECONNECT_MAX_MS: int(60_000),
     WECHATY_HEARTBEAT_TIMEOUT_SECONDS: int(90),
@@ -306,6 +311,8 @@ export interface Config {
     url: string | undefined;
     apiKey: string;
     timeoutMs: number;
+    /** The platform's client sends ready-together sends as one batch request. */
+    batchSends: boolean;
     callbackSecret: string;
     callbackToleranceSeconds: number;
     callbackUrl: string;
@@ -334,6 +341,8 @@ export interface Config {
     cacheDir: string;
     loginWaitMs: number;
     sendTimeoutMs: number;
+    /** The platform's client sends ready-together sends as one batch request. */
+    batchSends: boolean;
     reconnectBaseMs: number;
     reconnectMaxMs: number;
     heartbeatTimeoutSeconds: number;
@@ -451,6 +460,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       url: e.GATEWAY_URL,
       apiKey: e.GATEWAY_API_KEY,
       timeoutMs: e.GATEWAY_TIMEOUT_MS,
+      batchSends: e.GATEWAY_BATCH_SENDS,
       callbackSecret: e.GATEWAY_CALLBACK_SECRET,
       callbackToleranceSeconds: e.CALLBACK_TOLERANCE_SECONDS,
       callbackUrl: e.CALLBACK_URL ?? `${publicUrl}/callbacks/gateway`,
@@ -500,6 +510,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       cacheDir: e.WECHATY_CACHE_DIR,
       loginWaitMs: e.WECHATY_LOGIN_WAIT_MS,
       sendTimeoutMs: e.WECHATY_SEND_TIMEOUT_MS,
+      batchSends: e.WECHATY_BATCH_SENDS,
       reconnectBaseMs: e.WECHATY_RECONNECT_BASE_MS,
       reconnectMaxMs: e.WECHATY_RECONNECT_MAX_MS,
       heartbeatTimeoutSeconds: e.WECHATY_HEARTBEAT_TIMEOUT_SECONDS,

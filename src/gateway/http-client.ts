@@ -1,15 +1,20 @@
 import { Pool } from 'undici';
 import { CountClock } from './count-clock';
-import { GatewayError } from './errors';
+import { GatewayError, isGatewayError } from './errors';
 import {
   API_KEY_HEADER,
+  BATCH_SEND_MAX,
+  BATCH_SEND_PATH,
   FILE_NAME_HEADER,
   IDEMPOTENCY_HEADER,
   conversationFromWire,
+  isBatchError,
   loginStartFromWire,
   messageStatusFromWire,
   progressFromWire,
   statusFromWire,
+  type WireBatchResult,
+  type WireBatchSend,
   type WireConversation,
   type WireMessageStatus,
   type WireProgress,
@@ -34,6 +39,20 @@ export interface HttpGatewayOptions {
   timeoutMs: number;
   /** Keep-alive connections per gateway origin. */
   connections?: number;
+  /**
+   * Sends that are ready together (asked in the same event-loop turn) go as one batch request
+   * (protocol.ts, `POST /messages/batch`); a lone send goes alone. Off: every send is its own request.
+   */
+  batchSends?: boolean;
+}
+
+/** A gateway that answered the batch route with 404 is asked again after this long (it may be upgraded). */
+const BATCH_UNSUPPORTED_RETRY_MS = 5 * 60_000;
+
+interface QueuedSend {
+  req: SendMessageRequest;
+  resolve: (r: SendMessageResult) => void;
+  reject: (err: unknown) => void;
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -93,6 +112,11 @@ export class HttpGatewayClient implements GatewayClient {
   private readonly basePath: string;
   /** This gateway's clock, seen through its answers (when its limiter counted a send). */
   private readonly countClock = new CountClock();
+  /** Sends waiting for the end of this event-loop turn, to leave as one batch. */
+  private queued: QueuedSend[] = [];
+  private flushScheduled = false;
+  /** Until when this gateway is taken not to offer batches (it answered the route with 404). */
+  private batchesUnsupportedUntil = 0;
 
   constructor(private readonly opts: HttpGatewayOptions) {
     const u = new URL(opts.url);
@@ -199,11 +223,72 @@ export class HttpGatewayClient implements GatewayClient {
   }
 
   async sendMessage(req: SendMessageRequest): Promise<SendMessageResult> {
+    if (!this.opts.batchSends || Date.now() < this.batchesUnsupportedUntil) return this.sendAlone(req);
+    return new Promise<SendMessageResult>((resolve, reject) => {
+      this.queued.push({ req, resolve, reject });
+      if (this.queued.length >= BATCH_SEND_MAX) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate: after the sends started in this turn (timers, answers) have all queued, no later.
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  private flush(): void {
+    const items = this.queued;
+    this.queued = [];
+    if (items.length === 1) this.sendAlone(items[0].req).then(items[0].resolve, items[0].reject);
+    else if (items.length > 1) void this.sendBatch(items);
+  }
+
+  private async sendAlone(req: SendMessageRequest): Promise<SendMessageResult> {
     const res = await this.call<{ message_id: string; duplicate: boolean; counted_at?: unknown }>('POST', `${HttpGatewayClient.seg(req.guid)}/messages`, {
       json: { conversation_id: req.conversationId, content: req.content, idempotency_key: req.idempotencyKey },
       headers: { [IDEMPOTENCY_HEADER]: req.idempotencyKey },
     });
-    const counted = typeof res.counted_at === 'number' && Number.isFinite(res.counted_at) ? this.countClock.countedBy(res.counted_at, Date.now()) : undefined;
+    return this.sendResult(res, Date.now());
+  }
+
+  /** Settles every item; never rejects (each item's promise carries its own outcome). */
+  private async sendBatch(items: QueuedSend[]): Promise<void> {
+    const sends: WireBatchSend[] = items.map(({ req }) => ({ guid: req.guid, idempotency_key: req.idempotencyKey, conversation_id: req.conversationId, content: req.content }));
+    let results: WireBatchResult[] | undefined;
+    try {
+      results = (await this.call<{ results?: WireBatchResult[] }>('POST', BATCH_SEND_PATH, { json: { sends } }))?.results;
+    } catch (err) {
+      if (isGatewayError(err) && (err.code === 'not_found' || err.code === 'http_404' || err.code === 'http_405')) {
+        // A gateway without batches (protocol.ts): nothing was sent; each goes alone, and later ones too.
+        this.batchesUnsupportedUntil = Date.now() + BATCH_UNSUPPORTED_RETRY_MS;
+        for (const it of items) this.sendAlone(it.req).then(it.resolve, it.reject);
+        return;
+      }
+      // The whole request failed: each send's outcome is open, and the sender retries it with its key.
+      for (const it of items) it.reject(err);
+      return;
+    }
+    const answeredAt = Date.now();
+    if (!Array.isArray(results) || results.length !== items.length) {
+      const err = new GatewayError('retryable', 'bad_batch_answer', 'the gateway answered a batch without one result per send');
+      for (const it of items) it.reject(err);
+      return;
+    }
+    for (let k = 0; k < items.length; k++) {
+      const r = results[k];
+      try {
+        if (isBatchError(r)) items[k].reject(errorFromResponse(r.status, r));
+        else items[k].resolve(this.sendResult(r, answeredAt));
+      } catch (err) {
+        items[k].reject(err);
+      }
+    }
+  }
+
+  private sendResult(res: { message_id: string; duplicate: boolean; counted_at?: unknown }, answeredAt: number): SendMessageResult {
+    const counted = typeof res.counted_at === 'number' && Number.isFinite(res.counted_at) ? this.countClock.countedBy(res.counted_at, answeredAt) : undefined;
     return counted === undefined ? { gatewayMessageId: res.message_id, duplicate: res.duplicate } : { gatewayMessageId: res.message_id, duplicate: res.duplicate, countedBy: counted };
   }
 

@@ -21,12 +21,14 @@ export function createGateway(config: Config, db: Knex, simulatorUrlOverride?: s
       url: config.gateway.url ?? simulatorUrlOverride ?? simulatorUrl(config),
       apiKey: config.gateway.apiKey,
       timeoutMs: config.gateway.timeoutMs,
+      batchSends: config.gateway.batchSends,
     }),
     wechaty: new HttpGatewayClient({
       url: config.wechaty.gatewayUrl,
       apiKey: config.wechaty.apiKey,
       // A send may wait for the provider up to WECHATY_SEND_TIMEOUT_MS; the platform waits a little longer.
       timeoutMs: Math.max(config.gateway.timeoutMs, config.wechaty.sendTimeoutMs + 5_000),
+      batchSends: config.wechaty.batchSends,
     }),
   });
 }

@@ -24,6 +24,9 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
  *                                                                      → 200 {messages: WireMessageStatus[]}
  *                                                                         one per id asked, in any order
  *   POST   /instances/:guid/media          raw bytes, Content-Type, X-File-Name → 201 {file_id}
+ *   POST   /messages/batch                 {sends: WireBatchSend[]} (1 to BATCH_SEND_MAX, any accounts)
+ *                                                                      → 200 {results: WireBatchResult[]}
+ *                                                                         one per send, in the same order
  *
  * Errors answer `{error: {code, message, retry_after_ms?}}`:
  *   404 instance_not_found → account_offline (the hosted session is gone)
@@ -49,6 +52,19 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
  * out of the rate. With it, the sender waits an interval after the count, bounded on its own clock with
  * no clock sync needed (src/gateway/count-clock.ts). A gateway that omits it keeps the answer rule.
  *
+ * Batch send (issue 10): several sends, of one or several accounts, in one request, so the HTTP hop (a
+ * request parsed and answered on each side) is paid once per batch rather than once per send. Each item
+ * is the single send's body plus its `guid` and `idempotency_key`, and is handled exactly as that single
+ * send would be (its own key, deduplication and outcome). Its result is the single send's answer: the
+ * 200 body `{message_id, duplicate, counted_at?}`, or `{status, error: {code, message, retry_after_ms?}}`
+ * with the HTTP status the single send would have answered (mapped back the same way). The request as a
+ * whole answers 401 (API key) or 400 (`sends` not an array of 1 to BATCH_SEND_MAX objects); a transport
+ * failure or 5xx of the whole request leaves every item's outcome open, and the sender retries each with
+ * its key. Optional: a gateway without the route answers 404 `not_found`, and the client falls back to
+ * single sends (it asks again after a while). The client batches the sends that are ready together (the
+ * scheduler sends many accounts' messages concurrently), and only for gateways configured to
+ * (`WECHATY_BATCH_SENDS`, `GATEWAY_BATCH_SENDS`), so a quiet account's send never waits for a batch.
+ *
  * Changes for channels (issue 10): `credentials` on create and PUT …/credentials (gateways that need no
  * secrets, like the simulator, accept and ignore them); a login start may answer progress instead of a
  * QR; `outcome_unknown`; callback 7 may carry `{state:'qr_refreshed', qr_png_base64, qr_content,
@@ -57,6 +73,25 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
 export const API_KEY_HEADER = 'x-api-key';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const FILE_NAME_HEADER = 'x-file-name';
+
+export const BATCH_SEND_PATH = '/messages/batch';
+/** Sends per batch request at most. */
+export const BATCH_SEND_MAX = 100;
+
+/** One send of a batch: the single send's body with its account and key. */
+export interface WireBatchSend {
+  guid: string;
+  idempotency_key: string;
+  conversation_id: string;
+  content: unknown;
+}
+
+/** What one send of a batch answered: the single send's 200 body, or its error answer with its status. */
+export type WireBatchResult =
+  | { message_id: string; duplicate: boolean; counted_at?: number }
+  | { status: number; error: { code: string; message: string; retry_after_ms?: number } };
+
+export const isBatchError = (r: WireBatchResult): r is Extract<WireBatchResult, { error: unknown }> => (r as { error?: unknown }).error !== undefined;
 
 export interface WireQr {
   qr_png_base64: string;

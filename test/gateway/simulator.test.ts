@@ -197,6 +197,122 @@ test('with idempotency switched off the ledger exposes duplicate deliveries', as
   expect((await http('GET', `${sim.url}/_control/ledger`)).body).toMatchObject({ total_deliveries: 2, duplicate_deliveries: 1 });
 });
 
+describe('batch sends (POST /messages/batch)', () => {
+  const text = (t: string) => ({ type: 'text' as const, text: t });
+
+  test('sends ready together leave as one request; each keeps its own key, result and count', async () => {
+    const [a, b] = [await onlineInstance(), await onlineInstance()];
+    const batched = new HttpGatewayClient({ url: sim.url, apiKey: API_KEY, timeoutMs: 15_000, batchSends: true });
+    try {
+      await batched.sendMessage({ guid: a, conversationId: 'c', content: text('earlier'), idempotencyKey: 'b-earlier' });
+      expect(sim.control.counters.batch_requests).toBe(0); // a lone send goes alone
+      const sentAt = Date.now();
+      const results = await Promise.all([
+        batched.sendMessage({ guid: a, conversationId: 'c1', content: text('one'), idempotencyKey: 'b-1' }),
+        batched.sendMessage({ guid: b, conversationId: 'c2', content: text('two'), idempotencyKey: 'b-2' }),
+        batched.sendMessage({ guid: a, conversationId: 'c', content: text('earlier'), idempotencyKey: 'b-earlier' }),
+        batched.sendMessage({ guid: b, conversationId: 'c3', content: text('three'), idempotencyKey: 'b-3' }),
+        batched.sendMessage({ guid: b, conversationId: 'c3', content: text('three'), idempotencyKey: 'b-3' }),
+      ]);
+      const answeredAt = Date.now();
+      expect(sim.control.counters.batch_requests).toBe(1);
+      expect(results.map((r) => r.duplicate)).toEqual([false, false, true, false, true]);
+      expect(new Set(results.map((r) => r.gatewayMessageId)).size).toBe(4);
+      expect(results[4].gatewayMessageId).toBe(results[3].gatewayMessageId);
+      // Each fresh send was counted by the limiter on arrival, bounded within the batch's round trip.
+      for (const r of [results[0], results[1], results[3]]) {
+        expect(r.countedBy).toBeGreaterThanOrEqual(sentAt);
+        expect(r.countedBy).toBeLessThanOrEqual(answeredAt);
+      }
+      expect(results[2].countedBy).toBeUndefined();
+      for (const k of ['b-earlier', 'b-1', 'b-2', 'b-3']) expect(sim.control.ledger.deliveriesOf(k)).toBe(1);
+    } finally {
+      await batched.close();
+    }
+  });
+
+  test('a mixed batch: the failures get their own error kinds, the rest is delivered, retries deliver once', async () => {
+    const online = await onlineInstance();
+    const { guid: offline } = await gw.createInstance({});
+    sim.control.configure({ permanent_targets: ['gone'], send_rate_per_minute: 3 });
+    const batched = new HttpGatewayClient({ url: sim.url, apiKey: API_KEY, timeoutMs: 15_000, batchSends: true });
+    try {
+      const settled = await Promise.allSettled([
+        batched.sendMessage({ guid: online, conversationId: 'ok-1', content: text('x'), idempotencyKey: 'mx-1' }),
+        batched.sendMessage({ guid: offline, conversationId: 'c', content: text('x'), idempotencyKey: 'mx-2' }),
+        batched.sendMessage({ guid: 'sim-nope', conversationId: 'c', content: text('x'), idempotencyKey: 'mx-3' }),
+        batched.sendMessage({ guid: online, conversationId: 'gone', content: text('x'), idempotencyKey: 'mx-4' }),
+        batched.sendMessage({ guid: online, conversationId: 'ok-2', content: text('x'), idempotencyKey: 'mx-5' }),
+        batched.sendMessage({ guid: online, conversationId: 'ok-3', content: text('x'), idempotencyKey: 'mx-6' }),
+        // The account's fourth send within its rate of 3 a minute (gone took none).
+        batched.sendMessage({ guid: online, conversationId: 'ok-4', content: text('x'), idempotencyKey: 'mx-7' }),
+      ]);
+      expect(sim.control.counters.batch_requests).toBe(1);
+      const kinds = settled.map((s) => (s.status === 'fulfilled' ? 'sent' : `${(s.reason as GatewayError).kind}/${(s.reason as GatewayError).code}`));
+      expect(kinds).toEqual(['sent', 'account_offline/account_offline', 'account_offline/instance_not_found', 'permanent/target_not_found', 'sent', 'sent', 'rate_limited/rate_limited']);
+      expect(((settled[6] as PromiseRejectedResult).reason as GatewayError).retryAfterMs).toBeGreaterThan(0);
+      expect(sim.control.ledger.summary()).toMatchObject({ total_deliveries: 3, duplicate_deliveries: 0 });
+      // Every item carried its key: the delivered ones answer as duplicates when sent again together.
+      sim.control.configure({ send_rate_per_minute: 0 });
+      const again = await Promise.all(['mx-1', 'mx-5', 'mx-7'].map((k, i) => batched.sendMessage({ guid: online, conversationId: `ok-${[1, 2, 4][i]}`, content: text('x'), idempotencyKey: k })));
+      expect(again.map((r) => r.duplicate)).toEqual([true, true, false]);
+      expect(sim.control.ledger.summary()).toMatchObject({ total_deliveries: 4, duplicate_deliveries: 0 });
+    } finally {
+      await batched.close();
+    }
+  });
+
+  test('the route answers per item on the wire; a malformed batch or a wrong key fails as a whole', async () => {
+    const guid = await onlineInstance();
+    const post = (body: unknown, key = API_KEY) => http('POST', `${sim.url}/messages/batch`, { headers: { 'x-api-key': key }, body });
+    const res = await post({ sends: [{ guid, idempotency_key: 'w-1', conversation_id: 'c', content: text('x') }, { guid, idempotency_key: 'w-2', content: text('x') }, { idempotency_key: 'w-3', conversation_id: 'c', content: text('x') }] });
+    expect(res.status).toBe(200);
+    expect(res.body.results).toEqual([
+      { message_id: expect.any(String), duplicate: false, counted_at: expect.any(Number) },
+      { status: 400, error: { code: 'bad_request', message: expect.stringMatching(/conversation_id/) } },
+      { status: 400, error: { code: 'bad_request', message: expect.stringMatching(/guid/) } },
+    ]);
+    for (const bad of [{}, { sends: [] }, { sends: 'x' }, { sends: [1] }, { sends: Array.from({ length: 101 }, () => ({})) }]) {
+      const r = await post(bad);
+      expect({ bad, status: r.status, code: r.body.error?.code }).toEqual({ bad, status: 400, code: 'bad_request' });
+    }
+    expect((await post({ sends: [{ guid, idempotency_key: 'w-4', conversation_id: 'c', content: text('x') }] }, 'nope')).status).toBe(401);
+    expect(sim.control.ledger.summary().total_deliveries).toBe(1);
+  });
+
+  test('a gateway without the route gets single sends, and nothing is lost or sent twice', async () => {
+    const guid = await onlineInstance();
+    // An older gateway: the simulator behind a proxy that has no batch route.
+    let batchAsks = 0;
+    const old = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        if (req.url === '/messages/batch') {
+          batchAsks++;
+          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
+          return;
+        }
+        const up = await fetch(`${sim.url}${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, body: chunks.length ? Buffer.concat(chunks) : undefined });
+        res.writeHead(up.status, { 'content-type': 'application/json' }).end(Buffer.from(await up.arrayBuffer()));
+      });
+    });
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
+    const batched = new HttpGatewayClient({ url: `http://127.0.0.1:${(old.address() as AddressInfo).port}`, apiKey: API_KEY, timeoutMs: 15_000, batchSends: true });
+    try {
+      const send = (k: string) => batched.sendMessage({ guid, conversationId: `c-${k}`, content: text('x'), idempotencyKey: k });
+      const first = await Promise.all(['o-1', 'o-2', 'o-3'].map(send));
+      const later = await Promise.all(['o-4', 'o-5'].map(send));
+      expect([...first, ...later].map((r) => r.duplicate)).toEqual([false, false, false, false, false]);
+      expect(batchAsks).toBe(1); // asked once, then remembered
+      expect(sim.control.ledger.summary()).toMatchObject({ total_deliveries: 5, duplicate_deliveries: 0 });
+    } finally {
+      await batched.close();
+      await new Promise<void>((r) => old.close(() => r()));
+    }
+  });
+});
+
 describe('error kinds', () => {
   test('per-account rate limit answers 429 with Retry-After; the client maps it to rate_limited', async () => {
     const guid = await onlineInstance();

@@ -177,6 +177,74 @@ test('a repeated idempotency key answers the first result and is not sent again,
   expect(sent.map((s) => s.text)).toEqual(['once', 'once']);
 });
 
+test('batch sends: several accounts in one request, each send with its own key and outcome; a failure stays its own', async () => {
+  const token2 = 'insecure_wx_gateway_token_B5';
+  const acct2 = await createWechatyAccount(w, t, token2);
+  await loginByScan(w, t, acct2, token2);
+  const offlineAcct = await createWechatyAccount(w, t, 'insecure_wx_gateway_token_B6');
+  const before = { a: (await w.peer.sent(TOKEN)).length, b: (await w.peer.sent(token2)).length };
+  const text = (x: string) => ({ type: 'text' as const, text: x });
+  const earlier = await w.client.sendMessage({ guid: acct.guid, conversationId: 'batch-a', content: text('earlier'), idempotencyKey: 'batch-earlier' });
+
+  // Through the platform's client (batches on by default for this channel): sends started together.
+  const settled = await Promise.allSettled([
+    w.client.sendMessage({ guid: acct.guid, conversationId: 'batch-a', content: text('a1'), idempotencyKey: 'batch-1' }),
+    w.client.sendMessage({ guid: acct2.guid, conversationId: 'batch-b', content: text('b1'), idempotencyKey: 'batch-2' }),
+    w.client.sendMessage({ guid: acct.guid, conversationId: 'batch-a', content: text('earlier'), idempotencyKey: 'batch-earlier' }),
+    w.client.sendMessage({ guid: acct2.guid, conversationId: 'batch-b', content: text('b2'), idempotencyKey: 'batch-3' }),
+    w.client.sendMessage({ guid: acct2.guid, conversationId: 'batch-b', content: text('b2'), idempotencyKey: 'batch-3' }),
+    w.client.sendMessage({ guid: offlineAcct.guid, conversationId: 'batch-c', content: text('c1'), idempotencyKey: 'batch-4' }),
+    w.client.sendMessage({ guid: 'wx-no-such-instance', conversationId: 'batch-c', content: text('c2'), idempotencyKey: 'batch-5' }),
+    w.client.sendMessage({ guid: acct.guid, conversationId: 'batch-a', content: { type: 'file', file_id: newId() }, idempotencyKey: 'batch-6' }),
+  ]);
+  const outcome = (s: PromiseSettledResult<{ gatewayMessageId: string; duplicate: boolean }>) =>
+    s.status === 'fulfilled' ? (s.value.duplicate ? 'duplicate' : 'sent') : `${s.reason.kind}/${s.reason.code}`;
+  expect(settled.map(outcome)).toEqual(['sent', 'sent', 'duplicate', expect.stringMatching(/^(sent|duplicate)$/), expect.stringMatching(/^(sent|duplicate)$/), 'account_offline/account_offline', 'account_offline/instance_not_found', 'permanent/file_not_found']);
+  const value = (k: number) => (settled[k] as PromiseFulfilledResult<{ gatewayMessageId: string; duplicate: boolean }>).value;
+  expect(value(2).gatewayMessageId).toBe(earlier.gatewayMessageId);
+  // The same key twice in one batch: sent once, both answer its message id.
+  expect([value(3).duplicate, value(4).duplicate].sort()).toEqual([false, true]);
+  expect(value(3).gatewayMessageId).toBe(value(4).gatewayMessageId);
+  const sentA = (await w.peer.sent(TOKEN)).slice(before.a);
+  const sentB = (await w.peer.sent(token2)).slice(before.b);
+  expect(sentA.map((s) => [s.text, s.message_id])).toEqual([
+    ['earlier', earlier.gatewayMessageId],
+    ['a1', value(0).gatewayMessageId],
+  ]);
+  expect(sentB.map((s) => s.text).sort()).toEqual(['b1', 'b2']);
+  expect(sentB.find((s) => s.text === 'b1')!.message_id).toBe(value(1).gatewayMessageId);
+
+  // On the wire: one result per send, in order, each the single send's answer or its error with its status.
+  const post = (body: unknown, key = WX_KEY) =>
+    fetch(`${w.a.env.config.wechaty.gatewayUrl}/messages/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  const wire = await post({
+    sends: [
+      { guid: acct.guid, idempotency_key: 'batch-1', conversation_id: 'batch-a', content: text('a1') },
+      { guid: acct2.guid, idempotency_key: 'batch-7', conversation_id: 'batch-b', content: { type: 'video' } },
+      { guid: acct2.guid, idempotency_key: 'batch-8', conversation_id: 'batch-b', content: text('b3') },
+      { idempotency_key: 'batch-9', conversation_id: 'batch-b', content: text('no guid') },
+    ],
+  });
+  expect(wire).toEqual({
+    status: 200,
+    body: {
+      results: [
+        { message_id: value(0).gatewayMessageId, duplicate: true },
+        { status: 400, error: { code: 'bad_request', message: expect.stringMatching(/content\.type/) } },
+        { message_id: expect.any(String), duplicate: false },
+        { status: 400, error: { code: 'bad_request', message: expect.stringMatching(/guid/) } },
+      ],
+    },
+  });
+  for (const bad of [{}, { sends: [] }, { sends: [null] }, { sends: Array.from({ length: 101 }, () => ({})) }]) {
+    const r = await post(bad);
+    expect({ bad, status: r.status, code: r.body.error?.code }).toEqual({ bad, status: 400, code: 'bad_request' });
+  }
+  expect((await post({ sends: [{ guid: acct.guid, idempotency_key: 'batch-10', conversation_id: 'batch-a', content: text('x') }] }, 'not-the-key')).status).toBe(401);
+  expect((await w.peer.sent(TOKEN)).length - before.a).toBe(2);
+  expect((await w.peer.sent(token2)).slice(before.b).map((s) => s.text).sort()).toEqual(['b1', 'b2', 'b3']);
+});
+
 test('a send answers alike on the fast path and through express: bad requests 4xx naming the problem and nothing sent, a repeated key the first result', async () => {
   const url = `${w.a.env.config.wechaty.gatewayUrl}/instances/${encodeURIComponent(acct.guid)}/messages`;
   // Plain JSON takes the fast path (fast-send.ts); an encoded body (identity here) goes through express.

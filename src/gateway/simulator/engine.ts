@@ -115,7 +115,8 @@ export class SimulatorEngine {
   settings: SimulatorSettings;
   private readonly receipts: Array<{ due: number; guid: string; msgId: string }> = [];
   private readonly receiptTimer: NodeJS.Timeout;
-  readonly counters = { receipts_dropped: 0, receipts_withheld: 0, rate_limited: 0, injected_failures: 0, ack_losses: 0, risk_answers: 0 };
+  /** `batch_requests`: batch send requests taken (protocol.ts), however many sends each carried. */
+  readonly counters = { receipts_dropped: 0, receipts_withheld: 0, rate_limited: 0, injected_failures: 0, ack_losses: 0, risk_answers: 0, batch_requests: 0 };
   /** What became of each delivered message (by gateway message id), for the status query; bounded. */
   private readonly outcomes = new Map<string, { guid: string; status: 'sent' | 'delivered' | 'failed'; at?: number }>();
 

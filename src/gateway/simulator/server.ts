@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { API_KEY_HEADER, FILE_NAME_HEADER, IDEMPOTENCY_HEADER } from '../protocol';
+import { API_KEY_HEADER, BATCH_SEND_MAX, BATCH_SEND_PATH, FILE_NAME_HEADER, IDEMPOTENCY_HEADER, type WireBatchResult } from '../protocol';
 import type { OfflineScene } from '../types';
 import { CallbackSender } from './callback-sender';
 import { SimError, SimulatorEngine, type SimulatorSettings } from './engine';
@@ -36,6 +36,8 @@ const SCENES = new Set<OfflineScene>(['logout', 'kicked', 'expired', 'network'])
 /**
  * The built-in gateway simulator: the gateway REST protocol (protocol.ts) under /instances and a control
  * API under /_control for demos and tests. Runs as the `simulator` role or inside a test on port 0.
+ *
+ * Sends also come in batches (`POST /messages/batch`), each item answered as its single send would be.
  *
  * Control API (no auth; bind it to a private address):
  *   GET   /_control/stats                         instances, online, counters, ledger, callback queue, settings
@@ -157,6 +159,24 @@ export function buildSimulatorApp(engine: SimulatorEngine, callbacks: CallbackSe
   gw.post('/instances/:guid/messages', (req, res) => {
     const key = req.get(IDEMPOTENCY_HEADER) ?? req.body?.idempotency_key;
     res.json(engine.send(req.params.guid, { ...req.body, idempotency_key: key }));
+  });
+  // Batch send (protocol.ts): each item is the single send, in order, with its own outcome.
+  gw.post(BATCH_SEND_PATH, (req, res) => {
+    const sends = req.body?.sends;
+    if (!Array.isArray(sends) || sends.length === 0 || sends.length > BATCH_SEND_MAX || sends.some((x) => !x || typeof x !== 'object')) {
+      throw new SimError(400, 'bad_request', `sends must be an array of 1 to ${BATCH_SEND_MAX} objects`);
+    }
+    engine.counters.batch_requests++;
+    const results: WireBatchResult[] = sends.map((item: { guid?: unknown; conversation_id?: unknown; content?: unknown; idempotency_key?: unknown }) => {
+      try {
+        if (typeof item.guid !== 'string' || !item.guid) throw new SimError(400, 'bad_request', 'guid required');
+        return engine.send(item.guid, item);
+      } catch (err) {
+        if (!(err instanceof SimError)) return { status: 500, error: { code: 'internal_error', message: 'simulator error' } };
+        return { status: err.status, error: { code: err.code, message: err.message, ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}) } };
+      }
+    });
+    res.json({ results });
   });
 
   const control = express.Router();

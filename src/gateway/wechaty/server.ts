@@ -4,10 +4,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { request } from 'undici';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors';
-import { API_KEY_HEADER, IDEMPOTENCY_HEADER, type WireStatus } from '../protocol';
+import { API_KEY_HEADER, BATCH_SEND_MAX, BATCH_SEND_PATH, IDEMPOTENCY_HEADER, type WireBatchResult, type WireStatus } from '../protocol';
 import type { MessageContent } from '../types';
 import type { SessionHost } from './host';
-import { withFastSends } from './fast-send';
+import { FORWARDED_HEADER, withFastSends } from './fast-send';
 import type { WechatySender } from './sender';
 import type { WechatySession } from './session';
 
@@ -22,7 +22,7 @@ export interface WechatyServerOptions {
   log: Logger;
 }
 
-const FORWARDED = 'x-wechaty-forwarded';
+const FORWARDED = FORWARDED_HEADER;
 const MESSAGE_TYPES = new Set(['text', 'image', 'file', 'link', 'miniprogram', 'at']);
 
 /** HTTP answer of a gateway error, as the platform's HTTP client maps it back (http-client.ts). */
@@ -92,8 +92,64 @@ export function buildWechatyApp(o: WechatyServerOptions): RequestListener {
       if (!('here' in where)) throw new GatewayError('retryable', 'ownership_moved', 'the instance is changing owner; try again');
       return runSend(o, where.here, checked as CheckedSend);
     },
+    batch: (body, forwarded) => runBatch(o, body, forwarded),
     errorAnswer: (err) => errorAnswer(err, o.log),
   });
+}
+
+/**
+ * A batch of sends (protocol.ts): each item checked and run as its single send would be, side by side;
+ * items whose session another copy hosts go there in one forwarded batch per copy.
+ */
+async function runBatch(o: WechatyServerOptions, body: unknown, forwarded: boolean): Promise<{ results: WireBatchResult[] }> {
+  const sends = (body as { sends?: unknown } | undefined)?.sends;
+  if (!Array.isArray(sends) || sends.length === 0 || sends.length > BATCH_SEND_MAX || sends.some((x) => !x || typeof x !== 'object')) {
+    throw new GatewayError('permanent', 'bad_request', `sends must be an array of 1 to ${BATCH_SEND_MAX} objects`);
+  }
+  const results: WireBatchResult[] = new Array(sends.length);
+  const failed = (k: number, err: unknown) => {
+    const a = errorAnswer(err, o.log);
+    results[k] = { status: a.status, ...(a.body as { error: { code: string; message: string } }) };
+  };
+  const remote = new Map<string, number[]>();
+  await Promise.all(
+    sends.map(async (item: { guid?: unknown; idempotency_key?: unknown }, k) => {
+      try {
+        const guid = item.guid;
+        if (typeof guid !== 'string' || !guid) throw new GatewayError('permanent', 'bad_request', 'guid required');
+        const send = checkSend(undefined, item);
+        const where = await o.host.locate(guid);
+        if ('missing' in where) throw new GatewayError('permanent', 'instance_not_found', `no instance ${guid}`);
+        if ('here' in where) {
+          results[k] = await runSend(o, where.here, send);
+          return;
+        }
+        if (forwarded) throw new GatewayError('retryable', 'ownership_moved', 'the instance is changing owner; try again');
+        remote.set(where.remote.url, [...(remote.get(where.remote.url) ?? []), k]);
+      } catch (err) {
+        failed(k, err);
+      }
+    }),
+  );
+  await Promise.all(
+    [...remote].map(async ([url, ks]) => {
+      try {
+        const res = await request(`${url}${BATCH_SEND_PATH}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [API_KEY_HEADER]: o.apiKey, [FORWARDED]: '1' },
+          body: JSON.stringify({ sends: ks.map((k) => sends[k]) }),
+          signal: AbortSignal.timeout(60_000),
+        });
+        const answer = (await res.body.json()) as { results?: WireBatchResult[] };
+        if (res.statusCode !== 200 || !Array.isArray(answer.results) || answer.results.length !== ks.length) throw new Error(`owner answered ${res.statusCode}`);
+        ks.forEach((k, j) => (results[k] = answer.results![j]));
+      } catch {
+        // As for a single send: the owner may or may not have taken them; the platform retries each with its key.
+        for (const k of ks) failed(k, new GatewayError('retryable', 'owner_unreachable', 'the gateway copy hosting this account did not answer'));
+      }
+    }),
+  );
+  return { results };
 }
 
 function buildExpressApp(o: WechatyServerOptions): express.Express {
