@@ -295,15 +295,22 @@ test('an incoming message is stored as a callback and updates the conversation',
 });
 
 test('the provider restarts: the account recovers and sends resume', async () => {
+  const statusesSince = async () => (await http('GET', api(`/accounts/${acct.id}/history?limit=100`), { token: t.adminToken })).body.data.map((h: any) => h.new_status).reverse() as string[];
+  const lostAt = (await statusesSince()).length;
   await w.peer.stopServer(TOKEN);
   await waitFor(async () => (await w.client.getStatus(acct.guid)).online === false, 'the gateway to see the provider gone', { timeoutMs: 30_000 });
   const offline = await w.client.sendMessage({ guid: acct.guid, conversationId: 'x', content: { type: 'text', text: 'while down' }, idempotencyKey: 'down-1' }).catch((e) => e);
   expect(isGatewayError(offline) && offline.kind).toBe('account_offline');
+  // The loss reaches the platform through a callback, processed by a worker: wait for it before the
+  // provider comes back. Otherwise `online` below could be the status from before the loss (the callback
+  // not yet processed), and the history read too early to hold `recovering`.
+  await waitFor(async () => (await statusesSince()).slice(lostAt), 'the platform to start recovering the account', { timeoutMs: 60_000, until: (h) => h.includes('recovering') });
   await w.peer.startServer(TOKEN);
   await waitForStatus(w.a, t, acct.id, 'online', 60_000);
   await waitFor(async () => (await w.client.getStatus(acct.guid)).online, 'the gateway session back online', { timeoutMs: 60_000 });
-  const hist = (await http('GET', api(`/accounts/${acct.id}/history?limit=100`), { token: t.adminToken })).body.data.map((h: any) => h.new_status);
+  const hist = (await statusesSince()).slice(lostAt);
   expect(hist).toContain('recovering');
+  expect(hist.lastIndexOf('online')).toBeGreaterThan(hist.indexOf('recovering'));
   const before = (await w.peer.sent(TOKEN)).length;
   const res = await w.client.sendMessage({ guid: acct.guid, conversationId: 'after-restart', content: { type: 'text', text: 'back' }, idempotencyKey: 'after-1' });
   const sent = await w.peer.sent(TOKEN);
