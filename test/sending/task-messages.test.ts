@@ -1,3 +1,4 @@
+import { parse as parseCsv } from 'csv-parse/sync';
 import { newId } from '../../src/db/ids';
 import { MESSAGE_STATUSES } from '../../src/db/messages';
 import { taskMessageIds } from '../../src/sending/message-ids';
@@ -94,4 +95,32 @@ test('a task with rows outside its id range (ids made before issue 17) is still 
   const seen: string[] = [];
   for await (const r of taskMessagesInOrder(env.ctx.db, a.tenantId, legacyTask, 2)) seen.push(r.id);
   expect(seen).toEqual(expected);
+});
+
+test('the CSV export of a task longer than several read pages holds each message once, in target order', async () => {
+  const bigTask = newId();
+  const at = new Date('2026-11-21T08:00:00.000Z');
+  const idOf = taskMessageIds(bigTask, at.getTime());
+  await env.ctx.db('batch_send_tasks').insert({
+    id: bigTask, tenant_id: a.tenantId, creator_id: a.adminId, task_name: 'big', account_id: accountId,
+    message_content: JSON.stringify({ content: { type: 'text', text: 'hi' } }), target_type: 'manual', target_config: '{}', status: 'completed', start_time: at,
+  });
+  // 4,500 messages: more than two of the export's pages (2,000 rows), the last one partial.
+  const count = 4_500;
+  const base = { tenant_id: a.tenantId, account_id: accountId, message_type: 'text', content: '{}', batch_id: bigTask, created_at: at };
+  for (let from = 0; from < count; from += 1_500) {
+    await env.ctx.db('messages').insert(
+      Array.from({ length: 1_500 }, (_, k) => from + k).map((i) => ({ ...base, id: idOf(i), conversation_id: `big-${i}`, status: i % 7 === 0 ? 'failed' : 'sent' })),
+    );
+  }
+  const res = await http('POST', api(`/tasks/${bigTask}/report`), { token: a.adminToken });
+  expect(res.status).toBe(201);
+  const { object_key } = await env.ctx.db('files').where({ id: res.body.file.id }).first('object_key');
+  const chunks: Buffer[] = [];
+  for await (const c of await env.ctx.storage.get(object_key)) chunks.push(c as Buffer);
+  const csv = Buffer.concat(chunks).toString('utf8');
+  expect(res.body.file.size_bytes).toBe(Buffer.byteLength(csv));
+  const lines = parseCsv(csv, { columns: true }) as Array<Record<string, string>>;
+  expect(lines.map((r) => r.message_id)).toEqual(Array.from({ length: count }, (_, i) => idOf(i)));
+  expect(lines.filter((r) => r.status === 'failed').map((r) => r.conversation_id)).toEqual(Array.from({ length: count }, (_, i) => i).filter((i) => i % 7 === 0).map((i) => `big-${i}`));
 });
