@@ -429,6 +429,35 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
       return id;
     };
     const taskRow = (id: string) => ctx.db('batch_send_tasks').where({ id }).first();
+    /**
+     * Time and buffer-pool disk reads per 100k targets of a running expansion, from its cursor polled
+     * every second: a growth that builds up slice by slice is the table outgrowing the pool; a flat
+     * profile with a jump at the end is the final recount.
+     */
+    const watchExpansion = (taskId: string) => {
+      const slices: string[] = [];
+      let busy = false;
+      let at = { n: 0, t: Date.now(), reads: Number.NaN };
+      void diskReads().then((r) => (at.reads = r), () => undefined);
+      const timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void Promise.all([taskRow(taskId), diskReads()])
+          .then(([row, reads]) => {
+            const n = Number(row?.expansion_cursor ?? 0);
+            if (n - at.n < 100_000) return;
+            const now = Date.now();
+            slices.push(`${sec(((now - at.t) * 100_000) / (n - at.n))} s/${fmt(((reads - at.reads) * 100_000) / (n - at.n))} reads`);
+            at = { n, t: now, reads };
+          })
+          .catch(() => undefined)
+          .finally(() => (busy = false));
+      }, 1000);
+      return () => {
+        clearInterval(timer);
+        return slices.length ? `per 100k: ${slices.join(' · ')}; after the last cursor step ${sec(Date.now() - at.t)} s` : '';
+      };
+    };
 
     const A = await makeTenant('a');
     const accounts = await makeAccounts(A.tenantId, ACCOUNTS);
@@ -517,13 +546,18 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
           const taskId = await newTask(A.tenantId, A.userId, accountIds, fileId, 'paused');
           const r0 = await diskReads();
           const cpu0 = cpuSeconds(mysqlPid);
+          const cpuSelf0 = process.cpuUsage();
           const t0 = Date.now();
+          const watch = watchExpansion(taskId);
           const outcome = await expandTask(ctx, taskId, { chunkSize: EXPAND_CHUNK });
           const ms = Date.now() - t0;
+          const slices = watch();
           const reads = (await diskReads()) - r0;
+          const self = process.cpuUsage(cpuSelf0);
           const t = await taskRow(taskId);
           res.expand.push(ms);
-          console.log(`   ${fmt(n)} expandTask: ${sec(ms)} s (${outcome}, total_count ${fmt(t.total_count)}; ${fmt((reads * 100_000) / n)} disk reads per 100k; MariaDB CPU ${(cpuSeconds(mysqlPid) - cpu0).toFixed(1)} s)`);
+          console.log(`   ${fmt(n)} expandTask: ${sec(ms)} s (${outcome}, total_count ${fmt(t.total_count)}; ${fmt((reads * 100_000) / n)} disk reads per 100k; MariaDB CPU ${(cpuSeconds(mysqlPid) - cpu0).toFixed(1)} s, bench process CPU ${((self.user + self.system) / 1e6).toFixed(1)} s; ${load()})`);
+          if (slices) console.log(`      ${slices}`);
           if (n === BIG) bigTaskId = taskId;
         };
         const runBare = async () => {
@@ -582,7 +616,15 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
         await truncateMessages();
         const fileId = await importFile(A.tenantId, BIG, true);
         bigTaskId = await newTask(A.tenantId, A.userId, accountIds, fileId, 'paused');
+        const t0 = Date.now();
+        const r0 = await diskReads();
+        const cpu0 = cpuSeconds(mysqlPid);
+        const cpuSelf0 = process.cpuUsage();
+        const watch = watchExpansion(bigTaskId);
         await expandTask(ctx, bigTaskId);
+        const self = process.cpuUsage(cpuSelf0);
+        console.log(`   expandTask: ${sec(Date.now() - t0)} s; ${fmt((((await diskReads()) - r0) * 100_000) / BIG)} disk reads per 100k; MariaDB CPU ${(cpuSeconds(mysqlPid) - cpu0).toFixed(1)} s, bench process CPU ${((self.user + self.system) / 1e6).toFixed(1)} s (${load()})`);
+        console.log(`      ${watch()}`);
       }
     }
     if (CASES.has('send') && bigTaskId) {
