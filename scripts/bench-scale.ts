@@ -638,8 +638,15 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
       const cpu0 = [cpuSeconds(worker.child.pid), cpuSeconds(mysqlPid)];
       const t0 = Date.now();
       await applyTaskAction(ctx, A.tenantId, bigTaskId, 'resume');
+      // Each tenth of the deliveries as it completes (a long run killed by its timeout still shows the trend).
+      let decilesShown = 0;
       for (;;) {
         const row = await taskRow(bigTaskId);
+        for (; (decilesShown + 1) * 10 <= deliveries.marks.length; decilesShown += 1) {
+          const end = deliveries.marks[(decilesShown + 1) * 10 - 1];
+          const begin = decilesShown ? deliveries.marks[decilesShown * 10 - 1] : t0;
+          console.log(`   deliveries ${decilesShown * 10}-${(decilesShown + 1) * 10}%: ${fmt((markEvery * 10 * 1000) / (end - begin))} msg/s (${load()})`);
+        }
         if (row.status === 'completed' || row.status === 'failed') break;
         if (row.status !== 'running') throw new Error(`task ${row.status}: ${row.error_message}`);
         await sleep(500);
