@@ -8,7 +8,7 @@ import type { AccountSliceJob } from '../src/sending/kicks';
 import { SendScheduler } from '../src/sending/scheduler';
 import { StatusWriter } from '../src/sending/status-writer';
 import { startSweeper } from '../src/sending/sweeper';
-import { afterStatusFlush } from '../src/sending/task-outcomes';
+import { afterStatusFlush, TaskSettler } from '../src/sending/task-outcomes';
 import { EndpointSubscriptions } from '../src/webhooks/subscriptions';
 import type { RunningWorker } from './index';
 
@@ -28,7 +28,8 @@ export function startMessageSendWorker(
   const connection = createRedis(ctx.config.redis, 'blocking');
   connection.on('error', () => undefined);
   const subscriptions = new EndpointSubscriptions(ctx.config.redis, ctx.logger);
-  const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => afterStatusFlush(ctx, flushed), { maxBatch: 500, maxDelayMs: 100, subscriptions });
+  const settler = new TaskSettler(ctx);
+  const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => afterStatusFlush(ctx, flushed, settler), { maxBatch: 500, maxDelayMs: 100, subscriptions });
 
   const senderOpts = { ...DEFAULT_SENDER_OPTIONS, pacingMarginPct: ctx.config.sending.pacingMarginPct, useCountedAt: ctx.config.sending.useCountedAt, ...opts.sender };
   const scheduler = new SendScheduler(ctx, writer, senderOpts);
@@ -81,6 +82,7 @@ export function startMessageSendWorker(
       await Promise.all([...workers.values()].map((w) => w.close()));
       await scheduler.close();
       await writer.close();
+      await settler.close();
       await subscriptions.close();
       connection.disconnect();
     },

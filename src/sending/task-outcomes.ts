@@ -14,14 +14,97 @@ type Ctx = Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>;
  * pending_receipts) are applied first, so the progress published next includes them; then the tasks
  * are settled. A failure here is logged by the writer; the reconciliation job applies what was missed.
  */
-export async function afterStatusFlush(ctx: Ctx, flushed: FlushedTasks): Promise<void> {
+export async function afterStatusFlush(ctx: Ctx, flushed: FlushedTasks, settler?: TaskSettler): Promise<void> {
   // Receipts are kept only after a marker of their tenant is set, so without it there is nothing to look for.
   if (flushed.sentGatewayIds?.length && (!flushed.tenantId || (await mayHaveKeptReceipts(ctx, flushed.tenantId)))) {
     await applyPendingReceipts(ctx, { weworkMsgIds: flushed.sentGatewayIds }).catch((err) =>
       ctx.logger.warn({ err: (err as Error).message }, 'kept receipts not applied after a flush; the reconciliation job will'),
     );
   }
-  await settleTasks(ctx, flushed);
+  if (settler) await settler.settle(flushed);
+  else await settleTasks(ctx, flushed);
+}
+
+/** What a run of flushes did to a task's error streak: `b` after `a`, as if each had been settled in turn. */
+export function mergeFlushed(a: FlushedTask, b: FlushedTask): FlushedTask {
+  return {
+    tenantId: b.tenantId,
+    lastError: b.lastError ?? a.lastError,
+    hadSuccess: a.hadSuccess || b.hadSuccess,
+    errorsAfter: b.hadSuccess ? b.errorsAfter : a.errorsAfter + b.errorsAfter,
+  };
+}
+
+interface Deferred {
+  info: FlushedTask;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Settles a task at most once per `minIntervalMs` per process while its flushes bring no error: a big
+ * task's lane flushes up to ten times a second, and each settle is a read of the task row with its done
+ * count (the writer's most frequent statement). A flush of successes only is folded into the task's
+ * deferred settle, which runs `minIntervalMs` after the last one (so the last flush of a task still
+ * completes it, at most that much later). A flush with an error is settled at once, together with what
+ * was deferred, so a streak pauses its task as soon as before. `close` settles whatever is deferred.
+ */
+export class TaskSettler {
+  private readonly lastAt = new Map<string, number>();
+  private readonly deferred = new Map<string, Deferred>();
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly minIntervalMs = 250,
+  ) {}
+
+  async settle(flushed: FlushedTasks): Promise<void> {
+    const now = Date.now();
+    for (const [taskId, info] of flushed.tasks) {
+      const waiting = this.deferred.get(taskId);
+      const merged = waiting ? mergeFlushed(waiting.info, info) : info;
+      if (info.errorsAfter === 0 && now - (this.lastAt.get(taskId) ?? 0) < this.minIntervalMs) {
+        if (waiting) waiting.info = merged;
+        else this.defer(taskId, merged, this.minIntervalMs - (now - (this.lastAt.get(taskId) ?? 0)));
+        continue;
+      }
+      if (waiting) {
+        clearTimeout(waiting.timer);
+        this.deferred.delete(taskId);
+      }
+      await this.now(taskId, merged);
+    }
+    // Old entries out: one per task settled within the interval is all that matters.
+    if (this.lastAt.size > 10_000) for (const [id, at] of this.lastAt) if (now - at >= this.minIntervalMs && !this.deferred.has(id)) this.lastAt.delete(id);
+  }
+
+  private defer(taskId: string, info: FlushedTask, ms: number): void {
+    const timer = setTimeout(() => {
+      const d = this.deferred.get(taskId);
+      if (!d) return;
+      this.deferred.delete(taskId);
+      const p: Promise<void> = this.now(taskId, d.info)
+        .catch((err: unknown) => this.ctx.logger.warn({ err, taskId }, 'deferred task settle failed'))
+        .finally(() => this.running.delete(p));
+      this.running.add(p);
+    }, Math.max(1, ms));
+    this.deferred.set(taskId, { info, timer });
+  }
+
+  private async now(taskId: string, info: FlushedTask): Promise<void> {
+    this.lastAt.set(taskId, Date.now());
+    await settleTask(this.ctx, taskId, info);
+    await publishProgress(this.ctx, taskId);
+  }
+
+  /** Settles every deferred task now and waits for settles under way. */
+  async close(): Promise<void> {
+    const left = [...this.deferred];
+    this.deferred.clear();
+    for (const [, d] of left) clearTimeout(d.timer);
+    await Promise.all([...this.running]);
+    for (const [taskId, d] of left) await this.now(taskId, d.info).catch((err: unknown) => this.ctx.logger.warn({ err, taskId }, 'deferred task settle failed'));
+  }
 }
 
 /**
