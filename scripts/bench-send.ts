@@ -25,6 +25,7 @@
  *
  * Env: BENCH_TARGETS (100000), BENCH_ACCOUNTS (4), BENCH_LANES (16 per account), BENCH_ROUNDS (3),
  * BENCH_PACED ("300x120,10000x3"), BENCH_PACED_SECONDS (60), BENCH_PACED_MODES ("quiet,busy"), BENCH_PACED_RULES ("count,answer"),
+ * BENCH_PACED_VARIANTS (JSON: more names for BENCH_PACED_RULES, each a worker environment over the count rule),
  * BENCH_SIM_BURST (1), BENCH_CASES (1,2,3: which cases to run), BENCH_WORKER_NODE_FLAGS (extra node
  * flags for the worker process, e.g. `--max-old-space-size=160`), plus the usual DB_* / REDIS_URL.
  */
@@ -51,7 +52,17 @@ const PACED = (process.env.BENCH_PACED ?? '300x120,10000x3').split(',').map((s) 
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 60);
 const PACED_MODES = (process.env.BENCH_PACED_MODES ?? 'quiet,busy').split(',').map((m) => m.trim()) as Array<'quiet' | 'busy'>;
 /** Paced rules compared in interleaved rounds: `count` (from the gateway's counted_at) and `answer` (from the previous answer). */
-const PACED_RULES = (process.env.BENCH_PACED_RULES ?? 'count,answer').split(',').map((m) => m.trim()) as Array<'count' | 'answer'>;
+const PACED_RULES = (process.env.BENCH_PACED_RULES ?? 'count,answer').split(',').map((m) => m.trim());
+/**
+ * Further variants BENCH_PACED_RULES may name, each a worker environment on top of the count rule, e.g.
+ * BENCH_PACED_VARIANTS='{"m0":{"SEND_PACING_MARGIN_PCT":"0"}}' with BENCH_PACED_RULES=count,m0: a change
+ * measured against the count rule in the same interleaved rounds.
+ */
+const PACED_VARIANTS = JSON.parse(process.env.BENCH_PACED_VARIANTS ?? '{}') as Record<string, Record<string, string>>;
+for (const r of PACED_RULES) if (r !== 'count' && r !== 'answer' && !PACED_VARIANTS[r]) throw new Error(`BENCH_PACED_RULES names ${r}, which BENCH_PACED_VARIANTS does not define`);
+/** The worker environment of a rule or variant, and which pacing rule it runs. */
+const variantEnv = (r: string): Record<string, string> => (r === 'answer' ? { SEND_PACING_COUNTED_AT: 'ignore' } : { SEND_PACING_COUNTED_AT: 'use', ...PACED_VARIANTS[r] });
+const ruleOf = (r: string): 'count' | 'answer' => (variantEnv(r).SEND_PACING_COUNTED_AT === 'ignore' ? 'answer' : 'count');
 // Burst 1: the strict limiter (an arrival even 1 ms early is refused).
 const SIM_BURST = Number(process.env.BENCH_SIM_BURST ?? 1);
 /** Which cases to run, e.g. BENCH_CASES=1 or 3 (default all; case 4 reports what the others measured). */
@@ -430,7 +441,7 @@ async function main(): Promise<void> {
         for (const mode of PACED_MODES) {
           console.log(
             `\n3. paced, ${mode}: ${fmt(shape.accounts)} accounts × ${shape.rate}/min = ${fmt(configured)} msg/s configured, simulator bucket burst ${SIM_BURST}, ${PACED_SECONDS} s window, pacing margin ${config.sending.pacingMarginPct}%, ` +
-              `${ROUNDS} round(s) of ${PACED_RULES.join(' / ')} (SEND_PACING_COUNTED_AT use / ignore), one worker process each`,
+              `${ROUNDS} round(s) of ${PACED_RULES.map((r) => `${r} (${JSON.stringify(variantEnv(r))})`).join(' / ')}, one worker process each`,
           );
           console.log(`   before: ${load()}`);
           fresh({ send_rate_per_minute: shape.rate, send_burst: SIM_BURST });
@@ -440,7 +451,7 @@ async function main(): Promise<void> {
           const taskId = await newTask(ids, file, shape.rate);
           const hog = mode === 'busy' ? startCpuHog() : null;
           const rates: Record<string, number[]> = {};
-          const ratios: number[] = [];
+          const ratios: Record<string, number[]> = {};
           try {
             for (let round = 1; round <= ROUNDS; round += 1) {
               const roundRate: Record<string, number> = {};
@@ -448,7 +459,7 @@ async function main(): Promise<void> {
                 const first = round === 1 && rule === PACED_RULES[0];
                 // Arrivals per account from the worker's start on: the warm-up ends when every account sent.
                 recording = new Map();
-                const worker = spawnChild('worker', { ...childEnv, SEND_PACING_COUNTED_AT: rule === 'count' ? 'use' : 'ignore' });
+                const worker = spawnChild('worker', { ...childEnv, ...variantEnv(rule) });
                 await worker.lines.next();
                 const t0 = Date.now();
                 let expandedMs = 0;
@@ -526,13 +537,13 @@ async function main(): Promise<void> {
                 const g = lateness.gaps;
                 const part = (x: number) => `${x.toFixed(2)} ms (${((x / intervalMs) * 100).toFixed(2)}%)`;
                 console.log(
-                  `     worker, mean gap between paced dispatches of an account (${fmt(g.n)} gaps): ${part(g.gap)} = margined interval ${part(g.interval)} + ${rule} rule push ${part(g.count)} + ` +
+                  `     worker, mean gap between paced dispatches of an account (${fmt(g.n)} gaps): ${part(g.gap)} = margined interval ${part(g.interval)} + ${ruleOf(rule)} rule push ${part(g.count)} + ` +
                     `slot push (claims, back-offs) ${part(g.slot)} + wake-up ${part(g.wake)}`,
                 );
                 const ms = (x: Pct | Omit<Pct, 'n'>) => `p50 ${x.p50.toFixed(1)} / p99 ${x.p99.toFixed(1)} / max ${x.max.toFixed(0)} ms`;
                 const lp = lateness.pacing;
                 console.log(
-                  `     lateness of ${fmt(lp.slot.n)} paced sends vs their GCRA slot: ${ms(lp.slot)}; of which ${rule} rule (previous send ${rule === 'count' ? 'counted at the gateway' : 'answered'} + interval, past the slot) ${ms(lp.rule)}, ` +
+                  `     lateness of ${fmt(lp.slot.n)} paced sends vs their GCRA slot: ${ms(lp.slot)}; of which ${ruleOf(rule)} rule (previous send ${ruleOf(rule) === 'count' ? 'counted at the gateway' : 'answered'} + interval, past the slot) ${ms(lp.rule)}, ` +
                     `wake-up (timer and event loop) ${ms(lp.wake)}; send round trip ${ms(lp.answer)}; worker event-loop delay ${ms(lateness.loop)}`,
                 );
                 const per1k = (c: number) => `${(((c / elapsed) * 100) / (shape.accounts / 1000)).toFixed(1)}% of a core`;
@@ -546,14 +557,15 @@ async function main(): Promise<void> {
                 pacedRss.push(line);
                 console.log(`     ${line}`);
               }
-              if (roundRate.count && roundRate.answer) ratios.push(roundRate.count / roundRate.answer);
+              // Each other rule or variant against the first, per round.
+              for (const r of PACED_RULES.slice(1)) if (roundRate[r] && roundRate[PACED_RULES[0]]) (ratios[r] ??= []).push(roundRate[r] / roundRate[PACED_RULES[0]]);
             }
             await applyTaskAction(ctx, tenantId, taskId, 'cancel');
           } finally {
             hog?.kill('SIGKILL');
           }
           for (const rule of PACED_RULES) console.log(`   median of ${rates[rule].length} round(s), ${rule} rule: ${median(rates[rule]).toFixed(1)} msg/s = ${pct(median(rates[rule]))} of configured`);
-          if (ratios.length) console.log(`   count rule / answer rule, per round: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
+          for (const [r, list] of Object.entries(ratios)) console.log(`   ${r} / ${PACED_RULES[0]}, per round: ${list.map((x) => x.toFixed(3)).join(', ')}; median ${median(list).toFixed(3)}`);
           console.log(`   after: ${load()}`);
         }
       }

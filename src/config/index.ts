@@ -103,6 +103,9 @@ export const configSchema = z
     // Sends ready together go to the GATEWAY_URL gateway as one batch request (protocol.ts). Off by
     // default: bench:send's figures compare the pipeline with single sends.
     GATEWAY_BATCH_SENDS: bool.default('false'),
+    // Keep-alive connections per gateway: at least the paced sends in flight at once (one per account), or
+    // they queue for a connection and the queue comes out of every account's rate.
+    GATEWAY_CONNECTIONS: z.coerce.number().int().min(1).default(256),
     GATEWAY_CALLBACK_SECRET: z.string().min(8).default('simulator-callback-secret'),
     CALLBACK_TOLERANCE_SECONDS: int(300),
     SIMULATOR_HOST: z.string().default('127.0.0.1'),
@@ -123,8 +126,9 @@ export const configSchema = z
     ACCOUNT_RECOVERY_BASE_DELAY_MS: int(5000),
     ACCOUNT_RECOVERY_MAX_DELAY_MS: int(300_000),
     ACCOUNT_RECOVERY_MAX_RETRIES: int(5),
-    // Sending: paced sends keep this percentage below the configured per-account rate (strict gateway limiters).
-    SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(1),
+    // Sending: paced sends keep this percentage below the configured per-account rate. 0: the count (or
+    // answer) rule alone keeps a strict gateway limiter from seeing an early arrival; a margin only costs rate.
+    SEND_PACING_MARGIN_PCT: z.coerce.number().min(0).max(50).default(0),
     // `ignore`: pace from each answer even when the gateway says when it counted a send (`counted_at`).
     SEND_PACING_COUNTED_AT: z.enum(['use', 'ignore']).default('use'),
     // Sent messages still without a receipt after this long are asked about at the gateway (issue 8).
@@ -313,6 +317,8 @@ export interface Config {
     timeoutMs: number;
     /** The platform's client sends ready-together sends as one batch request. */
     batchSends: boolean;
+    /** Keep-alive connections per gateway origin (GATEWAY_CONNECTIONS). */
+    connections: number;
     callbackSecret: string;
     callbackToleranceSeconds: number;
     callbackUrl: string;
@@ -461,6 +467,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       apiKey: e.GATEWAY_API_KEY,
       timeoutMs: e.GATEWAY_TIMEOUT_MS,
       batchSends: e.GATEWAY_BATCH_SENDS,
+      connections: e.GATEWAY_CONNECTIONS,
       callbackSecret: e.GATEWAY_CALLBACK_SECRET,
       callbackToleranceSeconds: e.CALLBACK_TOLERANCE_SECONDS,
       callbackUrl: e.CALLBACK_URL ?? `${publicUrl}/callbacks/gateway`,

@@ -123,7 +123,7 @@ export class HttpGatewayClient implements GatewayClient {
     this.baseUrl = opts.url.replace(/\/+$/, '');
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.pool = new Pool(u.origin, {
-      connections: opts.connections ?? 32,
+      connections: opts.connections ?? 256,
       keepAliveTimeout: 30_000,
       connectTimeout: opts.timeoutMs,
       headersTimeout: opts.timeoutMs,

@@ -22,6 +22,7 @@ export function createGateway(config: Config, db: Knex, simulatorUrlOverride?: s
       apiKey: config.gateway.apiKey,
       timeoutMs: config.gateway.timeoutMs,
       batchSends: config.gateway.batchSends,
+      connections: config.gateway.connections,
     }),
     wechaty: new HttpGatewayClient({
       url: config.wechaty.gatewayUrl,

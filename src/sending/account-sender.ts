@@ -77,7 +77,7 @@ export const DEFAULT_SENDER_OPTIONS: SenderOptions = {
   lockTtlMs: 3_000,
   singlesRatePerMinute: 60,
   offlineRecheckMs: 5_000,
-  pacingMarginPct: 1,
+  pacingMarginPct: 0,
   useCountedAt: true,
   maxStartingRuns: 64,
 };
