@@ -296,6 +296,13 @@ async function main(): Promise<void> {
         if (line.startsWith('{"maxRssKb"')) return JSON.parse(line) as { maxRssKb: number; heapAfterGcMb: number; peakHeapMb: number; peakExternalMb: number; peakPoolWaiting: number; roundTrips: { sql: Counts; redis: Counts } };
       }
     };
+    /** Round trips of a whole paced run per account (start-up and every send of the run). */
+    const perAccountStart = (c: Counts, accounts: number) =>
+      Object.entries(c)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 12)
+        .map(([k, n]) => `${k} ${(n / accounts).toFixed(2)}`)
+        .join(', ') + ' per account';
     type Pct = { n: number; p50: number; p99: number; max: number };
     /** The worker's pacing lateness and event-loop delay since the previous call (SIGUSR2). */
     const pacingSnapshot = async (w: { child: ChildProcess; lines: AsyncIterator<string> }) => {
@@ -550,7 +557,12 @@ async function main(): Promise<void> {
                 console.log(
                   `     CPU in the window: worker ${cpu[0].toFixed(1)} s (${per1k(cpu[0])} per 1,000 accounts), bench+simulator ${cpu[1].toFixed(1)} s, MariaDB ${cpu[2].toFixed(1)} s, Redis ${cpu[3].toFixed(1)} s`,
                 );
+                const stopAt = Date.now();
                 const rss = await stopWorker(worker);
+                const stopMs = Date.now() - stopAt;
+                console.log(`     worker's MariaDB statements in the run: ${perAccountStart(rss.roundTrips.sql, shape.accounts)}`);
+                console.log(`     worker's Redis commands in the run: ${perAccountStart(rss.roundTrips.redis, shape.accounts)}`);
+                console.log(`     worker shutdown (SIGTERM to exit, ${fmt(shape.accounts)} account runs): ${fmt(stopMs)} ms`);
                 const line =
                   `worker process, ${fmt(shape.accounts)} accounts × ${shape.rate}/min (${mode}, ${rule} rule, round ${round}): ${mb(rss.maxRssKb)} MB peak RSS = ${((mb(rss.maxRssKb) / shape.accounts) * 1000).toFixed(1)} MB per 1,000 paced accounts; ` +
                   `peak JS heap ${rss.peakHeapMb} MB, external ${rss.peakExternalMb} MB, JS heap after GC at the end ${rss.heapAfterGcMb} MB, most queries waiting for a pool connection ${rss.peakPoolWaiting}`;
