@@ -76,11 +76,11 @@ export function startMessageSendWorker(
   return {
     name: QUEUE.messageSend,
     async close() {
-      await sweeper.stop();
       closing = true;
       clearInterval(watchdog);
-      await Promise.all([...workers.values()].map((w) => w.close()));
-      await scheduler.close();
+      // Runs stop at once (not after the sweep in flight and the kicks in flight: meanwhile queued runs
+      // went on starting); the BullMQ workers take no more kicks from the same moment.
+      await Promise.all([...[...workers.values()].map((w) => w.close()), scheduler.close(), sweeper.stop()]);
       await writer.close();
       await settler.close();
       await subscriptions.close();
