@@ -157,6 +157,55 @@ export async function claimMessages(db: Knex, accountId: string, taskId: string 
   return decodeClaimed(rows);
 }
 
+/** One account's paced claim in a batch: up to `limit` due pending messages of one source (a task, or singles when null). */
+export interface ClaimRequest {
+  accountId: string;
+  taskId: string | null;
+  limit: number;
+}
+
+/**
+ * `claimMessages` for many accounts in two statements: one SELECT of each account's due rows (a UNION of
+ * one bounded seek of idx_account_claim per request, each in the claim order) and one conditional UPDATE
+ * pending → sending of them all. Ten thousand paced accounts each claiming one message per slot cost a
+ * pair of statements per batch instead of per account. At most one request per account.
+ */
+export async function claimMessagesOfMany(db: Knex, requests: readonly ClaimRequest[]): Promise<Map<string, ClaimedMessage[]>> {
+  const out = new Map<string, ClaimedMessage[]>(requests.map((r) => [r.accountId, []]));
+  const asked = requests.filter((r) => r.limit > 0);
+  if (!asked.length) return out;
+  const parts: string[] = [];
+  const bindings: Knex.RawBinding[] = [];
+  for (const r of asked) {
+    parts.push(
+      `(SELECT ${CLAIM_COLS}, account_id FROM messages WHERE account_id = ? AND status = 'pending' AND batch_id ${r.taskId ? '= ?' : 'IS NULL'} ` +
+        `AND (scheduled_time IS NULL OR scheduled_time <= NOW(3)) ORDER BY priority DESC, scheduled_time ASC LIMIT ?)`,
+    );
+    bindings.push(r.accountId, ...(r.taskId ? [r.taskId] : []), r.limit);
+  }
+  const [candidates] = (await db.raw(parts.join(' UNION ALL '), bindings)) as [Array<Record<string, unknown>>];
+  if (!candidates.length) return out;
+  const ids = candidates.map((c) => c.id as string);
+  const times = [...new Set(candidates.map((c) => (c.created_at as Date).getTime()))].map((t) => new Date(t));
+  const changed = await db('messages').whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'pending' }).update({ status: 'sending' });
+  // Someone else claimed some in between (only possible if an account lock was lost): keep ours only, as claimMessages does.
+  const rows =
+    changed === candidates.length
+      ? candidates
+      : ((await db('messages').select(db.raw(`${CLAIM_COLS}, account_id`)).whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'sending' })) as Array<Record<string, unknown>>);
+  for (const r of rows) {
+    const { account_id: accountId, ...m } = r;
+    out.get(accountId as string)?.push(...decodeClaimed([m]));
+  }
+  return out;
+}
+
+/** Which of `accountIds` have messages in `sending` (orphans of a sender that died, or sends in flight): one query for many run start-ups. */
+export async function accountsWithSending(db: Knex, accountIds: readonly string[]): Promise<Set<string>> {
+  const rows: Array<{ account_id: string }> = await db('messages').distinct('account_id').whereIn('account_id', accountIds).andWhere({ status: 'sending' });
+  return new Set(rows.map((r) => r.account_id));
+}
+
 /** Messages of the account left in `sending` by a sender that died: they are re-sent with the same key. */
 export async function orphanedSending(db: Knex, accountId: string, limit: number): Promise<ClaimedMessage[]> {
   const rows = await db('messages').select(db.raw(CLAIM_COLS)).where({ account_id: accountId, status: 'sending' }).limit(limit);

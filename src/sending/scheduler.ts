@@ -1,4 +1,7 @@
-import { DEFAULT_SENDER_OPTIONS, runAccount, type SenderCtx, type SenderOptions, type SliceResult } from './account-sender';
+import { accountsWithSending } from '../db/messages';
+import { DEFAULT_SENDER_OPTIONS, loadAccounts, runAccount, type AccountInfo, type SenderCtx, type SenderOptions, type SliceResult } from './account-sender';
+import { ClaimBatcher } from './claim-batcher';
+import { GroupRead } from './group-read';
 import { LeaseKeeper } from './leases';
 import { SendLimits } from './limits';
 import { SinglesLookup } from './singles-lookup';
@@ -37,8 +40,12 @@ export class SendScheduler {
   private readonly held = new Map<string, Held>();
   private readonly drives = new Set<Promise<void>>();
   private readonly starts: Slots;
-  /** Paced claims in flight at once (about the pool size): the rest wait as callbacks, not as queries. */
+  /** Paced claims in flight at once (their rows claimed in batches): the rest wait as callbacks, not as queries. */
   private readonly claims: Slots;
+  /** Run start-ups' reads and paced claims, one query for many runs (group commit). */
+  private readonly accountReads: GroupRead<string, AccountInfo>;
+  private readonly sendingReads: GroupRead<string, true>;
+  private readonly pacedClaims: ClaimBatcher;
   private closing = false;
 
   constructor(
@@ -51,7 +58,10 @@ export class SendScheduler {
     this.limits = new SendLimits(ctx.redis);
     this.singles = new SinglesLookup(ctx.db);
     this.starts = new Slots(opts.maxStartingRuns);
-    this.claims = new Slots(Math.max(1, opts.maxConcurrentClaims ?? ctx.config.db.poolMax));
+    this.claims = new Slots(Math.max(1, opts.maxConcurrentClaims ?? 500));
+    this.accountReads = new GroupRead((ids) => loadAccounts(ctx.db, ids));
+    this.sendingReads = new GroupRead(async (ids) => new Map([...(await accountsWithSending(ctx.db, ids))].map((id) => [id, true as const])));
+    this.pacedClaims = new ClaimBatcher(ctx.db);
   }
 
   /** Accounts this process sends for now. */
@@ -106,7 +116,7 @@ export class SendScheduler {
           started();
           break;
         }
-        const deps = { ctx: this.ctx, writer: this.writer, clock: this.clock, directory: this.directory, limits: this.limits, singles: this.singles, claims: this.claims, mustStop, settled: started };
+        const deps = { ctx: this.ctx, writer: this.writer, clock: this.clock, directory: this.directory, limits: this.limits, singles: this.singles, claims: this.claims, accounts: this.accountReads, sending: this.sendingReads, pacedClaims: this.pacedClaims, mustStop, settled: started };
         try {
           last = await runAccount(deps, accountId, this.opts, notBefore);
         } catch (err) {
