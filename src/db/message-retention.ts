@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { monthPartitionEnd, partitionExpiredForAll, planCutoff } from '../domain/plan-retention';
+import { cutoffBeforeStartedTasks, monthPartitionEnd, partitionExpiredForAll, partitionHoldsAny, planCutoff } from '../domain/plan-retention';
 import { listPartitions } from './partitions';
 
 /**
@@ -10,6 +10,9 @@ import { listPartitions } from './partitions';
  *    primary key, each batch found by keyset along idx_tenant_time (never rescanning rows already
  *    deleted), tenants taking turns batch by batch, until done or the run's time budget is spent; the rest
  *    goes next run (the oldest rows are always the next ones).
+ * Neither touches rows a started task (running or paused) may still write: its rows' created_at is its
+ * start, however long ago, so the partition holding that time is not emptied and the tenant's deletion
+ * stops before it, until the task ends.
  */
 export interface PlanRetentionResult {
   truncated: string[];
@@ -25,11 +28,16 @@ export async function applyPlanRetention(
   opts: { batch: number; budgetMs: number },
 ): Promise<PlanRetentionResult> {
   const deadline = Date.now() + opts.budgetMs;
-  const truncated = await truncateExpiredPartitions(db, planDays, now);
+  const started = await startedTaskWriteTimes(db);
+  const truncated = await truncateExpiredPartitions(db, planDays, now, started.map((t) => t.at));
   const deleted: Record<string, number> = {};
   const plans = Object.keys(planDays);
   const tenants: Array<{ id: string; plan: string }> = plans.length ? await db('tenants').whereIn('plan', plans).select('id', 'plan') : [];
-  let turns = tenants.map((t) => ({ ...t, cutoff: planCutoff(planDays, t.plan, now)!, after: null as { created_at: Date; id: string } | null }));
+  let turns = tenants.map((t) => ({
+    ...t,
+    cutoff: cutoffBeforeStartedTasks(planCutoff(planDays, t.plan, now)!, started.filter((s) => s.tenantId === t.id).map((s) => s.at)),
+    after: null as { created_at: Date; id: string } | null,
+  }));
   while (turns.length > 0) {
     if (Date.now() >= deadline) return { truncated, deleted, complete: false };
     const next: typeof turns = [];
@@ -44,16 +52,31 @@ export async function applyPlanRetention(
   return { truncated, deleted, complete: true };
 }
 
-/** Monthly partitions of messages whose every tenant's plan has expired them, emptied whole. */
-async function truncateExpiredPartitions(db: Knex, planDays: Record<string, number>, now: Date): Promise<string[]> {
+/**
+ * The created_at each started task (running or paused) writes its messages with: its start (message-ids.ts
+ * taskIdTime), which may lie in a month retention would otherwise empty.
+ */
+export async function startedTaskWriteTimes(db: Knex): Promise<Array<{ tenantId: string; at: Date }>> {
+  const rows: Array<{ tenant_id: string; at: Date }> = await db('batch_send_tasks')
+    .whereIn('status', ['running', 'paused'])
+    .select('tenant_id', db.raw('COALESCE(start_time, created_at) AS at'));
+  return rows.map((r) => ({ tenantId: r.tenant_id, at: new Date(r.at) }));
+}
+
+/** Monthly partitions of messages whose every tenant's plan has expired them, and no started task still writes, emptied whole. */
+async function truncateExpiredPartitions(db: Knex, planDays: Record<string, number>, now: Date, startedTaskTimes: Date[]): Promise<string[]> {
   const out: string[] = [];
   const shortest = Math.min(...Object.values(planDays));
   if (!Number.isFinite(shortest)) return out;
+  let lowerBound: Date | null = null;
   for (const p of await listPartitions(db, 'messages')) {
     const end = monthPartitionEnd(p.name);
     if (!end) continue;
     // Partitions come oldest first; past this one no plan has expired a whole month.
     if (end.getTime() > now.getTime() - shortest * 86_400_000) break;
+    const holdsStartedTask = partitionHoldsAny(lowerBound, end, startedTaskTimes);
+    lowerBound = end;
+    if (holdsStartedTask) continue;
     // A loose scan of idx_tenant_time: one entry per tenant, not per row.
     const [rows] = (await db.raw(`SELECT DISTINCT tenant_id FROM messages PARTITION (\`${p.name}\`)`)) as [Array<{ tenant_id: string }>];
     if (rows.length === 0) continue;

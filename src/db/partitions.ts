@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { monthPartitionEnd, partitionHoldsAny } from '../domain/plan-retention';
 
 /**
  * Monthly RANGE partitioning on TO_DAYS(<time column>). Each table keeps one partition per month
@@ -83,7 +84,7 @@ export interface MaintenanceResult {
 export async function maintainPartitions(
   db: Knex,
   spec: PartitionedTable,
-  opts: { now?: Date; monthsAhead: number; retentionMonths?: number },
+  opts: { now?: Date; monthsAhead: number; retentionMonths?: number; keepTimes?: Date[] },
 ): Promise<MaintenanceResult> {
   const now = opts.now ?? new Date();
   const retentionMonths = opts.retentionMonths ?? spec.retentionMonths;
@@ -104,8 +105,16 @@ export async function maintainPartitions(
   }
 
   // Keep the current month and the `retentionMonths` before it; a partition named for an older month holds only expired rows.
+  // A partition holding one of `keepTimes` (rows still being written with that time) stays until the next run after.
   const oldestKept = monthPartition(monthStart(now, -retentionMonths)).name;
-  const expired = existing.filter((p) => /^p\d{6}$/.test(p.name) && p.name < oldestKept).map((p) => p.name);
+  const expired: string[] = [];
+  let lowerBound: Date | null = null;
+  for (const p of existing) {
+    const end = monthPartitionEnd(p.name);
+    if (!end) continue;
+    if (p.name < oldestKept && !partitionHoldsAny(lowerBound, end, opts.keepTimes ?? [])) expired.push(p.name);
+    lowerBound = end;
+  }
   if (expired.length > 0) {
     await db.raw(`ALTER TABLE \`${spec.table}\` DROP PARTITION ${expired.join(', ')}`);
     result.dropped = expired;
@@ -115,7 +124,7 @@ export async function maintainPartitions(
 
 export async function maintainAllPartitions(
   db: Knex,
-  opts: { now?: Date; monthsAhead: number; retention?: Partial<Record<string, number>> },
+  opts: { now?: Date; monthsAhead: number; retention?: Partial<Record<string, number>>; keepTimes?: Partial<Record<string, Date[]>> },
 ): Promise<MaintenanceResult[]> {
   const results: MaintenanceResult[] = [];
   for (const spec of PARTITIONED_TABLES) {
@@ -124,6 +133,7 @@ export async function maintainAllPartitions(
         now: opts.now,
         monthsAhead: opts.monthsAhead,
         retentionMonths: opts.retention?.[spec.table],
+        keepTimes: opts.keepTimes?.[spec.table],
       }),
     );
   }

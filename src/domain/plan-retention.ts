@@ -30,3 +30,18 @@ export function monthPartitionEnd(name: string): Date | null {
   const m = /^p(\d{4})(\d{2})$/.exec(name);
   return m ? new Date(Date.UTC(Number(m[1]), Number(m[2]), 1)) : null;
 }
+
+/**
+ * Whether a partition holding rows created in [lowerBound, lessThan) — lowerBound null for the first
+ * partition, which holds everything earlier too — holds one of `times`: the created_at a started task
+ * still writes its rows with (its start), so retention keeps that partition while the task may still
+ * expand or send into it.
+ */
+export function partitionHoldsAny(lowerBound: Date | null, lessThan: Date, times: Date[]): boolean {
+  return times.some((t) => t.getTime() < lessThan.getTime() && (lowerBound === null || t.getTime() >= lowerBound.getTime()));
+}
+
+/** A tenant's deletion cutoff: its plan's, but never past the start of one of its started tasks (whose rows it still writes). */
+export function cutoffBeforeStartedTasks(cutoff: Date, startedTaskTimes: Date[]): Date {
+  return new Date(Math.min(cutoff.getTime(), ...startedTaskTimes.map((t) => t.getTime())));
+}

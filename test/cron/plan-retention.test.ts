@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { applyPlanRetention } from '../../src/db/message-retention';
 import { newId } from '../../src/db/ids';
+import { insertTask } from '../../src/db/tasks';
 import { partitionClause, partitionRange } from '../../src/db/partitions';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
 
 /**
  * Per-plan message retention: a month holding only rows their tenants' plans have expired is emptied
  * whole; elsewhere a short-plan tenant's expired rows go in keyset batches, other tenants' rows stay;
- * a run out of budget stops and the next run finishes.
+ * a run out of budget stops and the next run finishes; a started task's rows (created at its start,
+ * however old) stay while it may still write them.
  */
 let env: TestEnv;
 const NOW = new Date('2026-11-23T12:30:00Z');
@@ -80,4 +82,40 @@ test('a run out of budget stops, and the next run deletes the rest', async () =>
   const next = await applyPlanRetention(env.ctx.db, planDays, NOW, { batch: 3, budgetMs: 60_000 });
   expect(next).toEqual({ truncated: [], deleted: { trial: 4 }, complete: true });
   expect(await left([...old, ...recent])).toEqual(recent);
+});
+
+test('a started task that still writes into an old month keeps that month and its tenant\'s rows from its start, until it ends', async () => {
+  const planDays = { basic: 30 };
+  const [writer, other] = [await tenantOn('basic'), await tenantOn('basic')];
+  // The writer's task started on April 10 and is still running: its rows (expanded so far, and more to
+  // come) are created at its start, in April.
+  const taskId = newId();
+  await insertTask(env.ctx.db, {
+    id: taskId, tenant_id: writer, creator_id: newId(), task_name: 'old campaign', account_id: newId(), account_ids: [newId()], template_id: null,
+    message_content: { content: { type: 'text', text: 'hello' } }, target_type: 'manual', target_config: { conversation_ids: [] },
+    send_strategy: { rate_per_minute: 0, jitter: 0, retry: { max_attempts: 1, backoff_ms: 1000, backoff: 'fixed' }, error_threshold: 0 }, priority: 5, scheduled_time: null,
+  });
+  await env.ctx.db('batch_send_tasks').where({ id: taskId }).update({ status: 'running', start_time: at('2026-04-10') });
+  const taskRows = await messagesAt(writer, at('2026-04-10'), 3);
+  const writerMarch = await messagesAt(writer, at('2026-03-20'));
+  const writerMay = await messagesAt(writer, at('2026-05-05'));
+  const otherApril = await messagesAt(other, at('2026-04-12'), 2);
+  const otherMay = await messagesAt(other, at('2026-05-06'));
+
+  const during = await applyPlanRetention(env.ctx.db, planDays, NOW, { batch: 2, budgetMs: 60_000 });
+  // March (only expired rows, no started task) is emptied whole; April is not, though every row in it
+  // is past the plan; May holds only expired rows too, and goes whole.
+  expect(during.truncated).toEqual(['p202603', 'p202605']);
+  expect(await left(writerMarch)).toEqual([]);
+  expect(await left([...otherMay, ...writerMay])).toEqual([]);
+  // In April the other tenant's rows go one by one; the writer's from its task's start on stay.
+  expect(await left(otherApril)).toEqual([]);
+  expect(await left(taskRows)).toEqual([...taskRows].sort());
+  expect(during.deleted).toEqual({ basic: 2 });
+
+  // The task ends: the next run empties April.
+  await env.ctx.db('batch_send_tasks').where({ id: taskId }).update({ status: 'completed' });
+  const after = await applyPlanRetention(env.ctx.db, planDays, NOW, { batch: 2, budgetMs: 60_000 });
+  expect(after.truncated).toEqual(['p202604']);
+  expect(await left(taskRows)).toEqual([]);
 });

@@ -71,6 +71,24 @@ test('a later run adds the new months and drops the partitions past retention', 
   expect(left).toEqual(['far']);
 });
 
+test('a partition holding a time still being written (the start of a started task) is not dropped with the rest', async () => {
+  await maintainPartitions(db, spec, { now: new Date('2026-01-10T00:00:00Z'), monthsAhead: 2 });
+  await insertEvent('jan', '2026-01-15T00:00:00Z');
+  await insertEvent('feb', '2026-02-10T00:00:00Z');
+  const now = new Date('2026-06-05T00:00:00Z');
+  // Rows are still written with Feb 3 (before it lies only January): February stays, January goes.
+  const kept = await maintainPartitions(db, spec, { now, monthsAhead: 1, keepTimes: [new Date('2026-02-03T00:00:00Z')] });
+  expect(kept.dropped).toEqual(['p202601']);
+  expect(await names('callback_events')).toEqual(['p202602', 'p202603', 'p202604', 'p202605', 'p202606', 'p202607', 'p_max']);
+  expect((await db('callback_events').pluck('id')).sort()).toEqual(['feb']);
+  // A time before the first partition is written into the first one: it stays.
+  await insertEvent('older', '2025-12-01T00:00:00Z');
+  expect((await maintainPartitions(db, spec, { now, monthsAhead: 1, keepTimes: [new Date('2025-11-20T00:00:00Z')] })).dropped).toEqual([]);
+  // Once nothing writes there, the next run drops it.
+  expect((await maintainPartitions(db, spec, { now, monthsAhead: 1 })).dropped).toEqual(['p202602']);
+  expect(await db('callback_events').pluck('id')).toEqual([]);
+});
+
 test('maintainAllPartitions covers every partitioned table', async () => {
   const results = await maintainAllPartitions(db, { now: new Date('2026-06-05T00:00:00Z'), monthsAhead: 1 });
   expect(results.map((r) => r.table).sort()).toEqual(['account_status_history', 'audit_logs', 'callback_events', 'messages']);

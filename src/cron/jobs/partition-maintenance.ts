@@ -1,5 +1,5 @@
 import type { AppContext } from '../../context';
-import { applyPlanRetention } from '../../db/message-retention';
+import { applyPlanRetention, startedTaskWriteTimes } from '../../db/message-retention';
 import { maintainAllPartitions, PARTITIONED_TABLES } from '../../db/partitions';
 import type { CronJob } from '../job';
 
@@ -30,7 +30,9 @@ export const partitionMaintenanceJob: CronJob = {
   schedule: '0 15 2 * * *',
   lockTtlMs: 30 * 60_000,
   async run(ctx, now) {
-    const results = await maintainAllPartitions(ctx.db, { now, monthsAhead: ctx.config.partitions.monthsAhead, retention: partitionRetention(ctx) });
+    // A month a started task still writes its messages into is not dropped (however old the task).
+    const started = (await startedTaskWriteTimes(ctx.db)).map((t) => t.at);
+    const results = await maintainAllPartitions(ctx.db, { now, monthsAhead: ctx.config.partitions.monthsAhead, retention: partitionRetention(ctx), keepTimes: { messages: started } });
     const plan = await applyPlanRetention(ctx.db, ctx.config.retention.planMessageDays, now, { batch: BATCH, budgetMs: PLAN_RETENTION_BUDGET_MS });
     return {
       created: Object.fromEntries(results.filter((r) => r.created.length).map((r) => [r.table, r.created])),
