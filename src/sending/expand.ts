@@ -147,7 +147,8 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
   let duplicates = 0;
   let consumed = 0;
 
-  const commit = async (): Promise<boolean> => {
+  /** `last`: no chunk follows (the expansion's end publishes the progress right after, so this one does not). */
+  const commit = async (last = false): Promise<boolean> => {
     const chunkRows = rows;
     const chunkProblems = problems;
     const chunkDuplicates = duplicates;
@@ -185,7 +186,7 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
     if (outcome === 'stopped') return false;
     position = newPosition;
     if (outcome === 'running') await kickAccounts(ctx, new Set(chunkRows.map((r) => r.account_id)));
-    await publishProgress(ctx, task.id);
+    if (!last) await publishProgress(ctx, task.id);
     return true;
   };
 
@@ -230,7 +231,7 @@ async function expandFrom(ctx: ExpandCtx, task: TaskRow, chunkSize: number, lock
       if (lockLost() || !(await commit())) return 'stopped';
     }
   }
-  if (consumed > 0 && (lockLost() || !(await commit()))) return 'stopped';
+  if (consumed > 0 && (lockLost() || !(await commit(true)))) return 'stopped';
 
   // All targets are rows now: total is exact by construction; recount anyway as the final word.
   // Counted with a plain read: only this run (it holds the expansion lock) adds rows to the task, and
