@@ -44,7 +44,10 @@ const DIRECT = Number(process.env.BENCH_WX_DIRECT ?? ACCOUNTS);
 const ROUNDS = Number(process.env.BENCH_WX_ROUNDS ?? 5);
 const ROUND_SECONDS = Number(process.env.BENCH_WX_ROUND_SECONDS ?? 4);
 const WARMUP_SECONDS = Number(process.env.BENCH_WX_WARMUP_SECONDS ?? ROUND_SECONDS);
-const CONCURRENCY = Number(process.env.BENCH_WX_CONCURRENCY ?? 32);
+// One send in flight per account by default: the worker's scheduler keeps one paced send in flight
+// per account, so 200 accounts sending are 200 sends in flight (the default was 32 before: at 32 the
+// quiet ratio was 0.78 where at 200 it was 0.90; BENCH_WX_CONCURRENCY sets another number).
+const CONCURRENCY = Number(process.env.BENCH_WX_CONCURRENCY ?? ACCOUNTS);
 const CPU_PROF_DIR = process.env.BENCH_WX_CPU_PROF;
 // A second gateway whose send ledger records nothing (scripts/lib/wechaty-gateway-without-ledger.ts), in
 // the same interleaved rounds: what the delivery guarantee's two Redis writes per send cost. 0 = skip it.
