@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { GroupRead } from './group-read';
 
 /**
  * "Does this account have a due single message, and of what priority?", asked by every paced run each
@@ -7,44 +8,15 @@ import type { Knex } from 'knex';
  * paced accounts the per-account reads were 5,000 queries a second of the worker's pool.
  */
 export class SinglesLookup {
-  private waiting = new Map<string, Array<{ resolve(p: number | null): void; reject(err: unknown): void }>>();
-  private running: Promise<void> | null = null;
+  private readonly reads: GroupRead<string, number>;
 
-  constructor(
-    private readonly db: Knex,
-    private readonly maxBatch = 1_000,
-  ) {}
-
-  /** Highest priority among the account's due pending single messages, or null. */
-  priority(accountId: string): Promise<number | null> {
-    return new Promise((resolve, reject) => {
-      const list = this.waiting.get(accountId);
-      if (list) list.push({ resolve, reject });
-      else this.waiting.set(accountId, [{ resolve, reject }]);
-      this.running ??= this.drain();
-    });
+  constructor(db: Knex, maxBatch = 1_000) {
+    this.reads = new GroupRead((accountIds) => duePriorities(db, accountIds), maxBatch);
   }
 
-  private async drain(): Promise<void> {
-    // Lets the callers of this turn of the event loop join the first batch.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    try {
-      while (this.waiting.size) {
-        const batch = [...this.waiting].slice(0, this.maxBatch);
-        for (const [id] of batch) this.waiting.delete(id);
-        try {
-          const found = await duePriorities(
-            this.db,
-            batch.map(([id]) => id),
-          );
-          for (const [id, callers] of batch) for (const c of callers) c.resolve(found.get(id) ?? null);
-        } catch (err) {
-          for (const [, callers] of batch) for (const c of callers) c.reject(err);
-        }
-      }
-    } finally {
-      this.running = null;
-    }
+  /** Highest priority among the account's due pending single messages, or null. */
+  async priority(accountId: string): Promise<number | null> {
+    return (await this.reads.get(accountId)) ?? null;
   }
 }
 
