@@ -242,7 +242,8 @@ export class HttpGatewayClient implements GatewayClient {
     const items = this.queued;
     this.queued = [];
     if (items.length === 1) this.sendAlone(items[0].req).then(items[0].resolve, items[0].reject);
-    else if (items.length > 1) void this.sendBatch(items);
+    // sendBatch settles every item itself; a throw before its own handling still settles them here.
+    else if (items.length > 1) this.sendBatch(items).catch((err: unknown) => items.forEach((it) => it.reject(err)));
   }
 
   private async sendAlone(req: SendMessageRequest): Promise<SendMessageResult> {
