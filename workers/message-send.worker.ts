@@ -72,7 +72,7 @@ export function startMessageSendWorker(
     })().catch((err) => ctx.logger.warn({ err }, 'message-send watchdog failed'));
   }, STALL_MS / 3);
   watchdog.unref();
-  const sweeper = startSweeper(ctx, opts.sweepIntervalMs);
+  const sweeper = startSweeper(ctx, opts.sweepIntervalMs, senderOpts.lockTtlMs);
   return {
     name: QUEUE.messageSend,
     async close() {

@@ -1,6 +1,7 @@
 import type { AppContext } from '../context';
 import { endTask } from './task-outcomes';
 import { InvalidTransitionError } from '../errors';
+import { DEFAULT_SENDER_OPTIONS } from './account-sender';
 import { enqueueExpansion, kickAccounts } from './kicks';
 import { groupByHashTag } from '../redis-keyspace';
 import { keys } from './redis-scripts';
@@ -23,10 +24,10 @@ type Ctx = Pick<AppContext, 'db' | 'redis' | 'queues' | 'realtime' | 'config' | 
  */
 export async function sweepOnce(
   ctx: Ctx,
-  opts: { accounts?: boolean } = {},
-): Promise<{ started: number; expansions: number; ended: number; drains: number; kicked: number; accountsMs: number }> {
+  opts: { accounts?: boolean; leaseTtlMs?: number } = {},
+): Promise<{ started: number; expansions: number; ended: number; drains: number; kicked: number; takeovers: number; accountsMs: number }> {
   const prefix = ctx.config.redis.prefix;
-  const stats = { started: 0, expansions: 0, ended: 0, drains: 0, kicked: 0, accountsMs: 0 };
+  const stats = { started: 0, expansions: 0, ended: 0, drains: 0, kicked: 0, takeovers: 0, accountsMs: 0 };
 
   const due = await ctx.db('batch_send_tasks').select('id', 'tenant_id').where({ status: 'created' }).andWhere('scheduled_time', '<=', ctx.db.fn.now(3)).limit(100);
   for (const t of due) {
@@ -84,44 +85,73 @@ export async function sweepOnce(
   )) as [Array<{ id: string }>];
   const accounts = rows.map((r) => r.id);
   if (accounts.length) {
-    const idle = await idleAccounts(ctx, accounts);
+    const { idle, expiring } = await idleAccounts(ctx, accounts, Math.floor((opts.leaseTtlMs ?? DEFAULT_SENDER_OPTIONS.lockTtlMs) / 2));
     // One waiting sweep kick per account at most: a kick not yet taken is not added again each second
     // (10,000 accounts with work kicked every second piled up ~100,000 jobs that the worker then ate).
     await kickAccounts(ctx, idle, 0, 'sweep');
+    // A lease its holder stopped renewing (renewals come every third of its life, so one below half is a
+    // missed renewal: the holder died or stalls) gets a kick for the moment it expires, not for the next
+    // sweep after that: a killed worker's accounts send again about one lease after the kill.
+    for (const [delayMs, ids] of byDelay(expiring)) await kickAccounts(ctx, ids, delayMs, 'sweep');
     stats.kicked = idle.length;
+    stats.takeovers = expiring.length;
   }
   stats.accountsMs = Date.now() - accountsFrom;
   return stats;
 }
 
 /**
- * The accounts of `ids` that no sender holds (no lease) and that wait for nothing (no sleep mark): one Lua
- * call per 500 accounts of a hash-tag shard, not two commands per account (20,000 a second at 10,000
- * accounts, most of the worker's Redis client CPU).
+ * Of `ids`, the accounts that no sender holds (no lease) and that wait for nothing (no sleep mark), and those
+ * whose lease will expire within `expiringBelowMs` (with its remaining life): one Lua call per 500 accounts
+ * of a hash-tag shard, not two commands per account (20,000 a second at 10,000 accounts, most of the
+ * worker's Redis client CPU).
  */
 const IDLE_OF = `
-local idle = {}
+local out = {}
+local below = tonumber(ARGV[1])
 for i = 1, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[i], KEYS[i + 1]) == 0 then idle[#idle + 1] = (i + 1) / 2 end
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    local ttl = redis.call('PTTL', KEYS[i + 1])
+    if ttl == -2 or (ttl >= 0 and ttl < below) then
+      out[#out + 1] = (i + 1) / 2
+      out[#out + 1] = ttl
+    end
+  end
 end
-return idle`;
-type IdleRedis = Ctx['redis'] & { wwpIdleOf(numKeys: number, ...keys: string[]): Promise<number[]> };
+return out`;
+type IdleRedis = Ctx['redis'] & { wwpIdleOf(numKeys: number, ...args: Array<string | number>): Promise<number[]> };
 
-async function idleAccounts(ctx: Ctx, accounts: string[]): Promise<string[]> {
+async function idleAccounts(ctx: Ctx, accounts: string[], expiringBelowMs: number): Promise<{ idle: string[]; expiring: Array<[string, number]> }> {
   const r = ctx.redis as IdleRedis;
   if (!(r as { wwpIdleOf?: unknown }).wwpIdleOf) ctx.redis.defineCommand('wwpIdleOf', { lua: IDLE_OF });
   const idle: string[] = [];
+  const expiring: Array<[string, number]> = [];
   await Promise.all(
     // A multi-key script only gets keys of one hash tag (the account's shard), so it runs on Redis Cluster.
     groupByHashTag(accounts, (id) => keys.accountLock(ctx.config.redis, id)).map(async (group) => {
       for (let i = 0; i < group.length; i += 500) {
         const chunk = group.slice(i, i + 500);
         const ks = chunk.flatMap((id) => [keys.sleep(ctx.config.redis, id), keys.accountLock(ctx.config.redis, id)]);
-        for (const n of await r.wwpIdleOf(ks.length, ...ks)) idle.push(chunk[n - 1]);
+        const found = await r.wwpIdleOf(ks.length, ...ks, expiringBelowMs);
+        for (let j = 0; j < found.length; j += 2) {
+          const id = chunk[found[j] - 1];
+          if (found[j + 1] < 0) idle.push(id);
+          else expiring.push([id, found[j + 1]]);
+        }
       }
     }),
   );
-  return idle;
+  return { idle, expiring };
+}
+
+/** Expiring leases grouped by when to kick (just after expiry, in 100 ms steps): a few bulk adds, not one per account. */
+function byDelay(expiring: Array<[string, number]>): Map<number, string[]> {
+  const groups = new Map<number, string[]>();
+  for (const [id, ttl] of expiring) {
+    const delayMs = (Math.floor(ttl / 100) + 1) * 100;
+    groups.set(delayMs, [...(groups.get(delayMs) ?? []), id]);
+  }
+  return groups;
 }
 
 /**
@@ -130,9 +160,9 @@ async function idleAccounts(ctx: Ctx, accounts: string[]): Promise<string[]> {
  * its last duration, so it takes at most a tenth of the time (10,000 accounts under load: 0.5 s, so every
  * ~5 s rather than half of every second); a small fleet's is a few ms, so every tick.
  */
-// Every second: with the 3 s account lock, a killed worker's accounts are picked up again within ~4 s
-// (at fleet size, within the accounts part's interval more).
-export function startSweeper(ctx: Ctx, intervalMs = 1_000): { stop(): Promise<void> } {
+// Every second: with the 3 s account lock, a killed worker's accounts get their kick for the moment its
+// lease expires, 2-3 s after the kill (at fleet size, within the accounts part's interval more).
+export function startSweeper(ctx: Ctx, intervalMs = 1_000, leaseTtlMs = DEFAULT_SENDER_OPTIONS.lockTtlMs): { stop(): Promise<void> } {
   let running: Promise<unknown> | null = null;
   let accountsDueAt = 0;
   const tick = () => {
@@ -141,7 +171,7 @@ export function startSweeper(ctx: Ctx, intervalMs = 1_000): { stop(): Promise<vo
       const won = await ctx.redis.set(keys.sweepLock(ctx.config.redis.prefix), '1', 'PX', Math.max(500, intervalMs - 200), 'NX');
       if (won !== 'OK') return;
       const accounts = Date.now() >= accountsDueAt;
-      const { accountsMs } = await sweepOnce(ctx, { accounts });
+      const { accountsMs } = await sweepOnce(ctx, { accounts, leaseTtlMs });
       if (accounts) accountsDueAt = Date.now() + Math.min(30_000, 9 * accountsMs);
     })()
       .catch((err) => ctx.logger.warn({ err }, 'send sweeper failed'))

@@ -3,6 +3,8 @@
  * messages are not work (kicking their accounts every second made each idle sender scan them all).
  */
 import { expandTask } from '../../src/sending/expand';
+import { sendQueueFor } from '../../src/sending/kicks';
+import { keys } from '../../src/sending/redis-scripts';
 import { sweepOnce } from '../../src/sending/sweeper';
 import { onlineAccount, sendingSuite, targets } from './helpers';
 
@@ -24,4 +26,30 @@ test("a paused task's pending messages do not get their account kicked; running 
   const one = await env.ctx.db('messages').where({ batch_id: id }).first();
   await env.ctx.db('messages').where({ id: one.id }).update({ status: 'sending' });
   expect((await sweepOnce(env.ctx)).kicked).toBe(1);
+});
+
+test("an account whose lease its holder stopped renewing gets a kick for the moment the lease expires; a renewed lease gets none", async () => {
+  const { env, tasks } = s;
+  const acct = await onlineAccount(env, s.tenant.tenantId);
+  const id = await tasks.create({ account_ids: [acct.id], targets: targets(5) });
+  await env.ctx.db('batch_send_tasks').where({ id }).update({ status: 'running', start_time: new Date() });
+  expect(await expandTask(env.ctx, id)).toBe('done');
+  const lock = keys.accountLock(env.ctx.config.redis, acct.id);
+  const queue = sendQueueFor(env.ctx, acct.id);
+
+  // A live holder: renewed every second, so its lease always has more than half of its 3 s left.
+  await env.ctx.redis.set(lock, 'live-holder', 'PX', 3_000);
+  expect(await sweepOnce(env.ctx, { leaseTtlMs: 3_000 })).toMatchObject({ takeovers: 0 });
+  expect(await queue.getJob(`sweep-${acct.id}`)).toBeUndefined();
+
+  // A dead holder: 1.2 s left and no renewal coming.
+  await env.ctx.redis.set(lock, 'dead-holder', 'PX', 1_200);
+  expect(await sweepOnce(env.ctx, { leaseTtlMs: 3_000 })).toMatchObject({ takeovers: 1 });
+  const kick = await queue.getJob(`sweep-${acct.id}`);
+  expect(kick).toBeDefined();
+  expect(await kick!.isDelayed()).toBe(true);
+  // Due just after the lease expires (not before: a kick that finds the lease still held does nothing).
+  const remaining = await env.ctx.redis.pttl(lock);
+  expect(kick!.timestamp + kick!.opts.delay!).toBeGreaterThan(Date.now() + remaining);
+  expect(kick!.opts.delay!).toBeLessThanOrEqual(1_300);
 });
