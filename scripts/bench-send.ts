@@ -26,8 +26,8 @@
  * Env: BENCH_TARGETS (100000), BENCH_ACCOUNTS (4), BENCH_LANES (16 per account), BENCH_ROUNDS (3),
  * BENCH_PACED ("300x120,10000x3"), BENCH_PACED_SECONDS (60), BENCH_PACED_MODES ("quiet,busy"), BENCH_PACED_RULES ("count,answer"),
  * BENCH_PACED_VARIANTS (JSON: more names for BENCH_PACED_RULES, each a worker environment over the count rule),
- * BENCH_SIM_BURST (1), BENCH_CASES (1,2,3: which cases to run), BENCH_WORKER_NODE_FLAGS (extra node
- * flags for the worker process, e.g. `--max-old-space-size=160`), plus the usual DB_* / REDIS_URL.
+ * BENCH_SIM_BURST (1), BENCH_CASES (1,2,3: which cases to run), BENCH_WORKER_NODE_FLAGS (node flags
+ * for the worker process; by default docker-compose.yml's NODE_OPTIONS of the worker role, its heap limit), plus the usual DB_* / REDIS_URL.
  */
 import { deleteRedisPrefix } from './lib/redis-prefix';
 import 'dotenv/config';
@@ -39,6 +39,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import { taskCounts } from '../src/db/task-counters';
 import { countRoundTrips, perThousand, type Counts } from './lib/round-trips';
+import { deployedNodeFlags } from './lib/deployed-node-flags';
 
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 100_000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 4);
@@ -132,8 +133,8 @@ async function runWorkerChild(): Promise<void> {
 /** The baseline: the same gateway client, a bare loop of sends at `concurrency`, nothing persisted. */
 async function runBareChild(): Promise<void> {
   const { HttpGatewayClient } = await import('../src/gateway/http-client');
-  const { guids, total, concurrency, url } = JSON.parse(process.env.BENCH_BARE!) as { guids: string[]; total: number; concurrency: number; url: string };
-  const client = new HttpGatewayClient({ url, apiKey: process.env.GATEWAY_API_KEY ?? 'simulator-key', timeoutMs: 10_000 });
+  const { guids, total, concurrency, url, batched } = JSON.parse(process.env.BENCH_BARE!) as { guids: string[]; total: number; concurrency: number; url: string; batched: boolean };
+  const client = new HttpGatewayClient({ url, apiKey: process.env.GATEWAY_API_KEY ?? 'simulator-key', timeoutMs: 10_000, batchSends: batched });
   let next = 0;
   const started = Date.now();
   const lane = async () => {
@@ -151,9 +152,15 @@ async function runBareChild(): Promise<void> {
 
 // --- parent ----------------------------------------------------------------------------------------
 
+/** The worker child's node flags: BENCH_WORKER_NODE_FLAGS if set (empty for V8's default), else the deployment's. */
+function workerNodeFlags(): string[] {
+  const given = process.env.BENCH_WORKER_NODE_FLAGS;
+  return given === undefined ? deployedNodeFlags('worker') : given.split(' ').filter(Boolean);
+}
+
 function spawnChild(mode: 'worker' | 'bare', env: Record<string, string>): { child: ChildProcess; lines: AsyncIterator<string> } {
-  // BENCH_WORKER_NODE_FLAGS (e.g. --max-old-space-size=160) bounds the worker's V8 heap.
-  const flags = mode === 'worker' && process.env.BENCH_WORKER_NODE_FLAGS ? process.env.BENCH_WORKER_NODE_FLAGS.split(' ') : [];
+  // The worker runs with docker-compose.yml's heap limit for the worker role, or BENCH_WORKER_NODE_FLAGS.
+  const flags = mode === 'worker' ? workerNodeFlags() : [];
   const child = spawn(process.execPath, [...flags, '--expose-gc', '--import', 'tsx', __filename, '--child', mode], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -339,9 +346,10 @@ async function main(): Promise<void> {
       const counts = await taskCounts(ctx.db, taskId);
       return { ms, expandedMs, rss: rss.maxRssKb, heap: rss.heapAfterGcMb, peakHeap: rss.peakHeapMb, peakExternal: rss.peakExternalMb, persisted, done, counts, ledger, cpu, roundTrips: rss.roundTrips };
     };
-    const runBare = async (total: number) => {
+    /** A bare loop of `total` sends from a process of its own; `batched`: with the client's batch sends, as the pipeline's. */
+    const runBare = async (total: number, batched = false) => {
       fresh();
-      const bare = spawnChild('bare', { ...childEnv, BENCH_BARE: JSON.stringify({ guids: accounts.map((a) => a.guid), total, concurrency: ACCOUNTS * LANES, url: sim.url }) });
+      const bare = spawnChild('bare', { ...childEnv, BENCH_BARE: JSON.stringify({ guids: accounts.map((a) => a.guid), total, concurrency: ACCOUNTS * LANES, url: sim.url, batched }) });
       let line = '';
       while (!line.startsWith('{"ms"')) line = (await bare.lines.next()).value as string;
       return JSON.parse(line) as { ms: number; maxRssKb: number };
@@ -349,19 +357,30 @@ async function main(): Promise<void> {
     let small: Awaited<ReturnType<typeof runPipeline>> | undefined;
     const bigs: Array<NonNullable<typeof small>> = [];
     const bares: Array<{ ms: number; maxRssKb: number }> = [];
+    console.log(`worker process node flags: ${workerNodeFlags().join(' ') || '(none: V8 defaults)'}${process.env.BENCH_WORKER_NODE_FLAGS === undefined ? " (docker-compose.yml's worker role)" : ' (BENCH_WORKER_NODE_FLAGS)'}`);
     if (CASES.has('1')) {
       console.log(`\n1. unthrottled end to end, ${fmt(TARGETS)} targets, ${ACCOUNTS} accounts × ${LANES} lanes = concurrency ${ACCOUNTS * LANES}, ${ROUNDS} interleaved rounds`);
       console.log(`   before: ${load()}`);
       small = await runPipeline(Math.max(1, Math.floor(TARGETS / 10)));
       const ratios: number[] = [];
+      // With batch sends on (GATEWAY_BATCH_SENDS), a bare loop with the same batching too: the pipeline's
+      // own cost against a baseline that saves the same HTTP requests.
+      const batchedRatios: number[] = [];
+      const batchedBares: number[] = [];
       for (let round = 1; round <= ROUNDS; round += 1) {
         const big = await runPipeline(TARGETS);
         const bare = await runBare(TARGETS);
+        const bareBatched = config.gateway.batchSends ? await runBare(TARGETS, true) : undefined;
         bigs.push(big);
         bares.push(bare);
         const pRate = (TARGETS * 1000) / big.ms;
         const bRate = (TARGETS * 1000) / bare.ms;
         ratios.push(pRate / bRate);
+        if (bareBatched) {
+          batchedBares.push((TARGETS * 1000) / bareBatched.ms);
+          batchedRatios.push(pRate / batchedBares[batchedBares.length - 1]);
+          console.log(`   round ${round}: bare loop with batch sends ${fmt(batchedBares[batchedBares.length - 1])} msg/s; pipeline / it ${batchedRatios[batchedRatios.length - 1].toFixed(2)}`);
+        }
         const cpuLine = (c: number) => `${c.toFixed(1)} s (${(((c * 1000) / big.ms) * 100).toFixed(0)}%)`;
         console.log(
           `   round ${round}: pipeline ${fmt(pRate)} msg/s (${fmt(big.ms)} ms, expansion done after ${fmt(big.expandedMs)} ms), bare ${fmt(bRate)} msg/s, ratio ${(pRate / bRate).toFixed(2)}; ` +
@@ -376,7 +395,9 @@ async function main(): Promise<void> {
       }
       const pMed = median(bigs.map((b) => (TARGETS * 1000) / b.ms));
       const bMed = median(bares.map((b) => (TARGETS * 1000) / b.ms));
+      console.log(`   pipeline ${config.gateway.batchSends ? 'with' : 'without'} batch sends (GATEWAY_BATCH_SENDS); bare: one request per send`);
       console.log(`   median: pipeline ${fmt(pMed)} msg/s, bare ${fmt(bMed)} msg/s; median ratio pipeline / bare = ${median(ratios).toFixed(2)} (target ≥ 0.8)`);
+      if (batchedRatios.length) console.log(`   median: bare with batch sends ${fmt(median(batchedBares))} msg/s; median ratio pipeline / bare with batch sends = ${median(batchedRatios).toFixed(2)}`);
       console.log(`   after: ${load()}`);
     }
 

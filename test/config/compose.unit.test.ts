@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_VARIABLES, PRODUCTION_REQUIRED, loadConfig } from '../../src/config';
+import { deployedNodeFlags } from '../../scripts/lib/deployed-node-flags';
 import { appServices, commandArgs, databaseService, interpolate, loadCompose, resolvedEnvironment, throwawaySecrets } from '../deploy/compose';
 
 /**
@@ -28,10 +29,19 @@ test.each(APP_SERVICES)('service %s gets every variable production config requir
 });
 
 test('service environments name only variables the service reads', () => {
-  const known = new Set<string>([...CONFIG_VARIABLES, 'ROLE']);
+  // NODE_OPTIONS is read by node itself (the worker's heap limit).
+  const known = new Set<string>([...CONFIG_VARIABLES, 'ROLE', 'NODE_OPTIONS']);
   for (const name of APP_SERVICES) {
     for (const key of Object.keys(compose.services[name].environment ?? {})) expect({ service: name, key, known: known.has(key) }).toEqual({ service: name, key, known: true });
   }
+});
+
+test('the worker runs with a heap limit (garbage piled up to 579 MB under V8\'s default), and bench:send runs its worker with the same flags', () => {
+  const flags = deployedNodeFlags('worker');
+  const limit = flags.find((f) => f.startsWith('--max-old-space-size='));
+  expect(Number(limit?.split('=')[1])).toBeGreaterThanOrEqual(128);
+  expect(Number(limit?.split('=')[1])).toBeLessThanOrEqual(384);
+  expect(String(compose.services.worker.environment?.NODE_OPTIONS)).toContain('--enable-source-maps');
 });
 
 test('secrets have no defaults: a missing one stops compose', () => {
