@@ -28,6 +28,7 @@
  * writes a V8 CPU profile there on exit).
  */
 import { deleteRedisPrefix } from './lib/redis-prefix';
+import { deployedNodeFlags } from './lib/deployed-node-flags';
 import 'dotenv/config';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -267,7 +268,9 @@ interface Child {
 async function spawnChild(mode: 'worker' | 'api' | 'all', env: Record<string, string>): Promise<Child> {
   // BENCH_CPU_PROF=<dir>: each child writes a V8 CPU profile there on exit (where a process's time went).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, ['--expose-gc', ...prof, '--import', 'tsx', __filename, '--child', mode], {
+  // A role's child runs with the node flags docker-compose.yml gives that role (the worker's heap limit).
+  const flags = mode === 'all' ? [] : deployedNodeFlags(mode);
+  const child = spawn(process.execPath, [...flags, '--expose-gc', ...prof, '--import', 'tsx', __filename, '--child', mode], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

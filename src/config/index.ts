@@ -102,7 +102,7 @@ export const configSchema = z
     GATEWAY_TIMEOUT_MS: int(10000),
     // Sends ready together go to the GATEWAY_URL gateway as one batch request (protocol.ts). Off by
     // default: bench:send's figures compare the pipeline with single sends.
-    GATEWAY_BATCH_SENDS: bool.default('false'),
+    GATEWAY_BATCH_SENDS: bool.default('true'),
     // Keep-alive connections per gateway: at least the paced sends in flight at once (one per account), or
     // they queue for a connection and the queue comes out of every account's rate.
     GATEWAY_CONNECTIONS: z.coerce.number().int().min(1).default(256),

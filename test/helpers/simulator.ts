@@ -4,6 +4,7 @@ import { CallbackSender } from '../../src/gateway/simulator/callback-sender';
 import { SimError, SimulatorEngine, type SimulatorSettings } from '../../src/gateway/simulator/engine';
 import { buildSimulatorApp, type RunningSimulator, type SimulatorOptions } from '../../src/gateway/simulator/server';
 import { waitFor } from './wait';
+import { BATCH_SEND_PATH } from '../../src/gateway/protocol';
 
 /**
  * The built-in gateway simulator (the real protocol peer), started for one test file, with two things
@@ -79,7 +80,8 @@ export async function startTestSimulator(opts: TestSimulatorOptions = {}): Promi
   const app = buildSimulatorApp(engine, callbacks, opts.apiKey);
   let holding = false;
   const parked: Array<() => void> = [];
-  const isSend = (req: IncomingMessage) => req.method === 'POST' && /^\/instances\/[^/]+\/messages/.test(req.url ?? '');
+  // A single send or a batch of them (protocol.ts): either is a send request on the wire.
+  const isSend = (req: IncomingMessage) => req.method === 'POST' && (/^\/instances\/[^/]+\/messages/.test(req.url ?? '') || req.url === BATCH_SEND_PATH);
   let active = 0;
   const server: Server = createServer((req, res) => {
     active += 1;
