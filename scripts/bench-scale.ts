@@ -671,14 +671,21 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
       const cpu0 = [cpuSeconds(worker.child.pid), cpuSeconds(mysqlPid)];
       const t0 = Date.now();
       await applyTaskAction(ctx, A.tenantId, bigTaskId, 'resume');
-      // Each tenth of the deliveries as it completes (a long run killed by its timeout still shows the trend).
+      // Each tenth of the deliveries as it completes (a long run killed by its timeout still shows the trend),
+      // with the buffer pool's disk reads and MariaDB's CPU since the previous tenth (sampled every 500 ms).
       let decilesShown = 0;
+      let [reads0, dbCpu0] = [await diskReads(), cpuSeconds(mysqlPid)];
       for (;;) {
         const row = await taskRow(bigTaskId);
         for (; (decilesShown + 1) * 10 <= deliveries.marks.length; decilesShown += 1) {
           const end = deliveries.marks[(decilesShown + 1) * 10 - 1];
           const begin = decilesShown ? deliveries.marks[decilesShown * 10 - 1] : t0;
-          console.log(`   deliveries ${decilesShown * 10}-${(decilesShown + 1) * 10}%: ${fmt((markEvery * 10 * 1000) / (end - begin))} msg/s (${load()})`);
+          const [reads1, dbCpu1] = [await diskReads(), cpuSeconds(mysqlPid)];
+          const n = markEvery * 10;
+          console.log(
+            `   deliveries ${decilesShown * 10}-${(decilesShown + 1) * 10}%: ${fmt((n * 1000) / (end - begin))} msg/s; ${fmt(((reads1 - reads0) * 100_000) / n)} disk reads per 100k, MariaDB ${(((dbCpu1 - dbCpu0) * 1e6) / n).toFixed(0)} µs CPU per message (${load()})`,
+          );
+          [reads0, dbCpu0] = [reads1, dbCpu1];
         }
         if (row.status === 'completed' || row.status === 'failed') break;
         if (row.status !== 'running') throw new Error(`task ${row.status}: ${row.error_message}`);
