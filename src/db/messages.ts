@@ -147,14 +147,21 @@ export async function claimMessages(db: Knex, accountId: string, taskId: string 
     .orderBy([{ column: 'priority', order: 'desc' }, { column: 'scheduled_time', order: 'asc' }])
     .limit(limit);
   if (!candidates.length) return [];
+  return decodeClaimed(await moveToSending(db, candidates, CLAIM_COLS));
+}
+
+/**
+ * The conditional UPDATE pending → sending of claim candidates (rows read with `cols`, by primary key
+ * with their partition's `created_at`); returns the rows in `sending` afterwards.
+ */
+async function moveToSending(db: Knex, candidates: Array<Record<string, unknown>>, cols: string): Promise<Array<Record<string, unknown>>> {
   const ids = candidates.map((c) => c.id as string);
   const times = [...new Set(candidates.map((c) => (c.created_at as Date).getTime()))].map((t) => new Date(t));
   const changed = await db('messages').whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'pending' }).update({ status: 'sending' });
-  if (changed === candidates.length) return decodeClaimed(candidates);
+  if (changed === candidates.length) return candidates;
   // Someone else claimed some in between (only possible if the account lock was lost): keep ours only.
   // A row both think they own is still sent with one idempotency key, so even that is harmless.
-  const rows = await db('messages').select(db.raw(CLAIM_COLS)).whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'sending' });
-  return decodeClaimed(rows);
+  return db('messages').select(db.raw(cols)).whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'sending' });
 }
 
 /** One account's paced claim in a batch: up to `limit` due pending messages of one source (a task, or singles when null). */
@@ -185,15 +192,7 @@ export async function claimMessagesOfMany(db: Knex, requests: readonly ClaimRequ
   }
   const [candidates] = (await db.raw(parts.join(' UNION ALL '), bindings)) as [Array<Record<string, unknown>>];
   if (!candidates.length) return out;
-  const ids = candidates.map((c) => c.id as string);
-  const times = [...new Set(candidates.map((c) => (c.created_at as Date).getTime()))].map((t) => new Date(t));
-  const changed = await db('messages').whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'pending' }).update({ status: 'sending' });
-  // Someone else claimed some in between (only possible if an account lock was lost): keep ours only, as claimMessages does.
-  const rows =
-    changed === candidates.length
-      ? candidates
-      : ((await db('messages').select(db.raw(`${CLAIM_COLS}, account_id`)).whereIn('id', ids).whereIn('created_at', times).andWhere({ status: 'sending' })) as Array<Record<string, unknown>>);
-  for (const r of rows) {
+  for (const r of await moveToSending(db, candidates, `${CLAIM_COLS}, account_id`)) {
     const { account_id: accountId, ...m } = r;
     out.get(accountId as string)?.push(...decodeClaimed([m]));
   }
