@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
+import { withFastGatewayCallbacks } from './api/callback-fast-path';
 import type { AppContext } from './context';
 import { attachSocketServer } from './realtime/socket-server';
 
@@ -13,11 +14,12 @@ export interface RunningApi {
 /** Starts the HTTP API with Socket.IO on `port` (0 = random, for tests). Close finishes in-flight requests. */
 export async function startApiServer(ctx: AppContext, port = ctx.config.http.port, host = ctx.config.http.host): Promise<RunningApi> {
   const app = createApp(ctx);
+  const handle = withFastGatewayCallbacks(ctx, app);
   let closing = false;
   const server = createServer((req, res) => {
     // While draining, tell keep-alive clients to go away after this response.
     if (closing) res.setHeader('Connection', 'close');
-    app(req, res);
+    handle(req, res);
   });
   server.keepAliveTimeout = 65_000;
   const io = attachSocketServer(ctx, server);

@@ -19,14 +19,25 @@ function fromDriver(err: unknown): AppError | undefined {
 }
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const known = err instanceof AppError ? err : fromDriver(err);
-  if (!known) logger.error({ err, path: req.path, requestId: req.requestId }, 'unhandled error');
-  else if (known.status === 503 && !(err instanceof AppError)) logger.warn({ err: (err as Error).message, path: req.path, requestId: req.requestId }, 'backing service unavailable');
-  const e = known ?? new AppError(500, 'internal_error', 'internal server error');
+  const answer = errorAnswer(err, { path: req.path, requestId: req.requestId });
   if (res.headersSent) return;
+  for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+  res.status(answer.status).json(answer.body);
+};
+
+/**
+ * The answer to an error (status, headers, JSON body), logged as it deserves: what the error handler
+ * sends, and what routes served without express (src/api/callback-fast-path.ts) send alike.
+ */
+export function errorAnswer(err: unknown, at: { path: string; requestId?: string }): { status: number; headers: Record<string, string>; body: unknown } {
+  const known = err instanceof AppError ? err : fromDriver(err);
+  if (!known) logger.error({ err, path: at.path, requestId: at.requestId }, 'unhandled error');
+  else if (known.status === 503 && !(err instanceof AppError)) logger.warn({ err: (err as Error).message, path: at.path, requestId: at.requestId }, 'backing service unavailable');
+  const e = known ?? new AppError(500, 'internal_error', 'internal server error');
+  const headers: Record<string, string> = {};
   if (e.status === 429 || e.status === 503) {
     const retry = (e.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds;
-    if (retry) res.setHeader('Retry-After', String(retry));
+    if (retry) headers['Retry-After'] = String(retry);
   }
-  res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } });
-};
+  return { status: e.status, headers, body: { error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } } };
+}

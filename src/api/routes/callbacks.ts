@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
@@ -74,10 +75,11 @@ function reject(reason: string, err: AppError): AppError {
   return err;
 }
 
-const header = (req: Request, name: string) => {
-  const v = req.headers[name];
+const headerOf = (headers: IncomingHttpHeaders, name: string) => {
+  const v = headers[name];
   return typeof v === 'string' ? v : undefined;
 };
+const header = (req: Request, name: string) => headerOf(req.headers, name);
 
 /**
  * Reads the raw body (needed byte-exact for signatures) with a size limit: a declared Content-Length over
@@ -133,64 +135,96 @@ export function rawBody(limit: number): RequestHandler {
   };
 }
 
+/**
+ * The gateway callback intake, framework-free: the express route below and the fast path the API server
+ * puts in front of express (src/api/callback-fast-path.ts) both run it, so they answer alike. One per
+ * app context (its ingestor holds a pool of its own).
+ */
+export class GatewayCallbackIntake {
+  private readonly ingestor: CallbackIngestor;
+  private readonly secret: string;
+  private readonly tolerance: number;
+
+  constructor(ctx: AppContext) {
+    this.ingestor = new CallbackIngestor(ctx);
+    this.secret = ctx.config.gateway.callbackSecret;
+    this.tolerance = ctx.config.gateway.callbackToleranceSeconds;
+  }
+
+  /** Headers first: unsigned or stale requests are refused before their bodies are read. */
+  checkHeaders(headers: IncomingHttpHeaders): AppError | undefined {
+    const check = checkCallbackHeaders({ signature: headerOf(headers, SIGNATURE_HEADER), timestamp: headerOf(headers, TIMESTAMP_HEADER) }, this.tolerance);
+    if (check === 'missing') return reject('missing_signature', new UnauthorizedError('callback is not signed', 'missing_signature'));
+    if (check === 'stale') return reject('stale_timestamp', new UnauthorizedError('callback timestamp outside tolerance', 'stale_timestamp'));
+    return undefined;
+  }
+
+  /** Verifies, parses and stores one callback; answers the JSON acknowledgement, or throws (an AppError, or OverloadedError). */
+  async accept(raw: Buffer, headers: IncomingHttpHeaders, ip: string | undefined): Promise<string> {
+    const check = verifyCallbackSignature(this.secret, raw, { signature: headerOf(headers, SIGNATURE_HEADER), timestamp: headerOf(headers, TIMESTAMP_HEADER) }, this.tolerance);
+    if (check === 'stale') throw reject('stale_timestamp', new UnauthorizedError('callback timestamp outside tolerance', 'stale_timestamp'));
+    if (check !== 'ok') throw reject('bad_signature', new UnauthorizedError('callback signature does not match', 'invalid_signature'));
+
+    const text = raw.toString('utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw reject('invalid_body', new AppError(400, 'invalid_json', 'callback body is not valid JSON'));
+    }
+    // Same guard as every API body: no lone surrogates (json_valid refuses them later), no deep nesting.
+    const problems = inputProblems(json, 'body');
+    if (problems.length) {
+      callbacksRejected.inc({ reason: 'invalid_body' });
+      throw new ValidationError(problems);
+    }
+    const parsed = CallbackBody.safeParse(json);
+    if (!parsed.success) {
+      callbacksRejected.inc({ reason: 'invalid_body' });
+      throw new ValidationError(parsed.error.issues.map((i) => ({ field: ['body', ...i.path].join('.'), message: i.message, code: i.code })));
+    }
+    const cb = parsed.data;
+    const stored = await this.ingestor.store({
+      eventKey: eventKey('gateway', cb.guid, cb.event_id),
+      guid: cb.guid,
+      notifyType: cb.notify_type,
+      eventType: EVENT_TYPE_BY_NOTIFY[cb.notify_type] ?? 'unknown',
+      rawData: text,
+      sourceIp: ip,
+      userAgent: headerOf(headers, 'user-agent'),
+    });
+    return JSON.stringify({ ok: true, id: stored.id, duplicate: stored.duplicate });
+  }
+}
+
+const intakes = new WeakMap<AppContext, GatewayCallbackIntake>();
+
+/** The app context's gateway callback intake (made on first use). */
+export function gatewayCallbackIntake(ctx: AppContext): GatewayCallbackIntake {
+  let intake = intakes.get(ctx);
+  if (!intake) intakes.set(ctx, (intake = new GatewayCallbackIntake(ctx)));
+  return intake;
+}
+
+/** Saturated intake: 503 with Retry-After, nothing stored (the sender retries). */
+export const overloaded = () => new AppError(503, 'overloaded', 'callback intake is saturated; retry shortly');
+
 /** POST /callbacks/gateway — public; authenticates by signature. */
 export function gatewayCallbackRouter(ctx: AppContext): Router {
   const router = Router();
-  const ingestor = new CallbackIngestor(ctx);
-  const secret = ctx.config.gateway.callbackSecret;
-  const tolerance = ctx.config.gateway.callbackToleranceSeconds;
-
-  // Headers first: unsigned or stale requests are refused before their bodies are read.
-  const checkHeaders: RequestHandler = (req, _res, next) => {
-    const check = checkCallbackHeaders({ signature: header(req, SIGNATURE_HEADER), timestamp: header(req, TIMESTAMP_HEADER) }, tolerance);
-    if (check === 'missing') return next(reject('missing_signature', new UnauthorizedError('callback is not signed', 'missing_signature')));
-    if (check === 'stale') return next(reject('stale_timestamp', new UnauthorizedError('callback timestamp outside tolerance', 'stale_timestamp')));
-    next();
-  };
+  const intake = gatewayCallbackIntake(ctx);
+  const checkHeaders: RequestHandler = (req, _res, next) => next(intake.checkHeaders(req.headers));
 
   router.post('/callbacks/gateway', checkHeaders, rawBody(CALLBACK_BODY_LIMIT), async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const check = verifyCallbackSignature(secret, raw, { signature: header(req, SIGNATURE_HEADER), timestamp: header(req, TIMESTAMP_HEADER) }, tolerance);
-      if (check === 'stale') throw reject('stale_timestamp', new UnauthorizedError('callback timestamp outside tolerance', 'stale_timestamp'));
-      if (check !== 'ok') throw reject('bad_signature', new UnauthorizedError('callback signature does not match', 'invalid_signature'));
-
-      const text = raw.toString('utf8');
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw reject('invalid_body', new AppError(400, 'invalid_json', 'callback body is not valid JSON'));
-      }
-      // Same guard as every API body: no lone surrogates (json_valid refuses them later), no deep nesting.
-      const problems = inputProblems(json, 'body');
-      if (problems.length) {
-        callbacksRejected.inc({ reason: 'invalid_body' });
-        throw new ValidationError(problems);
-      }
-      const parsed = CallbackBody.safeParse(json);
-      if (!parsed.success) {
-        callbacksRejected.inc({ reason: 'invalid_body' });
-        throw new ValidationError(parsed.error.issues.map((i) => ({ field: ['body', ...i.path].join('.'), message: i.message, code: i.code })));
-      }
-      const cb = parsed.data;
-      const stored = await ingestor.store({
-        eventKey: eventKey('gateway', cb.guid, cb.event_id),
-        guid: cb.guid,
-        notifyType: cb.notify_type,
-        eventType: EVENT_TYPE_BY_NOTIFY[cb.notify_type] ?? 'unknown',
-        rawData: text,
-        sourceIp: req.ip,
-        userAgent: header(req, 'user-agent'),
-      });
+      const ack = await intake.accept(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.headers, req.ip);
       // Hot path: written directly (res.json would also hash the body for an ETag nobody revalidates).
-      const ack = JSON.stringify({ ok: true, id: stored.id, duplicate: stored.duplicate });
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(ack) });
       res.end(ack);
     } catch (err) {
       if (err instanceof OverloadedError) {
         res.setHeader('Retry-After', '1');
-        return next(new AppError(503, 'overloaded', 'callback intake is saturated; retry shortly'));
+        return next(overloaded());
       }
       next(err);
     }
