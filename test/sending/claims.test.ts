@@ -4,20 +4,15 @@
  * order, up to its limit.
  */
 import { claimMessages, claimMessagesOfMany } from '../../src/db/messages';
-import { expandTask } from '../../src/sending/expand';
-import { onlineAccount, sendingSuite, targets } from './helpers';
+import { expandedTask, onlineAccount, sendingSuite } from './helpers';
 
 const s = sendingSuite('claims', { workers: false });
 
 test('a batch of claims gives each account its own due rows up to its limit; what is claimed is not claimed again', async () => {
   const { env, tasks } = s;
   const [a, b] = [await onlineAccount(env, s.tenant.tenantId), await onlineAccount(env, s.tenant.tenantId)];
-  const ta = await tasks.create({ account_ids: [a.id], targets: targets(7) });
-  const tb = await tasks.create({ account_ids: [b.id], targets: targets(3) });
-  for (const id of [ta, tb]) {
-    await env.ctx.db('batch_send_tasks').where({ id }).update({ status: 'running', start_time: new Date() });
-    expect(await expandTask(env.ctx, id)).toBe('done');
-  }
+  const ta = await expandedTask(s, a.id, 7, 'running');
+  const tb = await expandedTask(s, b.id, 3, 'running');
 
   const first = await claimMessagesOfMany(env.ctx.db, [
     { accountId: a.id, taskId: ta, limit: 5 },

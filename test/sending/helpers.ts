@@ -9,6 +9,7 @@ import type { SenderOptions } from '../../src/sending/account-sender';
 import type { RunningWorker } from '../../workers';
 import { startMessageSendWorker } from '../../workers/message-send.worker';
 import { startTaskExpandWorker } from '../../workers/task-expand.worker';
+import { expandTask } from '../../src/sending/expand';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator';
@@ -155,4 +156,16 @@ export function sendingSuite(label: string, opts: { env?: Record<string, string>
 export async function deliveredCount(env: SendingEnv, taskId: string): Promise<number> {
   const ids = (await env.ctx.db('messages').where({ batch_id: taskId }).pluck('id')) as string[];
   return ids.filter((id) => env.sim.control.ledger.deliveriesOf(id) > 0).length;
+}
+
+/**
+ * A task of `n` targets on the account, put in `status` and expanded right here (for suites without
+ * workers): its messages wait in `pending` for whatever the test does next.
+ */
+export async function expandedTask(s: SendingSuite, accountId: string, n: number, status: 'running' | 'paused'): Promise<string> {
+  const id = await s.tasks.create({ account_ids: [accountId], targets: targets(n) });
+  await s.env.ctx.db('batch_send_tasks').where({ id }).update({ status, start_time: new Date() });
+  const outcome = await expandTask(s.env.ctx, id);
+  if (outcome !== 'done') throw new Error(`expansion of task ${id}: ${outcome}`);
+  return id;
 }

@@ -2,20 +2,17 @@
  * The sweeper kicks a sender only for work it could do now: a paused or cancelled task's pending
  * messages are not work (kicking their accounts every second made each idle sender scan them all).
  */
-import { expandTask } from '../../src/sending/expand';
 import { sendQueueFor } from '../../src/sending/kicks';
 import { keys } from '../../src/sending/redis-scripts';
 import { sweepOnce } from '../../src/sending/sweeper';
-import { onlineAccount, sendingSuite, targets } from './helpers';
+import { expandedTask, onlineAccount, sendingSuite } from './helpers';
 
 const s = sendingSuite('sweeperkicks', { workers: false });
 
 test("a paused task's pending messages do not get their account kicked; running again, they do", async () => {
   const { env, tasks } = s;
   const acct = await onlineAccount(env, s.tenant.tenantId);
-  const id = await tasks.create({ account_ids: [acct.id], targets: targets(40) });
-  await env.ctx.db('batch_send_tasks').where({ id }).update({ status: 'paused', start_time: new Date() });
-  expect(await expandTask(env.ctx, id)).toBe('done');
+  const id = await expandedTask(s, acct.id, 40, 'paused');
   expect(await tasks.statusCounts(id)).toEqual({ pending: 40 });
 
   expect((await sweepOnce(env.ctx)).kicked).toBe(0);
@@ -29,11 +26,9 @@ test("a paused task's pending messages do not get their account kicked; running 
 });
 
 test("an account whose lease its holder stopped renewing gets a kick for the moment the lease expires; a renewed lease gets none", async () => {
-  const { env, tasks } = s;
+  const { env } = s;
   const acct = await onlineAccount(env, s.tenant.tenantId);
-  const id = await tasks.create({ account_ids: [acct.id], targets: targets(5) });
-  await env.ctx.db('batch_send_tasks').where({ id }).update({ status: 'running', start_time: new Date() });
-  expect(await expandTask(env.ctx, id)).toBe('done');
+  await expandedTask(s, acct.id, 5, 'running');
   const lock = keys.accountLock(env.ctx.config.redis, acct.id);
   const queue = sendQueueFor(env.ctx, acct.id);
 
