@@ -27,7 +27,7 @@ export function startMessageSendWorker(
 ): RunningWorker {
   const connection = createRedis(ctx.config.redis, 'blocking');
   connection.on('error', () => undefined);
-  const subscriptions = new EndpointSubscriptions(ctx.config.redis, ctx.logger);
+  const subscriptions = new EndpointSubscriptions(ctx.redis, ctx.config.redis.prefix);
   const settler = new TaskSettler(ctx);
   const writer = new StatusWriter(ctx.db, ctx.logger, (flushed) => afterStatusFlush(ctx, flushed, settler), { maxBatch: 500, maxDelayMs: 100, subscriptions });
 
@@ -83,7 +83,6 @@ export function startMessageSendWorker(
       await Promise.all([...[...workers.values()].map((w) => w.close()), scheduler.close(), sweeper.stop()]);
       await writer.close();
       await settler.close();
-      await subscriptions.close();
       connection.disconnect();
     },
   };
