@@ -11,7 +11,7 @@ import { redisKey } from '../redis';
  * Each use reads the version (one GET) and reads MySQL again only when it moved: a flush that starts
  * after the API answered sees the change. (A Redis channel announced changes before, and a flush in the
  * moment between the answer and the announcement's arrival used the old answer.) With Redis away nothing
- * is kept and every call reads MySQL; `ttlMs` bounds an answer's age anyway.
+ * is kept and every call reads MySQL (after at most 250 ms); `ttlMs` bounds an answer's age anyway.
  *
  * An answer that is too wide costs nothing but outbox rows: the dispatcher fans events out to the
  * endpoints active at that moment (src/webhooks/dispatcher.ts).
@@ -41,6 +41,10 @@ interface Kept {
   types: Promise<SubscribedTypes>;
 }
 
+const UNKNOWN: unique symbol = Symbol('version unknown');
+/** How long a flush waits for the version before it reads MySQL instead (Redis slow or away). */
+const VERSION_WAIT_MS = 250;
+
 export class EndpointSubscriptions {
   private readonly kept = new Map<string, Kept>();
 
@@ -52,12 +56,8 @@ export class EndpointSubscriptions {
 
   /** The tenant's active endpoints' event types; read with `db` (not a caller's transaction: the answer is shared) when not kept or changed. */
   async typesOf(db: Knex, tenantId: string): Promise<SubscribedTypes> {
-    let version: string | null;
-    try {
-      version = await this.redis.get(versionKey(this.prefix, tenantId));
-    } catch {
-      return readSubscribedTypes(db, tenantId);
-    }
+    const version = await this.versionOf(tenantId);
+    if (version === UNKNOWN) return readSubscribedTypes(db, tenantId);
     const now = Date.now();
     const hit = this.kept.get(tenantId);
     if (hit && hit.version === version && now - hit.at < this.opts.ttlMs) return hit.types;
@@ -69,5 +69,19 @@ export class EndpointSubscriptions {
     });
     this.kept.set(tenantId, entry);
     return types;
+  }
+
+  /** The tenant's endpoints version, or UNKNOWN when Redis fails or does not answer in time (a status flush must not wait on it). */
+  private async versionOf(tenantId: string): Promise<string | null | typeof UNKNOWN> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof UNKNOWN>((resolve) => {
+      timer = setTimeout(() => resolve(UNKNOWN), VERSION_WAIT_MS);
+    });
+    const read = this.redis.get(versionKey(this.prefix, tenantId)).catch((): typeof UNKNOWN => UNKNOWN);
+    try {
+      return await Promise.race([read, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -3,6 +3,8 @@ import { StatusWriter } from '../../src/sending/status-writer';
 import { EndpointSubscriptions, announceEndpointsChanged } from '../../src/webhooks/subscriptions';
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
+import { freePort } from '../helpers/ports';
+import { createRedis } from '../../src/redis';
 
 /**
  * The status writer's kept answer to "which event types do the tenant's endpoints want": no
@@ -107,3 +109,28 @@ test('the first answer after an announced change is the new one, with nothing in
   await announceEndpointsChanged(env.ctx.redis, env.ctx.config.redis.prefix, other.tenantId);
   expect(await subs.typesOf(env.ctx.db, other.tenantId)).toEqual([['message.sent']]);
 });
+
+test('with Redis away a flush does not wait on the version: the endpoints are read from MySQL', async () => {
+  const other = await createTenant(env);
+  await env.ctx.db('webhook_endpoints').insert({
+    id: newId(),
+    tenant_id: other.tenantId,
+    name: 'no-redis',
+    url: 'http://127.0.0.1:9/no-redis',
+    event_types: JSON.stringify(['*']),
+    active: 1,
+    secret_sealed: 'x',
+    key_id: 'k',
+  });
+  // A client of a port nothing listens on, retrying without end: its commands wait for a connection that
+  // never comes (without the version's time limit this test would hang to its timeout).
+  const away = createRedis({ ...env.ctx.config.redis, url: `redis://127.0.0.1:${await freePort()}`, clusterNodes: [] }, 'command', { maxRetriesPerRequest: null });
+  away.on('error', () => undefined);
+  try {
+    const cut = new EndpointSubscriptions(away, env.ctx.config.redis.prefix);
+    expect(await cut.typesOf(env.ctx.db, other.tenantId)).toEqual([['*']]);
+    expect(await cut.typesOf(env.ctx.db, other.tenantId)).toEqual([['*']]);
+  } finally {
+    away.disconnect();
+  }
+}, 15_000);
