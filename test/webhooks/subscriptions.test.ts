@@ -26,6 +26,20 @@ afterAll(async () => {
 
 const api = (method: string, path: string, body?: unknown) => http(method, `${env.url}/api/v1${path}`, { token: tenant.adminToken, body });
 
+/** An active endpoint written straight to MySQL: no version moved, as if another tool changed the table. */
+async function insertEndpointBehindTheApi(tenantId: string, name: string, eventTypes: string[]): Promise<void> {
+  await env.ctx.db('webhook_endpoints').insert({
+    id: newId(),
+    tenant_id: tenantId,
+    name,
+    url: `http://127.0.0.1:9/${name}`,
+    event_types: JSON.stringify(eventTypes),
+    active: 1,
+    secret_sealed: 'x',
+    key_id: 'k',
+  });
+}
+
 async function sendingMessage(): Promise<{ id: string; createdAt: Date }> {
   const id = newId();
   await env.ctx.db('messages').insert({ id, tenant_id: tenant.tenantId, account_id: newId(), conversation_id: 'c1', message_type: 'text', content: JSON.stringify({ text: 'hi' }), status: 'sending' });
@@ -77,16 +91,7 @@ test('flushes share one read of the endpoints; creating, narrowing and deleting 
 test('a change made behind the API (no announcement) is not seen while the answer is kept: the cache is real', async () => {
   const other = await createTenant(env);
   expect(await subs.typesOf(env.ctx.db, other.tenantId)).toEqual([]);
-  await env.ctx.db('webhook_endpoints').insert({
-    id: newId(),
-    tenant_id: other.tenantId,
-    name: 'direct',
-    url: 'http://127.0.0.1:9/direct',
-    event_types: JSON.stringify(['*']),
-    active: 1,
-    secret_sealed: 'x',
-    key_id: 'k',
-  });
+  await insertEndpointBehindTheApi(other.tenantId, 'direct', ['*']);
   expect(await subs.typesOf(env.ctx.db, other.tenantId)).toEqual([]);
   // Another process (a fresh cache) reads it.
   const fresh = new EndpointSubscriptions(env.ctx.redis, env.ctx.config.redis.prefix);
@@ -96,32 +101,14 @@ test('a change made behind the API (no announcement) is not seen while the answe
 test('the first answer after an announced change is the new one, with nothing in between to wait for', async () => {
   const other = await createTenant(env);
   expect(await subs.typesOf(env.ctx.db, other.tenantId)).toEqual([]);
-  await env.ctx.db('webhook_endpoints').insert({
-    id: newId(),
-    tenant_id: other.tenantId,
-    name: 'announced',
-    url: 'http://127.0.0.1:9/announced',
-    event_types: JSON.stringify(['message.sent']),
-    active: 1,
-    secret_sealed: 'x',
-    key_id: 'k',
-  });
+  await insertEndpointBehindTheApi(other.tenantId, 'announced', ['message.sent']);
   await announceEndpointsChanged(env.ctx.redis, env.ctx.config.redis.prefix, other.tenantId);
   expect(await subs.typesOf(env.ctx.db, other.tenantId)).toEqual([['message.sent']]);
 });
 
 test('with Redis away a flush does not wait on the version: the endpoints are read from MySQL', async () => {
   const other = await createTenant(env);
-  await env.ctx.db('webhook_endpoints').insert({
-    id: newId(),
-    tenant_id: other.tenantId,
-    name: 'no-redis',
-    url: 'http://127.0.0.1:9/no-redis',
-    event_types: JSON.stringify(['*']),
-    active: 1,
-    secret_sealed: 'x',
-    key_id: 'k',
-  });
+  await insertEndpointBehindTheApi(other.tenantId, 'no-redis', ['*']);
   // A client of a port nothing listens on, retrying without end: its commands wait for a connection that
   // never comes (without the version's time limit this test would hang to its timeout).
   const away = createRedis({ ...env.ctx.config.redis, url: `redis://127.0.0.1:${await freePort()}`, clusterNodes: [] }, 'command', { maxRetriesPerRequest: null });
