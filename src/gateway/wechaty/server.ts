@@ -22,7 +22,6 @@ export interface WechatyServerOptions {
   log: Logger;
 }
 
-const FORWARDED = FORWARDED_HEADER;
 const MESSAGE_TYPES = new Set(['text', 'image', 'file', 'link', 'miniprogram', 'at']);
 
 /** HTTP answer of a gateway error, as the platform's HTTP client maps it back (http-client.ts). */
@@ -134,13 +133,8 @@ async function runBatch(o: WechatyServerOptions, body: unknown, forwarded: boole
   await Promise.all(
     [...remote].map(async ([url, ks]) => {
       try {
-        const res = await request(`${url}${BATCH_SEND_PATH}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', [API_KEY_HEADER]: o.apiKey, [FORWARDED]: '1' },
-          body: JSON.stringify({ sends: ks.map((k) => sends[k]) }),
-          signal: AbortSignal.timeout(60_000),
-        });
-        const answer = (await res.body.json()) as { results?: WireBatchResult[] };
+        const res = await postToOwner<{ results?: WireBatchResult[] }>(o, url, BATCH_SEND_PATH, { sends: ks.map((k) => sends[k]) }, 60_000);
+        const answer = res.body;
         if (res.statusCode !== 200 || !Array.isArray(answer.results) || answer.results.length !== ks.length) throw new Error(`owner answered ${res.statusCode}`);
         ks.forEach((k, j) => (results[k] = answer.results![j]));
       } catch {
@@ -169,7 +163,7 @@ function buildExpressApp(o: WechatyServerOptions): express.Express {
     const where = await o.host.locate(guid);
     if ('missing' in where) throw new GatewayError('permanent', 'instance_not_found', `no instance ${guid}`);
     if ('here' in where) return where.here;
-    if (req.get(FORWARDED)) throw new GatewayError('retryable', 'ownership_moved', 'the instance is changing owner; try again');
+    if (req.get(FORWARDED_HEADER)) throw new GatewayError('retryable', 'ownership_moved', 'the instance is changing owner; try again');
     await forward(req, res, where.remote.url, o.apiKey);
     return undefined;
   };
@@ -187,7 +181,7 @@ function buildExpressApp(o: WechatyServerOptions): express.Express {
     if (!Array.isArray(guids) || guids.length > 1000 || guids.some((g) => typeof g !== 'string')) {
       throw new GatewayError('permanent', 'bad_request', 'guids must be an array of at most 1000 strings');
     }
-    res.json({ instances: await statuses(o, guids as string[], Boolean(req.get(FORWARDED))) });
+    res.json({ instances: await statuses(o, guids as string[], Boolean(req.get(FORWARDED_HEADER))) });
   });
   app.put('/instances/:guid/credentials', async (req, res) => {
     if (!(await o.host.updateCredentials(req.params.guid, req.body?.credentials))) throw new GatewayError('permanent', 'instance_not_found', 'no such instance');
@@ -195,7 +189,7 @@ function buildExpressApp(o: WechatyServerOptions): express.Express {
   });
   app.delete('/instances/:guid', async (req, res) => {
     const s = await o.host.locate(req.params.guid).catch(() => undefined);
-    if (s && 'remote' in s && !req.get(FORWARDED)) return forward(req, res, s.remote.url, o.apiKey);
+    if (s && 'remote' in s && !req.get(FORWARDED_HEADER)) return forward(req, res, s.remote.url, o.apiKey);
     await o.host.delete(req.params.guid);
     res.status(204).end();
   });
@@ -298,19 +292,24 @@ async function statuses(o: WechatyServerOptions, guids: string[], forwarded: boo
   }
   for (const [url, gs] of byOwner) {
     try {
-      const res = await request(`${url}/instances/status/query`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [API_KEY_HEADER]: o.apiKey, [FORWARDED]: '1' },
-        body: JSON.stringify({ guids: gs }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      const body = (await res.body.json()) as { instances?: WireStatus[] };
+      const { body } = await postToOwner<{ instances?: WireStatus[] }>(o, url, '/instances/status/query', { guids: gs }, 10_000);
       out.push(...(body.instances ?? gs.map((g) => ({ guid: g, online: false, last_heartbeat: null }))));
     } catch {
       out.push(...gs.map((g) => ({ guid: g, online: false, last_heartbeat: null })));
     }
   }
   return out;
+}
+
+/** POSTs a JSON body to another copy, marked as forwarded (so it is never forwarded again); its status and JSON answer. */
+async function postToOwner<T>(o: WechatyServerOptions, ownerUrl: string, path: string, body: unknown, timeoutMs: number): Promise<{ statusCode: number; body: T }> {
+  const res = await request(`${ownerUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [API_KEY_HEADER]: o.apiKey, [FORWARDED_HEADER]: '1' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { statusCode: res.statusCode, body: (await res.body.json()) as T };
 }
 
 /** Sends the request on to the copy that owns the session and relays its answer. */
@@ -320,7 +319,7 @@ async function forward(req: Request, res: Response, ownerUrl: string, apiKey: st
       method: req.method as 'GET',
       headers: {
         [API_KEY_HEADER]: apiKey,
-        [FORWARDED]: '1',
+        [FORWARDED_HEADER]: '1',
         'content-type': 'application/json',
         ...(req.get(IDEMPOTENCY_HEADER) ? { [IDEMPOTENCY_HEADER]: req.get(IDEMPOTENCY_HEADER)! } : {}),
       },
