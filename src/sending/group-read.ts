@@ -27,7 +27,12 @@ export class GroupRead<K, V> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.waiting.size) {
-        const batch = [...this.waiting].slice(0, this.maxBatch);
+        // The first maxBatch asks (not a copy of every ask waiting: ten thousand at a start-up wave).
+        const batch: Array<[K, Array<{ resolve(v: V | undefined): void; reject(err: unknown): void }>]> = [];
+        for (const entry of this.waiting) {
+          batch.push(entry);
+          if (batch.length >= this.maxBatch) break;
+        }
         for (const [key] of batch) this.waiting.delete(key);
         try {
           const found = await this.read(batch.map(([key]) => key));
