@@ -93,8 +93,7 @@ export class TaskSettler {
 
   private async now(taskId: string, info: FlushedTask): Promise<void> {
     this.lastAt.set(taskId, Date.now());
-    await settleTask(this.ctx, taskId, info);
-    await publishProgress(this.ctx, taskId);
+    await settleAndPublish(this.ctx, taskId, info);
   }
 
   /** Settles every deferred task now and waits for settles under way. */
@@ -114,10 +113,12 @@ export class TaskSettler {
  * pause, the end), so a big task's steady flushes never queue on its row lock.
  */
 export async function settleTasks(ctx: Ctx, flushed: FlushedTasks): Promise<void> {
-  for (const [taskId, info] of flushed.tasks) {
-    await settleTask(ctx, taskId, info);
-    await publishProgress(ctx, taskId);
-  }
+  for (const [taskId, info] of flushed.tasks) await settleAndPublish(ctx, taskId, info);
+}
+
+async function settleAndPublish(ctx: Ctx, taskId: string, info: FlushedTask): Promise<void> {
+  await settleTask(ctx, taskId, info);
+  await publishProgress(ctx, taskId);
 }
 
 const THRESHOLD = `CAST(JSON_EXTRACT(send_strategy, '$.error_threshold') AS UNSIGNED)`;
