@@ -21,6 +21,7 @@ import * as messagesMarkdown from './20261201_0301_messages_markdown';
 import * as channelCredentialsLookup from './20261201_0600_channel_credentials_lookup';
 import * as messagesClaimSchedule from './20261201_0800_messages_claim_schedule';
 import * as webhookDeliveriesRetention from './20261201_0900_webhook_deliveries_retention';
+import * as receiptsByMessageId from './20261201_1000_receipts_by_message_id';
 /**
  * Every migration, in order. Listed explicitly (not discovered on disk) so the same code runs from
  * TypeScript sources, compiled output and tests alike. Never edit a merged migration: add a new one.
@@ -47,4 +48,5 @@ export const MIGRATIONS: ReadonlyArray<[name: string, migration: Knex.Migration]
   ['20261201_0600_channel_credentials_lookup', channelCredentialsLookup],
   ['20261201_0800_messages_claim_schedule', messagesClaimSchedule],
   ['20261201_0900_webhook_deliveries_retention', webhookDeliveriesRetention],
+  ['20261201_1000_receipts_by_message_id', receiptsByMessageId],
 ];

@@ -227,7 +227,6 @@ CREATE TABLE `messages` (
   `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
   `updated_at` datetime(3) NOT NULL DEFAULT current_timestamp(3) ON UPDATE current_timestamp(3),
   PRIMARY KEY (`id`,`created_at`),
-  KEY `idx_wework_msg_id` (`wework_msg_id`),
   KEY `idx_batch_status_time` (`batch_id`,`status`,`created_at`,`id`),
   KEY `idx_tenant_time` (`tenant_id`,`created_at`,`id`),
   KEY `idx_account_time` (`account_id`,`created_at`,`id`),
@@ -285,14 +284,14 @@ CREATE TABLE `message_templates` (
 
 CREATE TABLE `pending_receipts` (
   `account_id` varchar(36) NOT NULL,
-  `wework_msg_id` varchar(100) NOT NULL COMMENT 'the gateway message id the receipt names',
+  `message_id` varchar(36) NOT NULL COMMENT 'the message the receipt names (messages.id)',
+  `wework_msg_id` varchar(100) NOT NULL COMMENT 'the gateway message id the receipt also names',
   `status` enum('delivered','failed') NOT NULL,
   `error_code` varchar(50) DEFAULT NULL,
   `error_message` text DEFAULT NULL,
   `receipt_time` datetime(3) NOT NULL COMMENT 'when the platform says it happened',
   `created_at` datetime(3) NOT NULL DEFAULT current_timestamp(3),
-  PRIMARY KEY (`account_id`,`wework_msg_id`),
-  KEY `idx_wework_msg_id` (`wework_msg_id`),
+  PRIMARY KEY (`account_id`,`message_id`),
   KEY `idx_created_at` (`created_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='receipts waiting for their message to be recorded as sent';
 

@@ -15,7 +15,7 @@ export interface CallbackHandlers {
    * (e.g. unknown guid): the event is then kept as ignored with that outcome.
    */
   account?: (ctx: AppContext, callback: GatewayCallback) => Promise<unknown>;
-  /** Receipts of notify_type 3: message delivered/failed by wework_msg_id. */
+  /** Receipts of notify_type 3: message delivered/failed, named by its id (`client_msg_id`) or the gateway's. */
   receipts?: (ctx: AppContext, guid: string, receipts: DeliveryReceipt[]) => Promise<unknown>;
 }
 
@@ -23,8 +23,8 @@ export interface CallbackHandlers {
 export function defaultCallbackHandlers(): CallbackHandlers {
   return {
     account: (ctx, callback) => applyAccountCallback(ctx, callback),
-    // Throws UnmatchedReceiptsError when a receipt overtakes the sender's status write: the attempt
-    // fails and the queue retries it with backoff, by which time the message row has its wework_msg_id.
+    // A receipt that overtakes the sender's status write is kept (pending_receipts) and applied when
+    // the write lands (src/sending/receipts.ts).
     receipts: (ctx, guid, receipts) => applyDeliveryReceipts(ctx, guid, receipts),
   };
 }

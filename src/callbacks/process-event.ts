@@ -53,7 +53,13 @@ function parseGatewayBody(row: CallbackEventRow): GatewayCallback {
 
 function isReceipt(m: unknown): m is DeliveryReceipt {
   const x = m as Partial<DeliveryReceipt> | null;
-  return !!x && x.kind === 'receipt' && typeof x.msg_id === 'string' && (x.status === 'delivered' || x.status === 'failed');
+  return (
+    !!x &&
+    x.kind === 'receipt' &&
+    typeof x.msg_id === 'string' &&
+    (x.client_msg_id === undefined || typeof x.client_msg_id === 'string') &&
+    (x.status === 'delivered' || x.status === 'failed')
+  );
 }
 
 /**

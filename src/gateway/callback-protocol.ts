@@ -51,6 +51,13 @@ export interface DeliveryReceipt {
   kind: 'receipt';
   /** The gateway message id returned by sendMessage (messages.wework_msg_id). */
   msg_id: string;
+  /**
+   * The idempotency key the send carried, which is the platform's message id: the receipt's message is
+   * found by primary key. A receipt without it is matched by `msg_id` among the account's messages still
+   * `sent` (a slower scan, and one that cannot keep a receipt that overtakes the status write; the
+   * reconciliation job asks about those later), so gateways should always send it.
+   */
+  client_msg_id?: string;
   status: 'delivered' | 'failed';
   error_code?: string;
   error_message?: string;

@@ -44,6 +44,11 @@ import type { GatewayConversation, InstanceStatus, LoginProgress, LoginQr, Login
  * of the id (evicted, or never accepted).
  * The Wechaty gateway answers `sent` for every id: Wechaty providers report no delivery receipts.
  *
+ * Delivery receipts (callback notify_type 3, issue 17) name the send's Idempotency-Key as
+ * `client_msg_id` besides the gateway's `msg_id`: the key is the platform's message id, so the receipt
+ * finds its message by primary key, and the gateway's ids need no index on `messages` (an index written
+ * at a random place by every send, which outgrew the buffer pool on a million-message task).
+ *
  * Send pacing (issue 9): `counted_at` (optional, ms since the epoch on the gateway's clock) is when the
  * gateway's per-account rate limiter counted this send (the simulator: on arrival, before delivery; absent
  * on a duplicate, which takes nothing). A strict limiter (burst 1) refuses a send arriving less than its

@@ -14,12 +14,18 @@ import { publishProgress } from './task-events';
  * receipts twice changes nothing the second time, and task counters move by exactly the rows changed
  * (delivered up; a failed receipt moves one message from success to failed).
  *
- * A receipt can overtake the sender's batched status write (the row is still `sending`, without its
- * gateway message id), or arrive while that write waits out a MySQL outage. Such receipts are kept in
- * `pending_receipts` and applied when the message's `sent` status lands: the status writer looks for
- * them after each flush that recorded sends, and this function looks for the message again after
- * keeping one. Whichever of the two commits last sees the other's row, so none is missed; the pending
- * row is taken under a row lock and deleted in the transaction that applies it, so none is applied twice.
+ * A receipt names its message by the send's idempotency key (`client_msg_id`, the message's id), so it
+ * is found by primary key; the gateway's own id (`msg_id`) needs no index on `messages`, which every
+ * send would write at a random place (issue 17). A receipt without the key is matched by the gateway's
+ * id among the account's messages still `sent`; unmatched, it is dropped, and the reconciliation job
+ * asks the gateway about the message later.
+ *
+ * A receipt can overtake the sender's batched status write (the row is still `sending`), or arrive while
+ * that write waits out a MySQL outage. Such receipts are kept in `pending_receipts` and applied when the
+ * message's `sent` status lands: the status writer looks for them after each flush that recorded sends,
+ * and this function looks for the message again after keeping one. Whichever of the two commits last
+ * sees the other's row, so none is missed; the pending row is taken under a row lock and deleted in the
+ * transaction that applies it, so none is applied twice.
  *
  * The status writer's look costs a query per flush, and receipts almost never overtake the write. So a
  * tenant's kept receipts are announced by a Redis marker (`keys.receiptsKept`), set before the
@@ -30,13 +36,14 @@ import { publishProgress } from './task-events';
 export interface ReceiptResult {
   delivered: number;
   failed: number;
-  /** Receipts for messages already past `sent` (duplicates): ignored. */
+  /** Receipts for messages already past `sent` (duplicates), or naming no message of the account: ignored. */
   ignored: number;
   /** Receipts whose message is not recorded as sent yet: kept until it is. */
   kept: number;
 }
 
 type Ctx = Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>;
+type Query = Knex | Knex.Transaction;
 
 interface MatchedRow {
   id: string;
@@ -44,8 +51,13 @@ interface MatchedRow {
   created_at: Date;
   batch_id: string | null;
   status: string;
-  wework_msg_id: string;
+  wework_msg_id: string | null;
 }
+
+const MATCHED_COLS = ['id', 'tenant_id', 'created_at', 'batch_id', 'status', 'wework_msg_id'];
+
+/** The sender has not recorded the send yet: a receipt for such a message waits for it. */
+const isUnrecorded = (r: MatchedRow) => r.status === 'pending' || r.status === 'sending';
 
 /** Receipts older than this whose message never showed up are dropped (a gateway's stray ids). */
 export const PENDING_RECEIPT_TTL_MS = 7 * 24 * 3600_000;
@@ -70,33 +82,60 @@ export async function mayHaveKeptReceipts(ctx: Pick<Ctx, 'redis' | 'config'>, te
   }
 }
 
+/**
+ * The account's messages the receipts name, with the latest receipt of each (by message id): keyed
+ * receipts by primary key, the others by the gateway's id among the account's `sent` messages (the
+ * claim index's range of the account's sends awaiting a receipt).
+ */
+async function matchMessages(q: Query, accountId: string, receipts: DeliveryReceipt[]): Promise<{ rows: MatchedRow[]; latest: Map<string, DeliveryReceipt> }> {
+  const keyed = new Map<string, DeliveryReceipt>();
+  const unkeyed = new Map<string, DeliveryReceipt>();
+  for (const r of receipts) {
+    if (r.client_msg_id) keyed.set(r.client_msg_id, r);
+    else unkeyed.set(r.msg_id, r);
+  }
+  const rows: MatchedRow[] = [];
+  const latest = new Map<string, DeliveryReceipt>();
+  const add = (row: MatchedRow, receipt: DeliveryReceipt) => {
+    if (latest.has(row.id)) return;
+    rows.push(row);
+    latest.set(row.id, receipt);
+  };
+  if (keyed.size) {
+    const found: MatchedRow[] = await q('messages').select(MATCHED_COLS).where({ account_id: accountId }).whereIn('id', [...keyed.keys()]);
+    for (const row of found) add(row, keyed.get(row.id)!);
+  }
+  if (unkeyed.size) {
+    const found: MatchedRow[] = await q('messages').select(MATCHED_COLS).where({ account_id: accountId, status: 'sent' }).whereIn('wework_msg_id', [...unkeyed.keys()]);
+    for (const row of found) add(row, unkeyed.get(row.wework_msg_id!)!);
+  }
+  return { rows, latest };
+}
+
 export async function applyDeliveryReceipts(ctx: Ctx, guid: string, receipts: DeliveryReceipt[]): Promise<ReceiptResult> {
   const result: ReceiptResult = { delivered: 0, failed: 0, ignored: 0, kept: 0 };
   if (!receipts.length) return result;
   const account: { id: string; tenant_id: string } | undefined = await ctx.db('wework_accounts').select('id', 'tenant_id').where({ guid }).first();
   if (!account) return { ...result, ignored: receipts.length };
-  const latest = new Map<string, DeliveryReceipt>();
-  for (const r of receipts) latest.set(r.msg_id, r);
-  let unmatched: string[] = [];
+  let waiting: string[] = [];
   const touched = await ctx.db.transaction(async (trx) => {
-    const rows: MatchedRow[] = await trx('messages')
-      .select('id', 'tenant_id', 'created_at', 'batch_id', 'status', 'wework_msg_id')
-      .where({ account_id: account.id })
-      .whereIn('wework_msg_id', [...latest.keys()]);
-    const found = new Set(rows.map((r) => r.wework_msg_id));
-    unmatched = [...latest.keys()].filter((m) => !found.has(m));
-    if (unmatched.length) {
+    const { rows, latest } = await matchMessages(trx, account.id, receipts);
+    // Receipts naming no message of this account (another account's, a stray id, or a duplicate in the batch).
+    result.ignored += receipts.length - rows.length;
+    const unrecorded = rows.filter(isUnrecorded);
+    waiting = unrecorded.map((r) => r.id);
+    if (waiting.length) {
       // Before the commit: a status flush committing after this transaction must see the marker.
       await markReceiptsKept(ctx, account.tenant_id);
-      await keepPending(trx, account.id, unmatched.map((m) => latest.get(m)!));
+      await keepPending(trx, account.id, unrecorded.map((r) => ({ messageId: r.id, receipt: latest.get(r.id)! })));
     }
-    result.kept = unmatched.length;
-    return applyToRows(trx, rows, latest, result);
+    result.kept = waiting.length;
+    return applyToRows(trx, rows.filter((r) => !isUnrecorded(r)), latest, result);
   });
   await publishAll(ctx, touched);
   // Kept: the sender's write may have committed while this transaction ran; look once more.
-  if (unmatched.length) {
-    const late = await applyPendingReceipts(ctx, { accountId: account.id, weworkMsgIds: unmatched });
+  if (waiting.length) {
+    const late = await applyPendingReceipts(ctx, { accountId: account.id, messageIds: waiting });
     result.kept -= late.delivered + late.failed + late.ignored;
     result.delivered += late.delivered;
     result.failed += late.failed;
@@ -106,56 +145,59 @@ export async function applyDeliveryReceipts(ctx: Ctx, guid: string, receipts: De
 }
 
 /**
- * Applies kept receipts whose message is now recorded: those naming `weworkMsgIds` (after a status
- * flush, or after keeping them), or, without a filter, any (the reconciliation job's sweep, up to
- * `limit`). A receipt whose message has moved past `sent` meanwhile is dropped as a duplicate.
+ * Applies kept receipts whose message is now recorded: those for `messageIds` (after a status flush, or
+ * after keeping them), or, without a filter, any (the reconciliation job's sweep, up to `limit`). A
+ * receipt whose message has moved past `sent` meanwhile is dropped as a duplicate.
  */
 export async function applyPendingReceipts(
   ctx: Ctx,
-  filter: { accountId?: string; weworkMsgIds?: string[]; limit?: number } = {},
+  filter: { accountId?: string; messageIds?: string[]; limit?: number } = {},
 ): Promise<Omit<ReceiptResult, 'kept'>> {
   const none = { delivered: 0, failed: 0, ignored: 0 };
-  if (filter.weworkMsgIds && !filter.weworkMsgIds.length) return none;
-  // Kept receipts whose message exists now (a plain read), then those rows locked: a concurrent
+  if (filter.messageIds && !filter.messageIds.length) return none;
+  // Kept receipts whose message is recorded now (a plain read), then those rows locked: a concurrent
   // applier waits on the lock and then finds them gone.
   const q = ctx.db('pending_receipts as p')
-    .select('p.account_id', 'p.wework_msg_id')
-    .whereExists((w) => w.select(ctx.db.raw('1')).from('messages as m').whereRaw('m.wework_msg_id = p.wework_msg_id AND m.account_id = p.account_id'))
+    .select('p.account_id', 'p.message_id')
+    .whereExists((w) =>
+      w
+        .select(ctx.db.raw('1'))
+        .from('messages as m')
+        .whereRaw('m.id = p.message_id AND m.account_id = p.account_id')
+        .whereNotIn('m.status', ['pending', 'sending']),
+    )
     .limit(filter.limit ?? 1000);
   if (filter.accountId) q.where('p.account_id', filter.accountId);
-  if (filter.weworkMsgIds) q.whereIn('p.wework_msg_id', filter.weworkMsgIds);
-  const candidates: Array<{ account_id: string; wework_msg_id: string }> = await q;
+  if (filter.messageIds) q.whereIn('p.message_id', filter.messageIds);
+  const candidates: Array<{ account_id: string; message_id: string }> = await q;
   if (!candidates.length) return none;
   const applied = await withDeadlockRetry(() => ctx.db.transaction((trx) => applyLocked(trx, candidates)));
   await publishAll(ctx, applied.touched);
   return { delivered: applied.result.delivered, failed: applied.result.failed, ignored: applied.result.ignored };
 }
 
-/** Locks the candidates' kept receipts (those still there), applies them to their messages and deletes them. */
-async function applyLocked(trx: Knex.Transaction, candidates: Array<{ account_id: string; wework_msg_id: string }>): Promise<{ result: ReceiptResult; touched: Set<string> }> {
+/** Locks the candidates' kept receipts (those still there), applies them to their recorded messages and deletes them. */
+async function applyLocked(trx: Knex.Transaction, candidates: Array<{ account_id: string; message_id: string }>): Promise<{ result: ReceiptResult; touched: Set<string> }> {
   const result: ReceiptResult = { delivered: 0, failed: 0, ignored: 0, kept: 0 };
   const touched = new Set<string>();
   const pending: PendingRow[] = await trx('pending_receipts')
-    .select('account_id', 'wework_msg_id', 'status', 'error_code', 'error_message', 'receipt_time')
-    .whereIn(['account_id', 'wework_msg_id'], candidates.map((c) => [c.account_id, c.wework_msg_id]))
+    .select('account_id', 'message_id', 'wework_msg_id', 'status', 'error_code', 'error_message', 'receipt_time')
+    .whereIn(['account_id', 'message_id'], candidates.map((c) => [c.account_id, c.message_id]))
     .forUpdate();
   const byAccount = new Map<string, PendingRow[]>();
   for (const p of pending) byAccount.set(p.account_id, [...(byAccount.get(p.account_id) ?? []), p]);
   for (const [accountId, list] of byAccount) {
-    const latest = new Map<string, DeliveryReceipt>(list.map((p) => [p.wework_msg_id, receiptOf(p)]));
-    const rows: MatchedRow[] = await trx('messages')
-      .select('id', 'tenant_id', 'created_at', 'batch_id', 'status', 'wework_msg_id')
-      .where({ account_id: accountId })
-      .whereIn('wework_msg_id', [...latest.keys()]);
-    for (const t of await applyToRows(trx, rows, latest, result)) touched.add(t);
-    const matched = [...new Set(rows.map((r) => r.wework_msg_id))];
-    if (matched.length) await trx('pending_receipts').where({ account_id: accountId }).whereIn('wework_msg_id', matched).delete();
+    const { rows, latest } = await matchMessages(trx, accountId, list.map(receiptOf));
+    const recorded = rows.filter((r) => !isUnrecorded(r));
+    for (const t of await applyToRows(trx, recorded, latest, result)) touched.add(t);
+    if (recorded.length) await trx('pending_receipts').where({ account_id: accountId }).whereIn('message_id', recorded.map((r) => r.id)).delete();
   }
   return { result, touched };
 }
 
 interface PendingRow {
   account_id: string;
+  message_id: string;
   wework_msg_id: string;
   status: 'delivered' | 'failed';
   error_code: string | null;
@@ -166,6 +208,7 @@ interface PendingRow {
 const receiptOf = (p: PendingRow): DeliveryReceipt => ({
   kind: 'receipt',
   msg_id: p.wework_msg_id,
+  client_msg_id: p.message_id,
   status: p.status,
   error_code: p.error_code ?? undefined,
   error_message: p.error_message ?? undefined,
@@ -177,12 +220,12 @@ export async function purgeStalePendingReceipts(db: Knex, now: Date, limit = 10_
   return db('pending_receipts').where('created_at', '<', new Date(now.getTime() - PENDING_RECEIPT_TTL_MS)).limit(limit).delete();
 }
 
-async function keepPending(trx: Knex.Transaction, accountId: string, receipts: DeliveryReceipt[]): Promise<void> {
-  const rows = receipts.map((r) => [accountId, r.msg_id.slice(0, 100), r.status, r.error_code?.slice(0, 50) ?? null, r.error_message ?? null, atOf(r)]);
+async function keepPending(trx: Knex.Transaction, accountId: string, kept: Array<{ messageId: string; receipt: DeliveryReceipt }>): Promise<void> {
+  const rows = kept.map(({ messageId, receipt: r }) => [accountId, messageId, r.msg_id.slice(0, 100), r.status, r.error_code?.slice(0, 50) ?? null, r.error_message ?? null, atOf(r)]);
   // The latest receipt for a message wins (a failure reported after a delivery, or the reverse).
   await trx.raw(
-    `INSERT INTO pending_receipts (account_id, wework_msg_id, status, error_code, error_message, receipt_time) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
-     ON DUPLICATE KEY UPDATE status = VALUES(status), error_code = VALUES(error_code), error_message = VALUES(error_message), receipt_time = VALUES(receipt_time)`,
+    `INSERT INTO pending_receipts (account_id, message_id, wework_msg_id, status, error_code, error_message, receipt_time) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+     ON DUPLICATE KEY UPDATE wework_msg_id = VALUES(wework_msg_id), status = VALUES(status), error_code = VALUES(error_code), error_message = VALUES(error_message), receipt_time = VALUES(receipt_time)`,
     rows.flat() as Knex.RawBinding[],
   );
 }
@@ -196,7 +239,7 @@ async function applyToRows(trx: Knex.Transaction, rows: MatchedRow[], latest: Ma
   // One multi-row UPDATE per (task, outcome): counters move by exactly the rows it changed.
   const groups = new Map<string, MatchedRow[]>();
   for (const r of sent) {
-    const key = `${latest.get(r.wework_msg_id)!.status}|${r.batch_id ?? ''}`;
+    const key = `${latest.get(r.id)!.status}|${r.batch_id ?? ''}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   for (const [key, group] of groups) {
@@ -222,7 +265,7 @@ async function applyToRows(trx: Knex.Transaction, rows: MatchedRow[], latest: Ma
 async function publishReceiptEvents(trx: Knex.Transaction, rows: MatchedRow[], kind: 'delivered' | 'failed', latest: Map<string, DeliveryReceipt>): Promise<void> {
   const byTenant = new Map<string, WebhookEvent[]>();
   for (const r of rows) {
-    const rec = latest.get(r.wework_msg_id)!;
+    const rec = latest.get(r.id)!;
     const data: Record<string, unknown> = { message_id: r.id, task_id: r.batch_id, gateway_message_id: r.wework_msg_id, at: atOf(rec).toISOString() };
     if (kind === 'failed') Object.assign(data, { error_code: rec.error_code ?? 'delivery_failed', error_message: rec.error_message ?? 'delivery failed' });
     byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), { type: kind === 'delivered' ? 'message.delivered' : 'message.failed', data }]);
@@ -238,13 +281,13 @@ const atOf = (rec: DeliveryReceipt) => new Date(rec.at > 1e12 ? rec.at : rec.at 
 
 async function updateGroup(
   trx: Knex.Transaction,
-  rows: Array<{ id: string; created_at: Date; wework_msg_id: string }>,
+  rows: Array<{ id: string; created_at: Date }>,
   kind: 'delivered' | 'failed',
   latest: Map<string, DeliveryReceipt>,
 ): Promise<number> {
   const whenThen = (value: (rec: DeliveryReceipt) => unknown) => {
     const bindings: Knex.RawBinding[] = [];
-    for (const r of rows) bindings.push(r.id, value(latest.get(r.wework_msg_id)!) as Knex.RawBinding);
+    for (const r of rows) bindings.push(r.id, value(latest.get(r.id)!) as Knex.RawBinding);
     return { sql: `CASE id ${rows.map(() => 'WHEN ? THEN ?').join(' ')} END`, bindings };
   };
   const times = [...new Set(rows.map((r) => r.created_at.getTime()))].map((t) => new Date(t));

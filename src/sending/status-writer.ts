@@ -33,8 +33,8 @@ export interface FlushedTasks {
   /** The lane's tenant (every result of a flush is one tenant's). */
   tenantId?: string;
   tasks: Map<string, FlushedTask>;
-  /** Gateway message ids recorded as sent by the flush: receipts kept for them can now be applied. */
-  sentGatewayIds?: string[];
+  /** Ids of the messages the flush recorded as sent: receipts kept for them can now be applied. */
+  sentMessageIds?: string[];
 }
 
 export type AfterFlush = (flushed: FlushedTasks) => Promise<void>;
@@ -424,5 +424,5 @@ export async function writeResults(trx: Trx, results: SendResult[], subscribed?:
     await addTaskCounts(trx, taskId, { sent: c.sent + c.failed + c.unknown, success: c.sent, failed: c.failed, unknown: c.unknown, cancelled: cancelled.get(taskId) ?? 0, capped: capped.get(taskId) ?? 0 });
   }
   for (const [tenantId, list] of events) await publishWebhookEvents(trx, tenantId, list, subscribed);
-  return { tenantId: unique[0]?.tenantId, tasks, sentGatewayIds: byKind('sent').map((r) => (r.outcome as { gatewayMessageId: string }).gatewayMessageId) };
+  return { tenantId: unique[0]?.tenantId, tasks, sentMessageIds: byKind('sent').map((r) => r.id) };
 }

@@ -16,8 +16,8 @@ type Ctx = Pick<AppContext, 'db' | 'redis' | 'realtime' | 'config' | 'logger'>;
  */
 export async function afterStatusFlush(ctx: Ctx, flushed: FlushedTasks, settler?: TaskSettler): Promise<void> {
   // Receipts are kept only after a marker of their tenant is set, so without it there is nothing to look for.
-  if (flushed.sentGatewayIds?.length && (!flushed.tenantId || (await mayHaveKeptReceipts(ctx, flushed.tenantId)))) {
-    await applyPendingReceipts(ctx, { weworkMsgIds: flushed.sentGatewayIds }).catch((err) =>
+  if (flushed.sentMessageIds?.length && (!flushed.tenantId || (await mayHaveKeptReceipts(ctx, flushed.tenantId)))) {
+    await applyPendingReceipts(ctx, { messageIds: flushed.sentMessageIds }).catch((err) =>
       ctx.logger.warn({ err: (err as Error).message }, 'kept receipts not applied after a flush; the reconciliation job will'),
     );
   }

@@ -57,7 +57,7 @@ async function runningTask(t: { tenantId: string; adminId: string }, accountId: 
   return taskId;
 }
 
-test('receipts mark messages delivered/failed with callback_time and move the task counters, once', async () => {
+test('receipts mark messages delivered/failed with callback_time and move the task counters, once: by message id, or by the gateway id without one', async () => {
   const t = await createTenant(env);
   const acct = await insertAccount(env, t.tenantId);
   const taskId = newId();
@@ -79,7 +79,8 @@ test('receipts mark messages delivered/failed with callback_time and move the ta
   const at = Math.floor(Date.now() / 1000);
   const cb = callback(acct.guid, NOTIFY.messages, {
     messages: [
-      { kind: 'receipt', msg_id: 'gw-a', status: 'delivered', at },
+      { kind: 'receipt', msg_id: 'gw-a', client_msg_id: m1, status: 'delivered', at },
+      // A gateway that does not name the message: matched among the account's sent messages.
       { kind: 'receipt', msg_id: 'gw-b', status: 'failed', error_code: 'blocked', error_message: 'user blocked', at },
     ],
   });
@@ -101,11 +102,11 @@ test('a receipt that overtakes the sender is kept (the event is processed at onc
   const taskId = await runningTask(t, acct.id, 1);
   // The message is still being sent: no wework_msg_id yet.
   const msgId = await sentMessage(t.tenantId, acct.id, taskId, null, 'sending');
-  const receipt = { kind: 'receipt', msg_id: 'gw-late', status: 'delivered', at: Math.floor(Date.now() / 1000) };
+  const receipt = { kind: 'receipt', msg_id: 'gw-late', client_msg_id: msgId, status: 'delivered', at: Math.floor(Date.now() / 1000) };
   const res = await postCallback(env, callback(acct.guid, NOTIFY.messages, { messages: [receipt] }));
   const row = await waitForEvent(env, res.body.id, (r) => r.status !== 'received' && r.status !== 'processing', 'the receipt event handled');
   expect(row).toMatchObject({ status: 'processed', retry_count: 0 });
-  expect(await env.ctx.db('pending_receipts').where({ account_id: acct.id })).toEqual([expect.objectContaining({ wework_msg_id: 'gw-late', status: 'delivered' })]);
+  expect(await env.ctx.db('pending_receipts').where({ account_id: acct.id })).toEqual([expect.objectContaining({ message_id: msgId, wework_msg_id: 'gw-late', status: 'delivered' })]);
   expect((await env.ctx.db('messages').where({ id: msgId }).first()).status).toBe('sending');
 
   // The sender's status write lands (however late: here after the callback's retries would have run out).
@@ -131,13 +132,13 @@ test('kept receipts applied by two appliers at once count once', async () => {
   const ids: string[] = [];
   for (let i = 0; i < 20; i++) ids.push(await sentMessage(t.tenantId, acct.id, taskId, null, 'sending'));
   const at = Math.floor(Date.now() / 1000);
-  const receipts = ids.map((_, i) => ({ kind: 'receipt' as const, msg_id: `gw-race-${i}`, status: 'delivered' as const, at }));
+  const receipts = ids.map((id, i) => ({ kind: 'receipt' as const, msg_id: `gw-race-${i}`, client_msg_id: id, status: 'delivered' as const, at }));
   expect(await applyDeliveryReceipts(env.ctx, acct.guid, receipts)).toMatchObject({ delivered: 0, kept: 20 });
   // The status write commits without its hook (a worker killed right after the commit).
   for (let i = 0; i < ids.length; i++) await env.ctx.db('messages').where({ id: ids[i] }).update({ status: 'sent', wework_msg_id: `gw-race-${i}` });
   await env.ctx.db('task_counters').insert({ task_id: taskId, shard: 0, sent: 20, success: 20 });
   const [a, b, c] = await Promise.all([
-    applyPendingReceipts(env.ctx, { weworkMsgIds: receipts.map((r) => r.msg_id) }),
+    applyPendingReceipts(env.ctx, { messageIds: ids }),
     applyPendingReceipts(env.ctx, { accountId: acct.id }),
     applyPendingReceipts(env.ctx),
   ]);
@@ -157,7 +158,7 @@ test('a status flush looks for kept receipts only while its tenant has some: no 
   const quietMsg = await sentMessage(quiet.tenantId, quietAcct.id, quietTask, null, 'sending');
   const busyMsg = await sentMessage(busy.tenantId, busyAcct.id, busyTask, null, 'sending');
   // Only the busy tenant keeps a receipt (its message is still being sent).
-  const kept = await applyDeliveryReceipts(env.ctx, busyAcct.guid, [{ kind: 'receipt', msg_id: 'gw-busy', status: 'delivered', at: Date.now() }]);
+  const kept = await applyDeliveryReceipts(env.ctx, busyAcct.guid, [{ kind: 'receipt', msg_id: 'gw-busy', client_msg_id: busyMsg, status: 'delivered', at: Date.now() }]);
   expect(kept.kept).toBe(1);
 
   const statements: string[] = [];
@@ -181,4 +182,31 @@ test('a status flush looks for kept receipts only while its tenant has some: no 
   // The busy tenant's kept receipt was applied by its flush.
   expect((await env.ctx.db('messages').where({ id: busyMsg }).first()).status).toBe('delivered');
   expect((await env.ctx.db('messages').where({ id: quietMsg }).first()).status).toBe('sent');
+});
+
+test('a receipt naming another account\'s message, or no message, is ignored and not kept; one without the key is never kept', async () => {
+  const t = await createTenant(env);
+  const acct = await insertAccount(env, t.tenantId);
+  const other = await insertAccount(env, t.tenantId);
+  const taskId = await runningTask(t, acct.id, 2);
+  const sent = await sentMessage(t.tenantId, acct.id, taskId, 'gw-own');
+  const sending = await sentMessage(t.tenantId, acct.id, taskId, null, 'sending');
+  const at = Date.now();
+  // The other account's gateway names this account's messages: nothing moves, nothing is kept.
+  expect(
+    await applyDeliveryReceipts(env.ctx, other.guid, [
+      { kind: 'receipt', msg_id: 'gw-own', client_msg_id: sent, status: 'delivered', at },
+      { kind: 'receipt', msg_id: 'gw-x', client_msg_id: sending, status: 'delivered', at },
+      { kind: 'receipt', msg_id: 'gw-own', status: 'delivered', at },
+    ]),
+  ).toEqual({ delivered: 0, failed: 0, ignored: 3, kept: 0 });
+  // A stray id of the right account, and a receipt without the key for a message not yet recorded.
+  expect(
+    await applyDeliveryReceipts(env.ctx, acct.guid, [
+      { kind: 'receipt', msg_id: 'gw-stray', client_msg_id: newId(), status: 'delivered', at },
+      { kind: 'receipt', msg_id: 'gw-unrecorded', status: 'delivered', at },
+    ]),
+  ).toEqual({ delivered: 0, failed: 0, ignored: 2, kept: 0 });
+  expect(await env.ctx.db('pending_receipts').whereIn('account_id', [acct.id, other.id])).toEqual([]);
+  expect((await env.ctx.db('messages').whereIn('id', [sent, sending]).orderBy('status')).map((m: { status: string }) => m.status)).toEqual(['sending', 'sent']);
 });

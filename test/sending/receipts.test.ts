@@ -31,9 +31,9 @@ test('receipts mark sent messages delivered or failed, idempotently, with exact 
   const rows = await env.ctx.db('messages').where({ batch_id: id }).orderBy('conversation_id');
   const at = Date.now();
   const receipts = [
-    { kind: 'receipt' as const, msg_id: rows[0].wework_msg_id, status: 'delivered' as const, at },
-    { kind: 'receipt' as const, msg_id: rows[1].wework_msg_id, status: 'delivered' as const, at },
-    { kind: 'receipt' as const, msg_id: rows[2].wework_msg_id, status: 'failed' as const, error_code: 'blocked', error_message: 'user blocked you', at },
+    { kind: 'receipt' as const, msg_id: rows[0].wework_msg_id, client_msg_id: rows[0].id, status: 'delivered' as const, at },
+    { kind: 'receipt' as const, msg_id: rows[1].wework_msg_id, client_msg_id: rows[1].id, status: 'delivered' as const, at },
+    { kind: 'receipt' as const, msg_id: rows[2].wework_msg_id, client_msg_id: rows[2].id, status: 'failed' as const, error_code: 'blocked', error_message: 'user blocked you', at },
   ];
   expect(await applyDeliveryReceipts(env.ctx, a.guid, receipts)).toEqual({ delivered: 2, failed: 1, ignored: 0, kept: 0 });
   // The same receipts again (a redelivered callback) change nothing.
@@ -45,15 +45,14 @@ test('receipts mark sent messages delivered or failed, idempotently, with exact 
   expect(after[0].callback_time).toBeTruthy();
   expect(after[2]).toMatchObject({ error_code: 'blocked', error_message: 'user blocked you' });
 
-  // Another account's guid cannot touch these messages: its receipt is kept for a message of its own.
+  // Another account's guid cannot touch these messages, by their id or by the gateway's.
   const other = await onlineAccount(env, t.tenantId);
-  expect(await applyDeliveryReceipts(env.ctx, other.guid, [{ kind: 'receipt', msg_id: rows[3].wework_msg_id, status: 'delivered', at }])).toEqual({
-    delivered: 0,
-    failed: 0,
-    ignored: 0,
-    kept: 1,
-  });
+  const foreign = [
+    { kind: 'receipt' as const, msg_id: rows[3].wework_msg_id, client_msg_id: rows[3].id, status: 'delivered' as const, at },
+    { kind: 'receipt' as const, msg_id: rows[3].wework_msg_id, status: 'delivered' as const, at },
+  ];
+  expect(await applyDeliveryReceipts(env.ctx, other.guid, foreign)).toEqual({ delivered: 0, failed: 0, ignored: 2, kept: 0 });
   expect((await env.ctx.db('messages').where({ id: rows[3].id }).first()).status).toBe('sent');
-  expect(await env.ctx.db('pending_receipts').where({ account_id: other.id })).toHaveLength(1);
+  expect(await env.ctx.db('pending_receipts').where({ account_id: other.id })).toHaveLength(0);
   expect(await applyDeliveryReceipts(env.ctx, 'no-such-guid', receipts)).toEqual({ delivered: 0, failed: 0, ignored: 3, kept: 0 });
 });

@@ -42,8 +42,8 @@ test('a campaign, its receipts and an account transition reach the endpoint as s
   const rows = await s.env.ctx.db('messages').where({ batch_id: id }).orderBy('conversation_id');
   const at = Date.now();
   await applyDeliveryReceipts(s.env.ctx, account.guid, [
-    { kind: 'receipt', msg_id: rows[0].wework_msg_id, status: 'delivered', at },
-    { kind: 'receipt', msg_id: rows[1].wework_msg_id, status: 'failed', error_code: 'blocked', error_message: 'user blocked you', at },
+    { kind: 'receipt', msg_id: rows[0].wework_msg_id, client_msg_id: rows[0].id, status: 'delivered', at },
+    { kind: 'receipt', msg_id: rows[1].wework_msg_id, client_msg_id: rows[1].id, status: 'failed', error_code: 'blocked', error_message: 'user blocked you', at },
   ]);
   await transitionAccount(s.env.ctx, { accountId: account.id, to: 'offline', reason: 'test logout', operatorType: 'system' });
 

@@ -55,10 +55,13 @@ export async function reconcileMessages(ctx: AppContext, now: Date, opts: { chan
     .limit(MAX_ACCOUNTS);
   for (const account of accounts) {
     stats.accounts += 1;
-    const rows: Array<{ wework_msg_id: string }> = await overdue(ctx.db('messages as m').select('m.wework_msg_id').where('m.account_id', account.id))
+    const rows: Array<{ id: string; wework_msg_id: string }> = await overdue(ctx.db('messages as m').select('m.id', 'm.wework_msg_id').where('m.account_id', account.id))
       .orderBy('m.send_time')
       .limit(PER_ACCOUNT);
-    const ids = [...new Set(rows.map((r) => r.wework_msg_id))];
+    // The answers name the gateway's ids; the receipts name our messages, found by primary key.
+    const messagesOf = new Map<string, string[]>();
+    for (const r of rows) messagesOf.set(r.wework_msg_id, [...(messagesOf.get(r.wework_msg_id) ?? []), r.id]);
+    const ids = [...messagesOf.keys()];
     for (let i = 0; i < ids.length; i += MESSAGE_STATUS_QUERY_MAX) {
       const chunk = ids.slice(i, i + MESSAGE_STATUS_QUERY_MAX);
       let answers: MessageStatus[];
@@ -71,7 +74,7 @@ export async function reconcileMessages(ctx: AppContext, now: Date, opts: { chan
         break;
       }
       stats.asked += chunk.length;
-      const receipts = answers.filter((a) => chunk.includes(a.messageId)).map(receiptOf).filter((r): r is DeliveryReceipt => r !== null);
+      const receipts = answers.filter((a) => chunk.includes(a.messageId)).flatMap((a) => receiptsOf(a, messagesOf.get(a.messageId) ?? []));
       for (const a of answers) if (a.status === 'sent') stats.still_sent += 1;
       else if (a.status === 'unknown') stats.unknown += 1;
       const applied = await applyDeliveryReceipts(ctx, account.guid, receipts);
@@ -83,16 +86,19 @@ export async function reconcileMessages(ctx: AppContext, now: Date, opts: { chan
   return stats;
 }
 
-function receiptOf(a: MessageStatus): DeliveryReceipt | null {
-  if (a.status !== 'delivered' && a.status !== 'failed') return null;
-  return {
+/** The receipts a gateway's answer amounts to: one per message it names (none while it is still `sent`). */
+function receiptsOf(a: MessageStatus, messageIds: string[]): DeliveryReceipt[] {
+  if (a.status !== 'delivered' && a.status !== 'failed') return [];
+  const status = a.status;
+  return messageIds.map((id) => ({
     kind: 'receipt',
     msg_id: a.messageId,
-    status: a.status,
+    client_msg_id: id,
+    status,
     error_code: a.errorCode,
     error_message: a.errorMessage,
     at: (a.at ?? new Date()).getTime(),
-  };
+  }));
 }
 
 export const messageReconcileJob: CronJob = {

@@ -113,7 +113,7 @@ export class SimulatorEngine {
   private readonly instances = new Map<string, Instance>();
   readonly ledger: DeliveryLedger;
   settings: SimulatorSettings;
-  private readonly receipts: Array<{ due: number; guid: string; msgId: string }> = [];
+  private readonly receipts: Array<{ due: number; guid: string; msgId: string; key: string }> = [];
   private readonly receiptTimer: NodeJS.Timeout;
   /** `batch_requests`: batch send requests taken (protocol.ts), however many sends each carried. */
   readonly counters = { receipts_dropped: 0, receipts_withheld: 0, rate_limited: 0, injected_failures: 0, ack_losses: 0, risk_answers: 0, batch_requests: 0 };
@@ -304,7 +304,7 @@ export class SimulatorEngine {
     this.ledger.recordDelivery(key);
     inst.deliveries += 1;
     this.rememberOutcome(messageId, { guid, status: 'sent' });
-    this.queueReceipt(guid, messageId);
+    this.queueReceipt(guid, messageId, key);
     if (this.settings.ack_loss_rate > 0 && Math.random() < this.settings.ack_loss_rate) {
       this.counters.ack_losses++;
       throw new SimError(503, 'upstream_timeout', 'injected: delivered but acknowledgement lost');
@@ -510,12 +510,12 @@ export class SimulatorEngine {
     this.outcomes.set(msgId, o);
   }
 
-  private queueReceipt(guid: string, msgId: string): void {
+  private queueReceipt(guid: string, msgId: string, key: string): void {
     if (this.receipts.length >= this.limits.maxPendingReceipts) {
       this.counters.receipts_dropped++;
       return;
     }
-    this.receipts.push({ due: Date.now() + this.settings.receipt_delay_ms, guid, msgId });
+    this.receipts.push({ due: Date.now() + this.settings.receipt_delay_ms, guid, msgId, key });
   }
 
   private flushReceipts(): void {
@@ -533,8 +533,8 @@ export class SimulatorEngine {
       this.callbacks.enqueue(r.guid, NOTIFY.messages, {
         messages: [
           failed
-            ? { kind: 'receipt', msg_id: r.msgId, status: 'failed', error_code: 'recipient_unreachable', error_message: 'simulated delivery failure', at: Math.floor(now / 1000) }
-            : { kind: 'receipt', msg_id: r.msgId, status: 'delivered', at: Math.floor(now / 1000) },
+            ? { kind: 'receipt', msg_id: r.msgId, client_msg_id: r.key, status: 'failed', error_code: 'recipient_unreachable', error_message: 'simulated delivery failure', at: Math.floor(now / 1000) }
+            : { kind: 'receipt', msg_id: r.msgId, client_msg_id: r.key, status: 'delivered', at: Math.floor(now / 1000) },
         ],
       });
     }
