@@ -102,12 +102,18 @@ export async function listMessages(db: Knex, tenantId: string, f: MessageFilters
   if (!f.task_id || f.status) return paginate<ListedRow>(messageListQuery(db, tenantId, f), page);
   const rows: ListedRow[] = [];
   let more = false;
-  // One status after another: a page never holds more than one pool connection.
-  for (const status of MESSAGE_STATUSES) {
-    const part = await paginate<ListedRow>(messageListQuery(db, tenantId, { ...f, status }), page);
-    rows.push(...part.data);
-    more ||= part.next_cursor !== null;
-  }
+  // One status after another, on one connection, in one read-only transaction: every read sees the same
+  // snapshot, so a message changing status meanwhile is listed once (not twice, nor missed).
+  await db.transaction(
+    async (trx) => {
+      for (const status of MESSAGE_STATUSES) {
+        const part = await paginate<ListedRow>(messageListQuery(trx, tenantId, { ...f, status }), page);
+        rows.push(...part.data);
+        more ||= part.next_cursor !== null;
+      }
+    },
+    { readOnly: true },
+  );
   rows.sort(newestFirst);
   const data = rows.slice(0, page.limit);
   more ||= rows.length > page.limit;
