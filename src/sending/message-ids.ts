@@ -44,3 +44,13 @@ export function taskIdRange(taskId: string, taskStartMs: number): { first: strin
 export function taskMessageId(taskId: string, taskStartMs: number, position: number): string {
   return taskMessageIds(taskId, taskStartMs)(position);
 }
+
+/**
+ * The time (ms) a message id starts with: task ids carry their task's start, which is their rows'
+ * `created_at`; single messages are UUIDv7, made in the request that stamps `created_at`. Null for an id
+ * of another shape.
+ */
+export function messageIdTime(id: string): number | null {
+  const hex = `${id.slice(0, 8)}${id.slice(9, 13)}`;
+  return id[8] === '-' && /^[0-9a-f]{12}$/i.test(hex) ? parseInt(hex, 16) : null;
+}

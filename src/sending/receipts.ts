@@ -5,6 +5,7 @@ import type { AppContext } from '../context';
 import type { DeliveryReceipt } from '../gateway/callback-protocol';
 import { withDeadlockRetry } from '../db/deadlock-retry';
 import { addTaskCounts } from '../db/task-counters';
+import { messageIdTime } from './message-ids';
 import { keys } from './redis-scripts';
 import { publishProgress } from './task-events';
 
@@ -102,14 +103,32 @@ async function matchMessages(q: Query, accountId: string, receipts: DeliveryRece
     latest.set(row.id, receipt);
   };
   if (keyed.size) {
-    const found: MatchedRow[] = await q('messages').select(MATCHED_COLS).where({ account_id: accountId }).whereIn('id', [...keyed.keys()]);
-    for (const row of found) add(row, keyed.get(row.id)!);
+    for (const row of await findByIds(q, accountId, [...keyed.keys()])) add(row, keyed.get(row.id)!);
   }
   if (unkeyed.size) {
     const found: MatchedRow[] = await q('messages').select(MATCHED_COLS).where({ account_id: accountId, status: 'sent' }).whereIn('wework_msg_id', [...unkeyed.keys()]);
     for (const row of found) add(row, unkeyed.get(row.wework_msg_id!)!);
   }
   return { rows, latest };
+}
+
+/** Slack around the times the ids carry: a single message's id and its `created_at` are made moments apart. */
+const ID_TIME_SLACK_MS = 24 * 3600_000;
+
+/**
+ * The account's messages with these ids. A lookup by id alone looks into every monthly partition, so the
+ * ids' own times bound `created_at` first (one or two partitions); ids not found there (of another
+ * shape, or stray) are looked for in all of them.
+ */
+async function findByIds(q: Query, accountId: string, ids: string[]): Promise<MatchedRow[]> {
+  const times = ids.map(messageIdTime).filter((t): t is number => t !== null);
+  const byId = (list: string[]) => q('messages').select(MATCHED_COLS).where({ account_id: accountId }).whereIn('id', list);
+  const found: MatchedRow[] = times.length
+    ? await byId(ids).whereBetween('created_at', [new Date(Math.min(...times) - ID_TIME_SLACK_MS), new Date(Math.max(...times) + ID_TIME_SLACK_MS)])
+    : [];
+  const seen = new Set(found.map((r) => r.id));
+  const rest = ids.filter((id) => !seen.has(id));
+  return rest.length ? [...found, ...(await byId(rest))] : found;
 }
 
 export async function applyDeliveryReceipts(ctx: Ctx, guid: string, receipts: DeliveryReceipt[]): Promise<ReceiptResult> {

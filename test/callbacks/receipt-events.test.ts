@@ -210,3 +210,18 @@ test('a receipt naming another account\'s message, or no message, is ignored and
   expect(await env.ctx.db('pending_receipts').whereIn('account_id', [acct.id, other.id])).toEqual([]);
   expect((await env.ctx.db('messages').whereIn('id', [sent, sending]).orderBy('status')).map((m: { status: string }) => m.status)).toEqual(['sending', 'sent']);
 });
+
+test('a receipt finds its message even when the row was stamped far from the time its id carries', async () => {
+  const t = await createTenant(env);
+  const acct = await insertAccount(env, t.tenantId);
+  const taskId = await runningTask(t, acct.id, 1);
+  const id = await sentMessage(t.tenantId, acct.id, taskId, 'gw-far');
+  // The lookup first bounds created_at by the id's time; a row outside that bound is found by the id alone.
+  await env.ctx.db('messages').where({ id }).update({ created_at: new Date(Date.now() - 40 * 24 * 3600_000) });
+  expect(await applyDeliveryReceipts(env.ctx, acct.guid, [{ kind: 'receipt', msg_id: 'gw-far', client_msg_id: id, status: 'delivered', at: Date.now() }])).toEqual({
+    delivered: 1,
+    failed: 0,
+    ignored: 0,
+    kept: 0,
+  });
+});

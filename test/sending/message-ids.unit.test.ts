@@ -1,5 +1,6 @@
+import { newId } from '../../src/db/ids';
 import { KeySet } from '../../src/domain/key-set';
-import { MAX_POSITION, taskMessageId } from '../../src/sending/message-ids';
+import { MAX_POSITION, messageIdTime, taskMessageId } from '../../src/sending/message-ids';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -63,4 +64,15 @@ describe('KeySet', () => {
     expect(s.add('')).toBe(true);
     expect(s.add('')).toBe(false);
   });
+});
+
+test('the time an id carries: a task id its task start, a UUIDv7 its making; none for another shape', () => {
+  const start = Date.UTC(2026, 10, 30, 20, 15, 0, 123);
+  expect(messageIdTime(taskMessageId('task-1', start, 12345))).toBe(start);
+  const before = Date.now();
+  const single = newId();
+  expect(messageIdTime(single)).toBeGreaterThanOrEqual(before);
+  expect(messageIdTime(single)).toBeLessThanOrEqual(Date.now());
+  expect(messageIdTime('sim-msg-0123456789abcdef01234567')).toBeNull();
+  expect(messageIdTime('not an id')).toBeNull();
 });
