@@ -9,7 +9,10 @@
  *          Targets: ratio ≤ 1.5 at each size; growth (time per 100k at the largest size / at the
  *          smallest) ≤ 1.3. Also prints InnoDB buffer-pool disk reads per 100k targets.
  *  send    Unthrottled send of the BENCH_BIG (1000000) task (5% rejected by the gateway) by a worker
- *          process: rate over the last 10% of deliveries vs the first 10%. Target ≥ 90%.
+ *          process: rate over the last 10% of deliveries vs the first 10%. Target ≥ 90%. Each tenth
+ *          also shows buffer-pool disk reads, CPU per message of MariaDB, the worker and this process,
+ *          and InnoDB's purge backlog. The task is expanded first by a process with the worker role's
+ *          node flags (its peak RSS is printed).
  *  reads   On that task, from a fresh API process over HTTP: progress snapshot, first and hundredth page
  *          of the recipient list filtered by `failed` (median, p95), report CSV export (time, peak RSS of
  *          the API process), hourly roll-up of the task's hour; the report's read along the primary key vs
@@ -22,7 +25,9 @@
  *          ids, with and without the secondary indexes: time and buffer-pool disk reads per 100k.
  *  indexes Insert cost of each secondary index of `messages` (appending ids, BENCH_CAUSE_ROWS rows).
  *
- * Peak RSS of every process is printed (target ≤ 512 MB). Env: BENCH_DB (private|shared),
+ * Peak RSS of every process is printed (target ≤ 512 MB). This process hosts the simulator, whose
+ * delivery ledger and outcomes keep every key of the run (the exactly-once check), so it is the test
+ * peer's figure, not a product role's. Env: BENCH_DB (private|shared),
  * BENCH_BUFFER_POOL (128M), BENCH_SIZES, BENCH_ROUNDS (1), BENCH_BIG, BENCH_NOISY_TARGETS,
  * BENCH_NOISY_ROUNDS (3), BENCH_ACCOUNTS (4), BENCH_LANES (16), BENCH_CAUSE_ROWS, BENCH_REPORT_ROWS, BENCH_EXPAND_CHUNK, BENCH_CPU_PROF (a directory: each child process
  * writes a V8 CPU profile there on exit).
@@ -384,6 +389,11 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
     const [[row]] = (await ctx.db.raw('SELECT @@innodb_buffer_pool_size AS b')) as [[{ b: number }]];
     return Math.round(Number(row.b) / 1048576);
   }
+  /** Undo records waiting for purge: grows when purge falls behind the status changes (old row versions to step over). */
+  async function purgeBacklog(): Promise<number> {
+    const [rows] = (await ctx.db.raw("SELECT `count` AS n FROM information_schema.INNODB_METRICS WHERE name = 'trx_rseg_history_len'")) as [[{ n: number }]];
+    return Number(rows[0]?.n ?? Number.NaN);
+  }
   async function diskReads(): Promise<number> {
     const [rows] = (await ctx.db.raw("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_reads'")) as [[{ Value: string }]];
     return Number(rows[0].Value);
@@ -652,12 +662,12 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
         const t0 = Date.now();
         const r0 = await diskReads();
         const cpu0 = cpuSeconds(mysqlPid);
-        const cpuSelf0 = process.cpuUsage();
         const watch = watchExpansion(bigTaskId);
-        await expandTask(ctx, bigTaskId);
-        const self = process.cpuUsage(cpuSelf0);
-        console.log(`   expandTask: ${sec(Date.now() - t0)} s; ${fmt((((await diskReads()) - r0) * 100_000) / BIG)} disk reads per 100k; MariaDB CPU ${(cpuSeconds(mysqlPid) - cpu0).toFixed(1)} s, bench process CPU ${((self.user + self.system) / 1e6).toFixed(1)} s (${load()})`);
+        // In a process of its own with the worker role's flags, as a deployment expands it (its peak RSS counts).
+        const expander = await expandInWorkerProcess(bigTaskId, childEnv);
+        console.log(`   expandTask: ${sec(Date.now() - t0)} s; ${fmt((((await diskReads()) - r0) * 100_000) / BIG)} disk reads per 100k; MariaDB CPU ${(cpuSeconds(mysqlPid) - cpu0).toFixed(1)} s, expanding process CPU ${expander.cpuS.toFixed(1)} s (${load()})`);
         console.log(`      ${watch()}`);
+        rssLines.push(`worker-role process expanding the ${fmt(BIG)}-target task: ${mb(expander.maxRssKb)} MB`);
       }
     }
     if (CASES.has('send') && bigTaskId) {
@@ -674,18 +684,24 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
       // Each tenth of the deliveries as it completes (a long run killed by its timeout still shows the trend),
       // with the buffer pool's disk reads and MariaDB's CPU since the previous tenth (sampled every 500 ms).
       let decilesShown = 0;
-      let [reads0, dbCpu0] = [await diskReads(), cpuSeconds(mysqlPid)];
+      const benchCpu = () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1e6;
+      };
+      let [reads0, dbCpu0, workerCpu0, benchCpu0] = [await diskReads(), cpuSeconds(mysqlPid), cpuSeconds(worker.child.pid), benchCpu()];
       for (;;) {
         const row = await taskRow(bigTaskId);
         for (; (decilesShown + 1) * 10 <= deliveries.marks.length; decilesShown += 1) {
           const end = deliveries.marks[(decilesShown + 1) * 10 - 1];
           const begin = decilesShown ? deliveries.marks[decilesShown * 10 - 1] : t0;
-          const [reads1, dbCpu1] = [await diskReads(), cpuSeconds(mysqlPid)];
+          const [reads1, dbCpu1, workerCpu1, benchCpu1] = [await diskReads(), cpuSeconds(mysqlPid), cpuSeconds(worker.child.pid), benchCpu()];
           const n = markEvery * 10;
+          const perMessage = (a: number, b: number) => (((b - a) * 1e6) / n).toFixed(0);
+          // CPU per message of each process: the harness (simulator, ledger) shares the 2 cores with the product.
           console.log(
-            `   deliveries ${decilesShown * 10}-${(decilesShown + 1) * 10}%: ${fmt((n * 1000) / (end - begin))} msg/s; ${fmt(((reads1 - reads0) * 100_000) / n)} disk reads per 100k, MariaDB ${(((dbCpu1 - dbCpu0) * 1e6) / n).toFixed(0)} µs CPU per message (${load()})`,
+            `   deliveries ${decilesShown * 10}-${(decilesShown + 1) * 10}%: ${fmt((n * 1000) / (end - begin))} msg/s; ${fmt(((reads1 - reads0) * 100_000) / n)} disk reads per 100k; µs CPU per message: MariaDB ${perMessage(dbCpu0, dbCpu1)}, worker ${perMessage(workerCpu0, workerCpu1)}, bench process ${perMessage(benchCpu0, benchCpu1)}; purge backlog ${fmt(await purgeBacklog())} (${load()})`,
           );
-          [reads0, dbCpu0] = [reads1, dbCpu1];
+          [reads0, dbCpu0, workerCpu0, benchCpu0] = [reads1, dbCpu1, workerCpu1, benchCpu1];
         }
         if (row.status === 'completed' || row.status === 'failed') break;
         if (row.status !== 'running') throw new Error(`task ${row.status}: ${row.error_message}`);
@@ -908,15 +924,45 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
 
     console.log(`\npeak RSS (target ≤ 512 MB each)`);
     for (const l of rssLines) console.log(`   ${l}`);
-    console.log(`   bench process (simulator, ledger, expansions): ${mb(process.resourceUsage().maxRSS)} MB`);
+    console.log(`   bench process (the simulator with its delivery ledger and outcomes${CASES.has('expand') ? ', the expand case' : ''}): ${mb(process.resourceUsage().maxRSS)} MB`);
     if (mysqlPid) console.log(`   private mariadbd (${BUFFER_POOL} buffer pool): ${mb(rssKbOf(mysqlPid))} MB`);
   } finally {
     await cleanup();
   }
 }
 
+/** Child `expand <task id>`: expands the task as the worker role would, prints `expanded <peak RSS, CPU>` and exits. */
+async function runExpandChild(taskId: string): Promise<void> {
+  const { loadConfig } = await import('../src/config');
+  const { createAppContext } = await import('../src/context');
+  const { expandTask } = await import('../src/sending/expand');
+  const ctx = createAppContext(loadConfig());
+  await expandTask(ctx, taskId);
+  await ctx.close();
+  const cpu = process.cpuUsage();
+  process.stdout.write(`expanded ${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, cpuS: (cpu.user + cpu.system) / 1e6 })}\n`);
+  process.exit(0);
+}
+
+/** Runs the task's expansion in its own process with the worker role's node flags; resolves with that process's peak RSS and CPU. */
+function expandInWorkerProcess(taskId: string, env: Record<string, string>): Promise<{ maxRssKb: number; cpuS: number }> {
+  const child = spawn(process.execPath, [...deployedNodeFlags('worker'), '--import', 'tsx', __filename, '--child', 'expand', taskId], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let result: { maxRssKb: number; cpuS: number } | null = null;
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.startsWith('expanded ')) result = JSON.parse(l.slice('expanded '.length));
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`expansion process exited (${code})`))));
+  });
+}
+
 const childMode = process.argv.includes('--child') ? process.argv[process.argv.indexOf('--child') + 1] : null;
-if (childMode) void runChild(childMode);
+if (childMode === 'expand') void runExpandChild(process.argv[process.argv.indexOf('--child') + 2]);
+else if (childMode) void runChild(childMode);
 else
   main().then(
     () => process.exit(0),
