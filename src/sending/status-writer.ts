@@ -101,6 +101,13 @@ export class StatusWriter {
     this.slots = new Slots(this.opts.maxConcurrentFlushes);
   }
 
+  /** Flushes chained or running, over all lanes (diagnostics, tests): at most two per lane. */
+  get flushesInFlight(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.flushesInFlight;
+    return n;
+  }
+
   /** Results waiting to be written (diagnostics, tests). */
   get pending(): number {
     let n = 0;
@@ -186,6 +193,8 @@ class Lane {
   /** Closing: flush everything buffered now, batch after batch, without waiting for the delay. */
   private draining = false;
   private inFlight = 0;
+  /** A flush is chained and has not started: it will take whatever is buffered when it does. */
+  private queued = false;
   private failures = 0;
   private wakeRetry: (() => void) | null = null;
 
@@ -193,6 +202,10 @@ class Lane {
     readonly tenantId: string,
     private readonly writer: StatusWriter,
   ) {}
+
+  get flushesInFlight(): number {
+    return this.inFlight;
+  }
 
   get isIdle(): boolean {
     return !this.buffer.length && !this.inFlight && !this.timer;
@@ -217,12 +230,21 @@ class Lane {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    // Flushes of a lane run one after another; each takes what is buffered when it starts. flushOnce never rejects.
+    // Flushes of a lane run one after another; each takes what is buffered when it starts. One waiting
+    // flush is enough: chaining one per push while a slow flush ran grew the chain by the send rate
+    // (128,000 links, 70 MB of a worker's heap, at 40% of a million-message send). flushOnce never rejects.
+    if (this.queued) return;
+    this.queued = true;
     this.inFlight += 1;
-    this.flushing = this.flushing.then(() => this.flushOnce()).finally(() => {
-      this.inFlight -= 1;
-      this.writer.idle(this);
-    });
+    this.flushing = this.flushing
+      .then(() => {
+        this.queued = false;
+        return this.flushOnce();
+      })
+      .finally(() => {
+        this.inFlight -= 1;
+        this.writer.idle(this);
+      });
   }
 
   private async flushOnce(): Promise<void> {
@@ -252,6 +274,8 @@ class Lane {
       // fewer commits and counter writes per message).
       if (this.buffer.length < opts.maxBatch && !this.draining) break;
     }
+    // Left for the next flush (arrived during this one, beyond a batch): its timer, unless one is set or a flush is chained.
+    if (this.buffer.length && !this.queued && !this.writer.isClosed) this.timer ??= setTimeout(() => this.kick(), opts.maxDelayMs);
     if (this.writer.isClosed) this.rejectUnwritten();
   }
 

@@ -133,3 +133,42 @@ test("lanes: a tenant's results are written while another tenant's flush is stuc
   expect((await taskCounts(env.ctx.db, big.taskId)).success).toBe(3);
   await writer.close();
 });
+
+test('a lane keeps at most one flush waiting behind a stuck one, however many results arrive meanwhile, and writes them all', async () => {
+  const task = await taskWithSendingMessages(a, 3_001);
+  const writer = new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 100, maxDelayMs: 2 });
+  const sent = (m: { id: string; created_at: Date }): SendResult => ({ id: m.id, createdAt: m.created_at, taskId: task.taskId, tenantId: a.tenantId, outcome: { kind: 'sent', gatewayMessageId: `gw-${m.id}` } });
+  const [first, ...rest] = task.rows;
+
+  const holder = await env.ctx.db.transaction();
+  await holder('messages').where({ id: first.id }).forUpdate().first();
+  const done: Array<Promise<void>> = [writer.record(sent(first))];
+  await waitForLockWait(env.ctx.db, 'the first flush to wait on the held row lock', {
+    database: env.config.db.database,
+    queryContains: ['UPDATE messages', first.id],
+  }).catch(async (error) => {
+    await holder.rollback();
+    throw error;
+  });
+  // 3,000 results (30 batches) arrive while that flush is stuck, as a sender's do while MySQL is slow.
+  for (const m of rest) done.push(writer.record(sent(m)));
+  // The stuck flush and one waiting behind it: not one chained flush per result past a full batch.
+  expect(writer.flushesInFlight).toBeLessThanOrEqual(2);
+  expect(writer.pending).toBe(3_000);
+
+  await holder.rollback();
+  await Promise.all(done);
+  expect(await statusCounts(task.taskId)).toEqual({ sent: 3_001 });
+  expect((await taskCounts(env.ctx.db, task.taskId)).success).toBe(3_001);
+  await writer.close();
+});
+
+test('results beyond a batch that arrive during a flush are written by their own timer, with nothing else arriving', async () => {
+  const task = await taskWithSendingMessages(b, 250);
+  const writer = new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 100, maxDelayMs: 2 });
+  // 250 at once: a full batch kicks a flush, the rest (two batches' worth and a half) wait for it; none may be left behind.
+  await Promise.all(task.rows.map((m) => writer.record({ id: m.id, createdAt: m.created_at, taskId: task.taskId, tenantId: b.tenantId, outcome: { kind: 'sent', gatewayMessageId: `gw-${m.id}` } })));
+  expect(await statusCounts(task.taskId)).toEqual({ sent: 250 });
+  expect(writer.flushesInFlight).toBe(0);
+  await writer.close();
+});
