@@ -1,5 +1,6 @@
 import 'dotenv/config';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { deployedNodeFlags } from './lib/deployed-node-flags';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -161,7 +162,8 @@ async function main(): Promise<void> {
         },
         /wechaty gateway listening/,
         name,
-        CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF_DIR, name)}`] : [],
+        // The flags docker-compose.yml gives the role (its heap limit), so the peak RSS is a deployment's.
+        [...deployedNodeFlags('gateway-wechaty'), ...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF_DIR, name)}`] : [])],
       );
       children.push(child);
       const client = new HttpGatewayClient({ url: `http://127.0.0.1:${port}`, apiKey: API_KEY, timeoutMs: 60_000, connections: CONCURRENCY, batchSends: base.wechaty.batchSends });

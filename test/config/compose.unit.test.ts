@@ -36,12 +36,12 @@ test('service environments name only variables the service reads', () => {
   }
 });
 
-test('the worker runs with a heap limit (garbage piled up to 579 MB under V8\'s default), and bench:send runs its worker with the same flags', () => {
-  const flags = deployedNodeFlags('worker');
+test.each(['worker', 'gateway-wechaty'])('%s runs with a heap limit (garbage piled up to 579 and 536 MB under V8\'s default), and its bench runs it with the same flags', (role) => {
+  const flags = deployedNodeFlags(role);
   const limit = flags.find((f) => f.startsWith('--max-old-space-size='));
   expect(Number(limit?.split('=')[1])).toBeGreaterThanOrEqual(128);
   expect(Number(limit?.split('=')[1])).toBeLessThanOrEqual(384);
-  expect(String(compose.services.worker.environment?.NODE_OPTIONS)).toContain('--enable-source-maps');
+  expect(String(compose.services[role].environment?.NODE_OPTIONS)).toContain('--enable-source-maps');
 });
 
 test('secrets have no defaults: a missing one stops compose', () => {
