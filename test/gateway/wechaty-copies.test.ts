@@ -6,7 +6,7 @@ import { createTenant, type TestTenant } from '../helpers/env';
 import { freePort } from '../helpers/ports';
 import { PROCESS_TEST_TIMEOUT_MS, spawnRole, type SpawnedRole } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
-import { createWechatyAccount, loginByScan, startWechatyEnv, WX_KEY, type WechatyEnv } from './wechaty-support';
+import { onlineWechatyAccounts, startWechatyEnv, WX_KEY, type WechatyEnv } from './wechaty-support';
 
 /**
  * Two copies of the gateway-wechaty role over one Redis: sessions live on the copy that logged them
@@ -53,13 +53,8 @@ const batchVia = (url: string, sends: unknown[]) =>
 
 test('sends, batches and status queries reaching the copy without the session go to its owner; each send reaches the provider once', async () => {
   const tokens = ['insecure_copies_token_A', 'insecure_copies_token_B'];
-  const accts = [];
   // Logged in through the first copy (the platform's configured gateway URL): both sessions live there.
-  for (const token of tokens) {
-    const acct = await createWechatyAccount(w, t, token);
-    await loginByScan(w, t, acct, token);
-    accts.push(acct);
-  }
+  const accts = await onlineWechatyAccounts(w, t, tokens);
   const [a, b] = accts;
 
   // A single send through the second copy is relayed to the owner; the same key through the first copy is a duplicate.

@@ -132,3 +132,14 @@ export async function loginByScan(w: WechatyEnv, t: TestTenant, acct: { id: stri
   await waitForStatus(w.a, t, acct.id, 'online', 20_000);
   return userId;
 }
+
+/** One `wechaty` account per provider token, each logged in by scan: online, in the tokens' order. */
+export async function onlineWechatyAccounts(w: WechatyEnv, t: TestTenant, tokens: string[]): Promise<Array<{ id: string; guid: string; port: number }>> {
+  const accts = [];
+  for (const token of tokens) {
+    const acct = await createWechatyAccount(w, t, token);
+    await loginByScan(w, t, acct, token);
+    accts.push(acct);
+  }
+  return accts;
+}

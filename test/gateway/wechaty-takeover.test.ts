@@ -4,7 +4,7 @@ import { createTenant, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
 import { PROCESS_TEST_TIMEOUT_MS } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
-import { createWechatyAccount, loginByScan, startWechatyEnv, type WechatyEnv } from './wechaty-support';
+import { createWechatyAccount, onlineWechatyAccounts, startWechatyEnv, type WechatyEnv } from './wechaty-support';
 
 /**
  * The gateway process dies (SIGKILL) with accounts online: a restarted copy finds them in Redis, takes
@@ -26,12 +26,7 @@ afterAll(async () => {
 
 test('SIGKILL of the gateway: sessions are taken over, sent keys stay sent, sends resume', async () => {
   const tokens = ['insecure_take_over_A', 'insecure_take_over_B'];
-  const accts = [];
-  for (const token of tokens) {
-    const acct = await createWechatyAccount(w, t, token);
-    await loginByScan(w, t, acct, token);
-    accts.push(acct);
-  }
+  const accts = await onlineWechatyAccounts(w, t, tokens);
   const first = await Promise.all(
     accts.map((a, i) => w.client.sendMessage({ guid: a.guid, conversationId: 'before', content: { type: 'text', text: `before ${i}` }, idempotencyKey: `k-before-${i}` })),
   );

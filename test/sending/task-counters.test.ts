@@ -44,6 +44,19 @@ async function taskWithSendingMessages(tenant: TestTenant, n: number): Promise<{
   return { taskId, rows };
 }
 
+const sentResult = (m: { id: string; created_at: Date }, taskId: string, tenantId: string): SendResult => ({
+  id: m.id, createdAt: m.created_at, taskId, tenantId, outcome: { kind: 'sent', gatewayMessageId: `gw-${m.id}` },
+});
+
+/** Lets the held row lock go, then checks that every one of the task's `n` results was written and counted once. */
+async function releaseAndExpectWritten(holder: { rollback(): Promise<unknown> }, writes: Promise<unknown>, taskId: string, n: number, writer: StatusWriter): Promise<void> {
+  await holder.rollback();
+  await writes;
+  expect(await statusCounts(taskId)).toEqual({ sent: n });
+  expect((await taskCounts(env.ctx.db, taskId)).success).toBe(n);
+  await writer.close();
+}
+
 const statusCounts = async (taskId: string) =>
   Object.fromEntries(
     (await env.ctx.db('messages').select('status').count({ n: '*' }).where({ batch_id: taskId }).groupBy('status')).map((r: any) => [r.status, Number(r.n)]),
@@ -105,13 +118,12 @@ test("lanes: a tenant's results are written while another tenant's flush is stuc
   const big = await taskWithSendingMessages(a, 3);
   const small = await taskWithSendingMessages(b, 2);
   const writer = new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 100, maxDelayMs: 2 });
-  const sent = (m: { id: string; created_at: Date }, taskId: string, tenantId: string): SendResult => ({ id: m.id, createdAt: m.created_at, taskId, tenantId, outcome: { kind: 'sent', gatewayMessageId: `gw-${m.id}` } });
 
   // Hold a row lock on one of A's messages: A's flush waits on it inside its transaction.
   const holder = await env.ctx.db.transaction();
   await holder('messages').where({ id: big.rows[0].id }).forUpdate().first();
   let aWritten = false;
-  const aDone = Promise.all(big.rows.map((m) => writer.record(sent(m, big.taskId, a.tenantId)))).then(() => (aWritten = true));
+  const aDone = Promise.all(big.rows.map((m) => writer.record(sentResult(m, big.taskId, a.tenantId)))).then(() => (aWritten = true));
   // Barrier: A's UPDATE is seen waiting for the lock (the held lock is released if it never is).
   await waitForLockWait(env.ctx.db, "A's flush to wait on the held row lock", {
     database: env.config.db.database,
@@ -121,23 +133,19 @@ test("lanes: a tenant's results are written while another tenant's flush is stuc
     throw error;
   });
   // B's results go through while A's transaction is stuck.
-  await Promise.all(small.rows.map((m) => writer.record(sent(m, small.taskId, b.tenantId))));
+  await Promise.all(small.rows.map((m) => writer.record(sentResult(m, small.taskId, b.tenantId))));
   expect(await statusCounts(small.taskId)).toEqual({ sent: 2 });
   expect((await taskCounts(env.ctx.db, small.taskId)).success).toBe(2);
   expect(aWritten).toBe(false);
   expect(await statusCounts(big.taskId)).toEqual({ sending: 3 });
 
-  await holder.rollback();
-  await aDone;
-  expect(await statusCounts(big.taskId)).toEqual({ sent: 3 });
-  expect((await taskCounts(env.ctx.db, big.taskId)).success).toBe(3);
-  await writer.close();
+  await releaseAndExpectWritten(holder, aDone, big.taskId, 3, writer);
 });
 
 test('a lane keeps at most one flush waiting behind a stuck one, however many results arrive meanwhile, and writes them all', async () => {
   const task = await taskWithSendingMessages(a, 3_001);
   const writer = new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 100, maxDelayMs: 2 });
-  const sent = (m: { id: string; created_at: Date }): SendResult => ({ id: m.id, createdAt: m.created_at, taskId: task.taskId, tenantId: a.tenantId, outcome: { kind: 'sent', gatewayMessageId: `gw-${m.id}` } });
+  const sent = (m: { id: string; created_at: Date }) => sentResult(m, task.taskId, a.tenantId);
   const [first, ...rest] = task.rows;
 
   const holder = await env.ctx.db.transaction();
@@ -156,18 +164,14 @@ test('a lane keeps at most one flush waiting behind a stuck one, however many re
   expect(writer.flushesInFlight).toBeLessThanOrEqual(2);
   expect(writer.pending).toBe(3_000);
 
-  await holder.rollback();
-  await Promise.all(done);
-  expect(await statusCounts(task.taskId)).toEqual({ sent: 3_001 });
-  expect((await taskCounts(env.ctx.db, task.taskId)).success).toBe(3_001);
-  await writer.close();
+  await releaseAndExpectWritten(holder, Promise.all(done), task.taskId, 3_001, writer);
 });
 
 test('results beyond a batch that arrive during a flush are written by their own timer, with nothing else arriving', async () => {
   const task = await taskWithSendingMessages(b, 250);
   const writer = new StatusWriter(env.ctx.db, env.ctx.logger, async () => undefined, { maxBatch: 100, maxDelayMs: 2 });
   // 250 at once: a full batch kicks a flush, the rest (two batches' worth and a half) wait for it; none may be left behind.
-  await Promise.all(task.rows.map((m) => writer.record({ id: m.id, createdAt: m.created_at, taskId: task.taskId, tenantId: b.tenantId, outcome: { kind: 'sent', gatewayMessageId: `gw-${m.id}` } })));
+  await Promise.all(task.rows.map((m) => writer.record(sentResult(m, task.taskId, b.tenantId))));
   expect(await statusCounts(task.taskId)).toEqual({ sent: 250 });
   expect(writer.flushesInFlight).toBe(0);
   await writer.close();
