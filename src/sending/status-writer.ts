@@ -215,8 +215,13 @@ class Lane {
     return new Promise<void>((resolve, reject) => {
       this.buffer.push({ result, resolve, reject });
       if (this.buffer.length >= this.writer.options.maxBatch) this.kick();
-      else this.timer ??= setTimeout(() => this.kick(), this.writer.options.maxDelayMs);
+      else this.flushLater();
     });
+  }
+
+  /** A flush after the batching delay, unless one is already timed. */
+  private flushLater(): void {
+    this.timer ??= setTimeout(() => this.kick(), this.writer.options.maxDelayMs);
   }
 
   /** Flushes all that is buffered (and whatever arrives meanwhile) back to back: the writer is closing. */
@@ -275,7 +280,7 @@ class Lane {
       if (this.buffer.length < opts.maxBatch && !this.draining) break;
     }
     // Left for the next flush (arrived during this one, beyond a batch): its timer, unless one is set or a flush is chained.
-    if (this.buffer.length && !this.queued && !this.writer.isClosed) this.timer ??= setTimeout(() => this.kick(), opts.maxDelayMs);
+    if (this.buffer.length && !this.queued && !this.writer.isClosed) this.flushLater();
     if (this.writer.isClosed) this.rejectUnwritten();
   }
 
