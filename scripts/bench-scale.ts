@@ -961,8 +961,13 @@ function expandInWorkerProcess(taskId: string, env: Record<string, string>): Pro
 }
 
 const childMode = process.argv.includes('--child') ? process.argv[process.argv.indexOf('--child') + 1] : null;
-if (childMode === 'expand') void runExpandChild(process.argv[process.argv.indexOf('--child') + 2]);
-else if (childMode) void runChild(childMode);
+// A child that fails says why and exits non-zero: its parent reports the exit.
+const childFailed = (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+};
+if (childMode === 'expand') runExpandChild(process.argv[process.argv.indexOf('--child') + 2]).catch(childFailed);
+else if (childMode) runChild(childMode).catch(childFailed);
 else
   main().then(
     () => process.exit(0),
