@@ -28,6 +28,17 @@ export function judgeReplica(row: Record<string, unknown> | undefined, maxLagSec
   if (lag === null || lag === undefined || lag === '' || !Number.isFinite(Number(lag))) {
     return { state: 'down', lagSeconds: null, reason: 'replication lag unknown' };
   }
-  const lagSeconds = Number(lag);
+  // A delayed replica (MASTER_DELAY) holding an event back: that event is SQL_Delay − SQL_Remaining_Delay
+  // seconds old, whatever Seconds_Behind_Master says meanwhile (it was seen at 0 with a 6 s delay pending).
+  const held = heldEventAge(row);
+  const lagSeconds = Math.max(Number(lag), held ?? 0);
   return lagSeconds > maxLagSeconds ? { state: 'lagging', lagSeconds } : { state: 'ok', lagSeconds };
+}
+
+/** Seconds since the primary wrote the event a delayed replica is waiting to apply; null when it waits for none. */
+function heldEventAge(row: Record<string, unknown>): number | null {
+  const remaining = row.SQL_Remaining_Delay;
+  const delay = Number(row.SQL_Delay);
+  if (remaining === null || remaining === undefined || remaining === '' || !Number.isFinite(Number(remaining)) || !Number.isFinite(delay)) return null;
+  return Math.max(0, delay - Number(remaining));
 }

@@ -17,3 +17,13 @@ test('a stopped thread, an unknown lag or no replication at all is down, with th
   expect(judgeReplica({ ...running, Slave_IO_Running: 'Connecting' }, 10)).toMatchObject({ state: 'down', reason: expect.stringContaining('IO thread Connecting') });
   expect(judgeReplica({ ...running, Seconds_Behind_Master: null }, 10)).toMatchObject({ state: 'down', lagSeconds: null });
 });
+
+test('a delayed replica holding an event back is as far behind as that event is old, even when Seconds_Behind_Master says 0', () => {
+  const delayed = { ...running, SQL_Delay: 6 };
+  // Waiting 2 more seconds to apply an event written 4 s ago.
+  expect(judgeReplica({ ...delayed, SQL_Remaining_Delay: 2 }, 2)).toEqual({ state: 'lagging', lagSeconds: 4 });
+  expect(judgeReplica({ ...delayed, SQL_Remaining_Delay: 5 }, 2)).toEqual({ state: 'ok', lagSeconds: 1 });
+  // No event held back: Seconds_Behind_Master decides, as before.
+  expect(judgeReplica({ ...delayed, SQL_Remaining_Delay: null }, 2)).toEqual({ state: 'ok', lagSeconds: 0 });
+  expect(judgeReplica({ ...delayed, SQL_Remaining_Delay: null, Seconds_Behind_Master: 3 }, 2)).toEqual({ state: 'lagging', lagSeconds: 3 });
+});
