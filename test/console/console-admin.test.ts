@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { recordAudit } from '../../src/db/audit';
 import { newId } from '../../src/db/ids';
-import { checkScreen, DESKTOP, signInAsPlatformAdmin, tabTo, whatThePageShows } from '../helpers/console-page';
+import { checkScreen, DESKTOP, pickOption, signInAsPlatformAdmin, tabTo, whatThePageShows } from '../helpers/console-page';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
 import { createTenant, type TestEnv, type TestTenant } from '../helpers/env';
 import { waitFor } from '../helpers/wait';
@@ -56,8 +56,7 @@ test('wizard: audience by filter, then the strategy (window in the tenant zone, 
   withPage(async () => {
     await open('/tasks/new', 'new-task');
     await page.getByTestId('task-name').fill('scheduled promo');
-    await page.getByTestId('task-accounts').click();
-    await page.locator('.ant-select-item-option', { hasText: 'shop-a' }).click();
+    await pickOption(page, 'task-accounts', 'shop-a');
     await page.keyboard.press('Escape');
     await page.getByTestId('wizard-next').click();
     await page.getByLabel('按条件筛选').check();

@@ -4,6 +4,7 @@ import { insertTemplate } from '../../src/db/templates';
 import { http } from '../helpers/http';
 import { seedFinishedTask } from '../helpers/console-seed';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
+import { pickOption } from '../helpers/console-page';
 import { sleep, waitFor } from '../helpers/wait';
 
 /**
@@ -93,8 +94,7 @@ test('messages: the list of 100,000 pages forward and filters by status, one pag
       await pageStartingAt('messages-table', 3, `conv-${RECIPIENTS - 51}`);
     });
     await timed('messages: failed filter', async () => {
-      await page.getByTestId('messages-status').click();
-      await page.locator('.ant-select-item-option', { hasText: '失败' }).click();
+      await pickOption(page, 'messages-status', '失败');
       await pageStartingAt('messages-table', 3, `conv-${RECIPIENTS - FAIL_EVERY}`);
     });
     expect(await firstCells('messages-table', 3)).toEqual(Array.from({ length: 50 }, (_, i) => `conv-${RECIPIENTS - FAIL_EVERY * (i + 1)}`));

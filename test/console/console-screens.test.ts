@@ -102,8 +102,7 @@ test('messages: the list filtered by status; a single message sent from the dial
     await checkScreen(page, 'messages', stack.axeFindings);
 
     await page.getByTestId('message-send').click();
-    await page.getByTestId('message-account').click();
-    await page.locator('.ant-select-item-option', { hasText: 'shop-a' }).click();
+    await pickOption(page, 'message-account', 'shop-a');
     await page.getByTestId('message-conversation').fill('wx-ann');
     await page.getByTestId('message-text').fill('single hello');
     await checkScreen(page, 'message-send', stack.axeFindings);

@@ -6,7 +6,7 @@ import { callbackProcessWorker } from '../../workers/callback-process.worker';
 import { startMessageSendWorker } from '../../workers/message-send.worker';
 import { startTaskExpandWorker } from '../../workers/task-expand.worker';
 import { launchChromium } from '../helpers/chromium';
-import { canvasPainted, checkScreen as checkScreen_, DESKTOP, SHOTS, whatThePageShows } from '../helpers/console-page';
+import { canvasPainted, checkScreen as checkScreen_, DESKTOP, pickOption, SHOTS, whatThePageShows } from '../helpers/console-page';
 import { createTenant, createTestEnv, createUserWithRole, uniqueName, type TestEnv, type TestTenant } from '../helpers/env';
 import { buildConsole } from '../helpers/console-build';
 import { http } from '../helpers/http';
@@ -206,8 +206,7 @@ step('campaign: CSV bad rows reported; create and start; live progress to 100% w
   await byTestId('nav').getByText('群发任务').click();
   await byTestId('task-create').click();
   await byTestId('task-name').fill('spring sale');
-  await byTestId('task-accounts').click();
-  await page.locator('.ant-select-item-option', { hasText: 'phone-1' }).click();
+  await pickOption(page, 'task-accounts', 'phone-1');
   await page.keyboard.press('Escape');
   await byTestId('wizard-next').click();
 
@@ -225,8 +224,7 @@ step('campaign: CSV bad rows reported; create and start; live progress to 100% w
   await byTestId('audience-count').click();
   await waitFor(() => byTestId('audience-result').textContent(), 'the recipient count', { until: (t) => Boolean(t?.startsWith('12 ')) });
   await byTestId('wizard-next').click();
-  await byTestId('task-template').click();
-  await page.locator('.ant-select-item-option', { hasText: 'promo' }).click();
+  await pickOption(page, 'task-template', 'promo');
   await byTestId('task-variables').fill('name=Bob');
   await byTestId('wizard-next').click();
   await byTestId('task-rate').fill('60');
