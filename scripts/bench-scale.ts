@@ -580,7 +580,9 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
     if (CASES.has('expand')) {
       console.log(`\nexpand. expansion from CSV vs bare multi-row INSERT (UUIDv7) + addBulk; ${ROUNDS} round(s) per size, order alternating; messages emptied before each run`);
       const results: Array<{ n: number; expand: number[]; bare: number[] }> = [];
-      const scratch = new Queue(`bench-bare-${tag}`, { connection: createRedis(config.redis, 'blocking') as never, prefix: config.redis.prefix });
+      // A connection handed to BullMQ stays open after close(): quit below.
+      const scratchRedis = createRedis(config.redis, 'blocking');
+      const scratch = new Queue(`bench-bare-${tag}`, { connection: scratchRedis as never, prefix: config.redis.prefix });
       for (const n of SIZES) {
         const res = { n, expand: [] as number[], bare: [] as number[] };
         const fileId = await importFile(A.tenantId, n, true);
@@ -641,6 +643,7 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
         console.log(`   ${fmt(n)}: ratio expansion / bare = ${ratio.toFixed(2)} (target ≤ 1.5)`);
       }
       await scratch.close();
+      await scratchRedis.quit();
       if (results.length > 1) {
         const first = results[0];
         const last = results[results.length - 1];

@@ -411,7 +411,9 @@ async function main(): Promise<void> {
       const expandMs = Date.now() - t0;
       const expanded = await ctx.db('batch_send_tasks').where({ id: expTask }).first();
       console.log(`   expandTask: ${fmt(expandMs)} ms (${outcome}, total_count ${expanded.total_count}; stream-parse CSV, render, 1000-row INSERT IGNORE + cursor per chunk)`);
-      const scratch = new Queue(`bench-bare-${tag}`, { connection: createRedis(config.redis, 'blocking') as never, prefix: config.redis.prefix });
+      // A connection handed to BullMQ stays open after close(): quit below.
+      const scratchRedis = createRedis(config.redis, 'blocking');
+      const scratch = new Queue(`bench-bare-${tag}`, { connection: scratchRedis as never, prefix: config.redis.prefix });
       const bareBatch = newId();
       const at = new Date();
       t0 = Date.now();
@@ -438,6 +440,7 @@ async function main(): Promise<void> {
     const bareExpandMs = Date.now() - t0;
     await scratch.obliterate({ force: true });
     await scratch.close();
+    await scratchRedis.quit();
     console.log(`   bare multi-row INSERT + addBulk: ${fmt(bareExpandMs)} ms`);
     console.log(`   ratio expansion / bare = ${(expandMs / bareExpandMs).toFixed(2)} (target ≤ 2)`);
     }

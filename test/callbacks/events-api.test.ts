@@ -92,9 +92,12 @@ test('only failed events can be re-driven; bulk re-drive takes the failed ones o
   // A finished per-event job under the same id must not swallow the re-drive: make one, by taking and
   // completing every queued job by hand (BullMQ's manual processing; no worker runs in this file).
   await queue.add('process', { id: idsA[3] }, { jobId: idsA[3] });
-  const manual = new Worker(QUEUE.callbackProcess, null, { connection: createRedis(env.config.redis, 'blocking'), prefix: env.config.redis.prefix });
+  // BullMQ leaves a connection it was handed open on close: this file quits it (it kept the jest worker alive).
+  const manualRedis = createRedis(env.config.redis, 'blocking');
+  const manual = new Worker(QUEUE.callbackProcess, null, { connection: manualRedis, prefix: env.config.redis.prefix });
   for (let job = await manual.getNextJob('tok'); job; job = await manual.getNextJob('tok')) await job.moveToCompleted('done', 'tok', false);
   await manual.close();
+  await manualRedis.quit();
   expect(await (await queue.getJob(idsA[3]))!.getState()).toBe('completed');
 
   const res = await http('POST', `${env.url}/api/v1/callbacks/events/redrive`, { token: a.adminToken, body: { notify_type: NOTIFY.messages } });
