@@ -144,11 +144,18 @@ async function idleAccounts(ctx: Ctx, accounts: string[], expiringBelowMs: numbe
   return { idle, expiring };
 }
 
+/**
+ * How long after a lease's expiry its kick is due, at least: the kick's delay runs on this process's clock
+ * from when it is added, the lease on Redis's from the probe, so "1 ms after" could land on the expiry
+ * itself (seen once in a test), and a kick that finds the lease still held does nothing.
+ */
+const KICK_AFTER_EXPIRY_MS = 50;
+
 /** Expiring leases grouped by when to kick (just after expiry, in 100 ms steps): a few bulk adds, not one per account. */
 function byDelay(expiring: Array<[string, number]>): Map<number, string[]> {
   const groups = new Map<number, string[]>();
   for (const [id, ttl] of expiring) {
-    const delayMs = (Math.floor(ttl / 100) + 1) * 100;
+    const delayMs = Math.ceil((ttl + KICK_AFTER_EXPIRY_MS) / 100) * 100;
     groups.set(delayMs, [...(groups.get(delayMs) ?? []), id]);
   }
   return groups;
