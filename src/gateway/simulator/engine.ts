@@ -1,10 +1,10 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { NOTIFY } from '../callback-protocol';
 import { renderQrPng } from '../qr-png';
 import type { WireConversation, WireMessageStatus, WireProgress, WireQr, WireStatus } from '../protocol';
 import type { OfflineScene } from '../types';
 import type { CallbackSender } from './callback-sender';
-import { DeliveryLedger } from './ledger';
+import { DeliveryLedger, messageIdFor, namesOf, type SendNames } from './ledger';
 import { takeToken, type Bucket } from './rate-limiter';
 
 /** Tunables a test or demo may change at runtime through the control API (snake_case, as on the wire). */
@@ -67,6 +67,8 @@ type Phase = 'idle' | 'waiting_scan' | 'waiting_confirm' | 'need_verify' | 'onli
 
 interface Instance {
   guid: string;
+  /** Unique for the engine's life: the ledger names the sending instance by it (a guid may be deleted and reused). */
+  no: number;
   label: string;
   createdAt: number;
   phase: Phase;
@@ -113,12 +115,11 @@ export class SimulatorEngine {
   private readonly instances = new Map<string, Instance>();
   readonly ledger: DeliveryLedger;
   settings: SimulatorSettings;
-  private readonly receipts: Array<{ due: number; guid: string; msgId: string; key: string }> = [];
+  private readonly receipts: Array<{ due: number; guid: string; msgId: string; entryKey: string; key: string }> = [];
   private readonly receiptTimer: NodeJS.Timeout;
   /** `batch_requests`: batch send requests taken (protocol.ts), however many sends each carried. */
   readonly counters = { receipts_dropped: 0, receipts_withheld: 0, rate_limited: 0, injected_failures: 0, ack_losses: 0, risk_answers: 0, batch_requests: 0 };
-  /** What became of each delivered message (by gateway message id), for the status query; bounded. */
-  private readonly outcomes = new Map<string, { guid: string; status: 'sent' | 'delivered' | 'failed'; at?: number }>();
+  private instancesCreated = 0;
 
   constructor(
     private readonly callbacks: CallbackSender,
@@ -138,6 +139,7 @@ export class SimulatorEngine {
     const guid = `sim-${randomUUID()}`;
     this.instances.set(guid, {
       guid,
+      no: ++this.instancesCreated,
       label: label ?? guid.slice(4, 12),
       createdAt: Date.now(),
       phase: 'idle',
@@ -274,8 +276,8 @@ export class SimulatorEngine {
       throw new SimError(400, 'bad_request', 'content.type must be one of text, image, file, link, miniprogram, at');
     }
     if (inst.phase !== 'online') throw new SimError(409, 'account_offline', 'instance is not online');
-    const messageId = messageIdFor(key);
-    if (this.settings.idempotency && this.ledger.deliveriesOf(key) > 0) {
+    const { messageId, entryKey } = namesOf(key);
+    if (this.settings.idempotency && this.ledger.deliveriesAt(entryKey) > 0) {
       this.ledger.countDuplicateRequest();
       return { message_id: messageId, duplicate: true };
     }
@@ -301,10 +303,9 @@ export class SimulatorEngine {
       this.counters.rate_limited++;
       throw new SimError(429, 'rate_limited', 'per-account send rate exceeded', taken.retryAfterMs);
     }
-    this.ledger.recordDelivery(key);
+    this.ledger.recordDelivery(entryKey, inst.no);
     inst.deliveries += 1;
-    this.rememberOutcome(messageId, { guid, status: 'sent' });
-    this.queueReceipt(guid, messageId, key);
+    this.queueReceipt(guid, { messageId, entryKey }, key);
     if (this.settings.ack_loss_rate > 0 && Math.random() < this.settings.ack_loss_rate) {
       this.counters.ack_losses++;
       throw new SimError(503, 'upstream_timeout', 'injected: delivered but acknowledgement lost');
@@ -314,9 +315,10 @@ export class SimulatorEngine {
 
   /** The status query: per id, the receipt sent (or withheld), `sent` before it, `unknown` if never delivered here. */
   messageStatuses(guid: string, messageIds: string[]): WireMessageStatus[] {
+    const inst = this.instances.get(guid);
     return messageIds.map((id) => {
-      const o = this.outcomes.get(id);
-      if (!o || o.guid !== guid) return { message_id: id, status: 'unknown' };
+      const o = this.ledger.outcomeOf(id);
+      if (!o || o.instanceNo !== inst?.no) return { message_id: id, status: 'unknown' };
       if (o.status === 'failed') {
         return { message_id: id, status: 'failed', error_code: 'recipient_unreachable', error_message: 'simulated delivery failure', at: new Date(o.at!).toISOString() };
       }
@@ -444,7 +446,6 @@ export class SimulatorEngine {
     for (const inst of this.instances.values()) this.clearTimers(inst);
     this.instances.clear();
     this.ledger.reset();
-    this.outcomes.clear();
     this.receipts.length = 0;
     this.settings = { ...DEFAULT_SETTINGS, ...settings };
     for (const k of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[k] = 0;
@@ -505,17 +506,12 @@ export class SimulatorEngine {
     inst.timers.clear();
   }
 
-  private rememberOutcome(msgId: string, o: { guid: string; status: 'sent' | 'delivered' | 'failed'; at?: number }): void {
-    if (!this.outcomes.has(msgId) && this.outcomes.size >= this.limits.maxLedgerKeys) this.outcomes.delete(this.outcomes.keys().next().value as string);
-    this.outcomes.set(msgId, o);
-  }
-
-  private queueReceipt(guid: string, msgId: string, key: string): void {
+  private queueReceipt(guid: string, names: SendNames, key: string): void {
     if (this.receipts.length >= this.limits.maxPendingReceipts) {
       this.counters.receipts_dropped++;
       return;
     }
-    this.receipts.push({ due: Date.now() + this.settings.receipt_delay_ms, guid, msgId, key });
+    this.receipts.push({ due: Date.now() + this.settings.receipt_delay_ms, guid, msgId: names.messageId, entryKey: names.entryKey, key });
   }
 
   private flushReceipts(): void {
@@ -525,7 +521,7 @@ export class SimulatorEngine {
     if (n === 0) return;
     for (const r of this.receipts.splice(0, n)) {
       const failed = this.settings.receipt_failure_rate > 0 && Math.random() < this.settings.receipt_failure_rate;
-      this.rememberOutcome(r.msgId, { guid: r.guid, status: failed ? 'failed' : 'delivered', at: now });
+      this.ledger.recordReceipt(r.entryKey, failed ? 'failed' : 'delivered', now);
       if (this.settings.receipt_drop_rate > 0 && Math.random() < this.settings.receipt_drop_rate) {
         this.counters.receipts_withheld++;
         continue;
@@ -541,10 +537,7 @@ export class SimulatorEngine {
   }
 }
 
-/** Gateway message id derived from the idempotency key, so a retried send answers the same id without storing it. */
-export function messageIdFor(key: string): string {
-  return `sim-msg-${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
-}
+export { messageIdFor };
 
 /** A small, stable set of conversations per instance (computed, not stored). */
 function fakeConversations(guid: string, createdAt: number): WireConversation[] {
