@@ -26,8 +26,8 @@
  *  indexes Insert cost of each secondary index of `messages` (appending ids, BENCH_CAUSE_ROWS rows).
  *
  * Peak RSS of every process is printed (target ≤ 512 MB). This process hosts the simulator, whose
- * delivery ledger and outcomes keep every key of the run (the exactly-once check), so it is the test
- * peer's figure, not a product role's. Env: BENCH_DB (private|shared),
+ * delivery ledger keeps every message of the run (the exactly-once check; ~60 B each), so its figure
+ * is mostly the test peer's, not a product role's. Env: BENCH_DB (private|shared),
  * BENCH_BUFFER_POOL (128M), BENCH_SIZES, BENCH_ROUNDS (1), BENCH_BIG, BENCH_NOISY_TARGETS,
  * BENCH_NOISY_ROUNDS (3), BENCH_ACCOUNTS (4), BENCH_LANES (16), BENCH_CAUSE_ROWS, BENCH_REPORT_ROWS, BENCH_EXPAND_CHUNK, BENCH_CPU_PROF (a directory: each child process
  * writes a V8 CPU profile there on exit).
@@ -927,7 +927,7 @@ async function bench(tag: string, dbEnv: Record<string, string>, privateDb: Priv
 
     console.log(`\npeak RSS (target ≤ 512 MB each)`);
     for (const l of rssLines) console.log(`   ${l}`);
-    console.log(`   bench process (the simulator with its delivery ledger and outcomes${CASES.has('expand') ? ', the expand case' : ''}): ${mb(process.resourceUsage().maxRSS)} MB`);
+    console.log(`   bench process (the simulator with its delivery ledger${CASES.has('expand') ? ', the expand case' : ''}): ${mb(process.resourceUsage().maxRSS)} MB`);
     if (mysqlPid) console.log(`   private mariadbd (${BUFFER_POOL} buffer pool): ${mb(rssKbOf(mysqlPid))} MB`);
   } finally {
     await cleanup();
