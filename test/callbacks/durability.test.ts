@@ -5,11 +5,11 @@ import { callbackSweeperJob, PROCESSING_TIMEOUT_MS, sweepCallbacks } from '../..
 import { CRON_JOBS } from '../../src/cron/jobs';
 import { QUEUE } from '../../src/queues/names';
 import { Queues } from '../../src/queues/queues';
-import { createRedis } from '../../src/redis';
 import { startApiServer, type RunningApi } from '../../src/server';
 import { startCallbackProcessWorker } from '../../workers/callback-process.worker';
 import type { RunningWorker } from '../../workers';
 import { createTenant, createTestEnv, type TestEnv } from '../helpers/env';
+import { unreachableRedis } from '../helpers/unreachable-redis';
 import { waitFor } from '../helpers/wait';
 import { callback, eventRow, insertAccount, postCallback, queuedEventIds, waitForEvent } from './support';
 
@@ -19,13 +19,12 @@ import { callback, eventRow, insertAccount, postCallback, queuedEventIds, waitFo
  */
 let env: TestEnv;
 let deadRedisApi: RunningApi;
-let deadConnection: ReturnType<typeof createRedis>;
+let deadConnection: ReturnType<typeof unreachableRedis>;
 
 beforeAll(async () => {
   env = await createTestEnv('cbdurable');
   // Same database, but the queue producer points at a port where no Redis listens.
-  deadConnection = createRedis({ url: 'redis://127.0.0.1:1', prefix: env.config.redis.prefix }, 'blocking', { retryStrategy: () => 500 });
-  deadConnection.on('error', () => undefined);
+  deadConnection = unreachableRedis({ url: 'redis://127.0.0.1:1', prefix: env.config.redis.prefix }, 'blocking', { retryStrategy: () => 500 });
   deadRedisApi = await startApiServer({ ...env.ctx, queues: new Queues(deadConnection, env.config.redis.prefix) }, 0, '127.0.0.1');
 });
 afterAll(async () => {

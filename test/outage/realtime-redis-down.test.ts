@@ -3,7 +3,7 @@
  * PUBLISH, which then rejected unowned (a worker or the API logged an unhandled rejection in the chaos
  * run). The publisher owns it now: the event is counted as dropped, nothing reaches the process.
  */
-import { createRedis } from '../../src/redis';
+import { unreachableRedis } from '../helpers/unreachable-redis';
 import { RealtimePublisher } from '../../src/realtime/publisher';
 import { waitFor } from '../helpers/wait';
 
@@ -12,8 +12,7 @@ test('publishing with Redis down neither throws nor leaves an unhandled rejectio
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   process.on('unhandledRejection', onUnhandled);
   // Nothing listens on port 1: every command fails once its retries are spent.
-  const redis = createRedis({ url: 'redis://127.0.0.1:1', prefix: '{rt-down}' }, 'command', { retryStrategy: () => 50 });
-  redis.on('error', () => undefined);
+  const redis = unreachableRedis({ url: 'redis://127.0.0.1:1', prefix: '{rt-down}' }, 'command', { retryStrategy: () => 50 });
   try {
     const publisher = new RealtimePublisher(redis, '{rt-down}');
     publisher.toTenant('t1', 'task.progress', { percent: 1 });

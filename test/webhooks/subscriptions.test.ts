@@ -4,7 +4,7 @@ import { EndpointSubscriptions, announceEndpointsChanged } from '../../src/webho
 import { createTenant, createTestEnv, type TestEnv, type TestTenant } from '../helpers/env';
 import { http } from '../helpers/http';
 import { freePort } from '../helpers/ports';
-import { createRedis } from '../../src/redis';
+import { unreachableRedis } from '../helpers/unreachable-redis';
 
 /**
  * The status writer's kept answer to "which event types do the tenant's endpoints want": no
@@ -111,8 +111,7 @@ test('with Redis away a flush does not wait on the version: the endpoints are re
   await insertEndpointBehindTheApi(other.tenantId, 'no-redis', ['*']);
   // A client of a port nothing listens on, retrying without end: its commands wait for a connection that
   // never comes (without the version's time limit this test would hang to its timeout).
-  const away = createRedis({ ...env.ctx.config.redis, url: `redis://127.0.0.1:${await freePort()}`, clusterNodes: [] }, 'command', { maxRetriesPerRequest: null });
-  away.on('error', () => undefined);
+  const away = unreachableRedis({ ...env.ctx.config.redis, url: `redis://127.0.0.1:${await freePort()}`, clusterNodes: [] }, 'command', { maxRetriesPerRequest: null });
   try {
     const cut = new EndpointSubscriptions(away, env.ctx.config.redis.prefix);
     expect(await cut.typesOf(env.ctx.db, other.tenantId)).toEqual([['*']]);
