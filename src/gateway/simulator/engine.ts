@@ -67,7 +67,7 @@ type Phase = 'idle' | 'waiting_scan' | 'waiting_confirm' | 'need_verify' | 'onli
 
 interface Instance {
   guid: string;
-  /** Unique for the engine's life: the ledger names the sending instance by it (a guid may be deleted and reused). */
+  /** Unique for the engine's life: the ledger names the sending instance by this number (smaller than its guid). */
   no: number;
   label: string;
   createdAt: number;
