@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
  * counted).
  *
  * One map entry per delivered message, keyed by a hash of its key (from which its gateway message id
- * is made, so either finds it), holding its delivery count, state and sending instance packed in one small integer. A map by
- * key plus an object per message by id cost ~300 B per send: 285 MB of heap after 1M sends, which put
- * the 1M bench's harness (it hosts the simulator) over 512 MB.
+ * is made, so either finds it), holding its delivery count, state and sending instance packed in one
+ * small integer. A map by key plus an object per message by id cost ~300 B per send: 285 MB of heap
+ * after 1M sends, which put the 1M bench's harness (it hosts the simulator) over 512 MB.
  */
 export interface LedgerSummary {
   total_requests: number;
@@ -112,8 +112,9 @@ export class DeliveryLedger {
   /** What became of the message with this gateway message id; undefined when never delivered here (or evicted). */
   outcomeOf(messageId: string): DeliveryOutcome | undefined {
     const entryKey = entryKeyOf(messageId);
-    const packed = entryKey === null ? undefined : this.entries.get(entryKey);
-    if (entryKey === null || packed === undefined) return undefined;
+    if (entryKey === null) return undefined;
+    const packed = this.entries.get(entryKey);
+    if (packed === undefined) return undefined;
     const at = this.receiptTimes.get(entryKey);
     return { instanceNo: instanceIn(packed), status: STATES[stateIn(packed)], ...(at === undefined ? {} : { at }) };
   }
