@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { recordAudit } from '../../src/db/audit';
 import { newId } from '../../src/db/ids';
-import { checkScreen, DESKTOP, pickOption, signInAsPlatformAdmin, tabTo, whatThePageShows } from '../helpers/console-page';
+import { checkScreen, confirmWith, DESKTOP, pickOption, signInAsPlatformAdmin, tabTo, whatThePageShows } from '../helpers/console-page';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
 import { createTenant, type TestEnv, type TestTenant } from '../helpers/env';
 import { waitFor } from '../helpers/wait';
@@ -174,7 +174,7 @@ test('platform admin: tenants listed; quotas changed; a tenant suspended and res
     });
 
     await p.getByTestId(`tenant-suspend-${code}`).click();
-    await p.locator('.ant-popconfirm .ant-btn-primary').click();
+    await confirmWith(p.locator('.ant-popconfirm .ant-btn-primary'), 'the suspend confirm');
     await waitFor(() => p.getByTestId(`tenant-status-${code}`).getAttribute('data-status'), 'suspended shown', { until: (s) => s === 'suspended' });
     expect((await stack.env.ctx.db('tenants').where({ id: other.tenantId }).first()).status).toBe('suspended');
     await p.getByTestId(`tenant-resume-${code}`).click();

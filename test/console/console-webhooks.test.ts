@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { checkScreen, whatThePageShows } from '../helpers/console-page';
+import { checkScreen, confirmWith, whatThePageShows } from '../helpers/console-page';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console-stack';
 import { waitFor } from '../helpers/wait';
 
@@ -59,7 +59,7 @@ test('create shows the secret once; the delivery log re-delivers; rotation shows
 
     await page.getByRole('button', { name: '轮换密钥' }).click();
     const rotated = page.waitForResponse((r) => r.url().endsWith('/rotate-secret'));
-    await page.locator('.ant-popconfirm').getByRole('button', { name: /OK|确 ?定/ }).click();
+    await confirmWith(page.locator('.ant-popconfirm').getByRole('button', { name: /OK|确 ?定/ }), 'the rotate confirm');
     expect((await rotated).status()).toBe(200);
     await waitFor(() => page.getByTestId('webhook-secret').textContent(), 'the new secret', { until: (s) => Boolean(s?.startsWith('whsec_') && s !== secret) });
   } catch (err) {

@@ -6,7 +6,7 @@ import { callbackProcessWorker } from '../../workers/callback-process.worker';
 import { startMessageSendWorker } from '../../workers/message-send.worker';
 import { startTaskExpandWorker } from '../../workers/task-expand.worker';
 import { launchChromium } from '../helpers/chromium';
-import { canvasPainted, checkScreen as checkScreen_, DESKTOP, pickOption, SHOTS, whatThePageShows } from '../helpers/console-page';
+import { canvasPainted, checkScreen as checkScreen_, confirmWith, DESKTOP, pickOption, SHOTS, whatThePageShows } from '../helpers/console-page';
 import { createTenant, createTestEnv, createUserWithRole, uniqueName, type TestEnv, type TestTenant } from '../helpers/env';
 import { buildConsole } from '../helpers/console-build';
 import { http } from '../helpers/http';
@@ -195,7 +195,7 @@ step('templates: the editor previews the text with sample values in the phone fr
   await byTestId('template-text').fill('draft');
   await byTestId('template-save').click();
   await byTestId('template-delete-scratch').click();
-  await page.locator('.ant-popconfirm .ant-btn-primary').click();
+  await confirmWith(page.locator('.ant-popconfirm .ant-btn-primary'), 'the delete confirm');
   await waitFor(() => byTestId('template-delete-scratch').count(), 'the scratch template gone from the list', { until: (n) => n === 0 });
   expect(await env.ctx.db('message_templates').where({ tenant_id: tenant.tenantId, template_name: 'scratch' }).first()).toBeUndefined();
 });
@@ -254,7 +254,7 @@ step('campaign: CSV bad rows reported; create and start; live progress to 100% w
   sim.control.configure({ permanent_targets: [] });
   await byTestId('task-retry').click();
   // Both failures are permanent (target_not_found): the console says so and retries them on request.
-  await byTestId('task-retry-permanent').click();
+  await confirmWith(byTestId('task-retry-permanent'), 'the retry confirm');
   const retryUrl = await waitFor(() => page.url(), 'the retry task page', { until: (u) => !u.endsWith(taskId) && /\/tasks\/[0-9a-f-]{36}$/.test(u) });
   const retryId = retryUrl.split('/').pop()!;
   const retried = page.locator(`[data-testid=task-detail][data-task-id="${retryId}"]`);

@@ -104,3 +104,20 @@ export async function pickOption(p: Page, testId: string, label: string): Promis
     await p.keyboard.press('Escape');
   }
 }
+
+/**
+ * Clicks the confirming button of a dialog or popconfirm until it closes (up to three times): like
+ * pickOption's select, an overlay clicked while it is still opening can keep the click from reaching
+ * its button (a CI run's "retry the permanent failures" confirm stayed open with nothing sent).
+ */
+export async function confirmWith(button: Locator, what: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await button.click();
+    try {
+      await waitFor(() => button.isHidden(), `${what} closed after its confirm`, { timeoutMs: 3_000, intervalMs: 100 });
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
